@@ -1,0 +1,59 @@
+"""kfp's own compiler → pipeline YAML text, written as UTF-8 whatever the locale."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kfp_notebook.errors import CompileError
+
+_OPEN_LOCK = threading.Lock()
+
+
+def compile_yaml(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
+    """Compile a kfp pipeline or component with kfp's Compiler; return the YAML, and write it to `path`."""
+    if path is None:
+        with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
+            return _compile_to(pipeline, Path(folder) / "pipeline.yaml")
+    target = Path(path).expanduser()
+    if target.suffix not in (".yaml", ".yml"):
+        raise CompileError(f"cannot write {str(path)!r}: the file name must end with .yaml or .yml")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CompileError(f"cannot create the folder for {str(path)!r}: {exc.strerror}") from None
+    return _compile_to(pipeline, target)
+
+
+def _compile_to(pipeline: Any, target: Path) -> str:
+    from kfp import compiler
+
+    try:
+        with _utf8_files():
+            compiler.Compiler().compile(pipeline, str(target))
+    except OSError as exc:
+        raise CompileError(f"cannot write {str(target)!r}: {exc.strerror}") from None
+    return target.read_text(encoding="utf-8")
+
+
+@contextmanager
+def _utf8_files() -> Iterator[None]:
+    """kfp's writer calls `open(path, 'w')` with the locale's encoding; make it UTF-8 for this call.
+
+    The shadowing `open` lives only in the writer module's globals and only while we compile,
+    so `LC_ALL=C` can no longer break a pipeline with non-ASCII text.
+    """
+    from kfp.compiler import pipeline_spec_builder
+
+    with _OPEN_LOCK:
+        pipeline_spec_builder.open = functools.partial(open, encoding="utf-8")  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            del pipeline_spec_builder.open  # type: ignore[attr-defined]

@@ -1,0 +1,45 @@
+"""User-facing error types: one clear message, the bad value, what is valid, what to do next."""
+
+from __future__ import annotations
+
+
+class KfpNotebookError(Exception):
+    """Base class of every error a user should read (shown without a traceback inside magics)."""
+
+
+class OptionError(KfpNotebookError, ValueError):
+    """A magic option or API argument has a bad value."""
+
+
+class CellError(KfpNotebookError):
+    """Something in a cell's code is wrong; carries the line inside the cell when known."""
+
+    def __init__(self, message: str, line: int | None = None, code: str | None = None):
+        self.line = line
+        self.code = code
+        super().__init__(self._format(message, line, code))
+
+    @staticmethod
+    def _format(message: str, line: int | None, code: str | None) -> str:
+        if line is None:
+            return message
+        where = f"line {line} of the cell"
+        if code:
+            where += f": {code.strip()}"
+        return f"{where}\n{message}"
+
+
+class ComponentError(CellError):
+    """A %%component cell cannot become a component."""
+
+
+class PipelineError(CellError):
+    """A %%pipeline cell cannot become a pipeline."""
+
+
+class CompileError(KfpNotebookError):
+    """kfp's compiler rejected a pipeline or a file could not be written."""
+
+
+class UnknownNameError(KfpNotebookError, LookupError):
+    """A component or pipeline name that this kernel has not defined."""

@@ -1,0 +1,190 @@
+"""The %%component, %%pipeline and %kfp magics: parse, call the pure modules, display. Glue only."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.display import display
+from traitlets import Bool, List, Unicode
+
+from kfp_notebook import options as opts
+from kfp_notebook.errors import ComponentError, KfpNotebookError, OptionError, PipelineError
+from kfp_notebook.registry import Registry
+
+COMPONENT_HELP = """Turn the function in this cell into a Kubeflow Pipelines component.
+
+%%component [--name NAME] [--base-image IMAGE] [--packages PKG [PKG ...]] [--pip-index-url URL]...
+            [--cpu Q] [--cpu-limit Q] [--memory Q] [--memory-limit Q] [--gpu N] [--gpu-type TYPE]
+            [--env NAME=VALUE]... [--secret SECRET:KEY=ENVVAR]... [--volume PVC:/mount/path]...
+            [--retries N] [--no-cache] [--display-name TEXT] [--output-component-file PATH]
+
+The cell runs as ordinary Python; its function (the only one, or the one --name names) becomes
+the component, bound to the same name. The plain function stays at `NAME.python_func`.
+--base-image, --packages and --pip-index-url describe the container. The resource, env, secret,
+volume, retry, cache and display-name options are applied to every task made from the component;
+a task can still override them with kfp's setters inside the pipeline.
+"""
+
+PIPELINE_HELP = """Turn the function in this cell into a Kubeflow Pipelines pipeline.
+
+%%pipeline [--name NAME] [--description TEXT] [--output FILE.yaml]
+
+The function's typed parameters are the pipeline's parameters; call components inside it and use
+kfp's dsl.If / dsl.Elif / dsl.Else, dsl.ParallelFor, dsl.Collected and dsl.ExitHandler as usual.
+--output compiles the pipeline to FILE.yaml right away.
+"""
+
+KFP_HELP = """%kfp SUBCOMMAND ...
+
+  %kfp compile [PIPELINE] [-o FILE]   compile a pipeline (the latest one by default) to YAML
+  %kfp list                           the components and pipelines this kernel defined
+  %kfp help                           this text
+"""
+
+
+@magics_class
+class KfpMagics(Magics):
+    """kfp-notebook's magics; settings are changed with `%config KfpMagics.<name> = value`."""
+
+    base_image = Unicode(
+        None, allow_none=True, help="Base image for components without --base-image (None: kfp's default)."
+    ).tag(config=True)
+    pip_index_urls = List(Unicode(), help="Package indexes for components without --pip-index-url.").tag(config=True)
+    output_dir = Unicode(".", help="Folder where `%kfp compile` writes PIPELINE.yaml when no -o is given.").tag(
+        config=True
+    )
+    show_tracebacks = Bool(False, help="Show Python tracebacks instead of one-line messages (for debugging).").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.registry = Registry()
+
+    @cell_magic
+    def component(self, line: str, cell: str) -> None:
+        self._guarded(self._component, line, cell)
+
+    @cell_magic
+    def pipeline(self, line: str, cell: str) -> None:
+        self._guarded(self._pipeline, line, cell)
+
+    @line_magic
+    def kfp(self, line: str) -> None:
+        self._guarded(self._kfp, line)
+
+    component.__doc__ = COMPONENT_HELP
+    pipeline.__doc__ = PIPELINE_HELP
+    kfp.__doc__ = KFP_HELP
+
+    def _guarded(self, action: Callable[..., None], *args: str) -> None:
+        """Run an action; user errors become one message without a traceback."""
+        try:
+            action(*args)
+        except KfpNotebookError as exc:
+            if self.show_tracebacks:
+                raise
+            raise UsageError(str(exc)) from None
+        except Exception as exc:
+            if self.show_tracebacks:
+                raise
+            raise UsageError(
+                f"kfp-notebook failed unexpectedly: {type(exc).__name__}: {exc}\n"
+                "Please report this; `%config KfpMagics.show_tracebacks = True` shows the details."
+            ) from None
+
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        assert self.shell is not None
+        return self.shell.user_ns
+
+    def _component(self, line: str, text: str) -> None:
+        from kfp_notebook.cells import check_plain_def, namespace_transaction, parse_cell, pick_function, run_cell
+        from kfp_notebook.components import ComponentConfig, build_component
+        from kfp_notebook.display import component_summary
+
+        options = opts.parse_component_line(line)
+        cell = parse_cell(text, "%%component", ComponentError)
+        node = pick_function(cell, options.name, ComponentError, "component")
+        check_plain_def(cell, node, ComponentError, "component")
+        config = ComponentConfig(self.base_image, tuple(self.pip_index_urls))
+        with namespace_transaction(self._namespace):
+            run_cell(cell, self._namespace, ComponentError)
+            component = build_component(cell, node, self._namespace[node.name], options, config)
+            self._namespace[node.name] = component
+        self.registry.add_component(node.name, component)
+        display(component_summary(node.name, component))
+
+    def _pipeline(self, line: str, text: str) -> None:
+        from kfp_notebook.cells import check_plain_def, namespace_transaction, parse_cell, pick_function, run_cell
+        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.display import pipeline_summary
+        from kfp_notebook.pipelines import build_pipeline
+
+        options = opts.parse_pipeline_line(line)
+        cell = parse_cell(text, "%%pipeline", PipelineError)
+        node = pick_function(cell, _function_named(cell, options.name), PipelineError, "pipeline")
+        check_plain_def(cell, node, PipelineError, "pipeline")
+        with namespace_transaction(self._namespace):
+            run_cell(cell, self._namespace, PipelineError)
+            function = self._namespace[node.name]
+            built = build_pipeline(cell, node, function, options)
+            if options.output:
+                compile_yaml(built.pipeline, options.output)
+            self._namespace[node.name] = built.pipeline
+        self.registry.add_pipeline(node.name, built.pipeline, function, options, built.components)
+        display(pipeline_summary(node.name, built.pipeline, options.output))
+
+    def _kfp(self, line: str) -> None:
+        words = opts.split_line(line)
+        if not words:
+            raise OptionError(f"%kfp needs a sub-command.\n{KFP_HELP}")
+        handler = self._subcommands().get(words[0])
+        if handler is None:
+            close = difflib.get_close_matches(words[0], list(self._subcommands()), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise OptionError(f"%kfp: unknown sub-command {words[0]!r}.{hint}\n{KFP_HELP}")
+        handler(words[1:])
+
+    def _subcommands(self) -> dict[str, Callable[[list[str]], None]]:
+        return {"compile": self._kfp_compile, "list": self._kfp_list, "help": self._kfp_help}
+
+    def _kfp_compile(self, words: list[str]) -> None:
+        from pathlib import Path
+
+        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.display import compiled_summary
+
+        args = opts.subcommand_parser("%kfp compile", ["pipeline"], ["-o|--output"]).parse_line(_join(words))
+        entry = self.registry.pipeline(args.pipeline)
+        path = args.output or str(Path(self.output_dir) / f"{entry.name}.yaml")
+        if args.output:
+            opts.yaml_path(args.output, "-o")
+        text = compile_yaml(entry.pipeline, path)
+        display(compiled_summary(entry.name, path, len(text.encode("utf-8"))))
+
+    def _kfp_list(self, words: list[str]) -> None:
+        from kfp_notebook.display import definitions_summary
+
+        opts.subcommand_parser("%kfp list").parse_line(_join(words))
+        display(definitions_summary(self.registry))
+
+    def _kfp_help(self, words: list[str]) -> None:
+        print(KFP_HELP)
+
+
+def _function_named(cell: Any, name: str | None) -> str | None:
+    """`%%pipeline --name` is kfp's pipeline name; it also picks the function when it is one's name."""
+    from kfp_notebook.cells import top_level_functions
+
+    return name if any(f.name == name for f in top_level_functions(cell)) else None
+
+
+def _join(words: list[str]) -> str:
+    import shlex
+
+    return shlex.join(words)

@@ -1,0 +1,66 @@
+"""Cell function + options → a kfp pipeline, with kfp's complaints pointed at the cell's lines."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kfp_notebook.cells import Cell, failing_line
+from kfp_notebook.components import NotebookComponent, components_in_use
+from kfp_notebook.errors import PipelineError
+from kfp_notebook.options import PipelineOptions
+
+
+@dataclass(frozen=True)
+class BuiltPipeline:
+    """A kfp pipeline (GraphComponent) and the notebook components it called when it was built."""
+
+    pipeline: Any
+    components: tuple[NotebookComponent, ...]
+
+
+def build_pipeline(
+    cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], options: PipelineOptions
+) -> BuiltPipeline:
+    """Build the pipeline with `@dsl.pipeline` (kfp runs the function body once to record the DAG)."""
+    from kfp import dsl
+
+    kwargs = {k: v for k, v in (("name", options.name), ("description", options.description)) if v is not None}
+    used: list[NotebookComponent] = []
+    token = components_in_use.set(used)
+    try:
+        pipeline = dsl.pipeline(func, **kwargs)
+    except Exception as exc:
+        raise explain_build_error(cell, node, exc) from exc
+    finally:
+        components_in_use.reset(token)
+    return BuiltPipeline(pipeline, tuple(dict.fromkeys(used)))
+
+
+def explain_build_error(cell: Cell, node: ast.FunctionDef, exc: Exception) -> PipelineError:
+    """The build error as a message at the line of the pipeline cell that caused it."""
+    line = failing_line(exc, cell.filename) or node.lineno
+    return cell.error(PipelineError, _message(exc), line)
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, NameError):
+        name = getattr(exc, "name", None) or _quoted(text)
+        return (
+            f"{name!r} is not defined. If it is a component, run its %%component cell first; "
+            "if it is a module (for example `dsl`), import it in an earlier cell (`from kfp import dsl`)"
+        )
+    if "must be instantiated using keyword arguments" in text:
+        return f"{text} Pass inputs by name, for example `train(lr=0.1)`."
+    if "missing" in text and "required argument" in text:
+        return f"{text} Pass every input that has no default."
+    return f"{type(exc).__name__}: {text}"
+
+
+def _quoted(text: str) -> str:
+    match = re.search(r"'([^']+)'", text)
+    return match.group(1) if match else text

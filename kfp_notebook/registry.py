@@ -1,0 +1,80 @@
+"""What this kernel has defined: components and pipelines by name, and which definitions are newer."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfp_notebook.errors import UnknownNameError
+from kfp_notebook.options import PipelineOptions
+
+
+@dataclass
+class ComponentEntry:
+    """A component defined by a `%%component` cell; `version` grows with each redefinition."""
+
+    name: str
+    component: Any
+    version: int
+
+
+@dataclass
+class PipelineEntry:
+    """A pipeline defined by a `%%pipeline` cell and the component versions it was built with."""
+
+    name: str
+    pipeline: Any
+    function: Callable[..., Any]
+    options: PipelineOptions
+    uses: dict[str, int] = field(default_factory=dict)
+
+
+class Registry:
+    """Per-kernel record of definitions, in definition order."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, ComponentEntry] = {}
+        self.pipelines: dict[str, PipelineEntry] = {}
+        self._versions = itertools.count(1)
+        self.latest_pipeline: str | None = None
+
+    def add_component(self, name: str, component: Any) -> ComponentEntry:
+        self.components.pop(name, None)
+        entry = ComponentEntry(name, component, next(self._versions))
+        self.components[name] = entry
+        return entry
+
+    def add_pipeline(
+        self, name: str, pipeline: Any, function: Callable[..., Any], options: PipelineOptions, used: tuple[Any, ...]
+    ) -> PipelineEntry:
+        uses = {e.name: e.version for e in self.components.values() if any(e.component is c for c in used)}
+        self.pipelines.pop(name, None)
+        entry = PipelineEntry(name, pipeline, function, options, uses)
+        self.pipelines[name] = entry
+        self.latest_pipeline = name
+        return entry
+
+    def pipeline(self, name: str | None = None) -> PipelineEntry:
+        """The pipeline called `name` (its Python name or kfp name), or the latest one defined."""
+        if name is None:
+            if self.latest_pipeline is None:
+                raise UnknownNameError("no pipeline is defined yet: write one in a %%pipeline cell first")
+            return self.pipelines[self.latest_pipeline]
+        for entry in self.pipelines.values():
+            if name in (entry.name, entry.pipeline.name):
+                return entry
+        raise UnknownNameError(_unknown("pipeline", name, list(self.pipelines)))
+
+    def changed_components(self, entry: PipelineEntry) -> list[str]:
+        """Components this pipeline uses that were redefined after it was built."""
+        return [n for n, v in entry.uses.items() if n in self.components and self.components[n].version != v]
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listing = ", ".join(known) if known else "none yet"
+    return f"no {kind} named {name!r}.{hint} Defined {kind}s: {listing}"
