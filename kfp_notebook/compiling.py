@@ -6,7 +6,7 @@ import functools
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,20 @@ _OPEN_LOCK = threading.Lock()
 
 def compile_yaml(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
     """Compile a kfp pipeline or component with kfp's Compiler; return the YAML, and write it to `path`."""
+    from kfp import compiler
+
+    return _write(lambda target: compiler.Compiler().compile(pipeline, target), path)
+
+
+def write_component_yaml(component: Any, path: str | os.PathLike[str]) -> str:
+    """Write a component's YAML exactly as kfp's `output_component_file` does; return the text."""
+    return _write(component.component_spec.save_to_component_yaml, path)
+
+
+def _write(writer: Callable[[str], None], path: str | os.PathLike[str] | None) -> str:
     if path is None:
         with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
-            return _compile_to(pipeline, Path(folder) / "pipeline.yaml")
+            return _write_to(writer, Path(folder) / "pipeline.yaml")
     target = Path(path).expanduser()
     if target.suffix not in (".yaml", ".yml"):
         raise CompileError(f"cannot write {str(path)!r}: the file name must end with .yaml or .yml")
@@ -28,15 +39,13 @@ def compile_yaml(pipeline: Any, path: str | os.PathLike[str] | None = None) -> s
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CompileError(f"cannot create the folder for {str(path)!r}: {exc.strerror}") from None
-    return _compile_to(pipeline, target)
+    return _write_to(writer, target)
 
 
-def _compile_to(pipeline: Any, target: Path) -> str:
-    from kfp import compiler
-
+def _write_to(writer: Callable[[str], None], target: Path) -> str:
     try:
         with _utf8_files():
-            compiler.Compiler().compile(pipeline, str(target))
+            writer(str(target))
     except OSError as exc:
         raise CompileError(f"cannot write {str(target)!r}: {exc.strerror}") from None
     return target.read_text(encoding="utf-8")

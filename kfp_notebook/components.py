@@ -82,9 +82,9 @@ def build_component(
         raise _explain(cell, node, func, exc) from None
     component = NotebookComponent(kfp_component, func, options)
     if options.output_component_file:
-        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.compiling import write_component_yaml
 
-        compile_yaml(component, options.output_component_file)
+        write_component_yaml(component, options.output_component_file)
     return component
 
 

@@ -1,0 +1,39 @@
+"""Small helpers for the magic tests: run cells in the testing shell and compare YAML with kfp's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+import kfp_notebook
+
+
+def run_cells(ip: Any, *cells: str) -> None:
+    for cell in cells:
+        ip.run_cell(cell)
+
+
+def compiled(ip: Any, name: str) -> str:
+    """YAML of the pipeline or component bound to `name` in the shell, via kfp's compiler."""
+    return kfp_notebook.compile(ip.user_ns[name])
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all(text))
+
+
+def fresh(ip: Any) -> None:
+    """Empty the shell's namespace (between the magic version and the hand-written version)."""
+    ip.reset(new_session=False)
+    ip.run_cell("from kfp import dsl\nfrom kfp.dsl import *")
+
+
+def same_as_handwritten(ip: Any, magic_cells: list[str], handwritten_cells: list[str], name: str) -> tuple[str, str]:
+    """Compile `name` defined through the magics, then through hand-written kfp code; return both YAMLs."""
+    run_cells(ip, *magic_cells)
+    ours = compiled(ip, name)
+    fresh(ip)
+    run_cells(ip, *handwritten_cells)
+    theirs = compiled(ip, name)
+    return ours, theirs
