@@ -27,6 +27,7 @@ def ip(_shell: TestingShell, tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     _shell.reset(new_session=False)
+    _shell.config.pop("KfpMagics", None)
     _shell.register_magics(KfpMagics(_shell))
     _shell.run_cell("from kfp import dsl\nfrom kfp.dsl import *")
     return _shell
