@@ -49,6 +49,8 @@ class Cell:
 def parse_cell(text: str, magic: str, error: type[CellError]) -> Cell:
     """Parse a cell body; syntax errors and IPython-only lines become `error` with the cell line."""
     filename = f"<{magic}-cell-{next(_counter)}>"
+    if not text.endswith("\n"):
+        text += "\n"  # as IPython stores a cell: the function's source then matches a decorated one's
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as exc:
@@ -154,7 +156,30 @@ def run_cell(cell: Cell, namespace: dict[str, Any], error: type[CellError]) -> N
         exec(code, namespace)
     except Exception as exc:
         line = failing_line(exc, cell.filename)
-        raise cell.error(error, f"{type(exc).__name__}: {exc}", line) from exc
+        raise cell.error(error, f"{type(exc).__name__}: {exc}{_import_hint(exc)}", line) from exc
+
+
+def _import_hint(exc: Exception) -> str:
+    """For a kfp name used without its import, the import to add."""
+    if not isinstance(exc, NameError):
+        return ""
+    match = re.search(r"name '(\w+)' is not defined", str(exc))
+    name = getattr(exc, "name", None) or (match.group(1) if match else None)
+    if name == "dsl":
+        return " (add `from kfp import dsl` in an earlier cell)"
+    if name in KFP_DSL_NAMES:
+        return f" (add `from kfp.dsl import {name}` in an earlier cell)"
+    return ""
+
+
+#: Names a component's container gets from `from kfp.dsl import *`, often used without an import.
+KFP_DSL_NAMES = frozenset(
+    {
+        *("Input", "Output", "InputPath", "OutputPath", "PipelineTaskFinalStatus"),
+        *("Artifact", "Dataset", "Model", "Metrics", "ClassificationMetrics", "SlicedClassificationMetrics"),
+        *("HTML", "Markdown"),
+    }
+)
 
 
 def failing_line(exc: BaseException, filename: str) -> int | None:

@@ -164,6 +164,8 @@ def test_positional_arguments_bind_in_signature_order(ip):
         ("%%component\ndef f(x: int):\n    pass\n\nraise RuntimeError('boom')\n", r"line 5 of the cell: raise RuntimeError\('boom'\)\nRuntimeError: boom"),
         ("%%component\ndef f(x: InputPath(str)):\n    pass\n", r"InputPath\(str\) compiles but fails at run time in kfp 2.17 \(kfp issue 10378\)"),
         ("%%component --cpu two\ndef f(x: int):\n    pass\n", r"--cpu 'two' is not a CPU quantity"),
+        ("%%component\ndel OutputPath\ndef f(x: OutputPath('Model')):\n    pass\n",
+         r"line 3 .*\nNameError: name 'OutputPath' is not defined \(add `from kfp.dsl import OutputPath` in an earlier cell\)"),
     ],
 )  # fmt: skip
 def test_mistakes_are_one_clear_message(ip, cell, message):

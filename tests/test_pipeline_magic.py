@@ -11,24 +11,24 @@ from kfp_notebook.errors import CompileError
 from helpers import compiled, documents, same_as_handwritten
 
 COMPONENTS = [
-    '''def prepare(n: int, data: OutputPath("dict")) -> int:
+    """def prepare(n: int, data: OutputPath("dict")) -> int:
     import json
     with open(data, "w", encoding="utf-8") as f:
         json.dump({"n": n}, f)
     return n * 2
-''',
-    '''def train(lr: float, data: InputPath("dict")) -> float:
+""",
+    """def train(lr: float, data: InputPath("dict")) -> float:
     return lr
-''',
-    '''def score(x: int) -> int:
+""",
+    """def score(x: int) -> int:
     return x + 1
-''',
-    '''def total(xs: list) -> int:
+""",
+    """def total(xs: list) -> int:
     return sum(xs)
-''',
-    '''def notify(status: dsl.PipelineTaskFinalStatus):
+""",
+    """def notify(status: dsl.PipelineTaskFinalStatus):
     print(status.state)
-''',
+""",
 ]
 
 CONTROL_FLOW = '''def training(epochs: int = 3, items: list = [1, 2, 3], mode: str = "full"):
@@ -69,12 +69,18 @@ def test_control_flow_compiles_to_what_kfp_writes_for_hand_written_code(ip):
     dag = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
     assert set(dag) == {"condition-branches-2", "condition-6", "for-loop-7", "total", "prepare"}
     assert dag["for-loop-7"]["iteratorPolicy"] == {"parallelismLimit": 2}
-    assert set(spec["components"]["comp-condition-branches-2"]["dag"]["tasks"]) == {"condition-3", "condition-4", "condition-5"}
+    assert set(spec["components"]["comp-condition-branches-2"]["dag"]["tasks"]) == {
+        "condition-3",
+        "condition-4",
+        "condition-5",
+    }
 
 
 def test_name_description_and_output_options(ip, tmp_path):
     ip.run_cell("%%component\n" + COMPONENTS[2])
-    ip.run_cell("%%pipeline --name 'Data test example' --description '설명 text' --output build/p.yaml\ndef p(x: int):\n    score(x=x)\n")
+    ip.run_cell(
+        "%%pipeline --name 'Data test example' --description '설명 text' --output build/p.yaml\ndef p(x: int):\n    score(x=x)\n"
+    )
     text = (tmp_path / "build" / "p.yaml").read_text(encoding="utf-8")
     assert documents(text)[0]["pipelineInfo"] == {"name": "data-test-example", "description": "설명 text"}
     assert text == compiled(ip, "p")
@@ -85,7 +91,10 @@ def test_pipeline_name_and_description_default_to_kfps(ip):
     ours, theirs = same_as_handwritten(
         ip,
         ["%%component\n" + COMPONENTS[2], '%%pipeline\ndef my_pipe(x: int = 1):\n    """Doc."""\n    score(x=x)\n'],
-        ["@dsl.component\n" + COMPONENTS[2], '@dsl.pipeline\ndef my_pipe(x: int = 1):\n    """Doc."""\n    score(x=x)\n'],
+        [
+            "@dsl.component\n" + COMPONENTS[2],
+            '@dsl.pipeline\ndef my_pipe(x: int = 1):\n    """Doc."""\n    score(x=x)\n',
+        ],
         "my_pipe",
     )
     assert ours == theirs
@@ -181,5 +190,5 @@ def test_python_api_compile_returns_and_writes_yaml(ip, tmp_path):
     text = kfp_notebook.compile(ip.user_ns["p"], tmp_path / "a" / "p.yaml")
     assert text.startswith("# PIPELINE DEFINITION")
     assert (tmp_path / "a" / "p.yaml").read_text(encoding="utf-8") == text
-    with pytest.raises(CompileError, match="must end with .yaml or .yml"):
+    with pytest.raises(CompileError, match=r"must end with .yaml or .yml"):
         kfp_notebook.compile(ip.user_ns["p"], tmp_path / "p.txt")

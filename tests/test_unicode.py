@@ -18,10 +18,10 @@ def greet(name: str = "세계") -> str:
     return f"안녕하세요, {name}!"
 '''
 
-PIPELINE = '''%%pipeline --description "한글 설명 — with an em dash"
+PIPELINE = """%%pipeline --description "한글 설명 — with an em dash"
 def hello(name: str = "세계"):
     greet(name=name)
-'''
+"""
 
 
 def test_unicode_round_trips_through_the_yaml(ip):
@@ -60,6 +60,8 @@ def test_compiling_under_an_ascii_locale_writes_the_same_utf8_file(ip, tmp_path)
     out = tmp_path / "c-locale.yaml"
     script = SCRIPT.format(tests=str(Path(__file__).parent), cells=ascii([GREET, PIPELINE]), out=str(out))
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "ascii:backslashreplace"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.read_text(encoding="utf-8") == expected

@@ -7,28 +7,28 @@ import pytest
 from executor_harness import load_pipeline_yaml, run_component
 from helpers import compiled
 
-PRODUCER = '''%%component
+PRODUCER = """%%component
 def data_test_1(value_1: int, value_2: int, data_output_dir_path: OutputPath("dict")):
     import json
     # 모든 import는 함수 안에 — not needed any more, but still fine
     data = {"1": [[1.0] * value_2 for _ in range(value_1)], "2": 2}
     with open(data_output_dir_path, "w", encoding="utf-8") as f:
         json.dump(data, f)
-'''
+"""
 
-CONSUMER = '''%%component
+CONSUMER = """%%component
 def data_test_2(data_input_dir_path: InputPath("dict")) -> list:
     import json
     with open(data_input_dir_path, encoding="utf-8") as f:
         data = json.load(f)
     return [len(data["1"]), len(data["1"][0])]
-'''
+"""
 
-PIPELINE = '''%%pipeline --name "Data test example"
+PIPELINE = """%%pipeline --name "Data test example"
 def data_example(value_1: int, value_2: int):
     first = data_test_1(value_1, value_2)
     data_test_2(first.outputs["data_output_dir_path"])
-'''
+"""
 
 V1_METRICS = '''%%component
 def export_metric_op(mlpipeline_metrics_path: OutputPath("metrics")):
@@ -43,10 +43,10 @@ def export_metric_op(mlpipeline_metrics_path: OutputPath("metrics")):
         json.dump(metrics, f)
 '''
 
-V2_METRICS = '''%%component
+V2_METRICS = """%%component
 def log_v2(metrics: Output[Metrics]):
     metrics.log_metric("accuracy", 0.75)
-'''
+"""
 
 
 @pytest.fixture
@@ -69,7 +69,12 @@ def test_the_dict_pair_runs_and_passes_the_file(data_spec, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = run_component(data_spec, "data-test-1", tmp_path / "a", {"value_1": 3, "value_2": 4})
-    second = run_component(data_spec, "data-test-2", tmp_path / "b", artifacts={"data_input_dir_path": first["outputs"]["data_output_dir_path"]})
+    second = run_component(
+        data_spec,
+        "data-test-2",
+        tmp_path / "b",
+        artifacts={"data_input_dir_path": first["outputs"]["data_output_dir_path"]},
+    )
     assert second["executor_output"]["parameterValues"]["Output"] == [3, 4]
 
 
@@ -100,7 +105,10 @@ def test_v2_log_metric_works_as_in_kfp(ip, tmp_path):
 def test_a_v1_metrics_function_with_only_a_docstring_body_still_ships(ip):
     ip.run_cell('%%component\ndef m(mlpipeline_metrics_path: OutputPath("Metrics")):\n    """Nothing written."""\n')
     source = load_pipeline_yaml(compiled(ip, "m"))["deploymentSpec"]["executors"]["exec-m"]["container"]["command"][-1]
-    assert '    """Nothing written."""\n    mlpipeline_metrics_path = _kfp_notebook_v1_metrics(mlpipeline_metrics_path)\n' in source
+    assert (
+        '    """Nothing written."""\n    mlpipeline_metrics_path = _kfp_notebook_v1_metrics(mlpipeline_metrics_path)\n'
+        in source
+    )
 
 
 def test_body_on_the_def_line_is_refused_for_v1_metrics(ip):

@@ -49,7 +49,9 @@ def test_volume_failure_inside_with_adds_no_delete_task(ip):
     ip.run_cell("import kfp_notebook")
     ip.run_cell("%%component\n" + STEP)
     with pytest.raises(UsageError, match="mount path 'relative' must be absolute"):
-        ip.run_cell('%%pipeline\ndef p():\n    with kfp_notebook.Volume("v") as vol:\n        vol.mount(step(x=1), "relative")\n')
+        ip.run_cell(
+            '%%pipeline\ndef p():\n    with kfp_notebook.Volume("v") as vol:\n        vol.mount(step(x=1), "relative")\n'
+        )
 
 
 @pytest.mark.parametrize(

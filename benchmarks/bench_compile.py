@@ -1,0 +1,133 @@
+"""Benchmark: the magics against hand-written kfp, side by side in one process; prints ratios.
+
+For N = 10, 100 and 500 tasks: define 5 components through `%%component` vs `@dsl.component`
+cells, define an N-task pipeline through `%%pipeline` vs an `@dsl.pipeline` cell, and compile
+both (ours: kfp_notebook.compile; kfp: Compiler().compile). Also `%load_ext kfp_notebook` in a
+fresh process. Targets: compile ≤ 1.1× kfp's; a %%component cell ≤ 5 ms more than
+@dsl.component; %load_ext ≤ 150 ms.
+
+Run: .venv/bin/python benchmarks/bench_compile.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from IPython.core.interactiveshell import InteractiveShell
+
+import kfp_notebook
+
+COMPONENTS = 5
+COMPONENT = '''def step_{i}(x: int, scale: float = 1.0) -> int:
+    """Step {i}: scales and shifts."""
+    # a comment that ships with the code
+    return int(x * scale) + {i}
+'''
+
+
+def pipeline_source(n: int) -> str:
+    lines = ["def pipe(x: int = 1):", "    t = step_0(x=x)"]
+    lines += [f"    t = step_{i % COMPONENTS}(x=t.output, scale=1.5)" for i in range(1, n)]
+    return "\n".join(lines) + "\n"
+
+
+def timed(action, repeat: int) -> float:
+    """Median wall time of `action()` in milliseconds."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def run(shell: InteractiveShell, cell: str) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):  # the summaries are displayed (and timed), not printed here
+        result = shell.run_cell(cell, silent=True)
+    result.raise_error()
+
+
+def define_components(shell: InteractiveShell, magic: bool) -> None:
+    prefix = "%%component\n" if magic else "@dsl.component\n"
+    for i in range(COMPONENTS):
+        run(shell, prefix + COMPONENT.format(i=i))
+
+
+def measure(shell: InteractiveShell, n: int, repeat: int) -> dict[str, float]:
+    body = pipeline_source(n)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        return {
+            "component_magic": timed(lambda: define_components(shell, True), repeat) / COMPONENTS,
+            "pipeline_magic": timed(lambda: run(shell, "%%pipeline\n" + body), repeat),
+            "compile_ours": timed(lambda: kfp_notebook.compile(shell.user_ns["pipe"], out / "ours.yaml"), repeat),
+            "component_kfp": timed(lambda: define_components(shell, False), repeat) / COMPONENTS,
+            "pipeline_kfp": timed(lambda: run(shell, "@dsl.pipeline\n" + body), repeat),
+            "compile_kfp": timed(lambda: compile_with_kfp(shell.user_ns["pipe"], out / "kfp.yaml"), repeat),
+        }
+
+
+def compile_with_kfp(pipeline, path: Path) -> None:
+    from kfp import compiler
+
+    compiler.Compiler().compile(pipeline, str(path))
+
+
+LOAD_EXT = """
+import sys, time
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+start = time.perf_counter()
+shell.run_line_magic("load_ext", "kfp_notebook")
+elapsed = (time.perf_counter() - start) * 1000
+print(f"{elapsed:.1f} {'kfp' in sys.modules}")
+"""
+
+
+def load_ext_ms(repeat: int) -> tuple[float, bool]:
+    samples, kfp_loaded = [], False
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", LOAD_EXT], capture_output=True, text=True, check=True
+        ).stdout.split()
+        samples.append(float(out[0]))
+        kfp_loaded = kfp_loaded or out[1] == "True"
+    return statistics.median(samples), kfp_loaded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "kfp_notebook")
+    run(shell, "from kfp import dsl")
+    define_components(shell, True)  # warm imports on both sides
+    define_components(shell, False)
+    print(f"{'tasks':>6} {'%%component':>12} {'@component':>11} {'Δ ms':>6} {'%%pipeline':>11} {'@pipeline':>10} "
+          f"{'compile':>9} {'kfp':>9} {'ratio':>6}")  # fmt: skip
+    for n in (10, 100, 500):
+        repeat = 1 if args.quick or n == 500 else 5
+        m = measure(shell, n, repeat)
+        delta = m["component_magic"] - m["component_kfp"]
+        ratio = m["compile_ours"] / m["compile_kfp"]
+        print(f"{n:>6} {m['component_magic']:>10.2f}ms {m['component_kfp']:>9.2f}ms {delta:>6.2f} "
+              f"{m['pipeline_magic']:>9.1f}ms {m['pipeline_kfp']:>8.1f}ms {m['compile_ours']:>7.1f}ms "
+              f"{m['compile_kfp']:>7.1f}ms {ratio:>5.2f}x")  # fmt: skip
+    ms, kfp_loaded = load_ext_ms(3 if args.quick else 7)
+    print(f"\n%load_ext kfp_notebook in a fresh process: {ms:.1f} ms (target ≤ 150 ms); imports kfp: {kfp_loaded}")
+    print("targets: compile ratio ≤ 1.10x; %%component ≤ 5 ms more than @dsl.component")
+
+
+if __name__ == "__main__":
+    main()
