@@ -21,10 +21,14 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def compile(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
-    """Compile a pipeline (or component) with kfp's compiler; return the YAML and write it to `path` if given."""
-    from kfp_notebook.compiling import compile_yaml
+    """Compile a pipeline (or component) with kfp's compiler; return the YAML and write it to `path` if given.
 
-    return compile_yaml(pipeline, path)
+    A pipeline defined by a %%pipeline cell is rebuilt first if a component it uses was redefined since.
+    """
+    from kfp_notebook.compiling import compile_yaml
+    from kfp_notebook.registry import refreshed
+
+    return compile_yaml(refreshed(pipeline), path)
 
 
 def __getattr__(name: str) -> Any:

@@ -83,8 +83,10 @@ def top_level_functions(cell: Cell) -> list[ast.FunctionDef]:
     return [node for node in cell.tree.body if isinstance(node, ast.FunctionDef)]
 
 
-def pick_function(cell: Cell, name: str | None, error: type[CellError], what: str) -> ast.FunctionDef:
-    """The function named `name`, or the only top-level function of the cell."""
+def pick_function(
+    cell: Cell, name: str | None, error: type[CellError], what: str, rename_single: bool = False
+) -> ast.FunctionDef:
+    """The function named `name`, or the only top-level function of the cell (which `name` renames, if allowed)."""
     functions = top_level_functions(cell)
     if not functions:
         async_defs = [n for n in cell.tree.body if isinstance(n, ast.AsyncFunctionDef)]
@@ -92,7 +94,7 @@ def pick_function(cell: Cell, name: str | None, error: type[CellError], what: st
             node = async_defs[0]
             raise cell.error(error, f"{node.name} is `async def`; a {what} must be a plain `def` function", node.lineno)
         raise error(f"the cell defines no function: write `def my_{what}(...):` in the {cell.magic} cell")
-    if name is not None:
+    if name is not None and not (rename_single and len(functions) == 1):
         return _named_function(cell, functions, name, error, what)
     if len(functions) > 1:
         names = ", ".join(f.name for f in functions)
@@ -129,6 +131,13 @@ def check_plain_def(cell: Cell, node: ast.FunctionDef, error: type[CellError], w
             error, f"*{star.arg} / **{star.arg} parameters cannot be {what} inputs; name each one", star.lineno
         )
     for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", arg.arg):
+            raise cell.error(
+                error,
+                f"parameter {arg.arg!r} of {node.name}: kfp accepts only ASCII letters, digits and '_' in input "
+                "names, starting with a letter; rename it (for example `name`, `value_1`)",
+                arg.lineno,
+            )
         if arg.annotation is None:
             raise cell.error(
                 error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextvars
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,17 @@ from kfp.dsl import pipeline_context
 from kfp.dsl.python_component import PythonComponent
 
 from kfp_notebook.cells import Cell
+from kfp_notebook.dependencies import (
+    Needs,
+    NotebookContext,
+    Problem,
+    first_use_lines,
+    function_locals,
+    resolve_function,
+)
 from kfp_notebook.errors import ComponentError
 from kfp_notebook.options import ComponentOptions, TaskDefaults
+from kfp_notebook.packages import Requirement, checks_packages, imported_modules, missing, third_party
 from kfp_notebook.sources import ShippedFunction, shipped_function
 from kfp_notebook.task_defaults import apply_task_defaults
 
@@ -35,9 +45,18 @@ class ComponentConfig:
 class NotebookComponent(PythonComponent):
     """A kfp component made from a notebook cell; every task made from it gets the cell's defaults."""
 
-    def __init__(self, kfp_component: PythonComponent, python_func: Callable[..., Any], options: ComponentOptions):
+    def __init__(
+        self,
+        kfp_component: PythonComponent,
+        python_func: Callable[..., Any],
+        options: ComponentOptions,
+        packages: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
+    ):
         super().__init__(component_spec=kfp_component.component_spec, python_func=python_func)
         self.options = options
+        self.packages = packages
+        self.warnings = warnings
         self.defaults: TaskDefaults = options.defaults
         self.__doc__ = python_func.__doc__
         self.__wrapped__ = python_func
@@ -72,15 +91,25 @@ class NotebookComponent(PythonComponent):
 
 
 def build_component(
-    cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], options: ComponentOptions, config: ComponentConfig
+    cell: Cell,
+    node: ast.FunctionDef,
+    func: Callable[..., Any],
+    options: ComponentOptions,
+    config: ComponentConfig,
+    context: NotebookContext | None = None,
+    rename: str | None = None,
 ) -> NotebookComponent:
     """Make the NotebookComponent for `func` (the function `node` of `cell`, already executed)."""
-    shipped = shipped_function(cell, node, func)
+    check_kfp_name(cell, node, rename or node.name)
+    needs = _needs(cell, node, context) if context is not None else None
+    shipped = shipped_function(cell, node, func, needs, rename)
+    image = options.base_image or config.base_image or kfp_default_image() or "python:3.11"
+    packages, warnings = _packages(cell, node, shipped, options, image)
     try:
-        kfp_component = _kfp_component(shipped, options, config)
+        kfp_component = _kfp_component(shipped, image, packages, options, config)
     except (TypeError, ValueError) as exc:
         raise _explain(cell, node, func, exc) from None
-    component = NotebookComponent(kfp_component, func, options)
+    component = NotebookComponent(kfp_component, func, options, packages, tuple(warnings))
     if options.output_component_file:
         from kfp_notebook.compiling import write_component_yaml
 
@@ -88,14 +117,90 @@ def build_component(
     return component
 
 
-def _kfp_component(shipped: ShippedFunction, options: ComponentOptions, config: ComponentConfig) -> PythonComponent:
+def check_kfp_name(cell: Cell, node: ast.FunctionDef, name: str) -> None:
+    """kfp names components and their inputs in ASCII; refuse names it would empty or reject."""
+    if not re.search(r"[A-Za-z]", name):
+        raise cell.error(
+            ComponentError,
+            f"the function name {name!r} leaves kfp no component name (kfp keeps only ASCII letters, digits and "
+            f"'-'); name the component in ASCII with --name, for example `%%component --name greet`",
+            node.lineno,
+        )
+
+
+def _needs(cell: Cell, node: ast.FunctionDef, context: NotebookContext) -> Needs:
+    source = "".join(cell.text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
+    needs = resolve_function(source, node.name, context.namespace, context.imports, context.history)
+    lines = first_use_lines(node, {p.via or p.name for p in needs.problems})
+    for problem in needs.problems:
+        raise cell.error(ComponentError, _problem_message(node.name, problem), lines.get(problem.via or problem.name))
+    carried = set(needs.imports) | set(needs.constants) | set(needs.helpers)
+    clash = sorted(carried & function_locals(source, node.name))
+    if clash:
+        raise cell.error(
+            ComponentError,
+            f"{node.name} uses {clash[0]!r} as its own variable or parameter, but a notebook helper it calls reads "
+            f"the notebook's {clash[0]!r}; rename one of the two",
+            node.lineno,
+        )
+    return needs
+
+
+def _problem_message(function: str, problem: Problem) -> str:
+    subject = f"{function} reads" if problem.via is None else f"{function} calls {problem.via}, which reads"
+    advice = (
+        "Pass it in as a parameter of the component (data as an Input[Dataset] artifact), "
+        "or create it inside the function."
+    )
+    if "component" in problem.reason or "source" in problem.reason:
+        advice = ""
+    return f"{subject} {problem.name!r}, which {problem.reason}. {advice}".rstrip()
+
+
+def _packages(
+    cell: Cell, node: ast.FunctionDef, shipped: ShippedFunction, options: ComponentOptions, image: str
+) -> tuple[tuple[str, ...], list[str]]:
+    """The packages to install (explicit, plus pins from the kernel with --packages auto) and warnings."""
+    source = "".join(inspect.getsource(f) for f in (shipped.function, *shipped.additional_funcs))
+    needed = missing(third_party(imported_modules(source)), options.packages)
+    if options.auto_packages:
+        unpinnable = [r for r in needed if r.version is None]
+        if unpinnable:
+            first = unpinnable[0]
+            raise cell.error(
+                ComponentError,
+                f"--packages auto cannot pin {first.module!r}: no {first.distribution} is installed in this kernel. "
+                f"Install it here, or name it: --packages {first.distribution}==VERSION",
+                node.lineno,
+            )
+        return (*options.packages, *(r.pin for r in needed)), []
+    if not needed or not checks_packages(image):
+        return options.packages, []
+    return options.packages, [_missing_package_warning(node.name, image, r) for r in needed]
+
+
+def _missing_package_warning(function: str, image: str, requirement: Requirement) -> str:
+    source = "the kernel's version" if requirement.version else "not installed in this kernel"
+    return (
+        f"{function} imports {requirement.module}, which {image} does not have: "
+        f"add --packages {requirement.pin} ({source}), or --packages auto to pin every import from the kernel"
+    )
+
+
+def _kfp_component(
+    shipped: ShippedFunction,
+    image: str,
+    packages: tuple[str, ...],
+    options: ComponentOptions,
+    config: ComponentConfig,
+) -> PythonComponent:
     from kfp import dsl
 
     index_urls = list(options.pip_index_urls or config.pip_index_urls)
     return dsl.component(
         shipped.function,
-        base_image=options.base_image or config.base_image or kfp_default_image(),
-        packages_to_install=list(options.packages) or None,
+        base_image=image,
+        packages_to_install=list(packages) or None,
         pip_index_urls=index_urls or None,
         additional_funcs=list(shipped.additional_funcs) or None,
     )

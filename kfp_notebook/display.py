@@ -15,11 +15,12 @@ class Summary:
 
     title: str
     rows: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         width = max((len(label) for label, _ in self.rows), default=0)
         lines = [self.title] + [f"  {label.ljust(width)}  {value}" for label, value in self.rows]
-        return "\n".join(lines)
+        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
 
     def _repr_html_(self) -> str:
         body = "".join(
@@ -27,7 +28,9 @@ class Summary:
             f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
             for label, value in self.rows
         )
-        return f"<div class='kfp-notebook-summary'><b>{html.escape(self.title)}</b><table>{body}</table></div>"
+        notes = "".join(f"<div style='color:#b35900'>⚠ {html.escape(w)}</div>" for w in self.warnings)
+        title = html.escape(self.title)
+        return f"<div class='kfp-notebook-summary'><b>{title}</b><table>{body}</table>{notes}</div>"
 
 
 def short_type(type_name: Any) -> str:
@@ -44,10 +47,10 @@ def component_summary(name: str, component: Any) -> Summary:
         ("inputs", _inputs(spec.inputs or {})),
         ("outputs", ", ".join(f"{k}: {short_type(v.type)}" for k, v in (spec.outputs or {}).items()) or "none"),
         ("image", component.image),
-        ("packages", " ".join(component.options.packages) or "none"),
+        ("packages", " ".join(component.packages) or "none"),
     ]
     rows += describe_defaults(component.defaults)
-    return Summary(f"component {name} (kfp name {spec.name!r})", rows)
+    return Summary(f"component {name} (kfp name {spec.name!r})", rows, list(component.warnings))
 
 
 def _inputs(inputs: dict[str, Any]) -> str:

@@ -13,7 +13,8 @@ from traitlets import Bool, List, Unicode
 
 from kfp_notebook import options as opts
 from kfp_notebook.errors import ComponentError, KfpNotebookError, OptionError, PipelineError
-from kfp_notebook.registry import Registry
+from kfp_notebook.history import NotebookHistory
+from kfp_notebook.registry import Registry, activate
 
 COMPONENT_HELP = """Turn the function in this cell into a Kubeflow Pipelines component.
 
@@ -64,6 +65,8 @@ class KfpMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.registry = Registry()
+        activate(self.registry)
+        self._notebook = NotebookHistory(self._cell_sources)
 
     @cell_magic
     def component(self, line: str, cell: str) -> None:
@@ -97,6 +100,12 @@ class KfpMagics(Magics):
                 "Please report this; `%config KfpMagics.show_tracebacks = True` shows the details."
             ) from None
 
+    def _cell_sources(self, start: int) -> list[str]:
+        """Python source of every cell run since cell number `start` (magic cells reduced to their Python)."""
+        assert self.shell is not None
+        raw = self.shell.history_manager.input_hist_raw if self.shell.history_manager else []
+        return [python_of_cell(self.shell, text) for text in raw[start:]]
+
     @property
     def _namespace(self) -> dict[str, Any]:
         assert self.shell is not None
@@ -109,15 +118,18 @@ class KfpMagics(Magics):
 
         options = opts.parse_component_line(line)
         cell = parse_cell(text, "%%component", ComponentError)
-        node = pick_function(cell, options.name, ComponentError, "component")
+        node = pick_function(cell, options.name, ComponentError, "component", rename_single=True)
         check_plain_def(cell, node, ComponentError, "component")
+        name = options.name or node.name
         config = ComponentConfig(self.base_image, tuple(self.pip_index_urls))
         with namespace_transaction(self._namespace):
             run_cell(cell, self._namespace, ComponentError)
-            component = build_component(cell, node, self._namespace[node.name], options, config)
-            self._namespace[node.name] = component
-        self.registry.add_component(node.name, component)
-        display(component_summary(node.name, component))
+            context = self._notebook.context(self._namespace, cell.text)
+            function = self._namespace[node.name]
+            component = build_component(cell, node, function, options, config, context, rename=name)
+            self._namespace[name] = component
+        self.registry.add_component(name, component)
+        display(component_summary(name, component))
 
     def _pipeline(self, line: str, text: str) -> None:
         from kfp_notebook.cells import check_plain_def, namespace_transaction, parse_cell, pick_function, run_cell
@@ -136,8 +148,22 @@ class KfpMagics(Magics):
             if options.output:
                 compile_yaml(built.pipeline, options.output)
             self._namespace[node.name] = built.pipeline
-        self.registry.add_pipeline(node.name, built.pipeline, function, options, built.components)
+        rebuild = self._rebuilder(cell, node, function, options)
+        self.registry.add_pipeline(node.name, built, function, options, rebuild)
         display(pipeline_summary(node.name, built.pipeline, options.output))
+
+    def _rebuilder(self, cell: Any, node: Any, function: Any, options: opts.PipelineOptions) -> Callable[[], Any]:
+        """Rebuild this pipeline with the components defined now (after a component cell was edited)."""
+        from kfp_notebook.pipelines import build_pipeline
+
+        def rebuild() -> Any:
+            old = self.registry.pipelines[node.name].pipeline
+            built = build_pipeline(cell, node, function, options)
+            if self._namespace.get(node.name) is old:
+                self._namespace[node.name] = built.pipeline
+            return built
+
+        return rebuild
 
     def _kfp(self, line: str) -> None:
         words = opts.split_line(line)
@@ -164,7 +190,7 @@ class KfpMagics(Magics):
         path = args.output or str(Path(self.output_dir) / f"{entry.name}.yaml")
         if args.output:
             opts.yaml_path(args.output, "-o")
-        text = compile_yaml(entry.pipeline, path)
+        text = compile_yaml(self.registry.refreshed(entry), path)
         display(compiled_summary(entry.name, path, len(text.encode("utf-8"))))
 
     def _kfp_list(self, words: list[str]) -> None:
@@ -188,3 +214,14 @@ def _join(words: list[str]) -> str:
     import shlex
 
     return shlex.join(words)
+
+
+def python_of_cell(shell: Any, text: str) -> str:
+    """A cell as Python: IPython syntax transformed; %%component/%%pipeline bodies kept; other cell magics dropped."""
+    if text.startswith("%%"):
+        magic, _, body = text.partition("\n")
+        return body if magic.split()[0] in ("%%component", "%%pipeline") else ""
+    try:
+        return shell.transform_cell(text)
+    except Exception:
+        return ""

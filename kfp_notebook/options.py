@@ -62,6 +62,7 @@ class ComponentOptions:
     name: str | None = None
     base_image: str | None = None
     packages: tuple[str, ...] = ()
+    auto_packages: bool = False
     pip_index_urls: tuple[str, ...] = ()
     output_component_file: str | None = None
     defaults: TaskDefaults = field(default_factory=TaskDefaults)
@@ -149,7 +150,8 @@ def parse_component_line(line: str) -> ComponentOptions:
     return ComponentOptions(
         name=_optional(ns.name, python_name, "--name"),
         base_image=_optional(ns.base_image, image_name, "--base-image"),
-        packages=tuple(package_spec(p) for p in ns.packages),
+        packages=tuple(package_spec(p) for p in ns.packages if p != "auto"),
+        auto_packages="auto" in ns.packages,
         pip_index_urls=tuple(index_url(u) for u in ns.pip_index_url),
         output_component_file=_optional(ns.output_component_file, yaml_path, "--output-component-file"),
         defaults=_task_defaults(ns),
@@ -263,10 +265,6 @@ def volume_mount(text: str, flag: str = "--volume") -> VolumeMount:
 
 def package_spec(text: str, flag: str = "--packages") -> str:
     """Validate one pip requirement (numpy, numpy==1.26.4, pandas>=2, a URL)."""
-    if text == "auto":
-        raise OptionError(
-            f"{flag} auto is not available yet: list the packages with pins (example: --packages numpy==1.26.4)"
-        )
     if "://" in text or text.startswith("git+"):
         return text
     from packaging.requirements import InvalidRequirement, Requirement

@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kfp_notebook.cells import Cell, failing_line
 from kfp_notebook.components import NotebookComponent, components_in_use
@@ -14,8 +13,7 @@ from kfp_notebook.errors import PipelineError
 from kfp_notebook.options import PipelineOptions
 
 
-@dataclass(frozen=True)
-class BuiltPipeline:
+class BuiltPipeline(NamedTuple):
     """A kfp pipeline (GraphComponent) and the notebook components it called when it was built."""
 
     pipeline: Any

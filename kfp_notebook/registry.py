@@ -30,6 +30,7 @@ class PipelineEntry:
     function: Callable[..., Any]
     options: PipelineOptions
     uses: dict[str, int] = field(default_factory=dict)
+    rebuild: Callable[[], tuple[Any, tuple[Any, ...]]] | None = None
 
 
 class Registry:
@@ -48,14 +49,33 @@ class Registry:
         return entry
 
     def add_pipeline(
-        self, name: str, pipeline: Any, function: Callable[..., Any], options: PipelineOptions, used: tuple[Any, ...]
+        self,
+        name: str,
+        built: tuple[Any, tuple[Any, ...]],
+        function: Callable[..., Any],
+        options: PipelineOptions,
+        rebuild: Callable[[], tuple[Any, tuple[Any, ...]]] | None = None,
     ) -> PipelineEntry:
-        uses = {e.name: e.version for e in self.components.values() if any(e.component is c for c in used)}
+        """Record a pipeline (and the components it called) as built from `function`."""
+        pipeline, used = built
         self.pipelines.pop(name, None)
-        entry = PipelineEntry(name, pipeline, function, options, uses)
+        entry = PipelineEntry(name, pipeline, function, options, self._versions_of(used), rebuild)
         self.pipelines[name] = entry
         self.latest_pipeline = name
         return entry
+
+    def _versions_of(self, used: tuple[Any, ...]) -> dict[str, int]:
+        return {e.name: e.version for e in self.components.values() if any(e.component is c for c in used)}
+
+    def refreshed(self, entry: PipelineEntry) -> Any:
+        """The entry's pipeline, rebuilt first if a component it uses was redefined since."""
+        if entry.rebuild is not None and self.changed_components(entry):
+            entry.pipeline, used = entry.rebuild()
+            entry.uses = self._versions_of(used)
+        return entry.pipeline
+
+    def entry_of(self, pipeline: Any) -> PipelineEntry | None:
+        return next((e for e in self.pipelines.values() if e.pipeline is pipeline), None)
 
     def pipeline(self, name: str | None = None) -> PipelineEntry:
         """The pipeline called `name` (its Python name or kfp name), or the latest one defined."""
@@ -78,3 +98,20 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(known) if known else "none yet"
     return f"no {kind} named {name!r}.{hint} Defined {kind}s: {listing}"
+
+
+_active: list[Registry] = []
+
+
+def activate(registry: Registry) -> None:
+    """Make `registry` the one the Python API consults (the kernel's, once `%load_ext` ran)."""
+    _active[:] = [registry]
+
+
+def refreshed(pipeline: Any) -> Any:
+    """`pipeline`, rebuilt with the current components if it is a notebook pipeline whose components changed."""
+    for registry in _active:
+        entry = registry.entry_of(pipeline)
+        if entry is not None:
+            return registry.refreshed(entry)
+    return pipeline

@@ -1,25 +1,35 @@
-"""The source a component ships: the cell's function, with KFP v1 spellings made to run on kfp v2."""
+"""The source a component ships: the cell's function, with what it needs from the notebook carried in.
+
+Edits are made to the function's own text: v1 path types become ones kfp v2 runs, imports,
+constants and helpers the body reads are defined at the top of the body, defaults that name
+notebook constants are written as values, and `--name` renames the function.
+"""
 
 from __future__ import annotations
 
 import ast
 import inspect
+import io
+import re
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kfp_notebook.cells import Cell, register_text
+from kfp_notebook.dependencies import Needs, container_names, is_literal
 from kfp_notebook.errors import ComponentError
 
 #: What kfp's generated program imports before the function (kfp 2.17 `component_factory`).
 _PREAMBLE = "import kfp\nfrom kfp import dsl\nfrom kfp.dsl import *\nfrom typing import *\n"
 _ARTIFACT = '"Artifact"'
 _V1_METRICS_CALL = "_kfp_notebook_v1_metrics"
+CARRIED_HEADER = "# --- carried from the notebook by kfp-notebook ---"
 
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace the text between two (line, column) positions of the function source (1-based lines)."""
+    """Replace the text between two (line, column) positions of the cell (1-based lines, UTF-8 byte columns)."""
 
     start: tuple[int, int]
     end: tuple[int, int]
@@ -34,15 +44,20 @@ class ShippedFunction:
     additional_funcs: tuple[Callable[..., Any], ...] = ()
 
 
-def shipped_function(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) -> ShippedFunction:
-    """The user's function, or a rewritten copy when it uses v1 path types that kfp v2 cannot run."""
+def shipped_function(
+    cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], needs: Needs | None = None, rename: str | None = None
+) -> ShippedFunction:
+    """The user's function itself, or a rewritten copy when something must change to run in the container."""
     edits, metrics_params = _path_type_edits(cell, node, func)
+    edits += _default_edits(cell, node, func)
+    carried = needs.carried_source() if needs else ""
+    edits += _body_insertion(cell, node, carried, metrics_params)
+    if rename and rename != node.name:
+        edits.append(_rename_edit(cell, node, rename))
     if not edits:
         return ShippedFunction(func)
-    source = inspect.getsource(func)
-    edits += _metrics_insertions(cell, node, metrics_params)
-    text = apply_edits(source, edits, first_line=node.lineno)
-    rewritten = _define(text, func, f"{cell.filename[:-1]}-shipped>")
+    text = apply_edits(inspect.getsource(func), edits, first_line=node.lineno)
+    rewritten = _define(text, func, rename or node.name, f"{cell.filename[:-1]}-shipped>")
     helpers = (_v1_metrics_helper(),) if metrics_params else ()
     return ShippedFunction(rewritten, helpers)
 
@@ -50,7 +65,7 @@ def shipped_function(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]
 def _path_type_edits(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) -> tuple[list[Edit], list[str]]:
     edits: list[Edit] = []
     metrics: list[str] = []
-    for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+    for arg in _arguments(node):
         annotation = func.__annotations__.get(arg.arg)
         kind = type(annotation).__name__
         if kind not in ("InputPath", "OutputPath") or not isinstance(arg.annotation, ast.Call):
@@ -61,6 +76,10 @@ def _path_type_edits(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]
             if edit.text != _ARTIFACT:
                 metrics.append(arg.arg)
     return edits, metrics
+
+
+def _arguments(node: ast.FunctionDef) -> list[ast.arg]:
+    return [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
 
 
 def _path_type_edit(cell: Cell, arg: ast.arg, annotation: Any, kind: str) -> Edit | None:
@@ -86,19 +105,52 @@ def _path_type_edit(cell: Cell, arg: ast.arg, annotation: Any, kind: str) -> Edi
     return None
 
 
-def _metrics_insertions(cell: Cell, node: ast.FunctionDef, params: list[str]) -> list[Edit]:
-    """One line at the top of the body (after the docstring) per v1 metrics parameter."""
-    if not params:
+def _default_edits(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) -> list[Edit]:
+    """Defaults are evaluated where the function is defined: a notebook constant there is written as its value."""
+    signature = inspect.signature(func)
+    positional = [*node.args.posonlyargs, *node.args.args]
+    with_default = positional[len(positional) - len(node.args.defaults) :]
+    keyword = zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)
+    pairs = [*zip(with_default, node.args.defaults, strict=True), *((a, d) for a, d in keyword if d is not None)]
+    edits = []
+    for arg, expression in pairs:
+        outside = {n.id for n in ast.walk(expression) if isinstance(n, ast.Name)} - container_names()
+        if not outside:
+            continue
+        value = signature.parameters[arg.arg].default
+        if not is_literal(value):
+            name = sorted(outside)[0]
+            raise cell.error(
+                ComponentError,
+                f"the default of {arg.arg!r} reads the notebook variable {name!r}, which the container does not have: "
+                "write the value itself, or pass it from the pipeline",
+                expression.lineno,
+            )
+        edits.append(Edit(_start(expression), _end(expression), repr(value)))
+    return edits
+
+
+def _body_insertion(cell: Cell, node: ast.FunctionDef, carried: str, metrics_params: list[str]) -> list[Edit]:
+    """One block at the top of the body (after the docstring): carried definitions, then v1 metrics lines."""
+    if not carried and not metrics_params:
         return []
     first = node.body[0]
     if first.lineno == node.lineno:
-        raise cell.error(
-            ComponentError, f"put the body of {node.name} on its own lines, below the `def` line", node.lineno
-        )
+        message = f"put the body of {node.name} on its own lines, below the `def` line"
+        raise cell.error(ComponentError, message, node.lineno)
     line = (first.end_lineno or first.lineno) + 1 if _has_docstring(node) else first.lineno
     indent = " " * first.col_offset
-    text = "".join(f"{indent}{p} = {_V1_METRICS_CALL}({p})\n" for p in params)
+    text = indent_code(f"{CARRIED_HEADER}\n{carried}\n", indent) if carried else ""
+    text += "".join(f"{indent}{p} = {_V1_METRICS_CALL}({p})\n" for p in metrics_params)
     return [Edit((line, 0), (line, 0), text)]
+
+
+def _rename_edit(cell: Cell, node: ast.FunctionDef, new_name: str) -> Edit:
+    line_text = cell.code_at(node.lineno)
+    match = re.match(r"\s*def\s+", line_text)
+    assert match is not None
+    start = len(line_text[: match.end()].encode("utf-8"))
+    return Edit((node.lineno, start), (node.lineno, start + len(node.name.encode("utf-8"))), new_name)
 
 
 def _has_docstring(node: ast.FunctionDef) -> bool:
@@ -115,15 +167,33 @@ def _end(node: ast.expr) -> tuple[int, int]:
     return node.end_lineno, node.end_col_offset
 
 
-def apply_edits(source: str, edits: list[Edit], first_line: int = 1) -> str:
-    """Apply edits given in cell coordinates (UTF-8 byte columns, as ast reports) to a source slice."""
+def indent_code(source: str, prefix: str) -> str:
+    """Indent every line of code by `prefix`, leaving the inside of multi-line strings exactly as written."""
+    inside = _string_interior_lines(source)
     lines = source.splitlines(keepends=True)
+    return "".join(
+        line if number in inside or not line.strip() else prefix + line for number, line in enumerate(lines, start=1)
+    )
+
+
+def _string_interior_lines(source: str) -> set[int]:
+    interior: set[int] = set()
+    kinds = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in kinds and token.end[0] > token.start[0]:
+            interior.update(range(token.start[0] + 1, token.end[0] + 1))
+    return interior
+
+
+def apply_edits(source: str, edits: list[Edit], first_line: int = 1) -> str:
+    """Apply edits given in cell coordinates to the slice of the cell that starts at `first_line`."""
+    text = source
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+        lines = text.splitlines(keepends=True)
         start = _index(lines, edit.start, first_line)
         end = _index(lines, edit.end, first_line)
-        text = "".join(lines)
-        lines = (text[:start] + edit.text + text[end:]).splitlines(keepends=True)
-    return "".join(lines)
+        text = text[:start] + edit.text + text[end:]
+    return text
 
 
 def _index(lines: list[str], position: tuple[int, int], first_line: int) -> int:
@@ -135,13 +205,13 @@ def _index(lines: list[str], position: tuple[int, int], first_line: int) -> int:
     return before + len(lines[row].encode("utf-8")[:byte_col].decode("utf-8"))
 
 
-def _define(text: str, original: Callable[..., Any], filename: str) -> Callable[..., Any]:
+def _define(text: str, original: Callable[..., Any], name: str, filename: str) -> Callable[..., Any]:
     """Define the rewritten function the way the container will: after kfp's imports."""
     register_text(filename, text)
     namespace: dict[str, Any] = dict(original.__globals__)
     exec(compile(_PREAMBLE, "<kfp-preamble>", "exec", dont_inherit=True), namespace)
     exec(compile(text, filename, "exec", dont_inherit=True), namespace)
-    return namespace[original.__name__]
+    return namespace[name]
 
 
 def _v1_metrics_helper() -> Callable[..., Any]:

@@ -9,8 +9,8 @@ from IPython.core.interactiveshell import InteractiveShell
 class TestingShell(InteractiveShell):
     """An IPython shell whose run_cell re-raises what the cell raised (UsageError included)."""
 
-    def run_cell(self, raw_cell, *args, **kwargs):
-        result = super().run_cell(raw_cell, *args, **kwargs)
+    def run_cell(self, raw_cell, *args, store_history=True, **kwargs):
+        result = super().run_cell(raw_cell, *args, store_history=store_history, **kwargs)
         result.raise_error()
         return result
 

@@ -150,7 +150,7 @@ def test_positional_arguments_bind_in_signature_order(ip):
         ("%%component\nx = 1\n", r"the cell defines no function: write `def my_component\(...\):`"),
         ("%%component\ndef a(x: int):\n    pass\n\ndef b(x: int):\n    pass\n",
          r"several functions \(a, b\); choose the component with --name, for example `%%component --name a`"),
-        ("%%component --name c\ndef a(x: int):\n    pass\n", r"--name 'c' names no function of the cell \(functions here: a\)"),
+        ("%%component --name c\ndef a(x: int):\n    pass\n\ndef b(x: int):\n    pass\n", r"--name 'c' names no function of the cell \(functions here: a, b\)"),
         ("%%component\ndef f(x: int,\n      y):\n    pass\n",
          r"line 3 of the cell: y\):\nparameter 'y' of f has no type annotation"),
         ("%%component\ndef f(x: set):\n    pass\n", r"line 2 of the cell: def f\(x: set\):\nparameter 'x' is annotated 'set', a type kfp cannot"),

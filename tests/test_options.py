@@ -58,6 +58,8 @@ def test_task_defaults_are_parsed(line, field, expected):
         ("--pip-index-url https://a.example/simple --pip-index-url https://b.example/simple", "pip_index_urls",
          ("https://a.example/simple", "https://b.example/simple")),
         ("--output-component-file comp.yaml", "output_component_file", "comp.yaml"),
+        ("--packages auto tqdm==4.66.0", "packages", ("tqdm==4.66.0",)),
+        ("--packages auto", "auto_packages", True),
     ],
 )  # fmt: skip
 def test_component_options_are_parsed(line, field, expected):
@@ -84,7 +86,6 @@ def test_component_options_are_parsed(line, field, expected):
         ("--volume Data:/x", r"'Data' is not a PersistentVolumeClaim name"),
         ("--retries -2", r"--retries '-2' is not a retry count"),
         ("--packages 'numpy = 1.22.4'", r"--packages 'numpy = 1.22.4' is not a pip requirement"),
-        ("--packages auto", r"--packages auto is not available yet"),
         ("--pip-index-url ftp://x", r"--pip-index-url 'ftp://x' is not an http\(s\) URL"),
         ("--base-image 'python 3'", r"--base-image 'python 3' is not a container image"),
         ("--name 2fast", r"--name '2fast' is not a Python name"),
