@@ -19,7 +19,7 @@ BODY_TO_CELL_LINE = 1
 
 _counter = itertools.count(1)
 E = TypeVar("E", bound=CellError)
-_MAGIC_LINE = re.compile(r"^\s*(!|%%?\w)")
+_MAGIC_LINE = re.compile(r"^\s*([A-Za-z_]\w*\s*=\s*)?(!|%%?\w)")
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,10 @@ def register_text(filename: str, text: str) -> None:
 def run_cell(cell: Cell, namespace: dict[str, Any], error: type[CellError]) -> None:
     """Execute the cell in the namespace; an exception becomes `error` pointing at its line."""
     register_source(cell)
-    code = compile(cell.tree, cell.filename, "exec", dont_inherit=True)
+    try:
+        code = compile(cell.tree, cell.filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:  # errors only the compiler sees, such as `return` outside a function
+        raise _syntax_error(cell.text, cell.magic, exc, error) from None
     try:
         exec(code, namespace)
     except Exception as exc:

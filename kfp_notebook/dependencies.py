@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import linecache
 import symtable
@@ -105,13 +106,17 @@ def _globals_in(table: symtable.SymbolTable) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def container_namespace() -> dict[str, Any]:
+    """What the component's module holds before the function: kfp's generated imports (and builtins)."""
+    namespace: dict[str, Any] = {}
+    exec("import kfp\nfrom kfp import dsl\nfrom kfp.dsl import *\nfrom typing import *\n", namespace)
+    return {**vars(builtins), **namespace}
+
+
 def container_names() -> frozenset[str]:
-    """Names the component's module has before the function (kfp's generated imports) plus builtins."""
-    import typing
-
-    from kfp import dsl
-
-    return frozenset({"kfp", "dsl", *dir(dsl), *typing.__all__, *dir(builtins)})
+    """Names the component's module has before the function."""
+    return frozenset(container_namespace())
 
 
 class Resolver:
@@ -141,6 +146,8 @@ class Resolver:
 
     def _resolve_value(self, name: str, value: Any, via: str | None) -> None:
         statement = self.imports.statements.get(name)
+        if container_namespace().get(name, _MISSING) is value:
+            return
         if statement is not None and _statement_binds(statement, value):
             self.needs.imports[name] = statement
         elif isinstance(value, types.ModuleType):

@@ -54,6 +54,8 @@ def _message(exc: Exception) -> str:
         )
     if "must be instantiated using keyword arguments" in text:
         return f"{text} Pass inputs by name, for example `train(lr=0.1)`."
+    if "Task is missing from pipeline" in text:
+        return "the pipeline calls no component: call at least one inside it"
     if "missing" in text and "required argument" in text:
         return f"{text} Pass every input that has no default."
     return f"{type(exc).__name__}: {text}"

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from executor_harness import load_pipeline_yaml
 from helpers import compiled
 
@@ -65,3 +67,42 @@ def test_compiling_under_an_ascii_locale_writes_the_same_utf8_file(ip, tmp_path)
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.read_text(encoding="utf-8") == expected
+
+
+def test_a_non_ascii_function_name_is_refused_with_the_fix(ip):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(
+        UsageError,
+        match=r"line 2 .*\nthe function name '인사' leaves kfp no component name .*`%%component --name greet`",
+    ):
+        ip.run_cell("%%component\ndef 인사(name: str) -> str:\n    return name\n")
+    assert "인사" not in ip.user_ns
+
+
+def test_name_gives_the_component_an_ascii_name(ip):
+    ip.run_cell("%%component --name greet\ndef 인사(name: str) -> str:\n    return '안녕 ' + name\n")
+    component = ip.user_ns["greet"]
+    assert component.name == "greet"
+    assert component.python_func("철수") == "안녕 철수"
+    source = load_pipeline_yaml(compiled(ip, "greet"))["deploymentSpec"]["executors"]["exec-greet"]["container"]
+    assert "def greet(name: str) -> str:\n    return '안녕 ' + name\n" in source["command"][-1]
+    assert source["args"][-1] == "greet"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "%%component\ndef greet(이름: str) -> str:\n    return 이름\n",
+        "%%pipeline\ndef p(이름: str):\n    pass\n",
+        "%%component\ndef greet(_name: str) -> str:\n    return _name\n",
+    ],
+)
+def test_non_ascii_parameter_names_are_refused(ip, cell):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(
+        UsageError,
+        match=r"line 2 .*\nparameter '.+' of (greet|p): kfp accepts only ASCII letters, digits and '_' in input names",
+    ):
+        ip.run_cell(cell)
