@@ -9,8 +9,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from executor_harness import load_pipeline_yaml, run_component
 from kfp_notebook.headless import run_notebook
+
+from executor_harness import load_pipeline_yaml, run_component
 
 CELLS = [
     "%load_ext kfp_notebook",
