@@ -33,9 +33,9 @@ def summarize(values: list) -> str:
     """Summarizes the values; 요약."""
     return Report(values).summary()''',
     "summarize.python_func([1, 2, 4])",
-    '''%%pipeline
+    """%%pipeline
 def report_pipeline(values: list = [1, 2, 4]):
-    summarize(values=values)''',
+    summarize(values=values)""",
     "%kfp compile -o traps.yaml",
 ]
 
