@@ -1,0 +1,57 @@
+"""Local execution cache: a task's outputs keyed on its component and its inputs, as KFP keys its cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def fingerprint(path: str) -> str:
+    """A hash of a file's or folder's content (names and bytes)."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    for file in files:
+        digest.update(str(file.relative_to(root) if file != root else "").encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(
+    component: dict[str, Any], container: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any]
+) -> str:
+    """The same component with the same input values and input artifact contents gives the same key."""
+    identity = {
+        "component": {k: v for k, v in component.items() if k != "executorLabel"},
+        "container": container,
+        "parameters": parameters,
+        "artifacts": {name: [fingerprint(a["uri"]) for a in items] for name, items in artifacts.items()},
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class TaskCache:
+    """Outputs of succeeded tasks on disk, one JSON file per key."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The cached outputs, or None if absent or if an output artifact no longer exists."""
+        path = self.folder / f"{key}.json"
+        if not path.exists():
+            return None
+        outputs = json.loads(path.read_text(encoding="utf-8"))
+        uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
+        return outputs if all(os.path.exists(uri) for uri in uris) else None
+
+    def put(self, key: str, outputs: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.folder / f"{key}.json.tmp-{os.getpid()}"
+        temporary.write_text(json.dumps(outputs), encoding="utf-8")
+        temporary.replace(self.folder / f"{key}.json")

@@ -1,0 +1,81 @@
+"""Kubernetes settings, locally: PVCs become folders, secrets come from a local source, the rest is announced."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kfp_notebook.errors import KfpNotebookError
+
+#: Platform settings this backend applies; any other is announced as not applied locally.
+APPLIED = {"pvcMount", "secretAsEnv"}
+SECRETS_FILE_ENV = "KFP_NOTEBOOK_SECRETS"
+
+
+class MissingSecretError(KfpNotebookError):
+    """A secret the pipeline needs has no local value: the run does not start."""
+
+
+def secret_variable(secret: str, key: str) -> str:
+    """The environment variable that gives a secret's key locally: KFP_SECRET_<SECRET>_<KEY>."""
+    return "KFP_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", f"{secret}_{key}").upper()
+
+
+def secrets_file() -> Path:
+    default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kfp-notebook" / "secrets.yaml"
+    return Path(os.environ.get(SECRETS_FILE_ENV) or default)
+
+
+def secret_value(secret: str, key: str) -> str | None:
+    """The local value of a secret's key: the environment variable first, then the secrets file."""
+    value = os.environ.get(secret_variable(secret, key))
+    if value is not None:
+        return value
+    path = secrets_file()
+    if not path.exists():
+        return None
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found = (document.get(secret) or {}).get(key) if isinstance(document, dict) else None
+    return None if found is None else str(found)
+
+
+def secret_environment(platform: dict[str, Any]) -> dict[str, str]:
+    """Environment variables a task gets from secrets (raises MissingSecretError naming what is missing)."""
+    environment = {}
+    for entry in platform.get("secretAsEnv", []):
+        secret = entry.get("secretName") or entry.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant")
+        for pair in entry.get("keyToEnv", []):
+            value = secret_value(secret, pair["secretKey"])
+            if value is None:
+                if entry.get("optional"):
+                    continue
+                raise MissingSecretError(missing_secret_message(secret, pair["secretKey"]))
+            environment[pair["envVar"]] = value
+    return environment
+
+
+def missing_secret_message(secret: str, key: str) -> str:
+    return (
+        f"the pipeline needs key {key!r} of secret {secret!r}, which has no local value, so the run did not start. "
+        f"Set the environment variable {secret_variable(secret, key)} before starting Jupyter, or add it to "
+        f"{secrets_file()} as `{secret}: {{{key}: ...}}` (a file outside the notebook; never in the notebook)."
+    )
+
+
+def ignored_settings(platform: dict[str, Any]) -> list[str]:
+    return sorted(k for k in platform if k not in APPLIED)
+
+
+def resource_settings(container: dict[str, Any]) -> list[str]:
+    resources = container.get("resources") or {}
+    return sorted(k for k in resources if not k.startswith("resource"))
+
+
+def volume_folder(run_folder: Path, pvc_name: str) -> Path:
+    """The folder standing for a PVC during a local run."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", pvc_name)
+    return run_folder / "volumes" / safe

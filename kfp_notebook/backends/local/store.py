@@ -1,0 +1,90 @@
+"""Local runs on disk: one folder per run (the YAML, events, task folders, results), listed and reloaded later."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from kfp_notebook.errors import UnknownNameError
+from kfp_notebook.results import RunResult
+from kfp_notebook.status import TaskEvent
+
+RUNS_ENV = "KFP_NOTEBOOK_RUNS"
+
+
+def default_runs_folder() -> Path:
+    """$KFP_NOTEBOOK_RUNS, else ./kfp_runs in the working directory."""
+    return Path(os.environ.get(RUNS_ENV) or "kfp_runs")
+
+
+class RunStore:
+    """The runs folder."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_runs_folder()
+
+    def create(self, pipeline: str, yaml_text: str, parameters: dict[str, Any]) -> tuple[str, Path]:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_id = f"{re.sub(r'[^a-z0-9-]', '-', pipeline.lower())[:40]}-{stamp}-{secrets.token_hex(2)}"
+        folder = self.root / run_id
+        folder.mkdir(parents=True)
+        (folder / "pipeline.yaml").write_text(yaml_text, encoding="utf-8")
+        self._write(
+            folder / "run.json",
+            {
+                "run_id": run_id,
+                "pipeline": pipeline,
+                "parameters": parameters,
+                "state": "PENDING",
+                "started": time.time(),
+                "tasks": {},
+            },
+        )
+        return run_id, folder
+
+    def task_folder(self, run_folder: Path, task_id: str) -> Path:
+        return run_folder / "tasks" / re.sub(r"[^A-Za-z0-9._\[\]-]+", "_", task_id.replace("/", "__"))
+
+    def record_event(self, run_folder: Path, event: TaskEvent) -> None:
+        with open(run_folder / "events.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+
+    def save_result(self, result: RunResult, extra: dict[str, Any]) -> None:
+        assert result.folder is not None
+        path = Path(result.folder) / "run.json"
+        previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        self._write(path, {**previous, **extra, **result.to_dict()})
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """Summaries of every run in the folder, newest first."""
+        runs = []
+        for path in self.root.glob("*/run.json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                continue
+            runs.append({k: data.get(k) for k in ("run_id", "pipeline", "state", "started", "finished", "message")})
+        return sorted(runs, key=lambda r: r.get("started") or 0, reverse=True)
+
+    def load(self, run_id: str | None = None) -> RunResult:
+        """A run's results from disk (the newest run when no id is given)."""
+        runs = self.list_runs()
+        if not runs:
+            raise UnknownNameError(f"no local runs in {self.root}: run a pipeline with `%kfp run` first")
+        chosen = run_id or runs[0]["run_id"]
+        path = self.root / chosen / "run.json"
+        if not path.exists():
+            known = ", ".join(r["run_id"] for r in runs[:5])
+            raise UnknownNameError(f"no run {chosen!r} in {self.root} (recent runs: {known})")
+        return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @staticmethod
+    def _write(path: Path, data: dict[str, Any]) -> None:
+        temporary = path.with_suffix(f".tmp-{os.getpid()}")
+        temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        temporary.replace(path)
