@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from kfp_notebook.volumes import Volume
 
-__all__ = ["Volume", "compile", "load_ipython_extension"]
+__all__ = ["Volume", "compile", "load_ipython_extension", "run"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -29,6 +29,32 @@ def compile(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
     from kfp_notebook.registry import refreshed
 
     return compile_yaml(refreshed(pipeline), path)
+
+
+def run(
+    pipeline: Any,
+    params: dict[str, Any] | None = None,
+    *,
+    wait: bool = True,
+    workers: int | None = None,
+    cache: bool = True,
+    runs_folder: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Run a pipeline on this machine; returns its RunHandle (finished, unless `wait=False`).
+
+    Interrupting the wait (Ctrl-C, or the notebook's stop button) stops every task of the run.
+    """
+    from kfp_notebook.backends.local.runner import LocalOptions, run_local
+
+    handle = run_local(compile(pipeline), params, LocalOptions(workers, cache, runs_folder))
+    if wait:
+        try:
+            handle.wait()
+        except KeyboardInterrupt:
+            handle.cancel()
+            handle.wait(30)
+            raise
+    return handle
 
 
 def __getattr__(name: str) -> Any:

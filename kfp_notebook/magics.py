@@ -9,7 +9,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from kfp_notebook import options as opts
 from kfp_notebook.errors import ComponentError, KfpNotebookError, OptionError, PipelineError
@@ -42,6 +42,12 @@ kfp's dsl.If / dsl.Elif / dsl.Else, dsl.ParallelFor, dsl.Collected and dsl.ExitH
 KFP_HELP = """%kfp SUBCOMMAND ...
 
   %kfp compile [PIPELINE] [-o FILE]   compile a pipeline (the latest one by default) to YAML
+  %kfp run [PIPELINE] [--param NAME=VALUE]... [--no-wait] [--workers N] [--no-cache]
+                                      run it on this machine, showing task states live
+  %kfp runs                           the local runs kept in the runs folder
+  %kfp logs TASK [--run RUN] [--tail N]
+                                      a task's output (of the latest run by default)
+  %kfp stop [RUN]                     stop a running run (the latest by default)
   %kfp list                           the components and pipelines this kernel defined
   %kfp help                           this text
 """
@@ -61,11 +67,15 @@ class KfpMagics(Magics):
     show_tracebacks = Bool(False, help="Show Python tracebacks instead of one-line messages (for debugging).").tag(
         config=True
     )
+    runs_dir = Unicode("kfp_runs", help="Folder where local runs keep their files.").tag(config=True)
+    workers = Integer(0, help="Tasks a local run executes at once (0: one per CPU).").tag(config=True)
+    cache = Bool(True, help="Reuse outputs of tasks already run with the same component and inputs.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.registry = Registry()
         activate(self.registry)
+        self.runs: dict[str, Any] = {}
         self._notebook = NotebookHistory(self._cell_sources)
 
     @cell_magic
@@ -77,17 +87,17 @@ class KfpMagics(Magics):
         self._guarded(self._pipeline, line, cell)
 
     @line_magic
-    def kfp(self, line: str) -> None:
-        self._guarded(self._kfp, line)
+    def kfp(self, line: str) -> Any:
+        return self._guarded(self._kfp, line)
 
     component.__doc__ = COMPONENT_HELP
     pipeline.__doc__ = PIPELINE_HELP
     kfp.__doc__ = KFP_HELP
 
-    def _guarded(self, action: Callable[..., None], *args: str) -> None:
+    def _guarded(self, action: Callable[..., Any], *args: str) -> Any:
         """Run an action; user errors become one message without a traceback."""
         try:
-            action(*args)
+            return action(*args)
         except KfpNotebookError as exc:
             if self.show_tracebacks:
                 raise
@@ -165,7 +175,7 @@ class KfpMagics(Magics):
 
         return rebuild
 
-    def _kfp(self, line: str) -> None:
+    def _kfp(self, line: str) -> Any:
         words = opts.split_line(line)
         if not words:
             raise OptionError(f"%kfp needs a sub-command.\n{KFP_HELP}")
@@ -174,10 +184,18 @@ class KfpMagics(Magics):
             close = difflib.get_close_matches(words[0], list(self._subcommands()), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise OptionError(f"%kfp: unknown sub-command {words[0]!r}.{hint}\n{KFP_HELP}")
-        handler(words[1:])
+        return handler(words[1:])
 
-    def _subcommands(self) -> dict[str, Callable[[list[str]], None]]:
-        return {"compile": self._kfp_compile, "list": self._kfp_list, "help": self._kfp_help}
+    def _subcommands(self) -> dict[str, Callable[[list[str]], Any]]:
+        return {
+            "compile": self._kfp_compile,
+            "run": self._kfp_run,
+            "runs": self._kfp_runs,
+            "logs": self._kfp_logs,
+            "stop": self._kfp_stop,
+            "list": self._kfp_list,
+            "help": self._kfp_help,
+        }
 
     def _kfp_compile(self, words: list[str]) -> None:
         from pathlib import Path
@@ -192,6 +210,73 @@ class KfpMagics(Magics):
             opts.yaml_path(args.output, "-o")
         text = compile_yaml(self.registry.refreshed(entry), path)
         display(compiled_summary(entry.name, path, len(text.encode("utf-8"))))
+
+    def _kfp_run(self, words: list[str]) -> Any:
+        from kfp_notebook.backends.local.runner import LocalOptions, run_local
+        from kfp_notebook.compiling import compile_yaml
+
+        spec = ["--param*", "--no-wait!", "--workers", "--no-cache!"]
+        args = opts.subcommand_parser("%kfp run", ["pipeline"], spec).parse_line(_join(words))
+        parameters = opts.parameter_assignments(args.param)
+        workers = opts.worker_count(args.workers) or self.workers or None
+        entry = self.registry.pipeline(args.pipeline)
+        text = compile_yaml(self.registry.refreshed(entry))
+        options = LocalOptions(workers, self.cache and not args.no_cache, self.runs_dir)
+        handle = run_local(text, parameters, options)
+        self.runs[handle.run_id] = handle
+        if args.no_wait:
+            return handle
+        self._follow(handle)
+        return None
+
+    def _follow(self, handle: Any) -> None:
+        """Show the run's progress live until it ends; an interrupt stops the run."""
+        from kfp_notebook.run_display import failures, progress
+
+        view = display(progress(handle), display_id=True)
+        try:
+            while not handle.wait(0.3):
+                if view is not None:
+                    view.update(progress(handle))
+        except KeyboardInterrupt:
+            handle.cancel()
+            handle.wait(30)
+        final = progress(handle)
+        final.warnings += failures(handle)
+        if view is not None:
+            view.update(final)
+        table = handle.result().metrics_table()
+        if table.rows:
+            display(table)
+
+    def _kfp_runs(self, words: list[str]) -> None:
+        from kfp_notebook.backends.local.store import RunStore
+        from kfp_notebook.run_display import runs_listing
+
+        opts.subcommand_parser("%kfp runs").parse_line(_join(words))
+        display(runs_listing(RunStore(self.runs_dir).list_runs()))
+
+    def _kfp_logs(self, words: list[str]) -> None:
+        from kfp_notebook.backends.local.store import RunStore
+
+        args = opts.subcommand_parser("%kfp logs", ["task"], ["--run", "--tail"]).parse_line(_join(words))
+        if not args.task:
+            raise OptionError("%kfp logs needs a task name (example: %kfp logs train); `%kfp runs` lists the runs")
+        result = RunStore(self.runs_dir).load(args.run)
+        tail = opts.worker_count(args.tail, "--tail")
+        task = result[args.task]
+        print(task.log(tail) or f"({task.task_id} wrote nothing; it ended {task.state})")
+
+    def _kfp_stop(self, words: list[str]) -> None:
+        args = opts.subcommand_parser("%kfp stop", ["run"]).parse_line(_join(words))
+        running = [h for h in self.runs.values() if not h.done]
+        handle = self.runs.get(args.run) if args.run else (running[-1] if running else None)
+        if handle is None:
+            known = ", ".join(h.run_id for h in running) or "none"
+            raise OptionError(f"no running run {args.run or ''} in this kernel (running: {known})")
+        handle.cancel()
+        handle.wait(30)
+        print(f"run {handle.run_id}: {handle.state.value}")
 
     def _kfp_list(self, words: list[str]) -> None:
         from kfp_notebook.display import definitions_summary

@@ -315,11 +315,38 @@ def yaml_path(text: str, flag: str) -> str:
 
 
 def subcommand_parser(prog: str, positional: Sequence[str] = (), options: Sequence[str] = ()) -> _Parser:
-    """A small parser for one `%kfp` sub-command: optional positionals and valued options."""
+    """A small parser for one `%kfp` sub-command.
+
+    Options are "-o|--output" (a value), "--param*" (repeatable) or "--no-wait!" (a flag).
+    """
     p = _Parser(prog=prog, add_help=False, allow_abbrev=False)
     for name in positional:
         p.add_argument(name, nargs="?")
     for spec in options:
-        flags = spec.split("|")
-        p.add_argument(*flags)
+        flags = spec.rstrip("*!").split("|")
+        if spec.endswith("*"):
+            p.add_argument(*flags, action="append", default=[])
+        elif spec.endswith("!"):
+            p.add_argument(*flags, action="store_true")
+        else:
+            p.add_argument(*flags)
     return p
+
+
+def parameter_assignments(assignments: Sequence[str]) -> dict[str, str]:
+    """`--param NAME=VALUE` values as a dict of texts (typed later against the pipeline's parameters)."""
+    values = {}
+    for text in assignments:
+        name, eq, value = text.partition("=")
+        if not eq or not name.isidentifier():
+            raise OptionError(f"--param {text!r} must be NAME=VALUE (example: --param epochs=3)")
+        values[name] = value
+    return values
+
+
+def worker_count(text: str | None, flag: str = "--workers") -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise OptionError(f"{flag} {text!r} must be a whole number of at least 1 (example: {flag} 4)")
+    return int(text)

@@ -27,8 +27,8 @@ class LocalOptions:
 
     workers: int | None = None
     cache: bool = True
-    runs_folder: Path | str | None = None
-    environments_folder: Path | str | None = None
+    runs_folder: str | os.PathLike[str] | None = None
+    environments_folder: str | os.PathLike[str] | None = None
 
 
 def run_local(

@@ -25,8 +25,8 @@ def default_runs_folder() -> Path:
 class RunStore:
     """The runs folder."""
 
-    def __init__(self, root: Path | str | None = None):
-        self.root = Path(root) if root is not None else default_runs_folder()
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        self.root = (Path(root) if root is not None else default_runs_folder()).expanduser().resolve()
 
     def create(self, pipeline: str, yaml_text: str, parameters: dict[str, Any]) -> tuple[str, Path]:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,53 @@
+"""How a run looks in a cell: a live progress view, the final summary, the list of runs (text and HTML)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kfp_notebook.display import Summary
+from kfp_notebook.status import RunHandle, TaskState
+
+MAX_TASK_ROWS = 40
+
+
+def progress(handle: RunHandle) -> Summary:
+    """One line for the run (n/m tasks, elapsed) and a row per task with its state."""
+    executed = [t for t in handle.tasks.values() if "/" in t.task_id or t.component]
+    done = sum(1 for t in executed if t.state.finished)
+    elapsed = (handle.finished or time.time()) - handle.started
+    title = (
+        f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{len(executed)} tasks · {elapsed:.1f} s"
+    )
+    rows = [(status.task_id, _task_line(status)) for status in list(handle.tasks.values())[:MAX_TASK_ROWS]]
+    if len(handle.tasks) > MAX_TASK_ROWS:
+        rows.append(("…", f"{len(handle.tasks) - MAX_TASK_ROWS} more tasks"))
+    if handle.message:
+        rows.insert(0, ("run", handle.message))
+    return Summary(title, rows, list(handle.notices))
+
+
+def _task_line(status: Any) -> str:
+    line = status.state.value
+    if status.started and status.finished:
+        line += f" · {status.finished - status.started:.2f} s"
+    if status.attempts > 1:
+        line += f" · {status.attempts} attempts"
+    if status.message and status.state is not TaskState.FAILED:
+        line += f" · {status.message}"
+    return line
+
+
+def failures(handle: RunHandle) -> list[str]:
+    """For each failed task, its message (which holds the end of its stderr)."""
+    return [
+        f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
+    ]
+
+
+def runs_listing(runs: list[dict[str, Any]]) -> Summary:
+    rows = []
+    for run in runs:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.get("started") or 0))
+        rows.append((run["run_id"], f"{run.get('state')} · {run.get('pipeline')} · started {started}"))
+    return Summary("local runs" if rows else "no local runs yet", rows)
