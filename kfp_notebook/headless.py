@@ -39,7 +39,7 @@ def run_notebook(path: Path, folder: Path, timeout: int = 300) -> NotebookRun:
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources=resources)
     client.execute()
     nbformat.write(notebook, folder / path.name)
-    written = tuple(sorted(p for p in folder.rglob("*.yaml") if p not in before))
+    written = tuple(sorted(p for p in folder.rglob("*.yaml") if p not in before and "kfp_runs" not in p.parts))
     return NotebookRun(folder, notebook, written)
 
 

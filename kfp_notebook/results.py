@@ -119,8 +119,9 @@ class RunResult:
         """A task by id or by name (the first instance, for tasks inside loops)."""
         if task in self.tasks:
             return self.tasks[task]
+        wanted = {task, task.replace("_", "-")}
         for result in self.tasks.values():
-            if result.name == task or result.task_id.endswith("/" + task):
+            if result.name in wanted or result.task_id.rsplit("/", 1)[-1] in wanted:
                 return result
         raise KeyError(f"no task {task!r} in run {self.run_id} (tasks: {', '.join(self.tasks)})")
 

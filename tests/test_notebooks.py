@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 import kfp_notebook
-from kfp_notebook.headless import NotebookRun, run_notebook
+from kfp_notebook.headless import NotebookRun, run_notebook, text_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -67,6 +68,16 @@ def test_notebook_runs_headless_without_errors(runs, name):
 def test_notebook_yaml_is_identical_to_handwritten_kfp(runs, name):
     written = runs[name].folder / NOTEBOOKS[name]
     assert written.read_text(encoding="utf-8") == (GOLDEN / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["quickstart", "metrics", "condition", "parallel_for"])
+def test_notebooks_that_run_locally_succeed(runs, name):
+    outputs = "\n".join(text_outputs(runs[name].notebook))
+    assert re.search(r"\(local\): SUCCEEDED · (\d+)/\1 tasks", outputs), outputs[-2000:]
+
+
+def test_quickstart_shows_the_metrics_table(runs):
+    assert "report  13.000" in "\n".join(text_outputs(runs["quickstart"].notebook))
 
 
 def test_seed_component_files_are_written(runs):

@@ -47,10 +47,12 @@ class TaskCache:
         if not path.exists():
             return None
         outputs = json.loads(path.read_text(encoding="utf-8"))
-        uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
-        return outputs if all(os.path.exists(uri) for uri in uris) else None
+        return outputs if all(os.path.exists(uri) for uri in outputs.get("files", [])) else None
 
     def put(self, key: str, outputs: dict[str, Any]) -> None:
+        """Store outputs; the artifact files that exist now must still exist for a later hit."""
+        uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
+        outputs = {**outputs, "files": [uri for uri in uris if os.path.exists(uri)]}
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f"{key}.json.tmp-{os.getpid()}"
         temporary.write_text(json.dumps(outputs), encoding="utf-8")

@@ -28,14 +28,14 @@ from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 
 _CANCEL = object()
+Requirements = tuple[tuple[str, ...], tuple[str, ...]]  # (packages, index URLs)
 
 
 @dataclass
 class Prepared:
     """What the preflight worked out: package folders per component, secrets per component, notices."""
 
-    environments: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
-    package_folders: dict[str, Path] = field(default_factory=dict)
+    environments: dict[str, Requirements] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
@@ -67,8 +67,8 @@ class Scheduler:
     def cancel(self) -> None:
         """Stop every task process (whole process groups) and end the run CANCELED."""
         self.canceled = True
-        self.groups.stop_all()
         self.inbox.put(_CANCEL)
+        self.groups.stop_all()
 
     # -- the scheduler thread -------------------------------------------------------------------------
 
@@ -76,7 +76,6 @@ class Scheduler:
         self._emit("", TaskState.RUNNING)
         root = DagInstance("", self.ir.root, dict(self.parameters), {}, None)
         try:
-            self._build_environments()
             self._open(root)
             while not root.closed:
                 self._advance()
@@ -88,10 +87,6 @@ class Scheduler:
                     break
                 node, outcome = message
                 self._finish_task(node, outcome)
-        except PackageEnvironmentError as exc:
-            self.broken = True
-            self.handle.message = str(exc)
-            self._cancel_everything(TaskState.FAILED)
         except Exception as exc:
             self.broken = True
             self.handle.message = f"the local runner failed: {type(exc).__name__}: {exc}"
@@ -99,15 +94,6 @@ class Scheduler:
         finally:
             self.pool.shutdown(wait=True)
             self._finish_run(root)
-
-    def _build_environments(self) -> None:
-        """Package environments first: a task never starts without its packages."""
-        for label, (packages, index_urls) in self.prepared.environments.items():
-            if self.canceled:
-                return
-            self._emit("", TaskState.RUNNING, f"preparing packages: {' '.join(packages)}")
-            self.prepared.package_folders[label] = ensure_environment(packages, index_urls, self.environments)
-        self._emit("", TaskState.RUNNING, "")
 
     def _open(self, dag: DagInstance) -> None:
         self.dags.append(dag)
@@ -190,7 +176,9 @@ class Scheduler:
                 return self._settle(node, TaskState.CACHED, f"outputs reused from run {cached.get('run_id', '?')}")
         task = self._task_run(node, parameters, artifacts, container)
         self.handle.tasks[node.id].folder = str(task.folder)
-        self.pool.submit(self._execute, node, task, key)
+        self.pool.submit(
+            self._execute, node, task, key, self.prepared.environments.get(self.ir.executor_label(node.component))
+        )
 
     def _task_run(
         self, node: Node, parameters: dict[str, Any], artifacts: dict[str, list[Any]], container: dict[str, Any]
@@ -206,7 +194,7 @@ class Scheduler:
         environment.update(self.prepared.secrets.get(label, {}))
         return TaskRun(
             folder, self.ir.program(node.component), parameters, artifacts, output_parameters, output_artifacts,
-            environment, self._mounts(node), self.prepared.package_folders.get(label),
+            environment, self._mounts(node),
         )  # fmt: skip
 
     def _mounts(self, node: Node) -> dict[str, str]:
@@ -233,11 +221,14 @@ class Scheduler:
 
     # -- worker threads -------------------------------------------------------------------------------
 
-    def _execute(self, node: Node, task: TaskRun, key: str | None) -> None:
+    def _execute(self, node: Node, task: TaskRun, key: str | None, packages: Requirements | None) -> None:
         policy = node.spec.get("retryPolicy", {})
         attempts = 1 + int(policy.get("maxRetryCount", 0) or 0)
         outcome = Outcome(False, message="not started")
         try:
+            if packages is not None:
+                self._emit(node.id, TaskState.PENDING, f"installing {' '.join(packages[0])}")
+                task.package_folder = ensure_environment(*packages, self.environments)
             for attempt in range(1, attempts + 1):
                 if self.canceled:
                     return
@@ -249,8 +240,12 @@ class Scheduler:
                 time.sleep(_seconds(policy.get("backoffDuration", "0s")))
         except InterruptedError:
             return
+        except PackageEnvironmentError as exc:
+            outcome = Outcome(False, message=str(exc))
         except Exception as exc:
             outcome = Outcome(False, message=f"{type(exc).__name__}: {exc}")
+        if self.canceled:
+            return
         if outcome.ok and key is not None and self.cache is not None:
             self.cache.put(
                 key, {"parameters": outcome.parameters, "artifacts": outcome.artifacts, "run_id": self.handle.run_id}
@@ -260,7 +255,7 @@ class Scheduler:
     # -- finishing ------------------------------------------------------------------------------------
 
     def _finish_task(self, node: Node, outcome: Outcome) -> None:
-        if node.state.finished:
+        if node.state.finished or self.canceled:
             return
         node.parameters, node.artifacts = outcome.parameters, outcome.artifacts
         self._settle(node, TaskState.SUCCEEDED if outcome.ok else TaskState.FAILED, outcome.message)
