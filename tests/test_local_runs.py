@@ -362,3 +362,23 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as handle:
         return handle.read().split()[2] != "Z"
+
+
+def test_interrupting_kfp_run_stops_the_run(ip, tmp_path, capsys):
+    import _thread
+    import threading
+
+    define(
+        ip,
+        "%%component --no-cache\ndef nap() -> int:\n    import time\n    time.sleep(30)\n    return 1\n",
+        "%%pipeline\ndef napping():\n    nap()\n",
+    )
+    ip.run_cell(f"%config KfpMagics.runs_dir = {str(tmp_path / 'runs')!r}")
+    timer = threading.Timer(1.5, _thread.interrupt_main)
+    timer.start()
+    started = time.time()
+    ip.run_cell("%kfp run")
+    assert time.time() - started < 20
+    assert "CANCELED" in capsys.readouterr().out
+    magics = ip.magics_manager.registry["KfpMagics"]
+    assert all(h.state is TaskState.CANCELED for h in magics.runs.values())

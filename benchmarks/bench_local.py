@@ -1,0 +1,183 @@
+"""Benchmark: local runs against kfp.local, side by side in one process; prints ratios.
+
+(a) a 3-task chain (make data → transform → evaluate with metrics) vs kfp.local with
+    use_venv=False and install_kfp_package=False — target ≤ 1.2× its time;
+(b) 4 independent tasks that each sleep 1 s — target ≤ 1.4 s total and ≥ 3× faster than kfp.local;
+(c) a task with packages, run twice — the second run ≥ 20× faster than kfp.local with use_venv=True
+    (skipped with a message when no package index is reachable);
+(d) the per-task overhead of an empty task, and the kernel's memory after 100 runs.
+
+Run: .venv/bin/python benchmarks/bench_local.py [--quick]
+"""
+
+# No `from __future__ import annotations` here: kfp reads the components' annotations at definition.
+import argparse
+import resource
+import socket
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kfp import dsl
+
+import kfp_notebook
+from kfp_notebook.status import TaskState
+
+
+@dsl.component(install_kfp_package=False)
+def make_data(n: int, data: dsl.Output[dsl.Dataset]):
+    import json
+
+    with open(data.path, "w") as handle:
+        json.dump(list(range(n)), handle)
+
+
+@dsl.component(install_kfp_package=False)
+def transform(data: dsl.Input[dsl.Dataset], doubled: dsl.Output[dsl.Dataset]):
+    import json
+
+    with open(data.path) as source, open(doubled.path, "w") as target:
+        json.dump([2 * x for x in json.load(source)], target)
+
+
+@dsl.component(install_kfp_package=False)
+def evaluate(data: dsl.Input[dsl.Dataset], metrics: dsl.Output[dsl.Metrics]) -> int:
+    import json
+
+    with open(data.path) as source:
+        total = sum(json.load(source))
+    metrics.log_metric("total", float(total))
+    return total
+
+
+@dsl.pipeline
+def chain(n: int = 10):
+    made = make_data(n=n)
+    doubled = transform(data=made.outputs["data"])
+    evaluate(data=doubled.outputs["doubled"])
+
+
+@dsl.component(install_kfp_package=False)
+def sleep_one(i: int) -> int:
+    import time
+
+    time.sleep(1)
+    return i
+
+
+@dsl.pipeline
+def four_sleeps():
+    for i in range(4):
+        sleep_one(i=i)
+
+
+@dsl.component(install_kfp_package=False)
+def empty() -> int:
+    return 0
+
+
+@dsl.pipeline
+def empties():
+    task = empty()
+    for _ in range(19):
+        task = empty().after(task)
+
+
+@dsl.component(packages_to_install=["six==1.16.0"])
+def with_package() -> str:
+    import six
+
+    return six.__version__
+
+
+@dsl.pipeline
+def packaged():
+    with_package()
+
+
+def seconds(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def ours(pipeline: Any, folder: Path, **options: Any) -> None:
+    handle = kfp_notebook.run(pipeline, runs_folder=folder, cache=False, **options)
+    if handle.state is not TaskState.SUCCEEDED:
+        raise RuntimeError(f"our run failed: {handle.message} {[t.message for t in handle.tasks.values()]}")
+
+
+def kfp_local(pipeline: Any, folder: Path, use_venv: bool = False) -> None:
+    from kfp import local
+
+    local.init(runner=local.SubprocessRunner(use_venv=use_venv), pipeline_root=str(folder))
+    pipeline()
+
+
+def median(action: Callable[[], Any], repeat: int) -> float:
+    return statistics.median(seconds(action) for _ in range(repeat))
+
+
+def index_reachable() -> bool:
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    repeat = 1 if args.quick else 5
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        ours(chain, root / "warm")
+        kfp_local(chain, root / "warm-kfp")
+        a_ours = median(lambda: ours(chain, root / "a"), repeat)
+        a_kfp = median(lambda: kfp_local(chain, root / "a-kfp"), repeat)
+        print(
+            f"(a) 3-task chain: ours {a_ours:.2f} s, kfp.local {a_kfp:.2f} s → {a_ours / a_kfp:.2f}× its time (target ≤ 1.2×)"
+        )
+        b_ours = seconds(lambda: ours(four_sleeps, root / "b", workers=4))
+        b_kfp = seconds(lambda: kfp_local(four_sleeps, root / "b-kfp"))
+        print(
+            f"(b) 4 × sleep 1 s: ours {b_ours:.2f} s (target ≤ 1.4 s), kfp.local {b_kfp:.2f} s → {b_kfp / b_ours:.1f}× faster (target ≥ 3×)"
+        )
+        packages(root)
+        d_ours = seconds(lambda: ours(empties, root / "d")) / 20
+        d_kfp = seconds(lambda: kfp_local(empties, root / "d-kfp")) / 20
+        print(f"(d) empty task: ours {d_ours * 1000:.0f} ms per task, kfp.local {d_kfp * 1000:.0f} ms per task")
+        memory(root, 30 if args.quick else 100)
+
+
+def packages(root: Path) -> None:
+    if not index_reachable():
+        print("(c) skipped: no package index reachable (needs PyPI for kfp.local's venv)")
+        return
+    ours(packaged, root / "c")
+    second = seconds(lambda: ours(packaged, root / "c"))
+    kfp_venv = seconds(lambda: kfp_local(packaged, root / "c-kfp", use_venv=True))
+    print(
+        f"(c) task with packages, second run: ours {second:.2f} s, kfp.local use_venv {kfp_venv:.2f} s → {kfp_venv / second:.0f}× faster (target ≥ 20×)"
+    )
+
+
+def memory(root: Path, runs: int) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(runs):
+        ours(chain, root / "m")
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        f"(d) kernel memory: peak {after / 1024:.0f} MB after {runs} runs ({(after - before) / 1024:+.1f} MB over those runs)"
+    )
+
+
+if __name__ == "__main__":
+    main()
