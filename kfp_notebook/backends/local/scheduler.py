@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import graph
+from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.cache import TaskCache, cache_key
 from kfp_notebook.backends.local.environments import PackageEnvironmentError, ensure_environment
 from kfp_notebook.backends.local.executor import Outcome, ProcessGroups, TaskRun, run_python_task
-from kfp_notebook.backends.local.graph import DagInstance, InputError, Loop, Node
-from kfp_notebook.backends.local.ir import PipelineIR
+from kfp_notebook.backends.local.instances import DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.platform import volume_folder
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.cel import CelError
+from kfp_notebook.ir import PipelineIR
 from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 
@@ -97,7 +97,7 @@ class Scheduler:
 
     def _open(self, dag: DagInstance) -> None:
         self.dags.append(dag)
-        for node in graph.open_dag(self.ir, dag):
+        for node in instances.open_dag(self.ir, dag):
             self.nodes[node.id] = node
             self.handle.tasks[node.id] = TaskStatus(
                 node.id, node.display_name, component=node.spec["componentRef"]["name"]
@@ -127,8 +127,8 @@ class Scheduler:
             failed = next(o.id for o in upstream if o.blocks_downstream)
             return self._settle(node, TaskState.SKIPPED, f"not run: upstream task {failed} did not succeed")
         try:
-            parameters, artifacts = graph.resolve_inputs(node, self.handle.run_id)
-            if not graph.condition_holds(node, parameters):
+            parameters, artifacts = instances.resolve_inputs(node, self.handle.run_id)
+            if not instances.condition_holds(node, parameters):
                 node.skipped_by_condition = True
                 return self._settle(node, TaskState.SKIPPED, "condition is false")
         except (InputError, CelError) as exc:
@@ -143,7 +143,7 @@ class Scheduler:
         self._emit(node.id, TaskState.RUNNING)
         if "parameterIterator" not in node.spec and "artifactIterator" not in node.spec:
             return self._open(DagInstance(f"{node.id}/", node.component, parameters, artifacts, node))
-        items, item_input, artifact_items = graph.loop_items(node, parameters, artifacts)
+        items, item_input, artifact_items = instances.loop_items(node, parameters, artifacts)
         limit = int(node.spec.get("iteratorPolicy", {}).get("parallelismLimit", 0) or 0)
         node.loop = Loop(items, limit)
         node.parameters, node.artifacts = parameters, artifacts
@@ -201,7 +201,7 @@ class Scheduler:
         """Mount path → the local folder standing for the PVC (created by CreatePVC or named with --volume)."""
         mounts = {}
         for mount in self.ir.platform(node.component).get("pvcMount", []):
-            pvc = graph.parameter_value(node, "pvc name", _pvc_source(mount), self.handle.run_id)
+            pvc = instances.parameter_value(node, "pvc name", _pvc_source(mount), self.handle.run_id)
             folder = volume_folder(self.folder, str(pvc))
             folder.mkdir(parents=True, exist_ok=True)
             mounts[mount["mountPath"]] = str(folder)
@@ -271,7 +271,7 @@ class Scheduler:
         owner = dag.owner
         if owner is None:
             return
-        parameters, artifacts = graph.dag_outputs(dag)
+        parameters, artifacts = instances.dag_outputs(dag)
         if owner.loop is None:
             owner.parameters, owner.artifacts = parameters, artifacts
             return self._settle(owner, TaskState.FAILED if dag.failed else TaskState.SUCCEEDED, _failed_message(dag))
@@ -284,7 +284,7 @@ class Scheduler:
             iterator = owner.spec.get("artifactIterator") or owner.spec["parameterIterator"]
             return self._next_iterations(owner, iterator["itemInput"], "artifactIterator" in owner.spec)
         if loop.running == 0:
-            owner.parameters, owner.artifacts = graph.collect_loop_outputs(loop)
+            owner.parameters, owner.artifacts = instances.collect_loop_outputs(loop)
             self._settle(owner, TaskState.FAILED if loop.failed else TaskState.SUCCEEDED)
 
     def _cancel_everything(self, state: TaskState = TaskState.CANCELED) -> None:

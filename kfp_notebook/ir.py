@@ -1,4 +1,4 @@
-"""Read a compiled pipeline (kfp's IR YAML, both documents) the way the local scheduler needs it."""
+"""Read a compiled pipeline (kfp's IR YAML, both documents): components, executors, platform settings."""
 
 from __future__ import annotations
 
