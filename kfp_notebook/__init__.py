@@ -10,7 +10,12 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from kfp_notebook.volumes import Volume
 
-__all__ = ["Volume", "compile", "load_ipython_extension", "run"]
+__all__ = ["Volume", "compile", "load_ipython_extension", "run", "show"]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the panel's front end (built into kfp_notebook/labextension)."""
+    return [{"src": "labextension", "dest": "kfp-notebook"}]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -55,6 +60,23 @@ def run(
             handle.wait(30)
             raise
     return handle
+
+
+def show(pipeline: Any, name: str | None = None, output_dir: str = ".") -> Any:
+    """The pipeline panel for `pipeline` (DAG, Compile / Run / Submit / Stop, parameters, live states)."""
+    from kfp_notebook.compiling import compile_yaml
+    from kfp_notebook.widget import PipelinePanel
+
+    def compile_pipeline(target: Any, path: str | None) -> str:
+        from kfp_notebook.registry import refreshed
+
+        return compile_yaml(refreshed(target), path)
+
+    def start(target: Any, params: dict[str, Any]) -> Any:
+        return run(target, params, wait=False)
+
+    title = name or str(getattr(pipeline, "name", "pipeline"))
+    return PipelinePanel(pipeline, title, compile_pipeline, start, output_dir)
 
 
 def __getattr__(name: str) -> Any:

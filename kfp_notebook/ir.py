@@ -36,7 +36,19 @@ class PipelineIR:
 
     @classmethod
     def from_yaml(cls, text: str) -> PipelineIR:
-        return cls([d for d in yaml.safe_load_all(text) if d])
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return cls([d for d in yaml.load_all(text, Loader=loader) if d])
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Any) -> PipelineIR:
+        """The IR of a kfp pipeline object, without writing YAML (the same dicts the YAML holds)."""
+        from google.protobuf import json_format
+
+        documents = [json_format.MessageToDict(pipeline.pipeline_spec)]
+        platform = getattr(pipeline, "platform_spec", None)
+        if platform is not None and platform.platforms:
+            documents.append(json_format.MessageToDict(platform))
+        return cls(documents)
 
     @property
     def name(self) -> str:

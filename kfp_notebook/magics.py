@@ -48,6 +48,7 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp logs TASK [--run RUN] [--tail N]
                                       a task's output (of the latest run by default)
   %kfp stop [RUN]                     stop a running run (the latest by default)
+  %kfp show [PIPELINE]                the pipeline's panel: DAG, Compile / Run / Submit / Stop, live states
   %kfp list                           the components and pipelines this kernel defined
   %kfp help                           this text
 """
@@ -70,6 +71,7 @@ class KfpMagics(Magics):
     runs_dir = Unicode("kfp_runs", help="Folder where local runs keep their files.").tag(config=True)
     workers = Integer(0, help="Tasks a local run executes at once (0: one per CPU).").tag(config=True)
     cache = Bool(True, help="Reuse outputs of tasks already run with the same component and inputs.").tag(config=True)
+    panel = Bool(True, help="Show the pipeline panel (DAG and buttons) after a %%pipeline cell.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -160,7 +162,20 @@ class KfpMagics(Magics):
             self._namespace[node.name] = built.pipeline
         rebuild = self._rebuilder(cell, node, function, options)
         self.registry.add_pipeline(node.name, built, function, options, rebuild)
-        display(pipeline_summary(node.name, built.pipeline, options.output))
+        summary = pipeline_summary(node.name, built.pipeline, options.output)
+        if self.panel:
+            self._show_panel(node.name, summary)
+        else:
+            display(summary)
+
+    def _show_panel(self, name: str, summary: Any = None) -> None:
+        """Display the pipeline's panel (its text form is the summary, for terminals and plain viewers)."""
+        import kfp_notebook
+
+        entry = self.registry.pipeline(name)
+        panel = kfp_notebook.show(self.registry.refreshed(entry), entry.name, self.output_dir)
+        panel.summary_text = repr(summary) if summary is not None else ""
+        panel.display_handle = display(panel, display_id=True)
 
     def _rebuilder(self, cell: Any, node: Any, function: Any, options: opts.PipelineOptions) -> Callable[[], Any]:
         """Rebuild this pipeline with the components defined now (after a component cell was edited)."""
@@ -193,6 +208,7 @@ class KfpMagics(Magics):
             "runs": self._kfp_runs,
             "logs": self._kfp_logs,
             "stop": self._kfp_stop,
+            "show": self._kfp_show,
             "list": self._kfp_list,
             "help": self._kfp_help,
         }
@@ -277,6 +293,10 @@ class KfpMagics(Magics):
         handle.cancel()
         handle.wait(30)
         print(f"run {handle.run_id}: {handle.state.value}")
+
+    def _kfp_show(self, words: list[str]) -> None:
+        args = opts.subcommand_parser("%kfp show", ["pipeline"]).parse_line(_join(words))
+        self._show_panel(self.registry.pipeline(args.pipeline).name)
 
     def _kfp_list(self, words: list[str]) -> None:
         from kfp_notebook.display import definitions_summary

@@ -1,0 +1,304 @@
+"""Compiled IR → a DAG model (tasks, edges, groups) → DOT through the Python graphviz package.
+
+The model is built from the compiled pipeline, the one source of truth with what will run. Node ids
+are task paths ("exit-handler-1/for-loop-2/square"); a run's task ids carry loop indexes
+("…/for-loop-2[3]/square"), which `model_id` strips so a run colours the node of its task.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfp_notebook.ir import PipelineIR
+from kfp_notebook.status import TaskState
+
+GROUP_KINDS = {"condition-branches": "branches", "condition": "condition", "for-loop": "loop", "exit-handler": "exit"}
+STATE_COLORS = {
+    TaskState.PENDING: "#ffffff",
+    TaskState.RUNNING: "#cfe2ff",
+    TaskState.SUCCEEDED: "#c8f0c8",
+    TaskState.CACHED: "#d9f2e6",
+    TaskState.FAILED: "#f8c6c6",
+    TaskState.SKIPPED: "#eeeeee",
+    TaskState.CANCELED: "#ffe0b2",
+}
+
+
+@dataclass
+class TaskNode:
+    """A task that runs a container: its label lines and its badges."""
+
+    id: str
+    label: str
+    component: str
+    image: str
+    badges: list[str] = field(default_factory=list)
+    exit_task: bool = False
+
+
+@dataclass
+class Group:
+    """A control-flow group: If/Elif/Else branches, a condition, a ParallelFor, an ExitHandler."""
+
+    id: str
+    kind: str
+    label: str
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str = ""
+    exit: bool = False
+
+
+@dataclass
+class DagModel:
+    """The pipeline as nodes, groups and edges; `top` lists the root's members in order."""
+
+    name: str
+    nodes: dict[str, TaskNode] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    top: list[str] = field(default_factory=list)
+
+    def representative(self, member: str) -> str:
+        """A node standing for `member` in an edge (its first node, for a group)."""
+        while member in self.groups and self.groups[member].members:
+            member = self.groups[member].members[0]
+        return member
+
+
+def dag_model(ir: PipelineIR) -> DagModel:
+    model = DagModel(ir.name)
+    model.top = _add_dag(ir, model, ir.root, "")
+    return model
+
+
+def _add_dag(ir: PipelineIR, model: DagModel, dag_component: dict[str, Any], prefix: str) -> list[str]:
+    members = []
+    tasks = dag_component.get("dag", {}).get("tasks", {})
+    for name, task in tasks.items():
+        member = f"{prefix}{name}"
+        component = ir.component(task)
+        if ir.is_dag(component):
+            group = Group(member, _group_kind(name), _group_label(name, task, tasks))
+            model.groups[member] = group
+            group.members = _add_dag(ir, model, component, f"{member}/")
+        else:
+            model.nodes[member] = _task_node(ir, member, task, component)
+        members.append(member)
+    for name, task in tasks.items():
+        model.edges += _edges(f"{prefix}{name}", task, prefix)
+    return members
+
+
+def _task_node(ir: PipelineIR, member: str, task: dict[str, Any], component: dict[str, Any]) -> TaskNode:
+    container = ir.container(component)
+    component_name = task["componentRef"]["name"].removeprefix("comp-")
+    exit_task = task.get("triggerPolicy", {}).get("strategy") == "ALL_UPSTREAM_TASKS_COMPLETED"
+    label = task.get("taskInfo", {}).get("name", member.rsplit("/", 1)[-1])
+    badges = _badges(container, task, ir.platform(component))
+    return TaskNode(member, label, component_name, container.get("image", ""), badges, exit_task)
+
+
+def _badges(container: dict[str, Any], task: dict[str, Any], platform: dict[str, Any]) -> list[str]:
+    resources = container.get("resources") or {}
+    badges = []
+    for key, short in (
+        ("resourceCpuRequest", "cpu"),
+        ("resourceCpuLimit", "cpu≤"),
+        ("resourceMemoryRequest", "mem"),
+        ("resourceMemoryLimit", "mem≤"),
+    ):
+        if key in resources:
+            badges.append(f"{short} {resources[key]}")
+    accelerator = resources.get("accelerator") or {}
+    if accelerator:
+        count = accelerator.get("resourceCount") or accelerator.get("count") or "1"
+        badges.append(f"GPU {count}× {accelerator.get('resourceType') or accelerator.get('type', '')}".strip())
+    if not task.get("cachingOptions", {}).get("enableCache"):
+        badges.append("cache off")
+    if task.get("retryPolicy", {}).get("maxRetryCount"):
+        badges.append(f"retries {task['retryPolicy']['maxRetryCount']}")
+    if platform.get("pvcMount"):
+        badges.append("volume " + ", ".join(m["mountPath"] for m in platform["pvcMount"]))
+    if platform.get("secretAsEnv"):
+        badges.append("secrets")
+    return badges
+
+
+def _group_kind(name: str) -> str:
+    base = re.sub(r"-\d+$", "", name)
+    return GROUP_KINDS.get(base, "dag")
+
+
+def _group_label(name: str, task: dict[str, Any], siblings: dict[str, Any]) -> str:
+    kind = _group_kind(name)
+    if kind == "condition":
+        return (
+            "If " + readable_condition(task.get("triggerPolicy", {}).get("condition", ""))
+            if task.get("triggerPolicy")
+            else "Else"
+        )
+    if kind == "branches":
+        return "If / Elif / Else"
+    if kind == "loop":
+        return _loop_label(task)
+    if kind == "exit":
+        exits = [
+            n
+            for n, t in siblings.items()
+            if name in t.get("dependentTasks", []) and t.get("triggerPolicy", {}).get("strategy")
+        ]
+        return f"ExitHandler (then {', '.join(exits)})" if exits else "ExitHandler"
+    return name
+
+
+def _loop_label(task: dict[str, Any]) -> str:
+    iterator = task.get("parameterIterator") or task.get("artifactIterator") or {}
+    items = iterator.get("items", {})
+    source = items.get("raw") or _channel(items.get("inputParameter") or items.get("inputArtifact") or "items")
+    limit = task.get("iteratorPolicy", {}).get("parallelismLimit")
+    return f"ParallelFor {source}" + (f" (parallelism {limit})" if limit else "")
+
+
+def _channel(name: str) -> str:
+    """A pipeline channel's readable name: 'pipelinechannel--train-Output' → 'train.Output'."""
+    name = name.removeprefix("pipelinechannel--")
+    match = re.match(r"(.+)-(Output|[A-Za-z_][A-Za-z0-9_]*)$", name)
+    if match and "-" in name and not name.endswith("-loop-item"):
+        return f"{match.group(1)}.{match.group(2)}"
+    return name.removesuffix("-loop-item") + (" item" if name.endswith("-loop-item") else "")
+
+
+def readable_condition(condition: str) -> str:
+    """kfp's CEL condition as the user wrote it.
+
+    `int(inputs.parameter_values['pipelinechannel--n-Output']) < 30` → `n.Output < 30`.
+    """
+    text = re.sub(r"inputs\.parameter_values\['([^']+)'\]", lambda m: _channel(m.group(1)), condition)
+    text = re.sub(r"\b(int|double|string)\(([^()]*)\)", r"\2", text)
+    return text.replace("&&", "and").replace("||", "or").replace("!(", "not (")
+
+
+def _edges(member: str, task: dict[str, Any], prefix: str) -> list[Edge]:
+    flows: dict[str, list[str]] = {}
+    inputs = task.get("inputs", {})
+    for source in inputs.get("parameters", {}).values():
+        if "taskOutputParameter" in source:
+            reference = source["taskOutputParameter"]
+            flows.setdefault(reference["producerTask"], []).append(
+                _channel(reference["outputParameterKey"]).rsplit(".", 1)[-1]
+            )
+    for source in inputs.get("artifacts", {}).values():
+        if "taskOutputArtifact" in source:
+            reference = source["taskOutputArtifact"]
+            flows.setdefault(reference["producerTask"], []).append(
+                _channel(reference["outputArtifactKey"]).rsplit(".", 1)[-1]
+            )
+    exit_task = task.get("triggerPolicy", {}).get("strategy") == "ALL_UPSTREAM_TASKS_COMPLETED"
+    producers = list(dict.fromkeys([*task.get("dependentTasks", []), *flows]))
+    return [Edge(f"{prefix}{p}", member, ", ".join(dict.fromkeys(flows.get(p, []))), exit_task) for p in producers]
+
+
+def to_dot(model: DagModel) -> Any:
+    """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js)."""
+    import graphviz
+
+    graph = graphviz.Digraph(
+        model.name,
+        graph_attr={"compound": "true", "rankdir": "TB", "fontname": "Helvetica", "fontsize": "11", "nodesep": "0.3"},
+    )
+    graph.attr(
+        "node",
+        shape="box",
+        style="rounded,filled",
+        fillcolor=STATE_COLORS[TaskState.PENDING],
+        fontname="Helvetica",
+        fontsize="10",
+    )
+    graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
+    for member in model.top:
+        _add_member(graph, model, member)
+    for edge in model.edges:
+        attributes = {"label": edge.label} if edge.label else {}
+        if edge.source in model.groups:
+            attributes["ltail"] = _cluster(edge.source)
+        if edge.target in model.groups:
+            attributes["lhead"] = _cluster(edge.target)
+        if edge.exit:
+            attributes["style"] = "dashed"
+        graph.edge(model.representative(edge.source), model.representative(edge.target), **attributes)
+    return graph
+
+
+def _add_member(graph: Any, model: DagModel, member: str) -> None:
+    if member in model.nodes:
+        node = model.nodes[member]
+        lines = [node.label] + ([node.component] if node.component != node.label else []) + [node.image]
+        if node.badges:
+            lines.append(" · ".join(node.badges))
+        shape = {"shape": "octagon"} if node.exit_task else {}
+        graph.node(member, "\n".join(lines), id=node_element_id(member), tooltip=member, **shape)
+        return
+    group = model.groups[member]
+    with graph.subgraph(name=_cluster(member)) as cluster:
+        cluster.attr(
+            label=group.label,
+            style="rounded,dashed" if group.kind != "exit" else "rounded,bold",
+            color="#888888",
+            id=node_element_id(member),
+            fontsize="10",
+        )
+        for child in group.members:
+            _add_member(cluster, model, child)
+
+
+def _cluster(member: str) -> str:
+    return "cluster_" + re.sub(r"[^A-Za-z0-9_]", "_", member)
+
+
+def node_element_id(member: str) -> str:
+    """The id of the SVG element drawn for a task or group (what the panel colours)."""
+    return "kfp-task-" + re.sub(r"[^A-Za-z0-9_-]", "_", member)
+
+
+def model_id(task_id: str) -> str:
+    """A run's task id without loop indexes: 'for-loop-2[3]/square' → 'for-loop-2/square'."""
+    return re.sub(r"\[\d+\]", "", task_id)
+
+
+_PRECEDENCE = [
+    TaskState.FAILED,
+    TaskState.RUNNING,
+    TaskState.CANCELED,
+    TaskState.PENDING,
+    TaskState.SUCCEEDED,
+    TaskState.CACHED,
+    TaskState.SKIPPED,
+]
+
+
+def node_states(task_states: dict[str, TaskState]) -> dict[str, TaskState]:
+    """States per model node: the iterations of a loop fold into one (failed > running > … > skipped)."""
+    folded: dict[str, TaskState] = {}
+    for task_id, state in task_states.items():
+        key = model_id(task_id)
+        current = folded.get(key)
+        folded[key] = state if current is None or _PRECEDENCE.index(state) < _PRECEDENCE.index(current) else current
+    return folded
+
+
+def render_svg(dot_source: str) -> str | None:
+    """SVG drawn by the `dot` binary when it is installed; None otherwise (the panel draws it then)."""
+    if shutil.which("dot") is None:
+        return None
+    import graphviz
+
+    return graphviz.Source(dot_source).pipe(format="svg", encoding="utf-8")

@@ -1,0 +1,348 @@
+"""The pipeline panel's Python side: synced traits, button actions, coalesced run events, static SVG.
+
+The front end (labextension/) draws `dot` with Graphviz compiled to WebAssembly and colours nodes
+from `node_states` in place; buttons send messages handled here. Errors in actions are shown in the
+panel (`message`), never as a traceback in the cell.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets
+from traitlets import Bool, Dict, List, Unicode
+
+from kfp_notebook import graph
+from kfp_notebook.backends.local.values import parse_parameter
+from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.ir import PipelineIR
+from kfp_notebook.status import RunHandle, TaskState
+
+MODULE = "kfp-notebook"
+MODULE_VERSION = "0.1.0"
+FLUSH_SECONDS = 0.1
+SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
+
+
+class PipelinePanel(ipywidgets.DOMWidget):
+    """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
+
+    _model_name = Unicode("PipelinePanelModel").tag(sync=True)
+    _view_name = Unicode("PipelinePanelView").tag(sync=True)
+    _model_module = Unicode(MODULE).tag(sync=True)
+    _view_module = Unicode(MODULE).tag(sync=True)
+    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+
+    title = Unicode("").tag(sync=True)
+    dot = Unicode("").tag(sync=True)
+    node_states = Dict().tag(sync=True)
+    progress = Unicode("").tag(sync=True)
+    run_id = Unicode("").tag(sync=True)
+    run_link = Unicode("").tag(sync=True)
+    parameters: List = List().tag(sync=True)
+    values = Dict().tag(sync=True)
+    field_errors = Dict().tag(sync=True)
+    busy = Unicode("").tag(sync=True)
+    submit_enabled = Bool(False).tag(sync=True)
+    submit_reason = Unicode(SUBMIT_REASON).tag(sync=True)
+    compiled_path = Unicode("").tag(sync=True)
+    message = Dict().tag(sync=True)
+    details = Dict().tag(sync=True)
+    metrics = Dict().tag(sync=True)
+    needs_svg = Bool(False).tag(sync=True)
+
+    def __init__(
+        self,
+        pipeline: Any,
+        name: str,
+        compile_yaml: Callable[[Any, str | None], str],
+        runner: Callable[..., RunHandle],
+        output_dir: str = ".",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.pipeline, self.name = pipeline, name
+        self._compile, self._runner, self._output_dir = compile_yaml, runner, output_dir
+        self.handle: RunHandle | None = None
+        self.static_svg: str | None = None
+        self.display_handle: Any = None
+        self.summary_text = ""
+        self._flush_scheduled = False
+        self._lock = threading.Lock()
+        self.on_msg(self._on_message)
+        self._load(PipelineIR.from_pipeline(pipeline))
+
+    def _load(self, ir: PipelineIR) -> None:
+        self.ir = ir
+        self.model = graph.dag_model(self.ir)
+        self.dot = graph.to_dot(self.model).source
+        self.title = self.ir.name
+        self.parameters = parameter_fields(self.ir)
+        self.values = {p["name"]: p["default"] for p in self.parameters}
+        self.static_svg = graph.render_svg(self.dot)
+        self.needs_svg = self.static_svg is None
+
+    # -- what the notebook saves ----------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if data is None:
+            return bundle
+        data["text/plain"] = self.summary_text or f"pipeline {self.name} ({len(self.model.nodes)} tasks)"
+        if self.static_svg:
+            data["image/svg+xml"] = self.static_svg
+        return bundle
+
+    # -- messages from the front end ------------------------------------------------------------------
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        action = content.get("action", "")
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "compile": self.compile,
+            "run": self.run,
+            "stop": self.stop,
+            "select": self.select,
+            "svg": self.receive_svg,
+            "submit": self.submit,
+        }
+        handler = handlers.get(action)
+        if handler is None:
+            return self._show_error(f"unknown panel action {action!r}", "")
+        try:
+            handler(content)
+        except KfpNotebookError as exc:
+            self._show_error(str(exc), "")
+        except Exception as exc:
+            self._show_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            if action in ("compile",) and self.busy == action:
+                self.busy = ""
+
+    def _show_error(self, text: str, details: str) -> None:
+        self.message = {"kind": "error", "text": text, "details": details}
+        if self.busy != "run" or self.handle is None or self.handle.done:
+            self.busy = ""
+
+    def compile(self, content: dict[str, Any] | None = None) -> str:
+        """Write PIPELINE.yaml; the front end gets the text for a download link."""
+        if self.busy:
+            return ""
+        self.busy = "compile"
+        path = str(Path(self._output_dir) / f"{self.name}.yaml")
+        text = self._compile(self.pipeline, path)
+        self.compiled_path = path
+        self.message = {"kind": "info", "text": f"compiled to {path}", "details": ""}
+        self.send({"event": "compiled", "path": path, "yaml": text})
+        self.busy = ""
+        return text
+
+    def run(self, content: dict[str, Any] | None = None) -> RunHandle | None:
+        """Validate the form, then start a local run whose states colour the DAG as they change."""
+        if self.busy:
+            return None
+        values = dict((content or {}).get("values") or self.values)
+        parsed, errors = validate(self.parameters, values)
+        self.values, self.field_errors = values, errors
+        if errors:
+            self.message = {"kind": "error", "text": "fix the highlighted parameters", "details": ""}
+            return None
+        self.busy = "run"
+        self.message, self.metrics, self.node_states = {}, {}, {}
+        self.handle = self._runner(self.pipeline, parsed)
+        self.run_id = self.handle.run_id
+        self.handle.subscribe(self._on_event)
+        return self.handle
+
+    def stop(self, content: dict[str, Any] | None = None) -> None:
+        if self.handle is not None and not self.handle.done:
+            self.handle.cancel()
+
+    def submit(self, content: dict[str, Any] | None = None) -> None:
+        self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
+
+    def select(self, content: dict[str, Any]) -> None:
+        self.details = task_details(self.ir, self.model, str(content.get("node", "")), self.handle)
+
+    def receive_svg(self, content: dict[str, Any]) -> None:
+        """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""
+        svg = str(content.get("svg", ""))
+        if svg.startswith("<svg") and self.static_svg is None:
+            self.static_svg = svg
+            self.needs_svg = False
+            if self.display_handle is not None:
+                self.display_handle.update(self)
+
+    # -- run events, coalesced ------------------------------------------------------------------------
+
+    def _on_event(self, event: Any) -> None:
+        with self._lock:
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Send the states of every node at once (one message, however many events came in)."""
+        with self._lock:
+            self._flush_scheduled = False
+        handle = self.handle
+        if handle is None:
+            return
+        states = graph.node_states({t.task_id: t.state for t in list(handle.tasks.values())})
+        self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
+        self.progress = progress_line(handle)
+        if handle.done:
+            self._finished(handle)
+
+    def _finished(self, handle: RunHandle) -> None:
+        result = handle.result()
+        table = result.metrics_table()
+        self.metrics = {
+            "columns": table.columns,
+            "rows": [[name, [row.get(c, "") for c in table.columns]] for name, row in table.rows],
+        }
+        failed = [t for t in result.tasks.values() if t.state == "FAILED"]
+        if failed:
+            self.message = {"kind": "error", "text": f"{failed[0].task_id} failed", "details": failed[0].message}
+        elif handle.state is TaskState.CANCELED:
+            self.message = {"kind": "info", "text": "run stopped", "details": ""}
+        self.busy = ""
+
+
+def later(seconds: float, action: Callable[[], None]) -> None:
+    """Run `action` after `seconds` on the kernel's event loop (thread-safe), or on a timer without a kernel."""
+    kernel = _kernel()
+    if kernel is not None and getattr(kernel, "io_loop", None) is not None:
+        kernel.io_loop.add_callback(lambda: kernel.io_loop.call_later(seconds, action))
+        return
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    timer.start()
+
+
+def _kernel() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "kernel", None)
+
+
+def progress_line(handle: RunHandle) -> str:
+    tasks = [t for t in handle.tasks.values() if t.folder is not None or t.state.finished]
+    executors = [
+        t
+        for t in handle.tasks.values()
+        if t.component and not t.component.startswith(("comp-condition", "comp-for-loop", "comp-exit-handler"))
+    ]
+    done = sum(1 for t in executors if t.state.finished)
+    elapsed = (handle.finished or time.time()) - handle.started
+    del tasks
+    return f"{handle.state.value.lower()} · {done}/{len(executors)} tasks · {elapsed:.1f} s · run {handle.run_id}"
+
+
+def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
+    """A form field per pipeline parameter: name, type, default (as text), required."""
+    fields = []
+    for name, definition in ir.root.get("inputDefinitions", {}).get("parameters", {}).items():
+        kind = definition.get("parameterType", "STRING")
+        default = definition.get("defaultValue")
+        fields.append(
+            {
+                "name": name,
+                "type": kind,
+                "default": _as_text(default, kind),
+                "required": "defaultValue" not in definition and not definition.get("isOptional"),
+            }
+        )
+    return fields
+
+
+def _as_text(value: Any, kind: str) -> str:
+    from kfp_notebook.backends.local.values import coerce
+
+    if value is None:
+        return ""
+    value = coerce(value, kind)
+    if kind == "STRING":
+        return str(value)
+    if kind == "BOOLEAN":
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def validate(fields: list[dict[str, Any]], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse each field by its type; a bad value gets a message at its field."""
+    parsed, errors = {}, {}
+    for field in fields:
+        text = str(values.get(field["name"], ""))
+        if text == "" and field["type"] != "STRING":
+            if field["required"]:
+                errors[field["name"]] = "required"
+            continue
+        try:
+            parsed[field["name"]] = parse_parameter(field["name"], text, field["type"])
+        except KfpNotebookError as exc:
+            errors[field["name"]] = str(exc).split(" (example")[0].replace(f"--param {field['name']}=", "")
+    return parsed, errors
+
+
+def task_details(ir: PipelineIR, model: graph.DagModel, element_id: str, handle: RunHandle | None) -> dict[str, Any]:
+    """What the panel shows for a clicked node: source, image, badges, inputs/outputs, log tail, metrics."""
+    member = next((m for m in model.nodes if graph.node_element_id(m) == element_id), None)
+    if member is None:
+        return {}
+    node = model.nodes[member]
+    details: dict[str, Any] = {
+        "id": member,
+        "label": node.label,
+        "component": node.component,
+        "image": node.image,
+        "badges": node.badges,
+    }
+    details["source"] = _source(ir, node.component)
+    if handle is not None:
+        instances = (
+            [t for key, t in handle.result().tasks.items() if graph.model_id(key) == member] if handle.done else []
+        )
+        details["runs"] = [
+            {
+                "id": t.task_id,
+                "state": t.state,
+                "outputs": _jsonable(t.parameters),
+                "artifacts": {k: [a.get("uri") for a in v] for k, v in t.artifacts.items()},
+                "metrics": t.metrics(),
+                "log": t.log(40),
+                "message": t.message,
+            }
+            for t in instances[:20]
+        ]
+        if not handle.done:
+            details["runs"] = [
+                {"id": s.task_id, "state": s.state.value, "message": s.message}
+                for key, s in handle.tasks.items()
+                if graph.model_id(key) == member
+            ][:20]
+    return details
+
+
+def _source(ir: PipelineIR, component: str) -> str:
+    definition = ir.components.get(f"comp-{component}")
+    if definition is None or ir.kind(definition) != "python":
+        return ""
+    source = ir.program(definition).source
+    start = source.find(f"\ndef {ir.program(definition).function}(")
+    return source[start + 1 :] if start >= 0 else source
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
