@@ -1,12 +1,15 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test` (the tests).
-# Each creates the virtual environment in .venv and installs what it needs.
+# Each creates the virtual environment in .venv and installs what it needs: Python packages, the
+# lab extension's npm packages and its build (when Node is present), and for the tests Debian's
+# chromium and graphviz (when running as root with apt; elsewhere the browser tests skip).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LABEXT := kfp_notebook/labextension/package.json
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench labextension browsers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The panel's front end: built with npm when Node is available, linked into this environment's JupyterLab.
+labextension: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build; \
+		cd $(CURDIR) && $(BIN)/jupyter labextension develop --overwrite . >/dev/null; \
+	else echo "Node/npm not found: the panel's front end is not built (notebooks fall back to static SVG)"; fi
+
+browsers:
+	@if command -v chromium >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null; \
+	else echo "chromium/graphviz missing: browser and dot tests will skip (apt-get install chromium graphviz)"; fi
+
+demo: labextension
 	$(BIN)/python -m kfp_notebook.headless notebooks/quickstart.ipynb --out out
 
 lint: $(STAMP)
@@ -22,12 +38,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint labextension browsers
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: labextension
 	$(BIN)/python benchmarks/bench_compile.py
 	$(BIN)/python benchmarks/bench_local.py
+	$(BIN)/python benchmarks/bench_widget.py
 
 clean:
-	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache .mypy_cache labextension/node_modules labextension/lib kfp_notebook/labextension

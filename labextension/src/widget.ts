@@ -15,6 +15,15 @@ const STATE_COLORS: Record<string, string> = {
   CANCELED: '#ffe0b2'
 };
 
+const TYPE_NAMES: Record<string, string> = {
+  NUMBER_INTEGER: 'int',
+  NUMBER_DOUBLE: 'float',
+  STRING: 'str',
+  BOOLEAN: 'bool',
+  LIST: 'list, JSON',
+  STRUCT: 'dict, JSON'
+};
+
 let vizPromise: Promise<Viz> | null = null;
 
 /** One Graphviz instance per page: the WebAssembly module is compiled once. */
@@ -167,7 +176,7 @@ export class PipelinePanelView extends DOMWidgetView {
     this.form.textContent = '';
     for (const parameter of parameters) {
       const row = element('label', 'kfp-field');
-      row.appendChild(element('span', 'kfp-field-name', `${parameter.name} (${parameter.type.toLowerCase()})`));
+      row.appendChild(element('span', 'kfp-field-name', `${parameter.name} (${TYPE_NAMES[parameter.type] ?? parameter.type})`));
       const input = element('input', 'kfp-field-input');
       input.name = parameter.name;
       input.value = values[parameter.name] ?? parameter.default;
