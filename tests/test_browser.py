@@ -7,7 +7,6 @@ installs both where it can, so CI runs these. Screenshots go to out/screenshots/
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -55,7 +54,7 @@ def lab(tmp_path_factory):
 def page(lab):
     from playwright.sync_api import sync_playwright
 
-    root, url = lab
+    _root, url = lab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -143,6 +142,3 @@ def test_invalid_parameters_are_refused_at_the_field(page):
 def test_screenshots_were_saved():
     assert {p.stem for p in SCREENSHOTS.glob("*.png")} >= {"dag", "run-succeeded", "details", "run-failed"}
 
-
-if shutil.which("dot") is None:  # pragma: no cover - informative only
-    pass
