@@ -141,4 +141,3 @@ def test_invalid_parameters_are_refused_at_the_field(page):
 
 def test_screenshots_were_saved():
     assert {p.stem for p in SCREENSHOTS.glob("*.png")} >= {"dag", "run-succeeded", "details", "run-failed"}
-
