@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The panel's front end: built with npm when Node is available, linked into this environment's JupyterLab.
-labextension: $(STAMP)
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json labextension/package-lock.json labextension/tsconfig.json
+
+$(LABEXT): $(STAMP) $(LABEXT_SOURCES)
 	@if command -v npm >/dev/null 2>&1; then \
-		cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build; \
-		cd $(CURDIR) && $(BIN)/jupyter labextension develop --overwrite . >/dev/null; \
+		(cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build) && \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null && touch $(LABEXT); \
 	else echo "Node/npm not found: the panel's front end is not built (notebooks fall back to static SVG)"; fi
+
+labextension: $(LABEXT)
 
 browsers:
 	@if command -v chromium >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; then :; \

@@ -84,7 +84,9 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self.model = graph.dag_model(self.ir)
         self.dot = graph.to_dot(self.model).source
         self.title = self.ir.name
-        self.parameters = parameter_fields(self.ir)
+        order = list(getattr(getattr(self.pipeline, "component_spec", None), "inputs", None) or {})
+        fields = parameter_fields(self.ir)
+        self.parameters = sorted(fields, key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
         self.values = {p["name"]: p["default"] for p in self.parameters}
         self.static_svg = graph.render_svg(self.dot)
         self.needs_svg = self.static_svg is None

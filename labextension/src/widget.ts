@@ -227,6 +227,7 @@ export class PipelinePanelView extends DOMWidgetView {
     if (!dot) {
       return;
     }
+    const started = performance.now();
     try {
       const viz = await graphviz();
       const svg = viz.renderSVGElement(dot);
@@ -236,6 +237,7 @@ export class PipelinePanelView extends DOMWidgetView {
       this.svg = svg;
       svg.querySelectorAll('g.node').forEach(node => node.addEventListener('click', () => this.send({ action: 'select', node: node.id })));
       this.colourNodes();
+      this.el.dataset.renderMs = (performance.now() - started).toFixed(1);
       if (this.model.get('needs_svg')) {
         this.send({ action: 'svg', svg: svg.outerHTML });
       }
@@ -249,6 +251,7 @@ export class PipelinePanelView extends DOMWidgetView {
     if (this.svg === null) {
       return;
     }
+    const started = performance.now();
     const states: Record<string, string> = this.model.get('node_states');
     this.svg.querySelectorAll('g.node').forEach(node => {
       const state = states[node.id] ?? 'PENDING';
@@ -261,6 +264,7 @@ export class PipelinePanelView extends DOMWidgetView {
         cluster.setAttribute('data-state', state);
       }
     });
+    this.el.dataset.paintMs = (performance.now() - started).toFixed(2);
   }
 
   private renderMetrics(): void {
