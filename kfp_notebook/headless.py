@@ -36,7 +36,11 @@ def run_notebook(path: Path, folder: Path, timeout: int = 300) -> NotebookRun:
     notebook = nbformat.read(path, as_version=4)
     before = set(folder.rglob("*.yaml"))
     resources = {"metadata": {"path": str(folder)}}
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources=resources)
+    # Widget state is not stored (as JupyterLab does by default): exported HTML then shows each
+    # panel's image/svg+xml instead of a widget view that would need a CDN.
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources=resources, store_widget_state=False
+    )
     client.execute()
     nbformat.write(notebook, folder / path.name)
     written = tuple(sorted(p for p in folder.rglob("*.yaml") if p not in before and "kfp_runs" not in p.parts))

@@ -226,3 +226,30 @@ def test_a_notebook_with_three_panels_grows_by_less_than_300_kb(tmp_path):
     assert sum("application/vnd.jupyter.widget-view+json" in k for k in kinds) == 3
     if shutil.which("dot"):
         assert sum("image/svg+xml" in k for k in kinds) == 3
+
+
+@needs_dot
+@pytest.mark.slow
+def test_html_export_shows_the_dag_as_a_picture(tmp_path):
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from kfp_notebook.headless import run_notebook
+
+    cells = [
+        "%load_ext kfp_notebook",
+        "%%component\ndef sq(x: int) -> int:\n    return x * x",
+        "%%pipeline\ndef p(x: int = 1):\n    sq(x=x)",
+    ]
+    notebook = new_notebook(cells=[new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    run_notebook(tmp_path / "n.ipynb", tmp_path / "out")
+    html, _ = HTMLExporter().from_notebook_node(nbformat.read(tmp_path / "out" / "n.ipynb", as_version=4))
+    import base64
+    from html import unescape
+
+    found = re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html)
+    pictures = [unescape(base64.b64decode(m).decode("utf-8")) for m in found]
+    assert any('id="kfp-task-sq"' in picture for picture in pictures), "the exported HTML has no SVG picture of the DAG"
