@@ -125,8 +125,9 @@ class PipelinePanel(ipywidgets.DOMWidget):
         except Exception as exc:
             self._show_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
-            if action in ("compile",) and self.busy == action:
+            if action == "compile" and self.busy == action:
                 self.busy = ""
+            self.send({"event": "handled", "action": action})
 
     def _show_error(self, text: str, details: str) -> None:
         self.message = {"kind": "error", "text": text, "details": details}
@@ -320,6 +321,7 @@ def task_details(ir: PipelineIR, model: graph.DagModel, element_id: str, handle:
             {
                 "id": t.task_id,
                 "state": t.state,
+                "inputs": _inputs(t.folder),
                 "outputs": _jsonable(t.parameters),
                 "artifacts": {k: [a.get("uri") for a in v] for k, v in t.artifacts.items()},
                 "metrics": t.metrics(),
@@ -335,6 +337,18 @@ def task_details(ir: PipelineIR, model: graph.DagModel, element_id: str, handle:
                 if graph.model_id(key) == member
             ][:20]
     return details
+
+
+def _inputs(folder: str | None) -> dict[str, Any]:
+    """The input values a task ran with (from its executor input)."""
+    path = Path(folder or "") / "executor_input.json"
+    if not folder or not path.exists():
+        return {}
+    inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs", {})
+    artifacts = {
+        name: [a.get("uri") for a in value.get("artifacts", [])] for name, value in inputs.get("artifacts", {}).items()
+    }
+    return {**inputs.get("parameterValues", {}), **artifacts}
 
 
 def _source(ir: PipelineIR, component: str) -> str:

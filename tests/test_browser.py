@@ -37,6 +37,8 @@ CELLS = [
     "%%component\ndef boom(x: int) -> int:\n    raise ValueError('broken on purpose')",
     "%%pipeline\ndef fan(items: list = [1, 2, 3]):\n    with dsl.ParallelFor(items) as item:\n        squared = square(x=item)\n    total(values=dsl.Collected(squared.output))",
     "%%pipeline\ndef broken(x: int = 2):\n    b = boom(x=x)\n    square(x=b.output)",
+    "%%component --no-cache\ndef nap(seconds: int) -> int:\n    import time\n    time.sleep(seconds)\n    return seconds",
+    "%%pipeline\ndef sleepy(seconds: int = 30):\n    nap(seconds=seconds)",
 ]
 
 
@@ -141,3 +143,32 @@ def test_invalid_parameters_are_refused_at_the_field(page):
 
 def test_screenshots_were_saved():
     assert {p.stem for p in SCREENSHOTS.glob("*.png")} >= {"dag", "run-succeeded", "details", "run-failed"}
+
+
+def test_a_double_click_starts_one_run(page, lab):
+    root, _ = lab
+    before = set((root / "kfp_runs").glob("fan-*"))
+    first = panel(page, 0)
+    first.locator(".kfp-params input[name='items']").fill("[5]")
+    first.locator(".kfp-run").dblclick()
+    page.wait_for_function(
+        "(panel) => panel.querySelector('.kfp-progress').textContent.startsWith('succeeded · 2/2')",
+        arg=first.element_handle(),
+        timeout=60_000,
+    )
+    page.wait_for_timeout(500)
+    assert len(set((root / "kfp_runs").glob("fan-*")) - before) == 1
+
+
+def test_stop_cancels_the_run(page):
+    third = panel(page, 2)
+    third.locator(".kfp-run").click()
+    third.locator("svg g.node[data-state='RUNNING']").wait_for(timeout=60_000)
+    assert third.locator(".kfp-stop").is_enabled()
+    third.locator(".kfp-stop").click()
+    third.locator("svg g.node[data-state='CANCELED']").wait_for(timeout=30_000)
+    page.wait_for_function(
+        "(panel) => !panel.querySelector('.kfp-run').disabled", arg=third.element_handle(), timeout=30_000
+    )
+    assert "run stopped" in third.locator(".kfp-message").inner_text()
+    shot(third, "run-stopped")

@@ -152,6 +152,7 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     panel.select({"node": "kfp-task-for-loop-1_sq"})
     assert panel.details["source"].startswith("def sq(x: int) -> int:")
     assert sorted(r["outputs"]["Output"] for r in panel.details["runs"]) == [4, 9]
+    assert sorted(r["inputs"]["x"] for r in panel.details["runs"]) == [2, 3]
     assert "squaring 2" in panel.details["runs"][0]["log"] + panel.details["runs"][1]["log"]
 
 

@@ -93,6 +93,7 @@ export class PipelinePanelView extends DOMWidgetView {
   private detailsBox = element('div', 'kfp-details');
   private metricsBox = element('div', 'kfp-metrics');
   private svg: SVGSVGElement | null = null;
+  private pending = '';
   private downloadUrl = '';
 
   render(): void {
@@ -147,14 +148,14 @@ export class PipelinePanelView extends DOMWidgetView {
     if (this.buttons[action].disabled) {
       return;
     }
-    // disable at once: a double click sends one message
-    this.model.set('busy', action === 'stop' ? this.model.get('busy') : action);
+    // disabled at once, until the kernel says it handled the action: a double click sends one message
+    this.pending = action === 'stop' ? this.pending : action;
     this.updateButtons();
     this.send({ action, values: this.currentValues() });
   }
 
   private updateButtons(): void {
-    const busy: string = this.model.get('busy');
+    const busy: string = this.model.get('busy') || this.pending;
     this.buttons.compile.disabled = busy !== '';
     this.buttons.run.disabled = busy !== '';
     this.buttons.stop.disabled = busy !== 'run';
@@ -207,6 +208,11 @@ export class PipelinePanelView extends DOMWidgetView {
   }
 
   private onCustom(content: any): void {
+    if (content.event === 'handled') {
+      this.pending = '';
+      this.updateButtons();
+      return;
+    }
     if (content.event !== 'compiled') {
       return;
     }
@@ -300,8 +306,11 @@ export class PipelinePanelView extends DOMWidgetView {
     for (const run of details.runs ?? []) {
       const block = element('div', 'kfp-detail-run');
       block.appendChild(element('div', 'kfp-detail-state', `${run.id}: ${run.state}`));
+      if (run.inputs && Object.keys(run.inputs).length) {
+        block.appendChild(element('pre', 'kfp-detail-inputs', `inputs ${JSON.stringify(run.inputs, null, 2)}`));
+      }
       if (run.outputs && Object.keys(run.outputs).length) {
-        block.appendChild(element('pre', 'kfp-detail-outputs', JSON.stringify(run.outputs, null, 2)));
+        block.appendChild(element('pre', 'kfp-detail-outputs', `outputs ${JSON.stringify(run.outputs, null, 2)}`));
       }
       if (run.metrics && Object.keys(run.metrics).length) {
         block.appendChild(element('pre', 'kfp-detail-metrics', JSON.stringify(run.metrics, null, 2)));
