@@ -133,6 +133,12 @@ def _badges(container: dict[str, Any], task: dict[str, Any], platform: dict[str,
     return badges
 
 
+def is_group_component(component: str | None) -> bool:
+    """Whether a task's component is a control-flow group (condition, loop, exit handler), not a container."""
+    name = (component or "").removeprefix("comp-")
+    return _group_kind(name) != "dag" or name.startswith("condition-")
+
+
 def _group_kind(name: str) -> str:
     base = re.sub(r"-\d+$", "", name)
     return GROUP_KINDS.get(base, "dag")

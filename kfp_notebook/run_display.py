@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from kfp_notebook.display import Summary
+from kfp_notebook.graph import is_group_component
 from kfp_notebook.status import RunHandle, TaskState
 
 MAX_TASK_ROWS = 40
@@ -13,18 +14,21 @@ MAX_TASK_ROWS = 40
 
 def progress(handle: RunHandle) -> Summary:
     """One line for the run (n/m tasks, elapsed) and a row per task with its state."""
-    executed = [t for t in handle.tasks.values() if "/" in t.task_id or t.component]
-    done = sum(1 for t in executed if t.state.finished)
+    done, total = task_counts(handle)
     elapsed = (handle.finished or time.time()) - handle.started
-    title = (
-        f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{len(executed)} tasks · {elapsed:.1f} s"
-    )
+    title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{total} tasks · {elapsed:.1f} s"
     rows = [(status.task_id, _task_line(status)) for status in list(handle.tasks.values())[:MAX_TASK_ROWS]]
     if len(handle.tasks) > MAX_TASK_ROWS:
         rows.append(("…", f"{len(handle.tasks) - MAX_TASK_ROWS} more tasks"))
     if handle.message:
         rows.insert(0, ("run", handle.message))
     return Summary(title, rows, list(handle.notices))
+
+
+def task_counts(handle: RunHandle) -> tuple[int, int]:
+    """Finished tasks and all tasks, counting the tasks that run a container (not conditions or loops)."""
+    tasks = [t for t in list(handle.tasks.values()) if not is_group_component(t.component)]
+    return sum(1 for t in tasks if t.state.finished), len(tasks)
 
 
 def _task_line(status: Any) -> str:

@@ -241,16 +241,12 @@ def _kernel() -> Any:
 
 
 def progress_line(handle: RunHandle) -> str:
-    tasks = [t for t in handle.tasks.values() if t.folder is not None or t.state.finished]
-    executors = [
-        t
-        for t in handle.tasks.values()
-        if t.component and not t.component.startswith(("comp-condition", "comp-for-loop", "comp-exit-handler"))
-    ]
-    done = sum(1 for t in executors if t.state.finished)
+    """State, tasks done out of the tasks that run a container, elapsed time, run id."""
+    from kfp_notebook.run_display import task_counts
+
+    done, total = task_counts(handle)
     elapsed = (handle.finished or time.time()) - handle.started
-    del tasks
-    return f"{handle.state.value.lower()} · {done}/{len(executors)} tasks · {elapsed:.1f} s · run {handle.run_id}"
+    return f"{handle.state.value.lower()} · {done}/{total} tasks · {elapsed:.1f} s · run {handle.run_id}"
 
 
 def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
