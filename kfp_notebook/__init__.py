@@ -62,8 +62,19 @@ def run(
     return handle
 
 
-def show(pipeline: Any, name: str | None = None, output_dir: str = ".") -> Any:
-    """The pipeline panel for `pipeline` (DAG, Compile / Run / Submit / Stop, parameters, live states)."""
+def show(
+    pipeline: Any,
+    name: str | None = None,
+    output_dir: str = ".",
+    *,
+    workers: int | None = None,
+    cache: bool = True,
+    runs_folder: str | os.PathLike[str] | None = None,
+) -> Any:
+    """The pipeline panel for `pipeline` (DAG, Compile / Run / Submit / Stop, parameters, live states).
+
+    Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
+    """
     from kfp_notebook.compiling import compile_yaml
     from kfp_notebook.widget import PipelinePanel
 
@@ -73,7 +84,7 @@ def show(pipeline: Any, name: str | None = None, output_dir: str = ".") -> Any:
         return compile_yaml(refreshed(target), path)
 
     def start(target: Any, params: dict[str, Any]) -> Any:
-        return run(target, params, wait=False)
+        return run(target, params, wait=False, workers=workers, cache=cache, runs_folder=runs_folder)
 
     title = name or str(getattr(pipeline, "name", "pipeline"))
     return PipelinePanel(pipeline, title, compile_pipeline, start, output_dir)

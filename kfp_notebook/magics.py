@@ -78,6 +78,7 @@ class KfpMagics(Magics):
         self.registry = Registry()
         activate(self.registry)
         self.runs: dict[str, Any] = {}
+        self.last_panel: Any = None
         self._notebook = NotebookHistory(self._cell_sources)
 
     @cell_magic
@@ -173,9 +174,18 @@ class KfpMagics(Magics):
         import kfp_notebook
 
         entry = self.registry.pipeline(name)
-        panel = kfp_notebook.show(self.registry.refreshed(entry), entry.name, self.output_dir)
+        pipeline = self.registry.refreshed(entry)
+        panel = kfp_notebook.show(
+            pipeline,
+            entry.name,
+            self.output_dir,
+            workers=self.workers or None,
+            cache=self.cache,
+            runs_folder=self.runs_dir,
+        )
         panel.summary_text = repr(summary) if summary is not None else ""
         panel.display_handle = display(panel, display_id=True)
+        self.last_panel = panel
 
     def _rebuilder(self, cell: Any, node: Any, function: Any, options: opts.PipelineOptions) -> Callable[[], Any]:
         """Rebuild this pipeline with the components defined now (after a component cell was edited)."""

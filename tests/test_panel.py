@@ -254,3 +254,20 @@ def test_html_export_shows_the_dag_as_a_picture(tmp_path):
     found = re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html)
     pictures = [unescape(base64.b64decode(m).decode("utf-8")) for m in found]
     assert any('id="kfp-task-sq"' in picture for picture in pictures), "the exported HTML has no SVG picture of the DAG"
+
+
+def test_the_panel_runs_with_the_kernels_settings(ip, tmp_path):
+    ip.run_cell(f"%config KfpMagics.runs_dir = {str(tmp_path / 'elsewhere')!r}")
+    ip.run_cell("%config KfpMagics.output_dir = 'compiled'")
+    ip.run_cell("%%component\ndef sq(x: int) -> int:\n    return x * x\n")
+    ip.run_cell("%%pipeline\ndef p(x: int = 3):\n    sq(x=x)\n")
+    magics = ip.magics_manager.registry["KfpMagics"]
+    panel = magics.last_panel
+    handle = panel.run({"values": {"x": "4"}})
+    assert handle.wait(60) and handle.result()["sq"].output == 16
+    assert list((tmp_path / "elsewhere").glob("p-*/run.json"))
+    deadline = time.time() + 10
+    while panel.busy and time.time() < deadline:
+        time.sleep(0.05)
+    panel.compile()
+    assert panel.compiled_path == "compiled/p.yaml"
