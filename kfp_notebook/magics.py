@@ -48,6 +48,11 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp logs TASK [--run RUN] [--tail N]
                                       a task's output (of the latest run by default)
   %kfp stop [RUN]                     stop a running run (the latest by default)
+  %kfp connect --host URL [--namespace NS] [--auth none|token|cookie|sa] [--ca-cert PATH] [--insecure]
+                                      connect to Kubeflow Pipelines (token/cookie from env or a prompt)
+  %kfp submit [PIPELINE] [--experiment NAME] [--run-name NAME] [--param NAME=VALUE]... [--no-wait]
+                                      upload, create a run on Kubeflow, follow it live
+  %kfp status [RUN]                   the states of a run started from this kernel
   %kfp show [PIPELINE]                the pipeline's panel: DAG, Compile / Run / Submit / Stop, live states
   %kfp list                           the components and pipelines this kernel defined
   %kfp help                           this text
@@ -79,6 +84,8 @@ class KfpMagics(Magics):
         activate(self.registry)
         self.runs: dict[str, Any] = {}
         self.last_panel: Any = None
+        self.kubeflow: Any = None
+        self.panels: list[Any] = []
         self._notebook = NotebookHistory(self._cell_sources)
 
     @cell_magic
@@ -186,6 +193,9 @@ class KfpMagics(Magics):
         panel.summary_text = repr(summary) if summary is not None else ""
         panel.display_handle = display(panel, display_id=True)
         self.last_panel = panel
+        self.panels.append(panel)
+        if self.kubeflow is not None:
+            panel.enable_submit(self._submit_to_kubeflow)
 
     def _rebuilder(self, cell: Any, node: Any, function: Any, options: opts.PipelineOptions) -> Callable[[], Any]:
         """Rebuild this pipeline with the components defined now (after a component cell was edited)."""
@@ -218,6 +228,9 @@ class KfpMagics(Magics):
             "runs": self._kfp_runs,
             "logs": self._kfp_logs,
             "stop": self._kfp_stop,
+            "connect": self._kfp_connect,
+            "submit": self._kfp_submit,
+            "status": self._kfp_status,
             "show": self._kfp_show,
             "list": self._kfp_list,
             "help": self._kfp_help,
@@ -307,6 +320,63 @@ class KfpMagics(Magics):
     def _kfp_show(self, words: list[str]) -> None:
         args = opts.subcommand_parser("%kfp show", ["pipeline"]).parse_line(_join(words))
         self._show_panel(self.registry.pipeline(args.pipeline).name)
+
+    def _kfp_connect(self, words: list[str]) -> None:
+        from kfp_notebook.backends.kubeflow.connection import client, remember, resolve
+        from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
+
+        spec = ["--host", "--namespace", "--auth", "--ca-cert", "--ui-host", "--insecure!"]
+        args = opts.subcommand_parser("%kfp connect", [], spec).parse_line(_join(words))
+        if args.auth == "dex":
+            raise OptionError(
+                "--auth dex is not available yet: sign in with your browser and pass the session cookie "
+                "(--auth cookie, with KFP_NOTEBOOK_COOKIE='authservice_session=...')"
+            )
+        options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host}
+        connection = resolve(args.host, args.namespace, args.auth, **options)
+        self.kubeflow = KubeflowBackend(connection, client(connection))
+        remember(connection)
+        for panel in self.panels:
+            panel.enable_submit(self._submit_to_kubeflow)
+        print(f"connected to {connection.host} (auth: {connection.auth}); runs are submitted there with `%kfp submit`")
+
+    def _kfp_submit(self, words: list[str]) -> Any:
+        from kfp_notebook.compiling import compile_yaml
+
+        spec = ["--experiment", "--run-name", "--param*", "--no-wait!"]
+        args = opts.subcommand_parser("%kfp submit", ["pipeline"], spec).parse_line(_join(words))
+        if self.kubeflow is None:
+            raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
+        entry = self.registry.pipeline(args.pipeline)
+        text = compile_yaml(self.registry.refreshed(entry))
+        handle = self.kubeflow.submit(text, opts.parameter_assignments(args.param), args.experiment, args.run_name)
+        self.runs[handle.run_id] = handle
+        print(f"submitted run {handle.run_id}: {handle.link}")
+        if args.no_wait:
+            return handle
+        self._follow(handle)
+        return None
+
+    def _submit_to_kubeflow(self, pipeline: Any, params: dict[str, Any]) -> Any:
+        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.registry import refreshed
+
+        handle = self.kubeflow.submit(compile_yaml(refreshed(pipeline)), params)
+        self.runs[handle.run_id] = handle
+        return handle
+
+    def _kfp_status(self, words: list[str]) -> None:
+        from kfp_notebook.run_display import failures, progress
+
+        args = opts.subcommand_parser("%kfp status", ["run"]).parse_line(_join(words))
+        if not self.runs:
+            raise OptionError("no run started from this kernel yet: `%kfp run` or `%kfp submit`")
+        handle = self.runs.get(args.run) if args.run else list(self.runs.values())[-1]
+        if handle is None:
+            raise OptionError(f"no run {args.run!r} in this kernel (runs: {', '.join(self.runs)})")
+        summary = progress(handle)
+        summary.warnings += failures(handle)
+        display(summary)
 
     def _kfp_list(self, words: list[str]) -> None:
         from kfp_notebook.display import definitions_summary

@@ -85,6 +85,7 @@ class RunHandle:
     tasks: dict[str, TaskStatus] = field(default_factory=dict)
     events: list[TaskEvent] = field(default_factory=list)
     message: str = ""
+    link: str = ""
     notices: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     finished: float | None = None

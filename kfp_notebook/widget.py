@@ -71,6 +71,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self.pipeline, self.name = pipeline, name
         self._compile, self._runner, self._output_dir = compile_yaml, runner, output_dir
         self.handle: RunHandle | None = None
+        self._submitter: Callable[[Any, dict[str, Any]], RunHandle] | None = None
         self.static_svg: str | None = None
         self.display_handle: Any = None
         self.summary_text = ""
@@ -149,6 +150,11 @@ class PipelinePanel(ipywidgets.DOMWidget):
 
     def run(self, content: dict[str, Any] | None = None) -> RunHandle | None:
         """Validate the form, then start a local run whose states colour the DAG as they change."""
+        return self._start(content, self._runner, "run")
+
+    def _start(
+        self, content: dict[str, Any] | None, starter: Callable[..., RunHandle], action: str
+    ) -> RunHandle | None:
         if self.busy:
             return None
         values = dict((content or {}).get("values") or self.values)
@@ -159,8 +165,8 @@ class PipelinePanel(ipywidgets.DOMWidget):
             return None
         self.busy = "run"
         self.message, self.metrics, self.node_states = {}, {}, {}
-        self.handle = self._runner(self.pipeline, parsed)
-        self.run_id = self.handle.run_id
+        self.handle = starter(self.pipeline, parsed)
+        self.run_id, self.run_link = self.handle.run_id, self.handle.link
         self.handle.subscribe(self._on_event)
         return self.handle
 
@@ -168,8 +174,17 @@ class PipelinePanel(ipywidgets.DOMWidget):
         if self.handle is not None and not self.handle.done:
             self.handle.cancel()
 
-    def submit(self, content: dict[str, Any] | None = None) -> None:
-        self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
+    def enable_submit(self, submitter: Callable[[Any, dict[str, Any]], RunHandle]) -> None:
+        """Kubeflow is connected: the Submit button creates a run there."""
+        self._submitter = submitter
+        self.submit_enabled, self.submit_reason = True, ""
+
+    def submit(self, content: dict[str, Any] | None = None) -> RunHandle | None:
+        """Validate the form, then submit a run to Kubeflow whose states colour the DAG as they change."""
+        if self._submitter is None:
+            self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
+            return None
+        return self._start(content, self._submitter, "submit")
 
     def select(self, content: dict[str, Any]) -> None:
         self.details = task_details(self.ir, self.model, str(content.get("node", "")), self.handle)

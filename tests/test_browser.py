@@ -11,8 +11,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, jupyterlab
 from nbformat.v4 import new_code_cell, new_notebook
+
+from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, jupyterlab
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "out" / "screenshots"

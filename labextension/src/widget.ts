@@ -86,6 +86,7 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: strin
 export class PipelinePanelView extends DOMWidgetView {
   private buttons: Record<string, HTMLButtonElement> = {};
   private progressLine = element('span', 'kfp-progress');
+  private runLink = element('a', 'kfp-run-link');
   private form = element('div', 'kfp-params');
   private messageBox = element('div', 'kfp-message');
   private compiledBox = element('div', 'kfp-compiled');
@@ -101,6 +102,8 @@ export class PipelinePanelView extends DOMWidgetView {
     const header = element('div', 'kfp-header');
     header.appendChild(element('span', 'kfp-title', this.model.get('title')));
     header.appendChild(this.progressLine);
+    header.appendChild(this.runLink);
+    this.renderRunLink();
     this.el.append(header, this.toolbar(), this.form, this.messageBox, this.compiledBox, this.dag, this.detailsBox, this.metricsBox);
     this.renderForm();
     this.updateButtons();
@@ -115,6 +118,7 @@ export class PipelinePanelView extends DOMWidgetView {
     this.listenTo(this.model, 'change:progress', () => (this.progressLine.textContent = this.model.get('progress')));
     this.listenTo(this.model, 'change:field_errors change:parameters', () => this.renderForm());
     this.listenTo(this.model, 'change:message', () => this.renderMessage());
+    this.listenTo(this.model, 'change:run_link', () => this.renderRunLink());
     this.listenTo(this.model, 'change:metrics', () => this.renderMetrics());
     this.listenTo(this.model, 'change:details', () => this.renderDetails());
     this.listenTo(this.model, 'msg:custom', (content: any) => this.onCustom(content));
@@ -189,6 +193,15 @@ export class PipelinePanelView extends DOMWidgetView {
       }
       this.form.appendChild(row);
     }
+  }
+
+  private renderRunLink(): void {
+    const link: string = this.model.get('run_link');
+    this.runLink.textContent = link ? 'open in the Kubeflow Pipelines UI' : '';
+    this.runLink.href = link || '#';
+    this.runLink.target = '_blank';
+    this.runLink.rel = 'noopener';
+    this.runLink.style.display = link ? '' : 'none';
   }
 
   private renderMessage(): void {

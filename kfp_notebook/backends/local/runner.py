@@ -51,21 +51,12 @@ def run_local(
 def pipeline_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
     """The run's parameter values: given ones typed (text from `--param` parsed), defaults for the rest."""
     declared = ir.root.get("inputDefinitions", {}).get("parameters", {})
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        valid = ", ".join(declared) or "none"
-        raise OptionError(f"{ir.name} has no parameter {unknown[0]!r} (its parameters: {valid})")
-    values = {}
+    values = typed_parameters(ir, given)
     for name, definition in declared.items():
         kind = definition.get("parameterType", "STRING")
-        if name in given:
-            value = given[name]
-            values[name] = (
-                parse_parameter(name, value, kind)
-                if isinstance(value, str) and kind != "STRING"
-                else coerce(value, kind)
-            )
-        elif "defaultValue" in definition:
+        if name in values:
+            continue
+        if "defaultValue" in definition:
             values[name] = coerce(definition["defaultValue"], kind)
         elif not definition.get("isOptional"):
             raise OptionError(
@@ -74,6 +65,23 @@ def pipeline_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]
     if ir.root.get("inputDefinitions", {}).get("artifacts"):
         raise NotRunnableLocally(f"{ir.name} takes input artifacts, which local runs cannot provide yet")
     return values
+
+
+def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
+    """Given parameter values typed as the pipeline declares them (texts from `--param` parsed)."""
+    declared = ir.root.get("inputDefinitions", {}).get("parameters", {})
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise OptionError(
+            f"{ir.name} has no parameter {unknown[0]!r} (its parameters: {', '.join(declared) or 'none'})"
+        )
+    typed = {}
+    for name, value in given.items():
+        kind = declared[name].get("parameterType", "STRING")
+        typed[name] = (
+            parse_parameter(name, value, kind) if isinstance(value, str) and kind != "STRING" else coerce(value, kind)
+        )
+    return typed
 
 
 def preflight(ir: PipelineIR) -> Prepared:

@@ -1,0 +1,1 @@
+"""The Kubeflow Pipelines backend: connect, submit, follow, stop — through kfp.Client."""

@@ -1,0 +1,85 @@
+"""KFP's `run_details.task_details` (a flat copy of the run's Argo nodes) → states of the pipeline's tasks.
+
+In KFP 2.17 each Argo node becomes one entry: the task itself (`display_name` = the task's name, e.g.
+`train`, `condition-2`, `for-loop-3`), plus `<task>-driver`, `executor`, `root`, `root-driver`, the
+workflow's own node and loop plumbing (`iteration-driver`, `iteration-iterations(0:0)`, `iteration-item`).
+No entry says which loop iteration it belongs to, so tasks inside a ParallelFor are numbered in the
+order the server lists them; `graph.model_id` folds them into their node either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kfp_notebook.ir import PipelineIR
+from kfp_notebook.status import TaskState
+
+STATES = {
+    "PENDING": TaskState.PENDING,
+    "RUNNING": TaskState.RUNNING,
+    "SUCCEEDED": TaskState.SUCCEEDED,
+    "SKIPPED": TaskState.SKIPPED,
+    "FAILED": TaskState.FAILED,
+    "CANCELING": TaskState.RUNNING,
+    "CANCELED": TaskState.CANCELED,
+    "PAUSED": TaskState.RUNNING,
+}
+
+
+def task_paths(ir: PipelineIR) -> dict[str, tuple[str, ...]]:
+    """Each task name of the pipeline (kfp makes them unique) → its path of DAG segments."""
+    paths: dict[str, tuple[str, ...]] = {}
+
+    def walk(dag_component: dict[str, Any], prefix: tuple[str, ...]) -> None:
+        for name, task in dag_component.get("dag", {}).get("tasks", {}).items():
+            paths[name] = (*prefix, name)
+            component = ir.component(task)
+            if ir.is_dag(component):
+                walk(component, (*prefix, name))
+
+    walk(ir.root, ())
+    return paths
+
+
+def loops(ir: PipelineIR) -> set[str]:
+    """Names of the ParallelFor tasks."""
+    found = set()
+
+    def walk(dag_component: dict[str, Any]) -> None:
+        for name, task in dag_component.get("dag", {}).get("tasks", {}).items():
+            if "parameterIterator" in task or "artifactIterator" in task:
+                found.add(name)
+            component = ir.component(task)
+            if ir.is_dag(component):
+                walk(component)
+
+    walk(ir.root)
+    return found
+
+
+def task_states(details: list[Any], ir: PipelineIR | None) -> dict[str, tuple[TaskState, str]]:
+    """Task id (as local runs name them) → (state, error message) for the entries that are pipeline tasks."""
+    if ir is None:
+        return {}
+    paths, loop_names = task_paths(ir), loops(ir)
+    seen: dict[str, int] = {}
+    states: dict[str, tuple[TaskState, str]] = {}
+    for detail in details:
+        name = getattr(detail, "display_name", None) or ""
+        state = STATES.get(str(getattr(detail, "state", "") or ""))
+        if name not in paths or state is None:
+            continue
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        error = getattr(getattr(detail, "error", None), "message", "") or ""
+        states[_task_id(paths[name], loop_names, index)] = (state, error)
+    return states
+
+
+def _task_id(path: tuple[str, ...], loop_names: set[str], index: int) -> str:
+    """`for-loop-2/square` → `for-loop-2[index]/square` for a task inside the (innermost) loop."""
+    segments = list(path)
+    inner = [i for i, segment in enumerate(segments[:-1]) if segment in loop_names]
+    if inner:
+        segments[inner[-1]] = f"{segments[inner[-1]]}[{index}]"
+    return "/".join(segments)

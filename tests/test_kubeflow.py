@@ -1,0 +1,210 @@
+"""Submitting to Kubeflow Pipelines: the real kfp.Client against a contract server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from IPython.core.error import UsageError
+
+import kfp_notebook
+from kfp_notebook.backends.kubeflow.connection import ConnectionError_, client, resolve
+from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
+from kfp_notebook.ir import PipelineIR
+from kfp_notebook.status import TaskState
+
+from kfp_contract_server import Fault, argo_details, contract_server
+
+CELLS = [
+    "%%component\ndef flag() -> bool:\n    return False\n",
+    "%%component\ndef sq(x: int) -> int:\n    return x * x\n",
+    "%%component\ndef total(values: list) -> int:\n    return sum(values)\n",
+    """%%pipeline
+def fan(items: list = [1, 2]):
+    f = flag()
+    with dsl.If(f.output == True):
+        sq(x=0)
+    with dsl.ParallelFor(items) as item:
+        s = sq(x=item)
+    total(values=dsl.Collected(s.output))
+""",
+]
+
+
+@pytest.fixture
+def server():
+    with contract_server() as (host, state):
+        yield host, state
+
+
+@pytest.fixture
+def fan(ip):
+    for cell in CELLS:
+        ip.run_cell(cell)
+    return kfp_notebook.compile(ip.user_ns["fan"])
+
+
+def backend(host: str) -> KubeflowBackend:
+    connection = resolve(host, None, "none", timeout=2.0)
+    made = KubeflowBackend(connection, client(connection))
+    made.poll_start, made.poll_max = 0.05, 0.2
+    return made
+
+
+def script(fan_yaml: str):
+    ir = PipelineIR.from_yaml(fan_yaml)
+    return [
+        ("RUNNING", argo_details(ir, {"flag": "RUNNING"})),
+        (
+            "RUNNING",
+            argo_details(
+                ir,
+                {
+                    "flag": "SUCCEEDED",
+                    "condition-1": "SKIPPED",
+                    "for-loop-2": "RUNNING",
+                    "sq-2": ["SUCCEEDED", "RUNNING"],
+                },
+            ),
+        ),
+        (
+            "SUCCEEDED",
+            argo_details(
+                ir,
+                {
+                    "flag": "SUCCEEDED",
+                    "condition-1": "SKIPPED",
+                    "for-loop-2": "SUCCEEDED",
+                    "sq-2": ["SUCCEEDED", "SUCCEEDED"],
+                    "total": "SUCCEEDED",
+                },
+                "SUCCEEDED",
+            ),
+        ),
+    ]
+
+
+def test_submit_uploads_creates_the_run_and_follows_it(server, fan):
+    host, state = server
+    state.next_script = script(fan)
+    handle = backend(host).submit(fan, {"items": [3, 4]}, experiment="notebook")
+    assert handle.wait(30)
+    assert handle.state is TaskState.SUCCEEDED
+    states = {task: status.state for task, status in handle.tasks.items()}
+    assert states == {
+        "flag": TaskState.SUCCEEDED,
+        "condition-1": TaskState.SKIPPED,
+        "for-loop-2": TaskState.SUCCEEDED,
+        "for-loop-2[0]/sq-2": TaskState.SUCCEEDED,
+        "for-loop-2[1]/sq-2": TaskState.SUCCEEDED,
+        "total": TaskState.SUCCEEDED,
+    }
+    run = next(iter(state.runs.values()))
+    assert run.runtime_config.parameters == {"items": [3, 4]}
+    assert [e.display_name for e in state.experiments.values()] == ["notebook"]
+    assert handle.link == f"{host}/#/runs/details/{run.run_id}"
+    seen = [e.state for e in handle.events if e.task_id == "flag"]
+    assert seen == [TaskState.RUNNING, TaskState.SUCCEEDED]
+
+
+def test_the_second_submit_uploads_a_new_version_into_the_same_experiment(server, fan):
+    host, state = server
+    made = backend(host)
+    for _ in range(2):
+        assert made.submit(fan, experiment="notebook").wait(30)
+    assert len(state.pipelines) == 1 and len(next(iter(state.versions.values()))) == 2
+    assert len(state.experiments) == 1 and len(state.runs) == 2
+
+
+def test_stop_terminates_the_run_and_polling_ends_on_canceled(server, fan):
+    host, state = server
+    ir = PipelineIR.from_yaml(fan)
+    state.next_script = [("RUNNING", argo_details(ir, {"flag": "RUNNING"}))] * 1000
+    handle = backend(host).submit(fan)
+    deadline = time.time() + 10
+    while handle.state is not TaskState.RUNNING and time.time() < deadline:
+        time.sleep(0.05)
+    handle.cancel()
+    assert handle.wait(30)
+    assert handle.state is TaskState.CANCELED
+    assert any(method == "POST" and path.endswith(":terminate") for method, path, _ in state.requests)
+
+
+def test_a_run_canceled_from_outside_ends_the_follow(server, fan):
+    host, state = server
+    state.next_script = [("RUNNING", []), ("CANCELING", []), ("CANCELED", [])]
+    handle = backend(host).submit(fan)
+    assert handle.wait(30) and handle.state is TaskState.CANCELED
+
+
+def test_server_errors_during_polling_are_retried_and_the_status_recovers(server, fan):
+    host, state = server
+    state.next_script = script(fan)
+    state.faults.append(Fault("GET", r"/apis/v2beta1/runs/[^/]+", "status:500", count=2))
+    handle = backend(host).submit(fan)
+    assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
+
+
+def test_an_unanswered_create_never_makes_two_runs(server, fan):
+    host, state = server
+    state.faults.append(Fault("POST", r"/apis/v2beta1/runs", "delay:3", count=1))
+    handle = backend(host).submit(fan)
+    assert handle.wait(30)
+    time.sleep(3.5)
+    assert len(state.runs) == 1
+
+
+def test_401_in_the_middle_of_polling_is_reported_then_recovers(server, fan):
+    host, state = server
+    state.next_script = script(fan)
+    state.faults.append(Fault("GET", r"/apis/v2beta1/runs/[^/]+", "status:401", count=2))
+    handle = backend(host).submit(fan)
+    assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
+    assert any("refused the credentials (HTTP 401)" in e.message for e in handle.events if e.task_id == "")
+
+
+@pytest.mark.parametrize(
+    ("make_host", "message"),
+    [
+        (lambda host: "http://127.0.0.1:9", r"cannot reach http://127.0.0.1:9"),
+        (lambda host: host + "/wrong", r"is not a Kubeflow Pipelines API \(404 .*did you mean the `/pipeline` path"),
+        (lambda host: "ftp://x", r"must start with http:// or https://"),
+    ],
+)
+def test_connection_failures_have_their_own_messages(server, make_host, message):
+    host, _ = server
+    with pytest.raises(ConnectionError_, match=message):
+        backend(make_host(host))
+
+
+def test_credentials_refused(server):
+    host, state = server
+    state.faults.append(Fault("GET", r"/apis/v2beta1/healthz", "status:403", count=5))
+    with pytest.raises(ConnectionError_, match=r"refused the credentials \(HTTP 403\); check --auth none"):
+        backend(host)
+
+
+def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkeypatch, capsys):
+    host, state = server
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("KFP_NOTEBOOK_TOKEN", "t0ken-SECRET-value")
+    for cell in CELLS:
+        ip.run_cell(cell)
+    panel = ip.magics_manager.registry["KfpMagics"].last_panel
+    assert not panel.submit_enabled and "Connect to Kubeflow" in panel.submit_reason
+    ip.run_cell(f"%kfp connect --host {host} --auth token")
+    assert panel.submit_enabled
+    state.next_script = script(kfp_notebook.compile(ip.user_ns["fan"]))
+    ip.run_cell("%kfp submit --experiment nb --param items=[5]")
+    out = capsys.readouterr().out
+    assert "(kubeflow): SUCCEEDED" in out and "/#/runs/details/" in out
+    assert next(iter(state.runs.values())).runtime_config.parameters == {"items": [5]}
+    assert all(h.get("authorization") == "Bearer t0ken-SECRET-value" for _, _, h in state.requests)
+    saved = json.loads((tmp_path / "config" / "kfp-notebook" / "connection.json").read_text())
+    assert saved["host"] == host and saved["auth"] == "token"
+    assert "SECRET" not in json.dumps(saved) and "SECRET" not in out
+    ip.run_cell("%kfp status")
+    assert "SUCCEEDED" in capsys.readouterr().out
+    with pytest.raises(UsageError, match=r"--auth dex is not available yet"):
+        ip.run_cell(f"%kfp connect --host {host} --auth dex")
