@@ -301,8 +301,13 @@ class KfpMagics(Magics):
         args = opts.subcommand_parser("%kfp logs", ["task"], ["--run", "--tail"]).parse_line(_join(words))
         if not args.task:
             raise OptionError("%kfp logs needs a task name (example: %kfp logs train); `%kfp runs` lists the runs")
-        result = RunStore(self.runs_dir).load(args.run)
         tail = opts.worker_count(args.tail, "--tail")
+        latest = list(self.runs.values())[-1] if self.runs else None
+        remote = self.runs.get(args.run) if args.run else latest
+        if remote is not None and remote.backend == "kubeflow" and self.kubeflow is not None:
+            print(self.kubeflow.logs(remote.run_id, args.task, tail) or f"({args.task} wrote nothing)")
+            return
+        result = RunStore(self.runs_dir).load(args.run)
         task = result[args.task]
         print(task.log(tail) or f"({task.task_id} wrote nothing; it ended {task.state})")
 

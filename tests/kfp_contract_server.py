@@ -70,6 +70,7 @@ class State:
     next_script: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    pod_logs: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -93,6 +94,12 @@ class Handler(BaseHTTPRequestHandler):
             self.state.requests.append((method, url.path, headers))
         if self._fault(method, url.path):
             return
+        if url.path == "/k8s/pod/logs" and method == "GET":
+            pod = query.get("podname", "")
+            if not pod:
+                return self._reply(400, {"error": "podname is required"})
+            text = self.state.pod_logs.get(pod)
+            return self._text(200, text) if text is not None else self._text(404, f"pod {pod} not found")
         for pattern, route_method, action in ROUTES:
             match = re.fullmatch(API + pattern, url.path)
             if match and route_method == method:
@@ -127,6 +134,14 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _text(self, status: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -343,8 +358,20 @@ def _entry(name: str, state: str, children: int = 0) -> dict[str, Any]:
     if state:
         entry["state"] = state
     if children:
-        entry["child_tasks"] = [{"pod_name": f"wf-x1y2z-{uuid.uuid4().int % 10**10}"}]
+        entry["child_tasks"] = [{"pod_name": f"wf-x1y2z-{_fnv32a(name)}"}]
     return entry
+
+
+def _fnv32a(text: str) -> int:
+    """Argo's node-id hash (FNV-1a, 32 bits) of a node name."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def executor_pod_name(task: str, workflow: str = "wf-x1y2z") -> str:
+    return f"{workflow}-system-container-impl-{_fnv32a(task)}"
 
 
 def _tasks(ir: Any) -> Iterator[tuple[str, dict[str, Any], bool]]:

@@ -14,7 +14,7 @@ from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import TaskState
 
-from kfp_contract_server import Fault, argo_details, contract_server
+from kfp_contract_server import Fault, argo_details, contract_server, executor_pod_name
 
 CELLS = [
     "%%component\ndef flag() -> bool:\n    return False\n",
@@ -206,5 +206,21 @@ def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkey
     assert "SECRET" not in json.dumps(saved) and "SECRET" not in out
     ip.run_cell("%kfp status")
     assert "SUCCEEDED" in capsys.readouterr().out
+    state.pod_logs[executor_pod_name("total")] = "remote log line\n"
+    ip.run_cell("%kfp logs total")
+    assert "remote log line" in capsys.readouterr().out
     with pytest.raises(UsageError, match=r"--auth dex is not available yet"):
         ip.run_cell(f"%kfp connect --host {host} --auth dex")
+
+
+def test_a_tasks_log_comes_from_the_ui_pod_log_endpoint(server, fan):
+    host, state = server
+    state.next_script = script(fan)
+    state.pod_logs[executor_pod_name("total")] = "line 1\nsum is 30\n"
+    made = backend(host)
+    handle = made.submit(fan)
+    assert handle.wait(30)
+    assert made.logs(handle.run_id, "total") == "line 1\nsum is 30"
+    assert made.logs(handle.run_id, "total", tail=1) == "sum is 30"
+    with pytest.raises(ConnectionError_, match=r"no pod for task 'nope'"):
+        made.logs(handle.run_id, "nope")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.kubeflow.connection import Connection, ConnectionError_, explain
-from kfp_notebook.backends.kubeflow.tasks import task_states
+from kfp_notebook.backends.kubeflow.tasks import executor_pod, task_states
 from kfp_notebook.backends.local.runner import typed_parameters
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.results import RunResult, TaskResult
@@ -134,11 +134,53 @@ class KubeflowBackend:
         threading.Thread(target=follower.poll, name=f"kfp-follow-{run_id}", daemon=True).start()
         return handle
 
+    def logs(self, run_id: str, task: str, tail: int | None = None) -> str:
+        """A task's log through the KFP UI's pod-log endpoint (the pod found from the run's task details)."""
+        try:
+            run = self.client.get_run(run_id)
+        except Exception as exc:
+            raise explain(self.connection, exc) from None
+        details = (run.run_details.task_details if run.run_details else None) or []
+        name, _, index = task.partition("#")
+        pod = executor_pod(details, name.replace("_", "-"), int(index or 0))
+        if pod is None:
+            raise ConnectionError_(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
+        query = {"podname": pod, "runid": run_id}
+        if self.connection.namespace:
+            query["podnamespace"] = self.connection.namespace
+        text = self._get_text("/k8s/pod/logs", query)
+        lines = text.splitlines()
+        return "\n".join(lines[-tail:] if tail else lines)
+
+    def _get_text(self, path: str, query: dict[str, str]) -> str:
+        import urllib.parse
+
+        import urllib3
+
+        api_client = self.client._run_api.api_client
+        headers = {k: v for k, v in api_client.default_headers.items() if k.lower() in ("cookie", "authorization")}
+        headers.update(_authorization(api_client))
+        url = f"{self.connection.ui}{path}?{urllib.parse.urlencode(query)}"
+        try:
+            response = api_client.rest_client.pool_manager.request("GET", url, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise explain(self.connection, exc) from None
+        if response.status != 200:
+            body = response.data.decode("utf-8", "replace")[:300]
+            raise ConnectionError_(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
+        return response.data.decode("utf-8", "replace")
+
     def terminate(self, run_id: str) -> None:
         try:
             self.client.terminate_run(run_id)
         except Exception as exc:
             raise explain(self.connection, exc) from None
+
+
+def _authorization(api_client: Any) -> dict[str, str]:
+    """The bearer token kfp.Client sends, if any (it keeps it in its configuration)."""
+    token = (api_client.configuration.api_key or {}).get("authorization")
+    return {"Authorization": token} if token else {}
 
 
 def _name_filter(name: str) -> str:

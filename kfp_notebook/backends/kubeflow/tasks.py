@@ -83,3 +83,17 @@ def _task_id(path: tuple[str, ...], loop_names: set[str], index: int) -> str:
     if inner:
         segments[inner[-1]] = f"{segments[inner[-1]]}[{index}]"
     return "/".join(segments)
+
+
+def executor_pod(details: list[Any], task_name: str, index: int = 0) -> str | None:
+    """The pod that ran a task's container, derived as the KFP UI does from the task's Argo node.
+
+    The task's entry lists its executor node (`<workflow>-<hash>`) among `child_tasks`; the pod of a
+    `system-container-impl` template is named `<workflow>-system-container-impl-<hash>`.
+    """
+    entries = [d for d in details if getattr(d, "display_name", None) == task_name and getattr(d, "child_tasks", None)]
+    if len(entries) <= index:
+        return None
+    node = entries[index].child_tasks[0].pod_name or ""
+    workflow, _, digest = node.rpartition("-")
+    return f"{workflow}-system-container-impl-{digest}" if workflow and digest.isdigit() else None
