@@ -48,8 +48,9 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp logs TASK [--run RUN] [--tail N]
                                       a task's output (of the latest run by default)
   %kfp stop [RUN]                     stop a running run (the latest by default)
-  %kfp connect --host URL [--namespace NS] [--auth none|token|cookie|sa] [--ca-cert PATH] [--insecure]
-                                      connect to Kubeflow Pipelines (token/cookie from env or a prompt)
+  %kfp connect --host URL [--namespace NS] [--auth none|token|cookie|sa|dex] [--user EMAIL]
+               [--ca-cert PATH] [--insecure]
+                                      connect to Kubeflow Pipelines (secrets from env or a prompt)
   %kfp submit [PIPELINE] [--experiment NAME] [--run-name NAME] [--param NAME=VALUE]... [--no-wait]
                                       upload, create a run on Kubeflow, follow it live
   %kfp status [RUN]                   the states of a run started from this kernel
@@ -327,19 +328,14 @@ class KfpMagics(Magics):
         self._show_panel(self.registry.pipeline(args.pipeline).name)
 
     def _kfp_connect(self, words: list[str]) -> None:
-        from kfp_notebook.backends.kubeflow.connection import client, remember, resolve
-        from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
+        from kfp_notebook.backends.kubeflow import connect
+        from kfp_notebook.backends.kubeflow.connection import remember, resolve
 
-        spec = ["--host", "--namespace", "--auth", "--ca-cert", "--ui-host", "--insecure!"]
+        spec = ["--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host", "--insecure!"]
         args = opts.subcommand_parser("%kfp connect", [], spec).parse_line(_join(words))
-        if args.auth == "dex":
-            raise OptionError(
-                "--auth dex is not available yet: sign in with your browser and pass the session cookie "
-                "(--auth cookie, with KFP_NOTEBOOK_COOKIE='authservice_session=...')"
-            )
-        options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host}
+        options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host, "user": args.user}
         connection = resolve(args.host, args.namespace, args.auth, **options)
-        self.kubeflow = KubeflowBackend(connection, client(connection))
+        self.kubeflow = connect(connection)
         remember(connection)
         for panel in self.panels:
             panel.enable_submit(self._submit_to_kubeflow)

@@ -71,6 +71,10 @@ class State:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     pod_logs: dict[str, str] = field(default_factory=dict)
+    dex_users: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, int] = field(default_factory=dict)
+    session_uses: int = 1_000_000
+    logins: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -87,7 +91,9 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        url = urlparse(self.path)
+        if self._dex(method):
+            return
+        url = urlparse(self.path.removeprefix("/pipeline"))
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         headers = {k.lower(): v for k, v in self.headers.items() if k.lower() in ("authorization", "cookie")}
         with self.state.lock:
@@ -109,6 +115,66 @@ class Handler(BaseHTTPRequestHandler):
                     status, body = 400, {"error": str(exc), "code": 3, "message": str(exc)}
                 return self._reply(status, body)
         self._reply(404, {"error": f"no route {method} {url.path}", "code": 5, "message": "Not Found"})
+
+    def _dex(self, method: str) -> bool:
+        """With Dex users set: a login through redirects and a form; API calls need the session cookie."""
+        if not self.state.dex_users:
+            return False
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/dex/auth":
+            return self._redirect(f"/dex/auth/local/login?back=&state={query.get('state', '')}")
+        if url.path == "/dex/auth/local/login":
+            if method == "GET":
+                return self._html(
+                    '<form method="post"><input name="login"><input name="password" type="password"></form>'
+                )
+            length = int(self.headers.get("Content-Length") or 0)
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            if self.state.dex_users.get(form.get("login", "")) != form.get("password"):
+                return self._html("Invalid Email Address and password")
+            return self._redirect(f"/oauth2/callback?code=c0de&state={query.get('state', '')}", 303)
+        if url.path == "/oauth2/callback":
+            cookie = uuid.uuid4().hex
+            with self.state.lock:
+                self.state.sessions[cookie] = self.state.session_uses
+                self.state.logins += 1
+            return self._redirect("/", cookie=f"oauth2_proxy_kubeflow={cookie}; Path=/")
+        if self._session_ok():
+            return self._html("Kubeflow Central Dashboard") if url.path in ("/", "/pipeline", "/pipeline/") else False
+        if url.path.startswith(("/pipeline/apis", "/apis", "/k8s")):
+            self._reply(401, {"error": "unauthorized", "code": 16, "message": "Unauthorized"})
+            return True
+        return self._redirect("/dex/auth?client_id=kubeflow-oidc-authservice&state=st4te")
+
+    def _session_ok(self) -> bool:
+        cookies = dict(
+            part.strip().split("=", 1) for part in (self.headers.get("Cookie") or "").split(";") if "=" in part
+        )
+        value = cookies.get("oauth2_proxy_kubeflow")
+        with self.state.lock:
+            if value not in self.state.sessions or self.state.sessions[value] <= 0:
+                return False
+            self.state.sessions[value] -= 1
+        return True
+
+    def _redirect(self, location: str, status: int = 302, cookie: str | None = None) -> bool:
+        self.send_response(status)
+        self.send_header("Location", location)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
+
+    def _html(self, text: str) -> bool:
+        data = f"<html><body>{text}</body></html>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return True
 
     def _fault(self, method: str, path: str) -> bool:
         with self.state.lock:

@@ -209,7 +209,7 @@ def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkey
     state.pod_logs[executor_pod_name("total")] = "remote log line\n"
     ip.run_cell("%kfp logs total")
     assert "remote log line" in capsys.readouterr().out
-    with pytest.raises(UsageError, match=r"--auth dex is not available yet"):
+    with pytest.raises(UsageError, match=r"--auth dex needs --user EMAIL"):
         ip.run_cell(f"%kfp connect --host {host} --auth dex")
 
 
@@ -224,3 +224,40 @@ def test_a_tasks_log_comes_from_the_ui_pod_log_endpoint(server, fan):
     assert made.logs(handle.run_id, "total", tail=1) == "sum is 30"
     with pytest.raises(ConnectionError_, match=r"no pod for task 'nope'"):
         made.logs(handle.run_id, "nope")
+
+
+def test_dex_login_follows_the_redirects_posts_the_form_and_keeps_the_cookie(
+    server, fan, monkeypatch, tmp_path, capsys
+):
+    from kfp_notebook.backends.kubeflow import connect
+
+    host, state = server
+    state.dex_users["user@example.com"] = "12341234"
+    monkeypatch.setenv("KFP_NOTEBOOK_PASSWORD", "12341234")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    made = connect(resolve(host + "/pipeline", None, "dex", user="user@example.com", timeout=2.0))
+    made.poll_start, made.poll_max = 0.05, 0.2
+    state.next_script = script(fan)
+    state.session_uses = 6  # the session expires while the run is followed: one new login, then it goes on
+    for cookie in list(state.sessions):
+        state.sessions[cookie] = 6
+    handle = made.submit(fan)
+    assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
+    assert state.logins == 2
+    assert all(
+        h.get("cookie", "").startswith("oauth2_proxy_kubeflow=")
+        for m, p, h in state.requests
+        if p.startswith("/pipeline/apis")
+    )
+    printed = capsys.readouterr()
+    assert "12341234" not in printed.out + printed.err + repr(handle.events)
+
+
+def test_dex_with_a_wrong_password_is_one_clear_message(server, monkeypatch):
+    from kfp_notebook.backends.kubeflow import connect
+    from kfp_notebook.backends.kubeflow.dex import DexLoginError
+
+    host, state = server
+    state.dex_users["user@example.com"] = "12341234"
+    with pytest.raises(DexLoginError, match=r"Dex refused the login of user@example.com: wrong email or password"):
+        connect(resolve(host + "/pipeline", None, "dex", user="user@example.com", timeout=2.0), secret="nope")

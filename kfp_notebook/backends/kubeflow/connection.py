@@ -16,9 +16,10 @@ from typing import Any
 
 from kfp_notebook.errors import KfpNotebookError
 
-AUTH_KINDS = ("none", "token", "cookie", "sa")
+AUTH_KINDS = ("none", "token", "cookie", "sa", "dex")
 TOKEN_ENV = "KFP_NOTEBOOK_TOKEN"
 COOKIE_ENV = "KFP_NOTEBOOK_COOKIE"
+PASSWORD_ENV = "KFP_NOTEBOOK_PASSWORD"
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 REQUEST_TIMEOUT = 10.0
 GET_RETRIES = 3
@@ -39,6 +40,7 @@ class Connection:
     ca_cert: str | None = None
     insecure: bool = False
     timeout: float = REQUEST_TIMEOUT
+    user: str | None = None
 
     @property
     def ui(self) -> str:
@@ -151,6 +153,8 @@ class _Status(Exception):
 
 
 def _credentials(connection: Connection, secret: str | None) -> dict[str, Any]:
+    if connection.auth == "dex":
+        return {"cookies": login(connection, secret)}
     if connection.auth == "token":
         return {"existing_token": secret or os.environ.get(TOKEN_ENV) or getpass.getpass("Kubeflow token: ")}
     if connection.auth == "cookie":
@@ -160,6 +164,17 @@ def _credentials(connection: Connection, secret: str | None) -> dict[str, Any]:
 
         return {"credentials": ServiceAccountTokenVolumeCredentials(path=None)}
     return {}
+
+
+def login(connection: Connection, password: str | None = None) -> str:
+    """A Dex session cookie for the connection's user (the password from the argument, env or a prompt)."""
+    from kfp_notebook.backends.kubeflow.dex import dex_session
+
+    if not connection.user:
+        raise ConnectionError_("--auth dex needs --user EMAIL (for example --user user@example.com)")
+    password = password or os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {connection.user}: ")
+    verify: bool | str = False if connection.insecure else (connection.ca_cert or True)
+    return dex_session(connection.host, connection.user, password, verify, connection.timeout)
 
 
 def harden(made: Any, timeout: float) -> None:

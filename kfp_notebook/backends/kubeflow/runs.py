@@ -39,6 +39,14 @@ class KubeflowBackend:
     def __init__(self, connection: Connection, client: Any):
         self.connection, self.client = connection, client
         self.poll_start, self.poll_max = POLL_START, POLL_MAX
+        self.relogin: Any = None
+
+    def refresh_session(self) -> bool:
+        """After a 401/403: log in again once (Dex); False when there is no way to."""
+        if self.relogin is None:
+            return False
+        self.client._run_api.api_client.cookie = self.relogin()
+        return True
 
     def submit(
         self,
@@ -195,14 +203,26 @@ class Follower:
     def __init__(self, backend: KubeflowBackend, handle: RunHandle, ir: PipelineIR | None):
         self.backend, self.handle, self.ir = backend, handle, ir
         self.stopping = False
+        self.relogged = False
         self.last: Any = None
+
+    def _relogin(self) -> bool:
+        try:
+            return self.backend.refresh_session()
+        except Exception as exc:  # reported: the session expired and the new login failed
+            self._publish("", self.handle.state, f"the session expired and logging in again failed: {exc}")
+            return False
 
     def poll(self) -> None:
         delay = self.backend.poll_start
         while not self.handle.done:
             try:
                 run = self.backend.client.get_run(self.handle.run_id)
-            except Exception as exc:
+            except Exception as exc:  # the run goes on: we keep asking, slower
+                if getattr(exc, "status", None) in (401, 403) and not self.relogged:
+                    self.relogged = True
+                    if self._relogin():
+                        continue
                 self._publish(
                     "", self.handle.state, f"connection lost, retrying: {explain(self.backend.connection, exc)}"
                 )
