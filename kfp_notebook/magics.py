@@ -270,7 +270,10 @@ class KfpMagics(Magics):
         return None
 
     def _follow(self, handle: Any) -> None:
-        """Show the run's progress live until it ends; an interrupt stops the run."""
+        """Show the run's progress live until it ends.
+
+        An interrupt stops a local run; for a Kubeflow run it stops following (the run goes on there).
+        """
         from kfp_notebook.run_display import failures, progress
 
         view = display(progress(handle), display_id=True)
@@ -279,6 +282,10 @@ class KfpMagics(Magics):
                 if view is not None:
                     view.update(progress(handle))
         except KeyboardInterrupt:
+            if handle.backend == "kubeflow":
+                handle.detach()
+                print(f"stopped following run {handle.run_id}; it goes on in Kubeflow: %kfp stop {handle.run_id}")
+                return
             handle.cancel()
             handle.wait(30)
         final = progress(handle)

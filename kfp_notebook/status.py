@@ -93,6 +93,7 @@ class RunHandle:
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _cancel: Callable[[], None] | None = field(default=None, repr=False)
     _result: Callable[[], Any] | None = field(default=None, repr=False)
+    _detach: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:
@@ -127,6 +128,11 @@ class RunHandle:
         """Stop the run: every running task is stopped and the run ends CANCELED."""
         if self._cancel is not None and not self.done:
             self._cancel()
+
+    def detach(self) -> None:
+        """Stop following a remote run (the run itself goes on)."""
+        if self._detach is not None:
+            self._detach()
 
     def result(self) -> Any:
         """The run's results (outputs, logs, metrics) once it has finished."""

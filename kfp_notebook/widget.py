@@ -217,6 +217,10 @@ class PipelinePanel(ipywidgets.DOMWidget):
         states = graph.node_states({t.task_id: t.state for t in list(handle.tasks.values())})
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle)
+        if handle.message.startswith(("connection lost", "the session expired")):
+            self.message = {"kind": "info", "text": handle.message, "details": ""}
+        elif self.message.get("text", "").startswith(("connection lost", "the session expired")):
+            self.message = {}
         if handle.done:
             self._finished(handle)
 

@@ -261,3 +261,24 @@ def test_dex_with_a_wrong_password_is_one_clear_message(server, monkeypatch):
     state.dex_users["user@example.com"] = "12341234"
     with pytest.raises(DexLoginError, match=r"Dex refused the login of user@example.com: wrong email or password"):
         connect(resolve(host + "/pipeline", None, "dex", user="user@example.com", timeout=2.0), secret="nope")
+
+
+def test_a_reset_connection_on_create_never_makes_two_runs(server, fan):
+    host, state = server
+    state.faults.append(Fault("POST", r"/apis/v2beta1/runs", "reset", count=1))
+    handle = backend(host).submit(fan)
+    assert handle.wait(30)
+    assert len(state.runs) == 1
+
+
+def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server, fan):
+    host, state = server
+    state.next_script = [("RUNNING", [])] * 1000
+    handle = backend(host).submit(fan)
+    time.sleep(0.3)
+    handle.detach()
+    time.sleep(0.5)
+    polls = sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p)
+    time.sleep(0.5)
+    assert sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p) == polls
+    assert not any(p.endswith(":terminate") for _, p, _ in state.requests)

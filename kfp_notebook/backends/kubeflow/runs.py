@@ -139,6 +139,7 @@ class KubeflowBackend:
         follower = Follower(self, handle, ir)
         handle._cancel = follower.stop
         handle._result = follower.result
+        handle._detach = follower.detach
         threading.Thread(target=follower.poll, name=f"kfp-follow-{run_id}", daemon=True).start()
         return handle
 
@@ -203,6 +204,7 @@ class Follower:
     def __init__(self, backend: KubeflowBackend, handle: RunHandle, ir: PipelineIR | None):
         self.backend, self.handle, self.ir = backend, handle, ir
         self.stopping = False
+        self.detached = False
         self.relogged = False
         self.last: Any = None
 
@@ -213,9 +215,12 @@ class Follower:
             self._publish("", self.handle.state, f"the session expired and logging in again failed: {exc}")
             return False
 
+    def detach(self) -> None:
+        self.detached = True
+
     def poll(self) -> None:
         delay = self.backend.poll_start
-        while not self.handle.done:
+        while not self.handle.done and not self.detached:
             try:
                 run = self.backend.client.get_run(self.handle.run_id)
             except Exception as exc:  # the run goes on: we keep asking, slower
