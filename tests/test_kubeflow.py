@@ -282,3 +282,29 @@ def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server
     time.sleep(0.5)
     assert sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p) == polls
     assert not any(p.endswith(":terminate") for _, p, _ in state.requests)
+
+
+def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan):
+    host, state = server
+    state.next_script = script(fan)
+    made = backend(host)
+    handle = made.submit(fan)
+    assert handle.wait(30)
+    state.metrics[handle.run_id] = {"total": {"accuracy": 0.9, "loss": 0.25}, "flag": {}}
+    result = handle.result()
+    assert result["total"].metrics() == {"accuracy": "0.900", "loss": "0.250"}
+    assert repr(result.metrics_table()).splitlines() == ["       accuracy   loss", "total     0.900  0.250"]
+    assert [p for m, p, _ in state.requests if p.startswith("/ml_metadata")] == [
+        "/ml_metadata.MetadataStoreService/GetContextByTypeAndName",
+        "/ml_metadata.MetadataStoreService/GetExecutionsByContext",
+        "/ml_metadata.MetadataStoreService/GetEventsByExecutionIDs",
+        "/ml_metadata.MetadataStoreService/GetArtifactsByID",
+        "/ml_metadata.MetadataStoreService/GetArtifactTypes",
+    ]
+
+
+def test_a_run_without_metrics_has_an_empty_table(server, fan):
+    host, _ = server
+    handle = backend(host).submit(fan)
+    assert handle.wait(30)
+    assert handle.result().metrics_table().rows == []

@@ -7,6 +7,7 @@ import secrets
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -161,13 +162,39 @@ class KubeflowBackend:
         lines = text.splitlines()
         return "\n".join(lines[-tail:] if tail else lines)
 
-    def _get_text(self, path: str, query: dict[str, str]) -> str:
-        import urllib.parse
+    def metrics(self, run_id: str) -> list[tuple[str, dict[str, float]]]:
+        """(task, {metric: value}) from ML Metadata, through the UI host's grpc-web proxy."""
+        from kfp_notebook.backends.kubeflow.mlmd import MetadataClient
 
+        return MetadataClient(self._grpc_web_post).run_metrics(run_id)
+
+    def _grpc_web_post(self, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         import urllib3
 
         api_client = self.client._run_api.api_client
-        headers = {k: v for k, v in api_client.default_headers.items() if k.lower() in ("cookie", "authorization")}
+        headers = {
+            "Content-Type": "application/grpc-web+proto",
+            "Accept": "application/grpc-web+proto",
+            "X-Grpc-Web": "1",
+        }
+        if api_client.cookie:
+            headers["Cookie"] = api_client.cookie
+        headers.update(_authorization(api_client))
+        parts = urllib.parse.urlsplit(self.connection.ui)
+        url = f"{parts.scheme}://{parts.netloc}{path}"
+        try:
+            response = api_client.rest_client.pool_manager.request(
+                "POST", url, body=body, headers=headers, retries=False
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise explain(self.connection, exc) from None
+        return response.status, response.data, dict(response.headers)
+
+    def _get_text(self, path: str, query: dict[str, str]) -> str:
+        import urllib3
+
+        api_client = self.client._run_api.api_client
+        headers = {"Cookie": api_client.cookie} if api_client.cookie else {}
         headers.update(_authorization(api_client))
         url = f"{self.connection.ui}{path}?{urllib.parse.urlencode(query)}"
         try:
@@ -188,7 +215,7 @@ class KubeflowBackend:
 
 def _authorization(api_client: Any) -> dict[str, str]:
     """The bearer token kfp.Client sends, if any (it keeps it in its configuration)."""
-    token = (api_client.configuration.api_key or {}).get("authorization")
+    token = api_client.configuration.get_api_key_with_prefix("authorization")
     return {"Authorization": token} if token else {}
 
 
@@ -205,6 +232,7 @@ class Follower:
         self.backend, self.handle, self.ir = backend, handle, ir
         self.stopping = False
         self.detached = False
+        self.metrics: list[tuple[str, dict[str, float]]] | None = None
         self.relogged = False
         self.last: Any = None
 
@@ -268,15 +296,35 @@ class Follower:
         self.backend.terminate(self.handle.run_id)
 
     def result(self) -> RunResult:
+        """States, and the metrics ML Metadata holds for the run (once it has finished)."""
         tasks = {
             task_id: TaskResult(
                 task_id, status.name, status.component or "", status.state.value, message=status.message
             )
             for task_id, status in self.handle.tasks.items()
         }
-        return RunResult(
+        result = RunResult(
             self.handle.run_id, self.handle.pipeline_name, self.handle.state.value, tasks, None, self.handle.message
         )
+        if self.handle.done:
+            self._attach_metrics(result)
+        return result
+
+    def _attach_metrics(self, result: RunResult) -> None:
+        if self.metrics is None:
+            try:
+                self.metrics = self.backend.metrics(self.handle.run_id)
+            except Exception as exc:  # metrics are extra: the run's result stands without them
+                self.metrics = []
+                result.message = f"{result.message}; metrics unavailable: {exc}".lstrip("; ")
+        for task, values in self.metrics:
+            entry = next(
+                (t for t in result.tasks.values() if t.name == task or t.task_id.rsplit("/", 1)[-1] == task), None
+            )
+            if entry is None:
+                entry = result.tasks.setdefault(task, TaskResult(task, task, task, "SUCCEEDED"))
+            artifact = {"name": "metrics", "type": {"schemaTitle": "system.Metrics"}, "uri": "", "metadata": values}
+            entry.artifacts.setdefault("metrics", []).append(artifact)
 
 
 def _component(ir: PipelineIR | None, task_id: str) -> str | None:
