@@ -44,7 +44,8 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp compile [PIPELINE] [-o FILE]   compile a pipeline (the latest one by default) to YAML
   %kfp run [PIPELINE] [--param NAME=VALUE]... [--no-wait] [--workers N] [--no-cache]
                                       run it on this machine, showing task states live
-  %kfp runs                           the local runs kept in the runs folder
+  %kfp runs [PIPELINE]                the local runs kept in the runs folder (and, when connected, the
+                                      recent runs of the pipeline on Kubeflow)
   %kfp logs TASK [--run RUN] [--tail N]
                                       a task's output (of the latest run by default)
   %kfp stop [RUN]                     stop a running run (the latest by default)
@@ -300,7 +301,16 @@ class KfpMagics(Magics):
         from kfp_notebook.backends.local.store import RunStore
         from kfp_notebook.run_display import runs_listing
 
-        opts.subcommand_parser("%kfp runs").parse_line(_join(words))
+        args = opts.subcommand_parser("%kfp runs", ["pipeline"]).parse_line(_join(words))
+        if self.kubeflow is not None:
+            name = (
+                self.registry.pipeline(args.pipeline).pipeline.name
+                if args.pipeline or self.registry.latest_pipeline
+                else None
+            )
+            listing = runs_listing(self.kubeflow.recent_runs(name))
+            listing.title = f"runs on {self.kubeflow.connection.host}" if listing.rows else "no runs on Kubeflow yet"
+            display(listing)
         display(runs_listing(RunStore(self.runs_dir).list_runs()))
 
     def _kfp_logs(self, words: list[str]) -> None:

@@ -203,9 +203,12 @@ def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkey
     assert all(h.get("authorization") == "Bearer t0ken-SECRET-value" for _, _, h in state.requests)
     saved = json.loads((tmp_path / "config" / "kfp-notebook" / "connection.json").read_text())
     assert saved["host"] == host and saved["auth"] == "token"
+    assert resolve(None, None, None).host == host and resolve(None, None, None).auth == "token"
     assert "SECRET" not in json.dumps(saved) and "SECRET" not in out
     ip.run_cell("%kfp status")
     assert "SUCCEEDED" in capsys.readouterr().out
+    ip.run_cell("%kfp runs")
+    assert f"runs on {host}" in capsys.readouterr().out
     state.pod_logs[executor_pod_name("total")] = "remote log line\n"
     ip.run_cell("%kfp logs total")
     assert "remote log line" in capsys.readouterr().out

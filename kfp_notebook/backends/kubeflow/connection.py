@@ -77,6 +77,12 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
     if auth is not None and auth not in AUTH_KINDS:
         raise ConnectionError_(f"--auth {auth!r} is not one of {', '.join(AUTH_KINDS)}")
     in_cluster = Path(os.environ.get("KF_PIPELINES_SA_TOKEN_PATH", SA_TOKEN_PATH)).exists()
+    previous = remembered() if host is None and not os.environ.get("KF_PIPELINES_ENDPOINT") else None
+    if previous is not None:
+        namespace, auth = namespace or previous.namespace, auth or previous.auth
+        options.setdefault("user", previous.user)
+        options = {k: v for k, v in options.items() if v is not None}
+        host = previous.host
     host = host or os.environ.get("KF_PIPELINES_ENDPOINT")
     if host is None and in_cluster:
         host = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"

@@ -206,6 +206,25 @@ class KubeflowBackend:
             raise ConnectionError_(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
         return response.data.decode("utf-8", "replace")
 
+    def recent_runs(self, pipeline: str | None = None, count: int = 10) -> list[dict[str, Any]]:
+        """The newest runs on the server; of one uploaded pipeline when its name is given."""
+        try:
+            pipeline_id = self.client.get_pipeline_id(pipeline) if pipeline else None
+            page = 50 if pipeline else count
+            runs = (
+                self.client.list_runs(
+                    page_size=page, sort_by="created_at desc", namespace=self.connection.namespace
+                ).runs
+                or []
+            )
+        except Exception as exc:
+            raise explain(self.connection, exc) from None
+        if pipeline:
+            runs = [r for r in runs if getattr(r.pipeline_version_reference, "pipeline_id", None) == pipeline_id][
+                :count
+            ]
+        return [_summary(r) for r in runs]
+
     def terminate(self, run_id: str) -> None:
         try:
             self.client.terminate_run(run_id)
@@ -217,6 +236,11 @@ def _authorization(api_client: Any) -> dict[str, str]:
     """The bearer token kfp.Client sends, if any (it keeps it in its configuration)."""
     token = api_client.configuration.get_api_key_with_prefix("authorization")
     return {"Authorization": token} if token else {}
+
+
+def _summary(run: Any) -> dict[str, Any]:
+    started = run.created_at.timestamp() if run.created_at else 0
+    return {"run_id": run.run_id, "pipeline": run.display_name, "state": str(run.state), "started": started}
 
 
 def _name_filter(name: str) -> str:
