@@ -42,7 +42,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint labextension browsers
+# A real ML Metadata store for the Kubeflow tests: ml-metadata needs protobuf < 5, so it lives apart.
+MLMD_STAMP := .venv-mlmd/.installed
+$(MLMD_STAMP):
+	$(PYTHON) -m venv .venv-mlmd
+	.venv-mlmd/bin/python -m pip install --quiet --upgrade pip
+	.venv-mlmd/bin/python -m pip install --quiet 'ml-metadata==1.17.1'
+	touch $(MLMD_STAMP)
+
+test: lint labextension browsers $(MLMD_STAMP)
 	$(BIN)/python -m pytest
 
 bench: labextension
@@ -51,4 +59,4 @@ bench: labextension
 	$(BIN)/python benchmarks/bench_widget.py
 
 clean:
-	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache .mypy_cache labextension/node_modules labextension/lib kfp_notebook/labextension
+	rm -rf $(VENV) .venv-mlmd out build dist .pytest_cache .ruff_cache .mypy_cache labextension/node_modules labextension/lib kfp_notebook/labextension

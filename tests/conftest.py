@@ -36,3 +36,41 @@ def ip(_shell: TestingShell, tmp_path, monkeypatch):
 @pytest.fixture
 def magics(ip):
     return ip.magics_manager.registry["KfpMagics"]
+
+
+class MlmdServer:
+    """The real ML Metadata store of tests/mlmd_server.py, running in .venv-mlmd."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def seed(self, run_id: str, tasks: dict) -> None:
+        import json
+        import urllib.request
+
+        body = json.dumps({"run_id": run_id, "tasks": tasks}).encode()
+        with urllib.request.urlopen(urllib.request.Request(f"{self.url}/seed", data=body), timeout=10) as response:
+            assert response.status == 200
+
+
+@pytest.fixture(scope="session")
+def mlmd():
+    """A real MLMD store over grpc-web on 127.0.0.1 (skipped without .venv-mlmd, which `make test` creates)."""
+    import subprocess
+    from pathlib import Path
+
+    python = Path(__file__).resolve().parent.parent / ".venv-mlmd" / "bin" / "python"
+    if not python.exists():
+        pytest.skip(
+            "no .venv-mlmd with ml-metadata 1.17.1: `make test` creates it (python3 -m venv .venv-mlmd && .venv-mlmd/bin/pip install ml-metadata==1.17.1)"
+        )
+    server = subprocess.Popen(
+        [str(python), str(Path(__file__).parent / "mlmd_server.py")], stdout=subprocess.PIPE, text=True
+    )
+    port = server.stdout.readline().strip()
+    if not port.isdigit():
+        server.kill()
+        pytest.fail("the MLMD server did not start")
+    yield MlmdServer(f"http://127.0.0.1:{port}")
+    server.terminate()
+    server.wait(10)

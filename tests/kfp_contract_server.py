@@ -71,7 +71,7 @@ class State:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     pod_logs: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    mlmd_upstream: str = ""
     dex_users: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, int] = field(default_factory=dict)
     session_uses: int = 1_000_000
@@ -208,22 +208,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _mlmd(self, method: str) -> None:
-        """ML Metadata over grpc-web, holding each run's metrics as KFP's launcher writes them."""
-        from kfp_notebook.backends.kubeflow.mlmd import frame, messages, unframe
+        """The UI host's grpc-web route to ML Metadata: forwarded to the MLMD server, as the KFP UI proxies it."""
+        import urllib.request
 
         length = int(self.headers.get("Content-Length") or 0)
-        if self.headers.get("Content-Type") != "application/grpc-web+proto":
-            return self._text(415, "grpc-web+proto only")
-        m = messages()
-        request = m[f"{method}Request"]()
-        request.ParseFromString(unframe(self.rfile.read(length), {}))
-        reply = mlmd_answer(self.state, method, request, m)
-        data = (
-            frame(reply.SerializeToString())
-            + b"\x80"
-            + (len(b"grpc-status:0\r\n")).to_bytes(4, "big")
-            + b"grpc-status:0\r\n"
+        if not self.state.mlmd_upstream:
+            return self._text(503, "no ML Metadata behind this UI")
+        request = urllib.request.Request(
+            f"{self.state.mlmd_upstream}/ml_metadata.MetadataStoreService/{method}",
+            data=self.rfile.read(length),
+            headers={"Content-Type": self.headers.get("Content-Type", "")},
         )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            data = response.read()
         self.send_response(200)
         self.send_header("Content-Type", "application/grpc-web+proto")
         self.send_header("Content-Length", str(len(data)))
@@ -475,53 +472,3 @@ def _tasks(ir: Any) -> Iterator[tuple[str, dict[str, Any], bool]]:
                 yield from walk(child)
 
     return walk(ir.root)
-
-
-METRICS_TYPE_ID, DATASET_TYPE_ID = 11, 12
-
-
-def mlmd_answer(state: State, method: str, request: Any, m: dict[str, Any]) -> Any:
-    """MLMD's answers for a run whose tasks logged `state.metrics[run_id]` ({task: {metric: value}})."""
-    runs = list(state.metrics)
-    if method == "GetContextByTypeAndName":
-        if request.type_name != "system.PipelineRun" or request.context_name not in state.metrics:
-            return m["GetContextByTypeAndNameResponse"]()
-        index = runs.index(request.context_name) + 1
-        return m["GetContextByTypeAndNameResponse"](
-            context=m["Context"](id=index, name=request.context_name, type="system.PipelineRun")
-        )
-    if method == "GetExecutionsByContext":
-        tasks = list(state.metrics[runs[request.context_id - 1]])
-        executions = []
-        for position, task in enumerate(tasks, start=1):
-            execution = m["Execution"](id=request.context_id * 100 + position, type="system.ContainerExecution")
-            execution.custom_properties["task_name"].string_value = task
-            executions.append(execution)
-        return m["GetExecutionsByContextResponse"](executions=executions)
-    if method == "GetEventsByExecutionIDs":
-        events = []
-        for execution_id in request.execution_ids:
-            events.append(m["Event"](artifact_id=execution_id * 10, execution_id=execution_id, type=4))
-            events.append(m["Event"](artifact_id=execution_id * 10 + 1, execution_id=execution_id, type=4))
-            events.append(m["Event"](artifact_id=7, execution_id=execution_id, type=3))
-        return m["GetEventsByExecutionIDsResponse"](events=events)
-    if method == "GetArtifactsByID":
-        artifacts = []
-        for artifact_id in request.artifact_ids:
-            execution_id = artifact_id // 10
-            run, position = runs[execution_id // 100 - 1], execution_id % 100
-            task, values = list(state.metrics[run].items())[position - 1]
-            is_metrics = artifact_id % 10 == 0
-            artifact = m["Artifact"](id=artifact_id, type_id=METRICS_TYPE_ID if is_metrics else DATASET_TYPE_ID)
-            artifact.custom_properties["display_name"].string_value = "metrics" if is_metrics else "data"
-            for name, value in values.items() if is_metrics else []:
-                artifact.custom_properties[name].double_value = value
-            artifacts.append(artifact)
-        return m["GetArtifactsByIDResponse"](artifacts=artifacts)
-    if method == "GetArtifactTypes":
-        types = [
-            m["ArtifactType"](id=METRICS_TYPE_ID, name="system.Metrics"),
-            m["ArtifactType"](id=DATASET_TYPE_ID, name="system.Dataset"),
-        ]
-        return m["GetArtifactTypesResponse"](artifact_types=types)
-    raise ValueError(f"MLMD method {method} is not served here")

@@ -287,13 +287,13 @@ def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server
     assert not any(p.endswith(":terminate") for _, p, _ in state.requests)
 
 
-def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan):
+def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan, mlmd):
     host, state = server
+    state.mlmd_upstream = mlmd.url
     state.next_script = script(fan)
-    made = backend(host)
-    handle = made.submit(fan)
+    handle = backend(host).submit(fan)
     assert handle.wait(30)
-    state.metrics[handle.run_id] = {"total": {"accuracy": 0.9, "loss": 0.25}, "flag": {}}
+    mlmd.seed(handle.run_id, {"total": {"accuracy": 0.9, "loss": 0.25}, "flag": {}})
     result = handle.result()
     assert result["total"].metrics() == {"accuracy": "0.900", "loss": "0.250"}
     assert repr(result.metrics_table()).splitlines() == ["       accuracy   loss", "total     0.900  0.250"]
@@ -302,12 +302,38 @@ def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan):
         "/ml_metadata.MetadataStoreService/GetExecutionsByContext",
         "/ml_metadata.MetadataStoreService/GetEventsByExecutionIDs",
         "/ml_metadata.MetadataStoreService/GetArtifactsByID",
-        "/ml_metadata.MetadataStoreService/GetArtifactTypes",
-    ]
+    ]  # MLMD 1.17 fills each artifact's type name, so GetArtifactTypes is not needed
 
 
-def test_a_run_without_metrics_has_an_empty_table(server, fan):
-    host, _ = server
+def test_a_run_without_metrics_has_an_empty_table(server, fan, mlmd):
+    host, state = server
+    state.mlmd_upstream = mlmd.url
     handle = backend(host).submit(fan)
     assert handle.wait(30)
     assert handle.result().metrics_table().rows == []
+
+
+def test_older_mlmd_without_type_names_is_asked_for_the_types():
+    from kfp_notebook.backends.kubeflow.mlmd import MetadataClient, frame, messages
+
+    m = messages()
+    metrics = m["Artifact"](id=5, type_id=11)
+    metrics.custom_properties["f1"].double_value = 0.5
+    execution = m["Execution"](id=3)
+    execution.custom_properties["task_name"].string_value = "train"
+    answers = {
+        "GetContextByTypeAndName": m["GetContextByTypeAndNameResponse"](context=m["Context"](id=1)),
+        "GetExecutionsByContext": m["GetExecutionsByContextResponse"](executions=[execution]),
+        "GetEventsByExecutionIDs": m["GetEventsByExecutionIDsResponse"](
+            events=[m["Event"](artifact_id=5, execution_id=3, type=4)]
+        ),
+        "GetArtifactsByID": m["GetArtifactsByIDResponse"](artifacts=[metrics]),
+        "GetArtifactTypes": m["GetArtifactTypesResponse"](
+            artifact_types=[m["ArtifactType"](id=11, name="system.Metrics")]
+        ),
+    }
+
+    def post(path, body):
+        return 200, frame(answers[path.rsplit("/", 1)[1]].SerializeToString()), {"grpc-status": "0"}
+
+    assert MetadataClient(post).run_metrics("r") == [("train", {"f1": 0.5})]

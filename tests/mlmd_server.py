@@ -1,0 +1,106 @@
+"""A real ML Metadata store (ml-metadata 1.17.1, in-process) served over grpc-web on 127.0.0.1.
+
+Runs in its own virtual environment (.venv-mlmd: ml-metadata needs protobuf < 5, kfp needs >= 6.31).
+POST /ml_metadata.MetadataStoreService/<Method> answers with the store's real messages; POST /seed
+records a run the way KFP's launcher does (context system.PipelineRun named by the run id, one
+system.ContainerExecution per task with task_name, its system.Metrics artifact as an OUTPUT event).
+Prints its port on the first line of stdout.
+"""
+
+import json
+import sys
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2, metadata_store_service_pb2
+
+config = metadata_store_pb2.ConnectionConfig()
+config.fake_database.SetInParent()
+STORE = metadata_store.MetadataStore(config)
+
+
+def type_id(kind, name):
+    put = {
+        "context": STORE.put_context_type,
+        "execution": STORE.put_execution_type,
+        "artifact": STORE.put_artifact_type,
+    }
+    message = {
+        "context": metadata_store_pb2.ContextType,
+        "execution": metadata_store_pb2.ExecutionType,
+        "artifact": metadata_store_pb2.ArtifactType,
+    }
+    return put[kind](message[kind](name=name))
+
+
+def seed(run_id, tasks):
+    """Record a run as KFP's launcher does: its context, an execution per task, Metrics artifacts as outputs."""
+    context = metadata_store_pb2.Context(type_id=type_id("context", "system.PipelineRun"), name=run_id)
+    [context_id] = STORE.put_contexts([context])
+    context.id = context_id
+    execution_type = type_id("execution", "system.ContainerExecution")
+    metrics_type = type_id("artifact", "system.Metrics")
+    dataset_type = type_id("artifact", "system.Dataset")
+    for task, values in tasks.items():
+        execution = metadata_store_pb2.Execution(
+            type_id=execution_type, last_known_state=metadata_store_pb2.Execution.COMPLETE
+        )
+        execution.custom_properties["task_name"].string_value = task
+        execution.custom_properties["display_name"].string_value = task
+        metrics = metadata_store_pb2.Artifact(
+            type_id=metrics_type, uri=f"minio://mlpipeline/v2/artifacts/{run_id}/{task}/metrics"
+        )
+        metrics.custom_properties["display_name"].string_value = "metrics"
+        for name, value in values.items():
+            metrics.custom_properties[name].double_value = value
+        dataset = metadata_store_pb2.Artifact(
+            type_id=dataset_type, uri=f"minio://mlpipeline/v2/artifacts/{run_id}/{task}/data"
+        )
+        outputs = []
+        for artifact, key in ((metrics, "metrics"), (dataset, "data")):
+            event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
+            event.path.steps.add().key = key
+            outputs.append((artifact, event))
+        STORE.put_execution(execution, outputs, [context])
+    return context_id
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        return
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = urllib.parse.urlparse(self.path).path
+        if path == "/seed":
+            document = json.loads(body)
+            context_id = seed(document["run_id"], document["tasks"])
+            return self.reply(200, json.dumps({"context_id": context_id}).encode(), "application/json")
+        method = path.rsplit("/", 1)[1]
+        request = getattr(metadata_store_service_pb2, f"{method}Request")()
+        response = getattr(metadata_store_service_pb2, f"{method}Response")()
+        request.ParseFromString(body[5 : 5 + int.from_bytes(body[1:5], "big")])
+        try:
+            STORE._call(method, request, response)
+            status, text = "0", ""
+        except Exception as exc:  # the error goes back as grpc-status, as envoy's grpc-web filter does
+            status, text = "5" if "NotFound" in type(exc).__name__ else "13", urllib.parse.quote(str(exc))
+        payload = response.SerializeToString()
+        trailer = f"grpc-status:{status}\r\ngrpc-message:{text}\r\n".encode()
+        data = b"\x00" + len(payload).to_bytes(4, "big") + payload + b"\x80" + len(trailer).to_bytes(4, "big") + trailer
+        self.reply(200, data, "application/grpc-web+proto")
+
+    def reply(self, status, data, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    sys.stdout.close()
+    server.serve_forever()
