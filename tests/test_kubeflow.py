@@ -337,3 +337,17 @@ def test_older_mlmd_without_type_names_is_asked_for_the_types():
         return 200, frame(answers[path.rsplit("/", 1)[1]].SerializeToString()), {"grpc-status": "0"}
 
     assert MetadataClient(post).run_metrics("r") == [("train", {"f1": 0.5})]
+
+
+def test_inside_the_cluster_no_configuration_is_needed(tmp_path, monkeypatch):
+    token = tmp_path / "token"
+    token.write_text("sa-token")
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("KF_PIPELINES_ENDPOINT", raising=False)
+    monkeypatch.delenv("KF_PIPELINES_UI_ENDPOINT", raising=False)
+    connection = resolve(None, None, None)
+    assert (connection.host, connection.auth) == ("http://ml-pipeline.kubeflow.svc.cluster.local:8888", "sa")
+    assert connection.ui == "http://ml-pipeline-ui.kubeflow.svc.cluster.local"
+    monkeypatch.setenv("KF_PIPELINES_ENDPOINT", "https://kf.example.com/pipeline")
+    assert resolve(None, "team-a", "token").host == "https://kf.example.com/pipeline"

@@ -22,6 +22,8 @@ COOKIE_ENV = "KFP_NOTEBOOK_COOKIE"
 PASSWORD_ENV = "KFP_NOTEBOOK_PASSWORD"
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 REQUEST_TIMEOUT = 10.0
+#: Inside the cluster the UI service serves pod logs and the grpc-web route to ML Metadata.
+IN_CLUSTER_UI = "http://ml-pipeline-ui.kubeflow.svc.cluster.local"
 GET_RETRIES = 3
 
 
@@ -86,6 +88,7 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
     host = host or os.environ.get("KF_PIPELINES_ENDPOINT")
     if host is None and in_cluster:
         host = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+        options.setdefault("ui_host", IN_CLUSTER_UI)
     if host is None:
         raise ConnectionError_(
             "no Kubeflow Pipelines host: `%kfp connect --host https://HOST/pipeline`, or set KF_PIPELINES_ENDPOINT"
@@ -95,7 +98,8 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
             f"--host {host!r} must start with http:// or https:// (example: https://kubeflow.example.com/pipeline)"
         )
     kind = auth or ("sa" if in_cluster else "none")
-    ui_host = options.pop("ui_host", None) or os.environ.get("KF_PIPELINES_UI_ENDPOINT")
+    ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or options.pop("ui_host", None)
+    options.pop("ui_host", None)
     return Connection(host.rstrip("/"), namespace, kind, ui_host, **options)
 
 
