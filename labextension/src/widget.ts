@@ -326,7 +326,7 @@ export class PipelinePanelView extends DOMWidgetView {
         block.appendChild(element('pre', 'kfp-detail-outputs', `outputs ${JSON.stringify(run.outputs, null, 2)}`));
       }
       if (run.metrics && Object.keys(run.metrics).length) {
-        block.appendChild(element('pre', 'kfp-detail-metrics', JSON.stringify(run.metrics, null, 2)));
+        block.appendChild(element('pre', 'kfp-detail-metrics', `metrics ${JSON.stringify(run.metrics, null, 2)}`));
       }
       if (run.log) {
         block.appendChild(element('pre', 'kfp-detail-log', run.log));
