@@ -13,52 +13,9 @@ from traitlets import Bool, Integer, List, Unicode
 
 from kfp_notebook import options as opts
 from kfp_notebook.errors import ComponentError, KfpNotebookError, OptionError, PipelineError
+from kfp_notebook.help_texts import COMPONENT_HELP, KFP_HELP, PIPELINE_HELP
 from kfp_notebook.history import NotebookHistory
 from kfp_notebook.registry import Registry, activate
-
-COMPONENT_HELP = """Turn the function in this cell into a Kubeflow Pipelines component.
-
-%%component [--name NAME] [--base-image IMAGE] [--packages PKG [PKG ...]] [--pip-index-url URL]...
-            [--cpu Q] [--cpu-limit Q] [--memory Q] [--memory-limit Q] [--gpu N] [--gpu-type TYPE]
-            [--env NAME=VALUE]... [--secret SECRET:KEY=ENVVAR]... [--volume PVC:/mount/path]...
-            [--retries N] [--no-cache] [--display-name TEXT] [--output-component-file PATH]
-
-The cell runs as ordinary Python; its function (the only one, or the one --name names) becomes
-the component, bound to the same name. The plain function stays at `NAME.python_func`.
---base-image, --packages and --pip-index-url describe the container. The resource, env, secret,
-volume, retry, cache and display-name options are applied to every task made from the component;
-a task can still override them with kfp's setters inside the pipeline.
-"""
-
-PIPELINE_HELP = """Turn the function in this cell into a Kubeflow Pipelines pipeline.
-
-%%pipeline [--name NAME] [--description TEXT] [--output FILE.yaml]
-
-The function's typed parameters are the pipeline's parameters; call components inside it and use
-kfp's dsl.If / dsl.Elif / dsl.Else, dsl.ParallelFor, dsl.Collected and dsl.ExitHandler as usual.
---output compiles the pipeline to FILE.yaml right away.
-"""
-
-KFP_HELP = """%kfp SUBCOMMAND ...
-
-  %kfp compile [PIPELINE] [-o FILE]   compile a pipeline (the latest one by default) to YAML
-  %kfp run [PIPELINE] [--param NAME=VALUE]... [--no-wait] [--workers N] [--no-cache]
-                                      run it on this machine, showing task states live
-  %kfp runs [PIPELINE]                the local runs kept in the runs folder (and, when connected, the
-                                      recent runs of the pipeline on Kubeflow)
-  %kfp logs TASK [--run RUN] [--tail N]
-                                      a task's output (of the latest run by default)
-  %kfp stop [RUN]                     stop a running run (the latest by default)
-  %kfp connect --host URL [--namespace NS] [--auth none|token|cookie|sa|dex] [--user EMAIL]
-               [--ca-cert PATH] [--insecure]
-                                      connect to Kubeflow Pipelines (secrets from env or a prompt)
-  %kfp submit [PIPELINE] [--experiment NAME] [--run-name NAME] [--param NAME=VALUE]... [--no-wait]
-                                      upload, create a run on Kubeflow, follow it live
-  %kfp status [RUN]                   the states of a run started from this kernel
-  %kfp show [PIPELINE]                the pipeline's panel: DAG, Compile / Run / Submit / Stop, live states
-  %kfp list                           the components and pipelines this kernel defined
-  %kfp help                           this text
-"""
 
 
 @magics_class
