@@ -47,24 +47,37 @@ def _settings(folder: Path) -> None:
 
 
 @contextmanager
-def jupyterlab(root: Path, scratch: Path) -> Iterator[str]:
-    """Start JupyterLab serving `root` on a loopback port; yields its base URL with the token."""
+def jupyterlab(root: Path, scratch: Path, app: str = "jupyterlab") -> Iterator[str]:
+    """Start JupyterLab (or Notebook 7: app="notebook") serving `root` on a loopback port.
+
+    Yields the URL of a notebook, with `{path}` to fill in and the token.
+    """
     port, token = free_port(), secrets.token_hex(16)
     _settings(scratch / "settings")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.allow_root=True", "--ServerApp.ip=127.0.0.1",
+        sys.executable, "-m", app, "--no-browser", "--ServerApp.allow_root=True", "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        f"--LabApp.user_settings_dir={scratch / 'settings'}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
+        f"--ServerApp.root_dir={root}",
     ]  # fmt: skip
+    if app == "notebook":
+        command += [
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            f"--JupyterNotebookApp.user_settings_dir={scratch / 'settings'}",
+        ]
+    else:
+        command += [
+            "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={scratch / 'settings'}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
+        ]  # fmt: skip
     log = open(scratch / "jupyterlab.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(f"{base}/api/status?token={token}", server, scratch / "jupyterlab.log")
-        yield f"{base}/lab/tree/{{path}}?token={token}"
+        page = "notebooks" if app == "notebook" else "lab/tree"
+        yield f"{base}/{page}/{{path}}?token={token}"
     finally:
         server.terminate()
         try:

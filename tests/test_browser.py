@@ -54,20 +54,26 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(lab):
+def browser():
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab, browser):
     _root, url = lab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url.format(path="panel.ipynb"))
-        page.wait_for_function(KERNEL_READY, timeout=60_000)
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_selector(".kfp-panel .kfp-dag svg g.node", timeout=60_000)
-        yield page
-        browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url.format(path="panel.ipynb"))
+    page.wait_for_function(KERNEL_READY, timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".kfp-panel .kfp-dag svg g.node", timeout=60_000)
+    yield page
+    page.close()
 
 
 def panel(page, index: int):
@@ -173,3 +179,25 @@ def test_stop_cancels_the_run(page):
     )
     assert "run stopped" in third.locator(".kfp-message").inner_text()
     shot(third, "run-stopped")
+
+
+def test_the_panel_works_in_notebook_7(tmp_path, browser):
+    notebook = new_notebook(cells=[new_code_cell(c) for c in [*CELLS[:4], CELLS[5]]])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "root").mkdir()
+    nbformat.write(notebook, tmp_path / "root" / "seven.ipynb")
+    with jupyterlab(tmp_path / "root", tmp_path, app="notebook") as url:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(url.format(path="seven.ipynb"))
+        page.wait_for_function(KERNEL_READY, timeout=60_000)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_selector(".kfp-panel svg g.node", timeout=60_000)
+        first = page.locator(".kfp-panel").first
+        first.locator(".kfp-run").click()
+        page.wait_for_function(
+            "(panel) => [...panel.querySelectorAll('svg g.node')].every(n => n.getAttribute('data-state') === 'SUCCEEDED')",
+            arg=first.element_handle(),
+            timeout=60_000,
+        )
+        shot(first, "notebook7")
+        page.close()
