@@ -16,15 +16,8 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import TaskState
 
 GROUP_KINDS = {"condition-branches": "branches", "condition": "condition", "for-loop": "loop", "exit-handler": "exit"}
-STATE_COLORS = {
-    TaskState.PENDING: "#ffffff",
-    TaskState.RUNNING: "#cfe2ff",
-    TaskState.SUCCEEDED: "#c8f0c8",
-    TaskState.CACHED: "#d9f2e6",
-    TaskState.FAILED: "#f8c6c6",
-    TaskState.SKIPPED: "#eeeeee",
-    TaskState.CANCELED: "#ffe0b2",
-}
+#: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
+PENDING_FILL = "#ffffff"
 
 
 @dataclass
@@ -225,7 +218,7 @@ def to_dot(model: DagModel) -> Any:
         "node",
         shape="box",
         style="rounded,filled",
-        fillcolor=STATE_COLORS[TaskState.PENDING],
+        fillcolor=PENDING_FILL,
         fontname="Helvetica",
         fontsize="10",
     )

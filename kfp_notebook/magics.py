@@ -128,7 +128,7 @@ class KfpMagics(Magics):
                 compile_yaml(built.pipeline, options.output)
             self._namespace[node.name] = built.pipeline
         rebuild = self._rebuilder(cell, node, function, options)
-        self.registry.add_pipeline(node.name, built, function, options, rebuild)
+        self.registry.add_pipeline(node.name, built, rebuild)
         summary = pipeline_summary(node.name, built.pipeline, options.output)
         if self.panel:
             self._show_panel(node.name, summary)

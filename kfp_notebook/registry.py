@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.errors import UnknownNameError
-from kfp_notebook.options import PipelineOptions
 
 
 @dataclass
@@ -27,8 +26,6 @@ class PipelineEntry:
 
     name: str
     pipeline: Any
-    function: Callable[..., Any]
-    options: PipelineOptions
     uses: dict[str, int] = field(default_factory=dict)
     rebuild: Callable[[], tuple[Any, tuple[Any, ...]]] | None = None
 
@@ -52,14 +49,12 @@ class Registry:
         self,
         name: str,
         built: tuple[Any, tuple[Any, ...]],
-        function: Callable[..., Any],
-        options: PipelineOptions,
         rebuild: Callable[[], tuple[Any, tuple[Any, ...]]] | None = None,
     ) -> PipelineEntry:
-        """Record a pipeline (and the components it called) as built from `function`."""
+        """Record a pipeline and the components it called; `rebuild` builds it again from its cell."""
         pipeline, used = built
         self.pipelines.pop(name, None)
-        entry = PipelineEntry(name, pipeline, function, options, self._versions_of(used), rebuild)
+        entry = PipelineEntry(name, pipeline, self._versions_of(used), rebuild)
         self.pipelines[name] = entry
         self.latest_pipeline = name
         return entry

@@ -31,9 +31,6 @@ class TaskState(str, Enum):
         return self in (TaskState.SUCCEEDED, TaskState.CACHED, TaskState.SKIPPED)
 
 
-RunState = TaskState
-
-
 @dataclass
 class TaskStatus:
     """What is known about one task: its state, times, attempts, message and where its files are."""

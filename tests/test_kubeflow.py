@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import kfp_notebook
-from kfp_notebook.backends.kubeflow.connection import ConnectionError_, client, resolve
+from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, client, resolve
 from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import TaskState
@@ -174,14 +174,14 @@ def test_401_in_the_middle_of_polling_is_reported_then_recovers(server, fan):
 )
 def test_connection_failures_have_their_own_messages(server, make_host, message):
     host, _ = server
-    with pytest.raises(ConnectionError_, match=message):
+    with pytest.raises(KubeflowConnectionError, match=message):
         backend(make_host(host))
 
 
 def test_credentials_refused(server):
     host, state = server
     state.faults.append(Fault("GET", r"/apis/v2beta1/healthz", "status:403", count=5))
-    with pytest.raises(ConnectionError_, match=r"refused the credentials \(HTTP 403\); check --auth none"):
+    with pytest.raises(KubeflowConnectionError, match=r"refused the credentials \(HTTP 403\); check --auth none"):
         backend(host)
 
 
@@ -225,7 +225,7 @@ def test_a_tasks_log_comes_from_the_ui_pod_log_endpoint(server, fan):
     assert handle.wait(30)
     assert made.logs(handle.run_id, "total") == "line 1\nsum is 30"
     assert made.logs(handle.run_id, "total", tail=1) == "sum is 30"
-    with pytest.raises(ConnectionError_, match=r"no pod for task 'nope'"):
+    with pytest.raises(KubeflowConnectionError, match=r"no pod for task 'nope'"):
         made.logs(handle.run_id, "nope")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from kfp_notebook.backends.kubeflow.connection import PASSWORD_ENV, Connection, ConnectionError_, client, login
+from kfp_notebook.backends.kubeflow.connection import PASSWORD_ENV, Connection, KubeflowConnectionError, client, login
 
 
 def connect(connection: Connection, secret: str | None = None) -> Any:
@@ -15,7 +15,7 @@ def connect(connection: Connection, secret: str | None = None) -> Any:
     from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
 
     if connection.auth == "dex" and not connection.user:
-        raise ConnectionError_("--auth dex needs --user EMAIL (for example --user user@example.com)")
+        raise KubeflowConnectionError("--auth dex needs --user EMAIL (for example --user user@example.com)")
     if connection.auth == "dex" and secret is None:
         secret = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {connection.user}: ")
     backend = KubeflowBackend(connection, client(connection, secret))

@@ -27,7 +27,7 @@ IN_CLUSTER_UI = "http://ml-pipeline-ui.kubeflow.svc.cluster.local"
 GET_RETRIES = 3
 
 
-class ConnectionError_(KfpNotebookError):
+class KubeflowConnectionError(KfpNotebookError):
     """Kubeflow Pipelines cannot be reached or refuses us; the message says why and what to do."""
 
 
@@ -77,7 +77,7 @@ def remembered() -> Connection | None:
 def resolve(host: str | None, namespace: str | None, auth: str | None, **options: Any) -> Connection:
     """The connection to use: given values, else kfp's environment variables, else the in-cluster defaults."""
     if auth is not None and auth not in AUTH_KINDS:
-        raise ConnectionError_(f"--auth {auth!r} is not one of {', '.join(AUTH_KINDS)}")
+        raise KubeflowConnectionError(f"--auth {auth!r} is not one of {', '.join(AUTH_KINDS)}")
     in_cluster = Path(os.environ.get("KF_PIPELINES_SA_TOKEN_PATH", SA_TOKEN_PATH)).exists()
     previous = remembered() if host is None and not os.environ.get("KF_PIPELINES_ENDPOINT") else None
     if previous is not None:
@@ -90,11 +90,11 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
         host = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
         options.setdefault("ui_host", IN_CLUSTER_UI)
     if host is None:
-        raise ConnectionError_(
+        raise KubeflowConnectionError(
             "no Kubeflow Pipelines host: `%kfp connect --host https://HOST/pipeline`, or set KF_PIPELINES_ENDPOINT"
         )
     if not host.startswith(("http://", "https://")):
-        raise ConnectionError_(
+        raise KubeflowConnectionError(
             f"--host {host!r} must start with http:// or https:// (example: https://kubeflow.example.com/pipeline)"
         )
     kind = auth or ("sa" if in_cluster else "none")
@@ -181,7 +181,7 @@ def login(connection: Connection, password: str | None = None) -> str:
     from kfp_notebook.backends.kubeflow.dex import dex_session
 
     if not connection.user:
-        raise ConnectionError_("--auth dex needs --user EMAIL (for example --user user@example.com)")
+        raise KubeflowConnectionError("--auth dex needs --user EMAIL (for example --user user@example.com)")
     password = password or os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {connection.user}: ")
     verify: bool | str = False if connection.insecure else (connection.ca_cert or True)
     return dex_session(connection.host, connection.user, password, verify, connection.timeout)
@@ -201,24 +201,24 @@ def harden(made: Any, timeout: float) -> None:
     pool.clear()
 
 
-def explain(connection: Connection, exc: Exception) -> ConnectionError_:
+def explain(connection: Connection, exc: Exception) -> KubeflowConnectionError:
     """One message per kind of failure, with what to do."""
     status = getattr(exc, "status", None)
     text = f"{type(exc).__name__}: {exc}"
     if status in (401, 403):
-        return ConnectionError_(
+        return KubeflowConnectionError(
             f"{connection.host} refused the credentials (HTTP {status}); check --auth {connection.auth} "
             "(a token in KFP_NOTEBOOK_TOKEN, a session cookie in KFP_NOTEBOOK_COOKIE) and the namespace"
         )
     if status == 404:
-        return ConnectionError_(
+        return KubeflowConnectionError(
             f"{connection.host} is not a Kubeflow Pipelines API (404 on /apis/v2beta1/healthz); "
             "did you mean the `/pipeline` path, e.g. https://HOST/pipeline ?"
         )
     if "SSL" in text or "certificate" in text.lower():
-        return ConnectionError_(
+        return KubeflowConnectionError(
             f"TLS to {connection.host} failed ({exc}); pass --ca-cert PATH, or --insecure for a test cluster"
         )
     if status is not None:
-        return ConnectionError_(f"{connection.host} answered HTTP {status}: {getattr(exc, 'body', '') or exc}")
-    return ConnectionError_(f"cannot reach {connection.host}: {text}. Check the host and that Kubeflow is up")
+        return KubeflowConnectionError(f"{connection.host} answered HTTP {status}: {getattr(exc, 'body', '') or exc}")
+    return KubeflowConnectionError(f"cannot reach {connection.host}: {text}. Check the host and that Kubeflow is up")

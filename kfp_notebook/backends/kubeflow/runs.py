@@ -11,7 +11,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.kubeflow.connection import Connection, ConnectionError_, explain
+from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.tasks import executor_pod, task_states
 from kfp_notebook.backends.local.runner import typed_parameters
 from kfp_notebook.ir import PipelineIR
@@ -80,7 +80,7 @@ class KubeflowBackend:
             version_name = f"{name} {time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
             version = self.client._upload_api.upload_pipeline_version(path, name=version_name, pipelineid=pipeline_id)
             return pipeline_id, version.pipeline_version_id
-        except ConnectionError_:
+        except KubeflowConnectionError:
             raise
         except Exception as exc:
             raise explain(self.connection, exc) from None
@@ -154,7 +154,7 @@ class KubeflowBackend:
         name, _, index = task.partition("#")
         pod = executor_pod(details, name.replace("_", "-"), int(index or 0))
         if pod is None:
-            raise ConnectionError_(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
+            raise KubeflowConnectionError(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
         query = {"podname": pod, "runid": run_id}
         if self.connection.namespace:
             query["podnamespace"] = self.connection.namespace
@@ -203,7 +203,7 @@ class KubeflowBackend:
             raise explain(self.connection, exc) from None
         if response.status != 200:
             body = response.data.decode("utf-8", "replace")[:300]
-            raise ConnectionError_(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
+            raise KubeflowConnectionError(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
         return response.data.decode("utf-8", "replace")
 
     def recent_runs(self, pipeline: str | None = None, count: int = 10) -> list[dict[str, Any]]:
@@ -254,7 +254,6 @@ class Follower:
 
     def __init__(self, backend: KubeflowBackend, handle: RunHandle, ir: PipelineIR | None):
         self.backend, self.handle, self.ir = backend, handle, ir
-        self.stopping = False
         self.detached = False
         self.metrics: list[tuple[str, dict[str, float]]] | None = None
         self.relogged = False
@@ -316,7 +315,6 @@ class Follower:
 
     def stop(self) -> None:
         """Terminate the run on the server; polling goes on until the server says CANCELED."""
-        self.stopping = True
         self.backend.terminate(self.handle.run_id)
 
     def result(self) -> RunResult:

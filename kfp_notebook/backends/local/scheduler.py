@@ -93,7 +93,7 @@ class Scheduler:
             self._cancel_everything(TaskState.FAILED)
         finally:
             self.pool.shutdown(wait=True)
-            self._finish_run(root)
+            self._finish_run()
 
     def _open(self, dag: DagInstance) -> None:
         self.dags.append(dag)
@@ -299,7 +299,7 @@ class Scheduler:
         for dag in self.dags:
             dag.closed = True
 
-    def _finish_run(self, root: DagInstance) -> None:
+    def _finish_run(self) -> None:
         if self.broken or any(n.state is TaskState.FAILED for n in self.nodes.values()):
             final = TaskState.CANCELED if self.canceled and not self.broken else TaskState.FAILED
         else:
