@@ -18,12 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import kfp_server_api
 import yaml
+
+from loopback import serving
 
 API = "/apis/v2beta1"
 _CLIENT = kfp_server_api.ApiClient()
@@ -405,14 +407,8 @@ def contract_server() -> Iterator[tuple[str, State]]:
     """Serve the contract on 127.0.0.1; yields (host URL, state) and stops the server afterwards."""
     state = State()
     handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as url:
+        yield url, state
 
 
 def argo_details(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+
+from loopback import serving
 
 
 def build_wheel(folder: Path, name: str, version: str, source: str) -> Path:
@@ -52,11 +53,5 @@ def package_index(root: Path, wheels: dict[str, tuple[str, str]]) -> Iterator[tu
         (page / "index.html").write_text(f'<a href="../../{wheel.name}">{wheel.name}</a>\n', encoding="utf-8")
     requests: list[str] = []
     handler = type("Handler", (_Handler,), {"requests": requests})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(partial(handler, directory=str(root))) as url:
+        yield f"{url}/simple", requests
