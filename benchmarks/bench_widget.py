@@ -20,9 +20,9 @@ from pathlib import Path
 from IPython.core.interactiveshell import InteractiveShell
 
 import kfp_notebook
-from kfp_notebook import graph
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.view import dag as graph
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = 200
@@ -54,7 +54,7 @@ def kernel_side() -> None:
     coalescing(panel)
 
 
-def coalescing(panel: kfp_notebook.widget.PipelinePanel) -> None:
+def coalescing(panel: kfp_notebook.view.panel.PipelinePanel) -> None:
     handle = RunHandle("bench", "big", "local")
     for member in panel.model.nodes:
         handle.tasks[member] = TaskStatus(member, member, component="comp-step")
@@ -69,7 +69,7 @@ def coalescing(panel: kfp_notebook.widget.PipelinePanel) -> None:
     publish_ms = (time.perf_counter() - start) * 1000
     time.sleep(0.3)
     print(
-        f"kernel: 1,000 task events published in {publish_ms:.1f} ms → {len(updates)} node_states update(s) sent (coalesced every {kfp_notebook.widget.FLUSH_SECONDS * 1000:.0f} ms)"
+        f"kernel: 1,000 task events published in {publish_ms:.1f} ms → {len(updates)} node_states update(s) sent (coalesced every {kfp_notebook.view.panel.FLUSH_SECONDS * 1000:.0f} ms)"
     )
 
 
@@ -89,7 +89,7 @@ def browser_side() -> None:
         root.mkdir()
         cells = [
             *CELLS,
-            "import kfp_notebook\nfrom kfp_notebook import graph\npanel = kfp_notebook.show(big)\npanel",
+            "import kfp_notebook\nfrom kfp_notebook.view import dag as graph\npanel = kfp_notebook.show(big)\npanel",
             "import time\ntime.sleep(3)\npanel.node_states = {graph.node_element_id(m): 'SUCCEEDED' for m in list(panel.model.nodes)[:50]}",
         ]
         notebook = new_notebook(cells=[new_code_cell(c) for c in cells])

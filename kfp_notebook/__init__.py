@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from kfp_notebook.volumes import Volume
+    from kfp_notebook.authoring.volumes import Volume
 
 __all__ = ["Volume", "compile", "load_ipython_extension", "run", "show"]
 
@@ -76,7 +76,7 @@ def show(
     Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
     """
     from kfp_notebook.compiling import compile_yaml
-    from kfp_notebook.widget import PipelinePanel
+    from kfp_notebook.view.panel import PipelinePanel
 
     def compile_pipeline(target: Any, path: str | None) -> str:
         from kfp_notebook.registry import refreshed
@@ -92,7 +92,7 @@ def show(
 
 def __getattr__(name: str) -> Any:
     if name == "Volume":
-        from kfp_notebook.volumes import Volume
+        from kfp_notebook.authoring.volumes import Volume
 
         return Volume
     raise AttributeError(f"module 'kfp_notebook' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 import kfp_notebook
-from kfp_notebook.components import NotebookComponent
+from kfp_notebook.authoring.components import NotebookComponent
 
 FLAGS = [
     "--name", "--base-image", "--packages", "--pip-index-url", "--cpu", "--cpu-limit", "--memory",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_notebook.errors import OptionError
-from kfp_notebook.options import (
+from kfp_notebook.authoring.options import (
     SecretEnv,
     TaskDefaults,
     VolumeMount,
     parse_component_line,
     parse_pipeline_line,
 )
+from kfp_notebook.errors import OptionError
 
 
 def test_empty_line_gives_kfp_defaults():

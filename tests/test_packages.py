@@ -7,7 +7,7 @@ from importlib import metadata
 import pytest
 from IPython.core.error import UsageError
 
-from kfp_notebook.packages import imported_modules, missing, requirement_name, third_party
+from kfp_notebook.authoring.packages import imported_modules, missing, requirement_name, third_party
 
 YAML_PIN = f"PyYAML=={metadata.version('PyYAML')}"
 GRAPHVIZ_PIN = f"graphviz=={metadata.version('graphviz')}"

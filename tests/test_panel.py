@@ -9,9 +9,9 @@ import time
 import pytest
 
 import kfp_notebook
-from kfp_notebook import graph
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.view import dag as graph
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from IPython.core.error import UsageError
 
+from kfp_notebook.authoring.volumes import access_modes
 from kfp_notebook.errors import OptionError
-from kfp_notebook.volumes import access_modes
 
 from helpers import documents, same_as_handwritten
 

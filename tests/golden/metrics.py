@@ -1,12 +1,12 @@
 """Hand-written kfp equivalent of notebooks/metrics.ipynb.
 
 A v1 metrics file needs code after the function returns to become v2 Metrics; %%component ships
-it as one line at the top of the body plus the helper below (see kfp_notebook/v1_metrics.py).
+it as one line at the top of the body plus the helper below (see kfp_notebook/authoring/v1_metrics.py).
 """
 from kfp import dsl
 from kfp.dsl import Metrics, Output
 
-from kfp_notebook.v1_metrics import _kfp_notebook_v1_metrics
+from kfp_notebook.authoring.v1_metrics import _kfp_notebook_v1_metrics
 
 
 @dsl.component(additional_funcs=[_kfp_notebook_v1_metrics])

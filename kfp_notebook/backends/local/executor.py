@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local.values import coerce
 from kfp_notebook.ir import PythonProgram
+from kfp_notebook.parameters import coerce
 
 
 @dataclass

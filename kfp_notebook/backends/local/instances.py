@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfp_notebook.backends.local.values import coerce
-from kfp_notebook.cel import evaluate
+from kfp_notebook.backends.local.cel import evaluate
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
+from kfp_notebook.parameters import coerce
 from kfp_notebook.status import TaskState
 
 ALL_COMPLETED = "ALL_UPSTREAM_TASKS_COMPLETED"

@@ -11,9 +11,9 @@ from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.platform import ignored_settings, resource_settings, secret_environment
 from kfp_notebook.backends.local.scheduler import Prepared, Scheduler
 from kfp_notebook.backends.local.store import RunStore
-from kfp_notebook.backends.local.values import coerce, parse_parameter
 from kfp_notebook.errors import KfpNotebookError, OptionError
 from kfp_notebook.ir import PipelineIR
+from kfp_notebook.parameters import coerce, parse_parameter
 from kfp_notebook.status import RunHandle
 
 

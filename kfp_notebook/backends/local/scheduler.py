@@ -17,12 +17,12 @@ from typing import Any
 
 from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.cache import TaskCache, cache_key
+from kfp_notebook.backends.local.cel import CelError
 from kfp_notebook.backends.local.environments import PackageEnvironmentError, ensure_environment
 from kfp_notebook.backends.local.executor import Outcome, ProcessGroups, TaskRun, run_python_task
 from kfp_notebook.backends.local.instances import DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.platform import volume_folder
 from kfp_notebook.backends.local.store import RunStore
-from kfp_notebook.cel import CelError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus

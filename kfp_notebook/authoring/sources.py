@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_notebook.cells import Cell, register_text
-from kfp_notebook.dependencies import Needs, container_names, is_literal
+from kfp_notebook.authoring.cells import Cell, register_text
+from kfp_notebook.authoring.dependencies import Needs, container_names, is_literal
 from kfp_notebook.errors import ComponentError
 
 #: What kfp's generated program imports before the function (kfp 2.17 `component_factory`).
@@ -215,6 +215,6 @@ def _define(text: str, original: Callable[..., Any], name: str, filename: str) -
 
 
 def _v1_metrics_helper() -> Callable[..., Any]:
-    from kfp_notebook.v1_metrics import _kfp_notebook_v1_metrics
+    from kfp_notebook.authoring.v1_metrics import _kfp_notebook_v1_metrics
 
     return _kfp_notebook_v1_metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kfp_notebook.dependencies import ImportIndex, NotebookContext
+from kfp_notebook.authoring.dependencies import ImportIndex, NotebookContext
 
 
 class NotebookHistory:

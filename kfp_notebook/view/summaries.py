@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfp_notebook.task_defaults import describe_defaults
+from kfp_notebook.authoring.task_defaults import describe_defaults
 
 
 @dataclass

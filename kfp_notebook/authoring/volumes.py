@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+from kfp_notebook.authoring.options import memory_quantity
 from kfp_notebook.errors import OptionError
-from kfp_notebook.options import memory_quantity
 
 ACCESS_MODES = {
     "RWO": "ReadWriteOnce",

@@ -13,8 +13,8 @@ from typing import Any
 from kfp.dsl import pipeline_context
 from kfp.dsl.python_component import PythonComponent
 
-from kfp_notebook.cells import Cell
-from kfp_notebook.dependencies import (
+from kfp_notebook.authoring.cells import Cell
+from kfp_notebook.authoring.dependencies import (
     Needs,
     NotebookContext,
     Problem,
@@ -22,11 +22,11 @@ from kfp_notebook.dependencies import (
     function_locals,
     resolve_function,
 )
+from kfp_notebook.authoring.options import ComponentOptions, TaskDefaults
+from kfp_notebook.authoring.packages import Requirement, checks_packages, imported_modules, missing, third_party
+from kfp_notebook.authoring.sources import ShippedFunction, shipped_function
+from kfp_notebook.authoring.task_defaults import apply_task_defaults
 from kfp_notebook.errors import ComponentError
-from kfp_notebook.options import ComponentOptions, TaskDefaults
-from kfp_notebook.packages import Requirement, checks_packages, imported_modules, missing, third_party
-from kfp_notebook.sources import ShippedFunction, shipped_function
-from kfp_notebook.task_defaults import apply_task_defaults
 
 #: Components called while a pipeline is being built (so a pipeline knows what it uses).
 components_in_use: contextvars.ContextVar[list[NotebookComponent] | None] = contextvars.ContextVar(

@@ -18,11 +18,11 @@ from typing import Any
 import ipywidgets
 from traitlets import Bool, Dict, List, Unicode
 
-from kfp_notebook import graph
-from kfp_notebook.backends.local.values import parse_parameter
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
+from kfp_notebook.parameters import parse_parameter
 from kfp_notebook.status import RunHandle, TaskState
+from kfp_notebook.view import dag as graph
 
 MODULE = "kfp-notebook"
 MODULE_VERSION = "0.1.0"
@@ -261,7 +261,7 @@ def _kernel() -> Any:
 
 def progress_line(handle: RunHandle) -> str:
     """State, tasks done out of the tasks that run a container, elapsed time, run id."""
-    from kfp_notebook.run_display import task_counts
+    from kfp_notebook.view.run_summaries import task_counts
 
     done, total = task_counts(handle)
     elapsed = (handle.finished or time.time()) - handle.started
@@ -286,7 +286,7 @@ def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
 
 
 def _as_text(value: Any, kind: str) -> str:
-    from kfp_notebook.backends.local.values import coerce
+    from kfp_notebook.parameters import coerce
 
     if value is None:
         return ""

@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from kfp_notebook.cells import Cell, failing_line
-from kfp_notebook.components import NotebookComponent, components_in_use
+from kfp_notebook.authoring.cells import Cell, failing_line
+from kfp_notebook.authoring.components import NotebookComponent, components_in_use
+from kfp_notebook.authoring.options import PipelineOptions
 from kfp_notebook.errors import PipelineError
-from kfp_notebook.options import PipelineOptions
 
 
 class BuiltPipeline(NamedTuple):

@@ -11,10 +11,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 from traitlets import Bool, Integer, List, Unicode
 
-from kfp_notebook import options as opts
+from kfp_notebook.authoring import options as opts
+from kfp_notebook.authoring.history import NotebookHistory
 from kfp_notebook.errors import ComponentError, KfpNotebookError, OptionError, PipelineError
-from kfp_notebook.help_texts import COMPONENT_HELP, KFP_HELP, PIPELINE_HELP
-from kfp_notebook.history import NotebookHistory
+from kfp_notebook.magics.help_texts import COMPONENT_HELP, KFP_HELP, PIPELINE_HELP
 from kfp_notebook.registry import Registry, activate
 
 
@@ -91,9 +91,15 @@ class KfpMagics(Magics):
         return self.shell.user_ns
 
     def _component(self, line: str, text: str) -> None:
-        from kfp_notebook.cells import check_plain_def, namespace_transaction, parse_cell, pick_function, run_cell
-        from kfp_notebook.components import ComponentConfig, build_component
-        from kfp_notebook.display import component_summary
+        from kfp_notebook.authoring.cells import (
+            check_plain_def,
+            namespace_transaction,
+            parse_cell,
+            pick_function,
+            run_cell,
+        )
+        from kfp_notebook.authoring.components import ComponentConfig, build_component
+        from kfp_notebook.view.summaries import component_summary
 
         options = opts.parse_component_line(line)
         cell = parse_cell(text, "%%component", ComponentError)
@@ -111,10 +117,16 @@ class KfpMagics(Magics):
         display(component_summary(name, component))
 
     def _pipeline(self, line: str, text: str) -> None:
-        from kfp_notebook.cells import check_plain_def, namespace_transaction, parse_cell, pick_function, run_cell
+        from kfp_notebook.authoring.cells import (
+            check_plain_def,
+            namespace_transaction,
+            parse_cell,
+            pick_function,
+            run_cell,
+        )
+        from kfp_notebook.authoring.pipelines import build_pipeline
         from kfp_notebook.compiling import compile_yaml
-        from kfp_notebook.display import pipeline_summary
-        from kfp_notebook.pipelines import build_pipeline
+        from kfp_notebook.view.summaries import pipeline_summary
 
         options = opts.parse_pipeline_line(line)
         cell = parse_cell(text, "%%pipeline", PipelineError)
@@ -158,7 +170,7 @@ class KfpMagics(Magics):
 
     def _rebuilder(self, cell: Any, node: Any, function: Any, options: opts.PipelineOptions) -> Callable[[], Any]:
         """Rebuild this pipeline with the components defined now (after a component cell was edited)."""
-        from kfp_notebook.pipelines import build_pipeline
+        from kfp_notebook.authoring.pipelines import build_pipeline
 
         def rebuild() -> Any:
             old = self.registry.pipelines[node.name].pipeline
@@ -199,7 +211,7 @@ class KfpMagics(Magics):
         from pathlib import Path
 
         from kfp_notebook.compiling import compile_yaml
-        from kfp_notebook.display import compiled_summary
+        from kfp_notebook.view.summaries import compiled_summary
 
         args = opts.subcommand_parser("%kfp compile", ["pipeline"], ["-o|--output"]).parse_line(_join(words))
         entry = self.registry.pipeline(args.pipeline)
@@ -232,7 +244,7 @@ class KfpMagics(Magics):
 
         An interrupt stops a local run; for a Kubeflow run it stops following (the run goes on there).
         """
-        from kfp_notebook.run_display import failures, progress
+        from kfp_notebook.view.run_summaries import failures, progress
 
         view = display(progress(handle), display_id=True)
         try:
@@ -256,7 +268,7 @@ class KfpMagics(Magics):
 
     def _kfp_runs(self, words: list[str]) -> None:
         from kfp_notebook.backends.local.store import RunStore
-        from kfp_notebook.run_display import runs_listing
+        from kfp_notebook.view.run_summaries import runs_listing
 
         args = opts.subcommand_parser("%kfp runs", ["pipeline"]).parse_line(_join(words))
         if self.kubeflow is not None:
@@ -341,7 +353,7 @@ class KfpMagics(Magics):
         return handle
 
     def _kfp_status(self, words: list[str]) -> None:
-        from kfp_notebook.run_display import failures, progress
+        from kfp_notebook.view.run_summaries import failures, progress
 
         args = opts.subcommand_parser("%kfp status", ["run"]).parse_line(_join(words))
         if not self.runs:
@@ -354,7 +366,7 @@ class KfpMagics(Magics):
         display(summary)
 
     def _kfp_list(self, words: list[str]) -> None:
-        from kfp_notebook.display import definitions_summary
+        from kfp_notebook.view.summaries import definitions_summary
 
         opts.subcommand_parser("%kfp list").parse_line(_join(words))
         display(definitions_summary(self.registry))
@@ -365,7 +377,7 @@ class KfpMagics(Magics):
 
 def _function_named(cell: Any, name: str | None) -> str | None:
     """`%%pipeline --name` is kfp's pipeline name; it also picks the function when it is one's name."""
-    from kfp_notebook.cells import top_level_functions
+    from kfp_notebook.authoring.cells import top_level_functions
 
     return name if any(f.name == name for f in top_level_functions(cell)) else None
 

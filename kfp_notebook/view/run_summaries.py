@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kfp_notebook.display import Summary
-from kfp_notebook.graph import is_group_component
 from kfp_notebook.status import RunHandle, TaskState
+from kfp_notebook.view.dag import is_group_component
+from kfp_notebook.view.summaries import Summary
 
 MAX_TASK_ROWS = 40
 

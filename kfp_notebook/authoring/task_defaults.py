@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kfp_notebook.options import TaskDefaults
+from kfp_notebook.authoring.options import TaskDefaults
 
 DEFAULT_GPU_TYPE = "nvidia.com/gpu"
 

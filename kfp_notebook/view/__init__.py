@@ -1,0 +1,1 @@
+"""What users see: the pipeline panel, the DAG (IR → DOT → SVG), text summaries of definitions and runs."""
