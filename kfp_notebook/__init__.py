@@ -30,10 +30,9 @@ def compile(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
 
     A pipeline defined by a %%pipeline cell is rebuilt first if a component it uses was redefined since.
     """
-    from kfp_notebook.compiling import compile_yaml
-    from kfp_notebook.registry import refreshed
+    from kfp_notebook.session import Session
 
-    return compile_yaml(refreshed(pipeline), path)
+    return Session.current().compile(pipeline, path)
 
 
 def run(
@@ -49,23 +48,21 @@ def run(
 
     Interrupting the wait (Ctrl-C, or the notebook's stop button) stops every task of the run.
     """
-    from kfp_notebook.backends.local.runner import LocalOptions, run_local
+    from kfp_notebook.backends.base import RunOptions
+    from kfp_notebook.session import Session
 
-    handle = run_local(compile(pipeline), params, LocalOptions(workers, cache, runs_folder))
-    if wait:
-        try:
-            handle.wait()
-        except KeyboardInterrupt:
-            handle.cancel()
-            handle.wait(30)
-            raise
+    session = Session.current()
+    runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
+    handle = session.start(pipeline, params, "local", RunOptions(workers, cache, runs_folder))
+    if wait and session.wait(handle) is not None:
+        raise KeyboardInterrupt
     return handle
 
 
 def show(
     pipeline: Any,
     name: str | None = None,
-    output_dir: str = ".",
+    output_dir: str | None = None,
     *,
     workers: int | None = None,
     cache: bool = True,
@@ -75,19 +72,12 @@ def show(
 
     Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
     """
-    from kfp_notebook.compiling import compile_yaml
-    from kfp_notebook.view.panel import PipelinePanel
+    from kfp_notebook.backends.base import RunOptions
+    from kfp_notebook.session import Session
 
-    def compile_pipeline(target: Any, path: str | None) -> str:
-        from kfp_notebook.registry import refreshed
-
-        return compile_yaml(refreshed(target), path)
-
-    def start(target: Any, params: dict[str, Any]) -> Any:
-        return run(target, params, wait=False, workers=workers, cache=cache, runs_folder=runs_folder)
-
-    title = name or str(getattr(pipeline, "name", "pipeline"))
-    return PipelinePanel(pipeline, title, compile_pipeline, start, output_dir)
+    session = Session.current()
+    runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
+    return session.show(pipeline, name, output_dir, RunOptions(workers, cache, runs_folder))
 
 
 def __getattr__(name: str) -> Any:

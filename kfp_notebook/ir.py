@@ -1,16 +1,24 @@
-"""Read a compiled pipeline (kfp's IR YAML, both documents): components, executors, platform settings."""
+"""The one typed reading of a compiled pipeline (kfp's IR, both YAML documents): components, tasks, groups, flow.
+
+Every other module reads the pipeline through these types; raw IR keys appear only here. Whether a
+task is a group (condition, loop, exit handler) or runs a container is decided by its component's
+structure (a DAG vs an executor), never by a name.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 EXECUTOR_MAIN = "kfp.dsl.executor_main"
 PVC_IMAGES = {"argostub/createpvc": "createpvc", "argostub/deletepvc": "deletepvc"}
+RUN_AFTER_FAILURE = "ALL_UPSTREAM_TASKS_COMPLETED"
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -23,16 +31,200 @@ class PythonProgram:
     index_urls: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """A declared input or output parameter: its IR type, default and whether it may be left out."""
+
+    type: str
+    default: Any = _ABSENT
+    optional: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _ABSENT
+
+
+@dataclass(frozen=True)
+class ArtifactType:
+    """A declared artifact: its schema title (system.Dataset, system.Metrics, ...) and whether it is a list."""
+
+    schema_title: str
+    is_list: bool = False
+    schema: dict[str, Any] = field(default_factory=dict, compare=False)  # the type as executors receive it
+
+
+@dataclass(frozen=True)
+class Interface:
+    """Declared parameters and artifacts (of a component's inputs or outputs)."""
+
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+    artifacts: dict[str, ArtifactType] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU, memory and accelerator settings of a container (as kfp writes them; None when unset)."""
+
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    accelerator_type: str | None = None
+    accelerator_count: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+@dataclass(frozen=True)
+class Container:
+    """What a container executor runs."""
+
+    image: str
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    env: dict[str, str]
+    resources: Resources
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ValueSource:
+    """Where a value comes from: a constant, an input of the enclosing DAG, a task output, or a final status."""
+
+    kind: str  # "constant" | "input" | "task_output" | "final_status"
+    value: Any = None
+    name: str = ""  # the DAG input's name, or the producer's output key
+    producer: str = ""
+    selector: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactSource:
+    """Where an input artifact comes from: an input of the enclosing DAG, or a task's output."""
+
+    kind: str  # "input" | "task_output"
+    name: str
+    producer: str = ""
+
+
+@dataclass(frozen=True)
+class PvcMount:
+    path: str
+    pvc: ValueSource
+
+
+@dataclass(frozen=True)
+class SecretAsEnv:
+    secret: ValueSource
+    keys: tuple[tuple[str, str], ...]  # (secret key, environment variable)
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A component's Kubernetes settings (kfp-kubernetes): mounts and secrets typed, the rest by name."""
+
+    pvc_mounts: tuple[PvcMount, ...] = ()
+    secrets_as_env: tuple[SecretAsEnv, ...] = ()
+    settings: tuple[str, ...] = ()  # every setting kfp-kubernetes wrote, by its IR name
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A ParallelFor: the input each item is given as, where items come from, and how many run at once."""
+
+    item_input: str
+    over_artifacts: bool
+    raw_items: str | None  # the literal items as kfp wrote them (JSON text)
+    items_input: str | None  # the DAG input holding the items otherwise
+    parallelism: int
+
+
+@dataclass(frozen=True)
+class Retry:
+    max_retries: int
+    backoff_seconds: float
+
+
+@dataclass(frozen=True)
+class OutputChoice:
+    """One candidate for a DAG output: a producer task inside the DAG and its output key."""
+
+    producer: str
+    key: str
+
+
+@dataclass
+class Task:
+    """A task of a DAG: its component, what it waits for, and how its inputs are wired."""
+
+    name: str
+    path: str  # group names and the task name joined with "/" (the id of its node in the DAG view)
+    display_name: str
+    component: Component
+    dependencies: tuple[str, ...] = ()
+    runs_after_failure: bool = False  # an exit task: runs when its upstream tasks completed, whatever their state
+    condition: str | None = None
+    loop: Loop | None = None
+    caching: bool = False
+    retry: Retry | None = None
+    parameters: dict[str, ValueSource] = field(default_factory=dict)
+    artifacts: dict[str, ArtifactSource] = field(default_factory=dict)
+
+    @property
+    def is_group(self) -> bool:
+        """A control-flow group (condition, branches, loop, exit handler): its component is a DAG."""
+        return self.component.dag is not None
+
+    @property
+    def kfp_name(self) -> str:
+        """The component's name without kfp's `comp-` prefix."""
+        return self.component.name.removeprefix("comp-")
+
+
+@dataclass
+class Dag:
+    """A DAG component's tasks and the outputs it hands to its owner."""
+
+    tasks: dict[str, Task] = field(default_factory=dict)
+    output_parameters: dict[str, tuple[OutputChoice, ...]] = field(default_factory=dict)
+    output_artifacts: dict[str, tuple[OutputChoice, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class Component:
+    """A component of the pipeline: a DAG, a Python program, a PVC stub, or what cannot run locally."""
+
+    name: str
+    kind: str  # "dag" | "python" | "createpvc" | "deletepvc" | "container" | "importer"
+    inputs: Interface
+    outputs: Interface
+    container: Container | None = None
+    platform: Platform = field(default_factory=Platform)
+    program: PythonProgram | None = None
+    dag: Dag | None = None
+    identity: dict[str, Any] = field(default_factory=dict, repr=False)  # what defines it, for cache keys
+
+
 class PipelineIR:
-    """The pipeline spec and its Kubernetes platform spec, with lookups by component and executor."""
+    """A compiled pipeline, typed: its name, parameters, root DAG and components."""
 
     def __init__(self, documents: list[dict[str, Any]]):
-        self.spec = documents[0]
-        platform = documents[1] if len(documents) > 1 else {}
-        kubernetes = platform.get("platforms", {}).get("kubernetes", {})
-        self.platform_executors: dict[str, Any] = kubernetes.get("deploymentSpec", {}).get("executors", {})
-        self.components: dict[str, Any] = self.spec.get("components", {})
-        self.executors: dict[str, Any] = self.spec.get("deploymentSpec", {}).get("executors", {})
+        spec = documents[0]
+        kubernetes = (documents[1] if len(documents) > 1 else {}).get("platforms", {}).get("kubernetes", {})
+        self._platforms: dict[str, Any] = kubernetes.get("deploymentSpec", {}).get("executors", {})
+        self._executors: dict[str, Any] = spec.get("deploymentSpec", {}).get("executors", {})
+        self._raw_components: dict[str, Any] = spec.get("components", {})
+        info = spec.get("pipelineInfo", {})
+        self.name: str = info.get("name", "pipeline")
+        self.description: str = info.get("description", "")
+        self.components: dict[str, Component] = {}
+        self.root = self._component("root", spec["root"])
+        for name in self._raw_components:
+            self.component(name)
+        self._set_paths(self.root, "")
 
     @classmethod
     def from_yaml(cls, text: str) -> PipelineIR:
@@ -51,46 +243,225 @@ class PipelineIR:
         return cls(documents)
 
     @property
-    def name(self) -> str:
-        return self.spec.get("pipelineInfo", {}).get("name", "pipeline")
+    def parameters(self) -> dict[str, Parameter]:
+        return self.root.inputs.parameters
 
     @property
-    def root(self) -> dict[str, Any]:
-        return self.spec["root"]
+    def input_artifacts(self) -> dict[str, ArtifactType]:
+        return self.root.inputs.artifacts
 
-    def component(self, task: dict[str, Any]) -> dict[str, Any]:
-        return self.components[task["componentRef"]["name"]]
+    def component(self, name: str) -> Component:
+        if name not in self.components:
+            self._component(name, self._raw_components[name])
+        return self.components[name]
 
-    def is_dag(self, component: dict[str, Any]) -> bool:
-        return "dag" in component
+    def walk(self, dag: Component | None = None) -> Iterator[Task]:
+        """Every task, depth first in definition order (groups before their members)."""
+        for task in (dag or self.root).dag.tasks.values():  # type: ignore[union-attr]
+            yield task
+            if task.is_group:
+                yield from self.walk(task.component)
 
-    def executor_label(self, component: dict[str, Any]) -> str:
-        return component.get("executorLabel", "")
+    def task(self, path: str) -> Task | None:
+        """The task at a path of task names ('exit-handler-1/for-loop-2/square'); loop indexes are ignored."""
+        dag, found = self.root, None
+        for part in re.sub(r"\[\d+\]", "", path).split("/"):
+            found = dag.dag.tasks.get(part) if dag.dag else None
+            if found is None:
+                return None
+            dag = found.component
+        return found
 
-    def container(self, component: dict[str, Any]) -> dict[str, Any]:
-        return self.executors.get(self.executor_label(component), {}).get("container", {})
+    def python_components(self) -> list[Component]:
+        return [c for c in self.components.values() if c.kind == "python"]
 
-    def kind(self, component: dict[str, Any]) -> str:
-        """ "dag", "python", "createpvc", "deletepvc", or what cannot run here ("container", "importer")."""
-        if self.is_dag(component):
-            return "dag"
-        executor = self.executors.get(self.executor_label(component), {})
-        if "importer" in executor:
-            return "importer"
-        container = executor.get("container", {})
-        if container.get("image") in PVC_IMAGES:
-            return PVC_IMAGES[container["image"]]
-        return "python" if EXECUTOR_MAIN in " ".join(container.get("command", [])) else "container"
+    # -- reading the raw documents ---------------------------------------------------------------------
 
-    def program(self, component: dict[str, Any]) -> PythonProgram:
-        container = self.container(component)
-        args = container.get("args", [])
-        function = args[args.index("--function_to_execute") + 1]
-        packages, index_urls = parse_pip_install(container["command"][2] if len(container["command"]) > 2 else "")
-        return PythonProgram(container["command"][-1], function, packages, index_urls)
+    def _component(self, name: str, raw: dict[str, Any]) -> Component:
+        label = raw.get("executorLabel", "")
+        executor = self._executors.get(label, {})
+        container = _container(executor["container"]) if "container" in executor else None
+        component = Component(
+            name, _kind(raw, executor), _interface(raw.get("inputDefinitions", {})),
+            _interface(raw.get("outputDefinitions", {})), container, _platform(self._platforms.get(label, {})),
+            identity={"component": {k: v for k, v in raw.items() if k != "executorLabel"}, "executor": executor},
+        )  # fmt: skip
+        self.components[name] = component
+        if component.kind == "python" and container is not None:
+            component.program = _program(container)
+        if "dag" in raw:
+            component.dag = _dag(raw["dag"])
+            for task_name, task in raw["dag"].get("tasks", {}).items():
+                component.dag.tasks[task_name] = self._task(task_name, task, name)
+        return component
 
-    def platform(self, component: dict[str, Any]) -> dict[str, Any]:
-        return self.platform_executors.get(self.executor_label(component), {})
+    def _task(self, name: str, raw: dict[str, Any], owner: str) -> Task:
+        inputs = raw.get("inputs", {})
+        policy = raw.get("triggerPolicy", {})
+        retry = raw.get("retryPolicy")
+        return Task(
+            name=name,
+            path=name,
+            display_name=raw.get("taskInfo", {}).get("name", name),
+            component=self.component(raw["componentRef"]["name"]),
+            dependencies=tuple(raw.get("dependentTasks", [])),
+            runs_after_failure=policy.get("strategy") == RUN_AFTER_FAILURE,
+            condition=policy.get("condition") or None,
+            loop=_loop(raw),
+            caching=bool(raw.get("cachingOptions", {}).get("enableCache")),
+            retry=Retry(int(retry.get("maxRetryCount", 0) or 0), _seconds(retry.get("backoffDuration", "0s")))
+            if retry
+            else None,
+            parameters={n: value_source(s) for n, s in inputs.get("parameters", {}).items()},
+            artifacts={n: _artifact_source(s) for n, s in inputs.get("artifacts", {}).items()},
+        )
+
+    def _set_paths(self, dag: Component, prefix: str) -> None:
+        """Give every task its path (group names joined with '/')."""
+        for task in dag.dag.tasks.values():  # type: ignore[union-attr]
+            task.path = f"{prefix}{task.name}"
+            if task.is_group:
+                self._set_paths(task.component, f"{task.path}/")
+
+
+def _kind(raw: dict[str, Any], executor: dict[str, Any]) -> str:
+    if "dag" in raw:
+        return "dag"
+    if "importer" in executor:
+        return "importer"
+    container = executor.get("container", {})
+    if container.get("image") in PVC_IMAGES:
+        return PVC_IMAGES[container["image"]]
+    return "python" if EXECUTOR_MAIN in " ".join(container.get("command", [])) else "container"
+
+
+def _interface(raw: dict[str, Any]) -> Interface:
+    parameters = {
+        name: Parameter(p.get("parameterType", "STRING"), p.get("defaultValue", _ABSENT), bool(p.get("isOptional")))
+        for name, p in raw.get("parameters", {}).items()
+    }
+    artifacts = {
+        name: ArtifactType(
+            a.get("artifactType", {}).get("schemaTitle", ""), bool(a.get("isArtifactList")), a.get("artifactType", {})
+        )
+        for name, a in raw.get("artifacts", {}).items()
+    }
+    return Interface(parameters, artifacts)
+
+
+def _container(raw: dict[str, Any]) -> Container:
+    resources = raw.get("resources") or {}
+    accelerator = resources.get("accelerator") or {}
+    count = accelerator.get("resourceCount") or accelerator.get("count")
+    return Container(
+        image=raw.get("image", ""),
+        command=tuple(raw.get("command", [])),
+        args=tuple(raw.get("args", [])),
+        env={e["name"]: e.get("value", "") for e in raw.get("env", [])},
+        resources=Resources(
+            cpu_request=resources.get("resourceCpuRequest"),
+            cpu_limit=resources.get("resourceCpuLimit"),
+            memory_request=resources.get("resourceMemoryRequest"),
+            memory_limit=resources.get("resourceMemoryLimit"),
+            accelerator_type=accelerator.get("resourceType") or accelerator.get("type"),
+            accelerator_count=str(count) if count else None,
+        ),
+        raw=raw,
+    )
+
+
+def _program(container: Container) -> PythonProgram:
+    args = list(container.args)
+    function = args[args.index("--function_to_execute") + 1]
+    command = container.command
+    packages, index_urls = parse_pip_install(command[2] if len(command) > 2 else "")
+    return PythonProgram(command[-1], function, packages, index_urls)
+
+
+def _platform(raw: dict[str, Any]) -> Platform:
+    mounts = tuple(PvcMount(m["mountPath"], _pvc_source(m)) for m in raw.get("pvcMount", []))
+    secrets = tuple(
+        SecretAsEnv(
+            _named_source(entry, "secretName", "secretNameParameter"),
+            tuple((p["secretKey"], p["envVar"]) for p in entry.get("keyToEnv", [])),
+            bool(entry.get("optional")),
+        )
+        for entry in raw.get("secretAsEnv", [])
+    )
+    return Platform(mounts, secrets, tuple(sorted(raw)))
+
+
+def _named_source(entry: dict[str, Any], constant_key: str, parameter_key: str) -> ValueSource:
+    if entry.get(constant_key):
+        return ValueSource("constant", entry[constant_key])
+    return value_source(entry.get(parameter_key, {}))
+
+
+def _pvc_source(mount: dict[str, Any]) -> ValueSource:
+    """Where a mount's PVC name comes from (kfp-kubernetes writes it in a few shapes)."""
+    if "pvcNameParameter" in mount:
+        return value_source(mount["pvcNameParameter"])
+    for key in ("taskOutputParameter", "componentInputParameter"):
+        if key in mount:
+            return value_source({key: mount[key]})
+    return ValueSource("constant", mount.get("constant", ""))
+
+
+def value_source(raw: dict[str, Any]) -> ValueSource:
+    """A parameter's source as kfp writes it in a task's inputs (or in a platform setting)."""
+    selector = raw.get("parameterExpressionSelector") or None
+    if "runtimeValue" in raw:
+        return ValueSource("constant", raw["runtimeValue"].get("constant"), selector=selector)
+    if "componentInputParameter" in raw:
+        return ValueSource("input", name=raw["componentInputParameter"], selector=selector)
+    if "taskOutputParameter" in raw:
+        reference = raw["taskOutputParameter"]
+        return ValueSource("task_output", name=reference["outputParameterKey"], producer=reference["producerTask"],
+                           selector=selector)  # fmt: skip
+    if "taskFinalStatus" in raw:
+        return ValueSource("final_status", producer=raw["taskFinalStatus"]["producerTask"])
+    return ValueSource("unknown", value=raw)
+
+
+def _artifact_source(raw: dict[str, Any]) -> ArtifactSource:
+    if "componentInputArtifact" in raw:
+        return ArtifactSource("input", raw["componentInputArtifact"])
+    reference = raw.get("taskOutputArtifact", {})
+    return ArtifactSource("task_output", reference.get("outputArtifactKey", ""), reference.get("producerTask", ""))
+
+
+def _loop(raw: dict[str, Any]) -> Loop | None:
+    iterator = raw.get("artifactIterator") or raw.get("parameterIterator")
+    if iterator is None:
+        return None
+    items = iterator.get("items", {})
+    limit = int(raw.get("iteratorPolicy", {}).get("parallelismLimit", 0) or 0)
+    source = items.get("inputArtifact") or items.get("inputParameter")
+    return Loop(iterator["itemInput"], "artifactIterator" in raw, items.get("raw"), source, limit)
+
+
+def _dag(raw: dict[str, Any]) -> Dag:
+    outputs = raw.get("outputs", {})
+    parameters = {}
+    for name, selector in outputs.get("parameters", {}).items():
+        if "valueFromParameter" in selector:
+            choices = [selector["valueFromParameter"]]
+        else:
+            choices = selector.get("valueFromOneof", {}).get("parameterSelectors", [])
+        parameters[name] = tuple(OutputChoice(c["producerSubtask"], c["outputParameterKey"]) for c in choices)
+    artifacts = {
+        name: tuple(OutputChoice(c["producerSubtask"], c["outputArtifactKey"]) for c in s.get("artifactSelectors", []))
+        for name, s in outputs.get("artifacts", {}).items()
+    }
+    return Dag({}, parameters, artifacts)
+
+
+def _seconds(duration: Any) -> float:
+    text = str(duration).strip().lower()
+    try:
+        return float(text.rstrip("s")) if text.endswith("s") else float(text)
+    except ValueError:
+        return 0.0
 
 
 def parse_pip_install(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

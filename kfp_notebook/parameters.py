@@ -1,11 +1,14 @@
-"""Parameter values as the KFP backend passes them: typed by the receiving input, integral numbers as ints."""
+"""Typed parameter values: as the KFP backend passes them, as `--param` text and form fields give them."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.errors import OptionError
+
+if TYPE_CHECKING:
+    from kfp_notebook.ir import Parameter, PipelineIR
 
 PARAMETER_TYPES = {
     "NUMBER_INTEGER": "int",
@@ -69,7 +72,38 @@ def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
         ) from None
 
 
-def parameter_defaults(definitions: dict[str, Any]) -> dict[str, Any]:
-    """The default value of each optional parameter of an inputDefinitions block."""
-    parameters = definitions.get("parameters", {})
-    return {n: coerce(p["defaultValue"], p.get("parameterType")) for n, p in parameters.items() if "defaultValue" in p}
+def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
+    """Given pipeline parameter values typed as the pipeline declares them (texts from `--param` parsed)."""
+    declared = ir.parameters
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise OptionError(
+            f"{ir.name} has no parameter {unknown[0]!r} (its parameters: {', '.join(declared) or 'none'})"
+        )
+    typed = {}
+    for name, value in given.items():
+        kind = declared[name].type
+        typed[name] = (
+            parse_parameter(name, value, kind) if isinstance(value, str) and kind != "STRING" else coerce(value, kind)
+        )
+    return typed
+
+
+def pipeline_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameter values: given ones typed, defaults for the rest; a missing required one is refused."""
+    values = typed_parameters(ir, given)
+    for name, definition in ir.parameters.items():
+        if name in values:
+            continue
+        if definition.has_default:
+            values[name] = coerce(definition.default, definition.type)
+        elif not definition.optional:
+            raise OptionError(
+                f"{ir.name} needs a value for {name!r}: pass --param {name}=... (or params={{{name!r}: ...}})"
+            )
+    return values
+
+
+def parameter_defaults(definitions: dict[str, Parameter]) -> dict[str, Any]:
+    """The default value of each parameter that has one."""
+    return {n: coerce(p.default, p.type) for n, p in definitions.items() if p.has_default}

@@ -93,20 +93,3 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(known) if known else "none yet"
     return f"no {kind} named {name!r}.{hint} Defined {kind}s: {listing}"
-
-
-_active: list[Registry] = []
-
-
-def activate(registry: Registry) -> None:
-    """Make `registry` the one the Python API consults (the kernel's, once `%load_ext` ran)."""
-    _active[:] = [registry]
-
-
-def refreshed(pipeline: Any) -> Any:
-    """`pipeline`, rebuilt with the current components if it is a notebook pipeline whose components changed."""
-    for registry in _active:
-        entry = registry.entry_of(pipeline)
-        if entry is not None:
-            return registry.refreshed(entry)
-    return pipeline

@@ -1,13 +1,20 @@
-"""Run and task states, the events that report them, and a run handle every backend shares."""
+"""Run and task states, the events that report them, and the run handle every backend delivers.
+
+A backend makes a `RunHandle` with its `RunControls` (how to cancel, interrupt, read results, logs and
+details) and reports progress through `publish`, `add_task`, `set_task_folder` and `set_connection`;
+callers read snapshots, subscribe to events and call the handle's methods. Nothing outside a
+backend needs to know which backend a handle came from.
+"""
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 
 class TaskState(str, Enum):
@@ -20,6 +27,7 @@ class TaskState(str, Enum):
     SKIPPED = "SKIPPED"
     CACHED = "CACHED"
     CANCELED = "CANCELED"
+    LOST = "LOST"
 
     @property
     def finished(self) -> bool:
@@ -29,6 +37,14 @@ class TaskState(str, Enum):
     def ok(self) -> bool:
         """Finished without failing: downstream tasks may run."""
         return self in (TaskState.SUCCEEDED, TaskState.CACHED, TaskState.SKIPPED)
+
+
+class ConnectionState(str, Enum):
+    """Whether the backend still hears from the run (a remote run goes on while we cannot reach it)."""
+
+    OK = "OK"
+    LOST = "LOST"  # retrying
+    SESSION_EXPIRED = "SESSION_EXPIRED"  # logging in again failed
 
 
 @dataclass
@@ -44,6 +60,7 @@ class TaskStatus:
     message: str = ""
     folder: str | None = None
     component: str | None = None
+    is_group: bool = False  # a condition, loop or exit-handler group, not a task that runs a container
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,41 +77,70 @@ class TaskEvent:
     state: TaskState
     time: float
     message: str = ""
+    connection: ConnectionState | None = None  # set: the event reports whether the backend hears from the run
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "state": self.state.value}
+        data = {**asdict(self), "state": self.state.value}
+        if self.connection is None:
+            del data["connection"]
+        return data
 
 
 Subscriber = Callable[[TaskEvent], None]
 
 
-@dataclass
+class RunControls(Protocol):
+    """What a backend does for a handle: the same calls for a local run and a remote one."""
+
+    def cancel(self) -> None:
+        """Stop the run: every task stops and the run ends CANCELED."""
+
+    def interrupt(self) -> str:
+        """What an interrupt of the waiting cell does (stop a local run; stop following a remote one); says what."""
+
+    def result(self) -> Any:
+        """The run's results (a RunResult): outputs, artifacts, metrics."""
+
+    def task_log(self, task_id: str, tail: int | None = None) -> str:
+        """What the task has printed so far (the last `tail` lines)."""
+
+    def task_details(self, task_id: str) -> dict[str, Any]:
+        """Inputs, outputs, artifacts, metrics, log tail and message of one task instance."""
+
+
 class RunHandle:
-    """A run in progress or finished: its state, its tasks' states, and events to subscribe to.
+    """A run in progress or finished: its state, its tasks' states, and events to subscribe to."""
 
-    Backends call `_publish`; callers read `state` and `tasks`, `subscribe`, `wait` and `cancel`.
-    """
+    def __init__(self, run_id: str, pipeline_name: str, backend: str, controls: RunControls,
+                 *, link: str = "", notices: list[str] | None = None):  # fmt: skip
+        self.run_id, self.pipeline_name, self.backend, self.link = run_id, pipeline_name, backend, link
+        self.notices: list[str] = list(notices or [])
+        self.state = TaskState.PENDING
+        self.message = ""
+        self.connection = ConnectionState.OK
+        self.connection_message = ""
+        self.started = time.time()
+        self.finished: float | None = None
+        self.events: list[TaskEvent] = []
+        self._controls = controls
+        self._tasks: dict[str, TaskStatus] = {}
+        self._subscribers: list[Subscriber] = []
+        self._changed = threading.Condition()
 
-    run_id: str
-    pipeline_name: str
-    backend: str
-    state: TaskState = TaskState.PENDING
-    tasks: dict[str, TaskStatus] = field(default_factory=dict)
-    events: list[TaskEvent] = field(default_factory=list)
-    message: str = ""
-    link: str = ""
-    notices: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
-    finished: float | None = None
-    _subscribers: list[Subscriber] = field(default_factory=list, repr=False)
-    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
-    _cancel: Callable[[], None] | None = field(default=None, repr=False)
-    _result: Callable[[], Any] | None = field(default=None, repr=False)
-    _detach: Callable[[], None] | None = field(default=None, repr=False)
+    def __repr__(self) -> str:
+        return f"RunHandle({self.run_id!r}, {self.backend}, {self.state.value})"
+
+    # -- for callers ------------------------------------------------------------------------------------
 
     @property
     def done(self) -> bool:
         return self.state.finished
+
+    @property
+    def tasks(self) -> dict[str, TaskStatus]:
+        """A consistent copy of every task's status (safe to iterate while the run goes on)."""
+        with self._changed:
+            return {k: copy.copy(v) for k, v in self._tasks.items()}
 
     def subscribe(self, callback: Subscriber, replay: bool = True) -> Callable[[], None]:
         """Call `callback` for every event (and first for the past ones); returns a function that unsubscribes."""
@@ -123,18 +169,23 @@ class RunHandle:
 
     def cancel(self) -> None:
         """Stop the run: every running task is stopped and the run ends CANCELED."""
-        if self._cancel is not None and not self.done:
-            self._cancel()
+        if not self.done:
+            self._controls.cancel()
 
-    def detach(self) -> None:
-        """Stop following a remote run (the run itself goes on)."""
-        if self._detach is not None:
-            self._detach()
+    def interrupt(self) -> str:
+        """The cell that waits on this run was interrupted: do what that means for this backend; says what."""
+        return self._controls.interrupt()
 
     def result(self) -> Any:
         """The run's results (outputs, logs, metrics) once it has finished."""
         self.wait()
-        return self._result() if self._result else None
+        return self._controls.result()
+
+    def task_log(self, task_id: str, tail: int | None = None) -> str:
+        return self._controls.task_log(task_id, tail)
+
+    def task_details(self, task_id: str) -> dict[str, Any]:
+        return self._controls.task_details(task_id)
 
     def counts(self) -> dict[TaskState, int]:
         counts = {state: 0 for state in TaskState}
@@ -142,7 +193,22 @@ class RunHandle:
             counts[status.state] += 1
         return counts
 
-    def _publish(self, event: TaskEvent) -> None:
+    # -- for the backend that made the handle ---------------------------------------------------------------
+
+    def add_task(self, status: TaskStatus) -> None:
+        with self._changed:
+            self._tasks.setdefault(status.task_id, status)
+
+    def set_task_folder(self, task_id: str, folder: str) -> None:
+        with self._changed:
+            self._tasks[task_id].folder = folder
+
+    def set_connection(self, state: ConnectionState, message: str = "") -> None:
+        """Report whether the backend hears from the run; subscribers get a run event when it changes."""
+        if (state, message) != (self.connection, self.connection_message):
+            self.publish(TaskEvent(self.run_id, "", self.state, time.time(), message, connection=state))
+
+    def publish(self, event: TaskEvent) -> None:
         with self._changed:
             self._apply(event)
             self.events.append(event)
@@ -155,13 +221,16 @@ class RunHandle:
                 self._unsubscribe(callback)
 
     def _apply(self, event: TaskEvent) -> None:
+        if event.connection is not None:
+            self.connection, self.connection_message = event.connection, event.message
+            return
         if event.task_id == "":
             self.state = event.state
             self.message = event.message or self.message
             if event.state.finished:
                 self.finished = event.time
             return
-        status = self.tasks[event.task_id]
+        status = self._tasks[event.task_id]
         status.state = event.state
         status.message = event.message or status.message
         if event.state is TaskState.RUNNING:

@@ -1,7 +1,9 @@
-"""Small helpers for the magic tests: run cells in the testing shell and compare YAML with kfp's."""
+"""Small helpers for the tests: run cells in the testing shell, compare YAML with kfp's, wait for a condition."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -37,3 +39,15 @@ def same_as_handwritten(ip: Any, magic_cells: list[str], handwritten_cells: list
     run_cells(ip, *handwritten_cells)
     theirs = compiled(ip, name)
     return ours, theirs
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
+    """Poll `condition` until it returns something true (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {getattr(condition, '__name__', condition)}")
+        time.sleep(every)

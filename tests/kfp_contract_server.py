@@ -420,12 +420,13 @@ def argo_details(
     state per iteration.
     """
     entries = [_entry(workflow, run_state), _entry("root-driver", "SUCCEEDED"), _entry("root", run_state)]
-    for name, task, is_dag in _tasks(ir):
+    for task in ir.walk():
+        name, is_dag = task.name, task.is_group
         state = states.get(name)
         if state is None:
             continue
         for one in state if isinstance(state, list) else [state]:
-            if "parameterIterator" in task:
+            if task.loop is not None:
                 entries += [
                     _entry(name, one),
                     _entry("iteration-driver", "SUCCEEDED"),
@@ -457,14 +458,3 @@ def _fnv32a(text: str) -> int:
 
 def executor_pod_name(task: str, workflow: str = "wf-x1y2z") -> str:
     return f"{workflow}-system-container-impl-{_fnv32a(task)}"
-
-
-def _tasks(ir: Any) -> Iterator[tuple[str, dict[str, Any], bool]]:
-    def walk(component: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
-        for name, task in component.get("dag", {}).get("tasks", {}).items():
-            child = ir.component(task)
-            yield name, task, ir.is_dag(child)
-            if ir.is_dag(child):
-                yield from walk(child)
-
-    return walk(ir.root)

@@ -9,11 +9,13 @@ import pytest
 from IPython.core.error import UsageError
 
 import kfp_notebook
+from kfp_notebook.backends.base import RunOptions
+from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, client, resolve
-from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import TaskState
+from kfp_notebook.status import ConnectionState, TaskState
 
+from helpers import eventually
 from kfp_contract_server import Fault, argo_details, contract_server, executor_pod_name
 
 CELLS = [
@@ -88,7 +90,7 @@ def script(fan_yaml: str):
 def test_submit_uploads_creates_the_run_and_follows_it(server, fan):
     host, state = server
     state.next_script = script(fan)
-    handle = backend(host).submit(fan, {"items": [3, 4]}, experiment="notebook")
+    handle = backend(host).start(fan, {"items": [3, 4]}, RunOptions(experiment="notebook"))
     assert handle.wait(30)
     assert handle.state is TaskState.SUCCEEDED
     states = {task: status.state for task, status in handle.tasks.items()}
@@ -112,7 +114,7 @@ def test_the_second_submit_uploads_a_new_version_into_the_same_experiment(server
     host, state = server
     made = backend(host)
     for _ in range(2):
-        assert made.submit(fan, experiment="notebook").wait(30)
+        assert made.start(fan, None, RunOptions(experiment="notebook")).wait(30)
     assert len(state.pipelines) == 1 and len(next(iter(state.versions.values()))) == 2
     assert len(state.experiments) == 1 and len(state.runs) == 2
 
@@ -121,10 +123,8 @@ def test_stop_terminates_the_run_and_polling_ends_on_canceled(server, fan):
     host, state = server
     ir = PipelineIR.from_yaml(fan)
     state.next_script = [("RUNNING", argo_details(ir, {"flag": "RUNNING"}))] * 1000
-    handle = backend(host).submit(fan)
-    deadline = time.time() + 10
-    while handle.state is not TaskState.RUNNING and time.time() < deadline:
-        time.sleep(0.05)
+    handle = backend(host).start(fan)
+    eventually(lambda: handle.state is TaskState.RUNNING, 10)
     handle.cancel()
     assert handle.wait(30)
     assert handle.state is TaskState.CANCELED
@@ -134,7 +134,7 @@ def test_stop_terminates_the_run_and_polling_ends_on_canceled(server, fan):
 def test_a_run_canceled_from_outside_ends_the_follow(server, fan):
     host, state = server
     state.next_script = [("RUNNING", []), ("CANCELING", []), ("CANCELED", [])]
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30) and handle.state is TaskState.CANCELED
 
 
@@ -142,14 +142,14 @@ def test_server_errors_during_polling_are_retried_and_the_status_recovers(server
     host, state = server
     state.next_script = script(fan)
     state.faults.append(Fault("GET", r"/apis/v2beta1/runs/[^/]+", "status:500", count=2))
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
 
 
 def test_an_unanswered_create_never_makes_two_runs(server, fan):
     host, state = server
     state.faults.append(Fault("POST", r"/apis/v2beta1/runs", "delay:3", count=1))
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30)
     time.sleep(3.5)
     assert len(state.runs) == 1
@@ -159,9 +159,11 @@ def test_401_in_the_middle_of_polling_is_reported_then_recovers(server, fan):
     host, state = server
     state.next_script = script(fan)
     state.faults.append(Fault("GET", r"/apis/v2beta1/runs/[^/]+", "status:401", count=2))
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
-    assert any("refused the credentials (HTTP 401)" in e.message for e in handle.events if e.task_id == "")
+    lost = [e.message for e in handle.events if e.connection is ConnectionState.LOST]
+    assert any("refused the credentials (HTTP 401)" in message for message in lost)
+    assert handle.connection is ConnectionState.OK and handle.connection_message == ""
 
 
 @pytest.mark.parametrize(
@@ -191,7 +193,7 @@ def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkey
     monkeypatch.setenv("KFP_NOTEBOOK_TOKEN", "t0ken-SECRET-value")
     for cell in CELLS:
         ip.run_cell(cell)
-    panel = ip.magics_manager.registry["KfpMagics"].last_panel
+    panel = ip.magics_manager.registry["KfpMagics"].session.panels["fan"]
     assert not panel.submit_enabled and "Connect to Kubeflow" in panel.submit_reason
     ip.run_cell(f"%kfp connect --host {host} --auth token")
     assert panel.submit_enabled
@@ -208,7 +210,8 @@ def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkey
     ip.run_cell("%kfp status")
     assert "SUCCEEDED" in capsys.readouterr().out
     ip.run_cell("%kfp runs")
-    assert f"runs on {host}" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert "kubeflow runs" in listing and next(iter(state.runs)) in listing
     state.pod_logs[executor_pod_name("total")] = "remote log line\n"
     ip.run_cell("%kfp logs total")
     assert "remote log line" in capsys.readouterr().out
@@ -221,12 +224,12 @@ def test_a_tasks_log_comes_from_the_ui_pod_log_endpoint(server, fan):
     state.next_script = script(fan)
     state.pod_logs[executor_pod_name("total")] = "line 1\nsum is 30\n"
     made = backend(host)
-    handle = made.submit(fan)
+    handle = made.start(fan)
     assert handle.wait(30)
-    assert made.logs(handle.run_id, "total") == "line 1\nsum is 30"
-    assert made.logs(handle.run_id, "total", tail=1) == "sum is 30"
+    assert made.task_log(handle.run_id, "total") == "line 1\nsum is 30"
+    assert made.task_log(handle.run_id, "total", tail=1) == "sum is 30"
     with pytest.raises(KubeflowConnectionError, match=r"no pod for task 'nope'"):
-        made.logs(handle.run_id, "nope")
+        made.task_log(handle.run_id, "nope")
 
 
 def test_dex_login_follows_the_redirects_posts_the_form_and_keeps_the_cookie(
@@ -244,7 +247,7 @@ def test_dex_login_follows_the_redirects_posts_the_form_and_keeps_the_cookie(
     state.session_uses = 6  # the session expires while the run is followed: one new login, then it goes on
     for cookie in list(state.sessions):
         state.sessions[cookie] = 6
-    handle = made.submit(fan)
+    handle = made.start(fan)
     assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
     assert state.logins == 2
     assert all(
@@ -269,7 +272,7 @@ def test_dex_with_a_wrong_password_is_one_clear_message(server, monkeypatch):
 def test_a_reset_connection_on_create_never_makes_two_runs(server, fan):
     host, state = server
     state.faults.append(Fault("POST", r"/apis/v2beta1/runs", "reset", count=1))
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30)
     assert len(state.runs) == 1
 
@@ -277,9 +280,9 @@ def test_a_reset_connection_on_create_never_makes_two_runs(server, fan):
 def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server, fan):
     host, state = server
     state.next_script = [("RUNNING", [])] * 1000
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     time.sleep(0.3)
-    handle.detach()
+    assert "it goes on in Kubeflow" in handle.interrupt()
     time.sleep(0.5)
     polls = sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p)
     time.sleep(0.5)
@@ -291,7 +294,7 @@ def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan, mlmd):
     host, state = server
     state.mlmd_upstream = mlmd.url
     state.next_script = script(fan)
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30)
     mlmd.seed(handle.run_id, {"total": {"accuracy": 0.9, "loss": 0.25}, "flag": {}})
     result = handle.result()
@@ -308,7 +311,7 @@ def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan, mlmd):
 def test_a_run_without_metrics_has_an_empty_table(server, fan, mlmd):
     host, state = server
     state.mlmd_upstream = mlmd.url
-    handle = backend(host).submit(fan)
+    handle = backend(host).start(fan)
     assert handle.wait(30)
     assert handle.result().metrics_table().rows == []
 

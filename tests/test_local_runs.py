@@ -11,6 +11,8 @@ from IPython.core.error import UsageError
 import kfp_notebook
 from kfp_notebook.status import TaskState
 
+from helpers import eventually
+
 pytestmark = pytest.mark.slow
 
 
@@ -340,9 +342,7 @@ def test_a_run_can_be_stopped_without_leaving_processes(ip, run, tmp_path):
     )
     pids.mkdir()
     handle = run("slow", wait=False, workers=3)
-    deadline = time.time() + 30
-    while len(list(pids.iterdir())) < 3 and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: len(list(pids.iterdir())) >= 3, 30)
     handle.cancel()
     assert handle.wait(30)
     assert handle.state is TaskState.CANCELED
@@ -381,4 +381,4 @@ def test_interrupting_kfp_run_stops_the_run(ip, tmp_path, capsys):
     assert time.time() - started < 20
     assert "CANCELED" in capsys.readouterr().out
     magics = ip.magics_manager.registry["KfpMagics"]
-    assert all(h.state is TaskState.CANCELED for h in magics.runs.values())
+    assert all(h.state is TaskState.CANCELED for h in magics.session.runs.values())

@@ -13,6 +13,8 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 from kfp_notebook.view import dag as graph
 
+from helpers import eventually
+
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
 
 COMPONENTS = [
@@ -144,13 +146,12 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     assert (tmp_path / "fan.yaml").exists() and panel.message["text"] == "compiled to fan.yaml"
     handle = panel.run({"values": {"items": "[2, 3]"}})
     assert handle.wait(60)
-    deadline = time.time() + 10
-    while panel.busy and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not panel.busy, 10)
     assert panel.node_states == {"kfp-task-for-loop-1": "SUCCEEDED", "kfp-task-for-loop-1_sq": "SUCCEEDED"}
     assert panel.progress.startswith("succeeded · 2/2 tasks")
     panel.select({"node": "kfp-task-for-loop-1_sq"})
     assert panel.details["source"].startswith("def sq(x: int) -> int:")
+    eventually(lambda: "runs" in panel.details, 10)
     assert sorted(r["outputs"]["Output"] for r in panel.details["runs"]) == [4, 9]
     assert sorted(r["inputs"]["x"] for r in panel.details["runs"]) == [2, 3]
     assert "squaring 2" in panel.details["runs"][0]["log"] + panel.details["runs"][1]["log"]
@@ -158,7 +159,7 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
 
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
     panel = kfp_notebook.show(everything)
-    monkeypatch.setattr(panel, "_compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(panel.session, "compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     panel._on_message(panel, {"action": "compile"}, [])
     assert panel.message["text"] == "OSError: disk full" and "Traceback" in panel.message["details"]
     assert panel.busy == ""
@@ -170,16 +171,15 @@ def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
 
 def test_a_thousand_events_are_coalesced(everything):
     panel = kfp_notebook.show(everything)
-    handle = RunHandle("run-1", "everything", "local")
+    handle = RunHandle("run-1", "everything", "local", controls=None)  # type: ignore[arg-type]
     for task in ("exit-handler-1/prepare", "notify"):
-        handle.tasks[task] = TaskStatus(task, task, component="comp-prepare")
-    panel.handle = handle
+        handle.add_task(TaskStatus(task, task, component="comp-prepare"))
     changes = []
     panel.observe(lambda change: changes.append(change["new"]), names=["node_states"])
-    handle.subscribe(panel._on_event)
+    panel.follow(handle)
     for index in range(1000):
         state = TaskState.RUNNING if index < 999 else TaskState.SUCCEEDED
-        handle._publish(TaskEvent("run-1", "exit-handler-1/prepare", state, time.time()))
+        handle.publish(TaskEvent("run-1", "exit-handler-1/prepare", state, time.time()))
     time.sleep(0.5)
     assert 1 <= len(changes) <= 5
     assert changes[-1]["kfp-task-exit-handler-1_prepare"] == "SUCCEEDED"
@@ -262,12 +262,10 @@ def test_the_panel_runs_with_the_kernels_settings(ip, tmp_path):
     ip.run_cell("%%component\ndef sq(x: int) -> int:\n    return x * x\n")
     ip.run_cell("%%pipeline\ndef p(x: int = 3):\n    sq(x=x)\n")
     magics = ip.magics_manager.registry["KfpMagics"]
-    panel = magics.last_panel
+    panel = magics.session.panels["p"]
     handle = panel.run({"values": {"x": "4"}})
     assert handle.wait(60) and handle.result()["sq"].output == 16
     assert list((tmp_path / "elsewhere").glob("p-*/run.json"))
-    deadline = time.time() + 10
-    while panel.busy and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not panel.busy, 10)
     panel.compile()
     assert panel.compiled_path == "compiled/p.yaml"

@@ -12,10 +12,9 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfp_notebook.ir import PipelineIR
+from kfp_notebook.ir import Component, PipelineIR, Task
 from kfp_notebook.status import TaskState
 
-GROUP_KINDS = {"condition-branches": "branches", "condition": "condition", "for-loop": "loop", "exit-handler": "exit"}
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
 PENDING_FILL = "#ffffff"
 
@@ -69,102 +68,93 @@ class DagModel:
 
 def dag_model(ir: PipelineIR) -> DagModel:
     model = DagModel(ir.name)
-    model.top = _add_dag(ir, model, ir.root, "")
+    model.top = _add_dag(model, ir.root)
     return model
 
 
-def _add_dag(ir: PipelineIR, model: DagModel, dag_component: dict[str, Any], prefix: str) -> list[str]:
+def _add_dag(model: DagModel, dag: Component) -> list[str]:
+    assert dag.dag is not None
+    tasks = dag.dag.tasks
     members = []
-    tasks = dag_component.get("dag", {}).get("tasks", {})
-    for name, task in tasks.items():
-        member = f"{prefix}{name}"
-        component = ir.component(task)
-        if ir.is_dag(component):
-            group = Group(member, _group_kind(name), _group_label(name, task, tasks))
-            model.groups[member] = group
-            group.members = _add_dag(ir, model, component, f"{member}/")
+    for task in tasks.values():
+        if task.is_group:
+            group = Group(task.path, group_kind(task, tasks), _group_label(task, tasks))
+            model.groups[task.path] = group
+            group.members = _add_dag(model, task.component)
         else:
-            model.nodes[member] = _task_node(ir, member, task, component)
-        members.append(member)
-    for name, task in tasks.items():
-        model.edges += _edges(f"{prefix}{name}", task, prefix)
+            model.nodes[task.path] = _task_node(task)
+        members.append(task.path)
+    for task in tasks.values():
+        model.edges += _edges(task, task.path[: len(task.path) - len(task.name)])
     return members
 
 
-def _task_node(ir: PipelineIR, member: str, task: dict[str, Any], component: dict[str, Any]) -> TaskNode:
-    container = ir.container(component)
-    component_name = task["componentRef"]["name"].removeprefix("comp-")
-    exit_task = task.get("triggerPolicy", {}).get("strategy") == "ALL_UPSTREAM_TASKS_COMPLETED"
-    label = task.get("taskInfo", {}).get("name", member.rsplit("/", 1)[-1])
-    badges = _badges(container, task, ir.platform(component))
-    return TaskNode(member, label, component_name, container.get("image", ""), badges, exit_task)
+def _task_node(task: Task) -> TaskNode:
+    container = task.component.container
+    image = container.image if container else ""
+    return TaskNode(task.path, task.display_name, task.kfp_name, image, _badges(task), task.runs_after_failure)
 
 
-def _badges(container: dict[str, Any], task: dict[str, Any], platform: dict[str, Any]) -> list[str]:
-    resources = container.get("resources") or {}
+def _badges(task: Task) -> list[str]:
+    container, platform = task.component.container, task.component.platform
     badges = []
-    for key, short in (
-        ("resourceCpuRequest", "cpu"),
-        ("resourceCpuLimit", "cpu≤"),
-        ("resourceMemoryRequest", "mem"),
-        ("resourceMemoryLimit", "mem≤"),
-    ):
-        if key in resources:
-            badges.append(f"{short} {resources[key]}")
-    accelerator = resources.get("accelerator") or {}
-    if accelerator:
-        count = accelerator.get("resourceCount") or accelerator.get("count") or "1"
-        badges.append(f"GPU {count}× {accelerator.get('resourceType') or accelerator.get('type', '')}".strip())
-    if not task.get("cachingOptions", {}).get("enableCache"):
+    if container is not None:
+        resources = container.resources
+        for value, short in (
+            (resources.cpu_request, "cpu"),
+            (resources.cpu_limit, "cpu≤"),
+            (resources.memory_request, "mem"),
+            (resources.memory_limit, "mem≤"),
+        ):
+            if value is not None:
+                badges.append(f"{short} {value}")
+        if resources.accelerator_type or resources.accelerator_count:
+            count = resources.accelerator_count or "1"
+            badges.append(f"GPU {count}× {resources.accelerator_type or ''}".strip())
+    if not task.caching:
         badges.append("cache off")
-    if task.get("retryPolicy", {}).get("maxRetryCount"):
-        badges.append(f"retries {task['retryPolicy']['maxRetryCount']}")
-    if platform.get("pvcMount"):
-        badges.append("volume " + ", ".join(m["mountPath"] for m in platform["pvcMount"]))
-    if platform.get("secretAsEnv"):
+    if task.retry and task.retry.max_retries:
+        badges.append(f"retries {task.retry.max_retries}")
+    if platform.pvc_mounts:
+        badges.append("volume " + ", ".join(m.path for m in platform.pvc_mounts))
+    if platform.secrets_as_env:
         badges.append("secrets")
     return badges
 
 
-def is_group_component(component: str | None) -> bool:
-    """Whether a task's component is a control-flow group (condition, loop, exit handler), not a container."""
-    name = (component or "").removeprefix("comp-")
-    return _group_kind(name) != "dag" or name.startswith("condition-")
+def group_kind(task: Task, siblings: dict[str, Task]) -> str:
+    """What a group task is, from the IR's structure: "loop", "condition", "branches", "exit" or "dag"."""
+    if task.loop is not None:
+        return "loop"
+    if task.condition:
+        return "condition"
+    if any(task.name in s.dependencies and s.runs_after_failure for s in siblings.values()):
+        return "exit"
+    members = task.component.dag.tasks.values() if task.component.dag else []
+    if members and all(m.is_group and m.condition for m in members):
+        return "branches"
+    return "dag"
 
 
-def _group_kind(name: str) -> str:
-    base = re.sub(r"-\d+$", "", name)
-    return GROUP_KINDS.get(base, "dag")
-
-
-def _group_label(name: str, task: dict[str, Any], siblings: dict[str, Any]) -> str:
-    kind = _group_kind(name)
+def _group_label(task: Task, siblings: dict[str, Task]) -> str:
+    kind = group_kind(task, siblings)
     if kind == "condition":
-        return (
-            "If " + readable_condition(task.get("triggerPolicy", {}).get("condition", ""))
-            if task.get("triggerPolicy")
-            else "Else"
-        )
+        return "If " + readable_condition(task.condition or "")
     if kind == "branches":
         return "If / Elif / Else"
     if kind == "loop":
         return _loop_label(task)
     if kind == "exit":
-        exits = [
-            n
-            for n, t in siblings.items()
-            if name in t.get("dependentTasks", []) and t.get("triggerPolicy", {}).get("strategy")
-        ]
-        return f"ExitHandler (then {', '.join(exits)})" if exits else "ExitHandler"
-    return name
+        exits = [s.name for s in siblings.values() if task.name in s.dependencies and s.runs_after_failure]
+        return f"ExitHandler (then {', '.join(exits)})"
+    return task.name
 
 
-def _loop_label(task: dict[str, Any]) -> str:
-    iterator = task.get("parameterIterator") or task.get("artifactIterator") or {}
-    items = iterator.get("items", {})
-    source = items.get("raw") or _channel(items.get("inputParameter") or items.get("inputArtifact") or "items")
-    limit = task.get("iteratorPolicy", {}).get("parallelismLimit")
-    return f"ParallelFor {source}" + (f" (parallelism {limit})" if limit else "")
+def _loop_label(task: Task) -> str:
+    loop = task.loop
+    assert loop is not None
+    source = loop.raw_items or _channel(loop.items_input or "items")
+    return f"ParallelFor {source}" + (f" (parallelism {loop.parallelism})" if loop.parallelism else "")
 
 
 def _channel(name: str) -> str:
@@ -186,24 +176,19 @@ def readable_condition(condition: str) -> str:
     return text.replace("&&", "and").replace("||", "or").replace("!(", "not (")
 
 
-def _edges(member: str, task: dict[str, Any], prefix: str) -> list[Edge]:
+def _edges(task: Task, prefix: str) -> list[Edge]:
     flows: dict[str, list[str]] = {}
-    inputs = task.get("inputs", {})
-    for source in inputs.get("parameters", {}).values():
-        if "taskOutputParameter" in source:
-            reference = source["taskOutputParameter"]
-            flows.setdefault(reference["producerTask"], []).append(
-                _channel(reference["outputParameterKey"]).rsplit(".", 1)[-1]
-            )
-    for source in inputs.get("artifacts", {}).values():
-        if "taskOutputArtifact" in source:
-            reference = source["taskOutputArtifact"]
-            flows.setdefault(reference["producerTask"], []).append(
-                _channel(reference["outputArtifactKey"]).rsplit(".", 1)[-1]
-            )
-    exit_task = task.get("triggerPolicy", {}).get("strategy") == "ALL_UPSTREAM_TASKS_COMPLETED"
-    producers = list(dict.fromkeys([*task.get("dependentTasks", []), *flows]))
-    return [Edge(f"{prefix}{p}", member, ", ".join(dict.fromkeys(flows.get(p, []))), exit_task) for p in producers]
+    for source in task.parameters.values():
+        if source.kind == "task_output":
+            flows.setdefault(source.producer, []).append(_channel(source.name).rsplit(".", 1)[-1])
+    for artifact in task.artifacts.values():
+        if artifact.kind == "task_output":
+            flows.setdefault(artifact.producer, []).append(_channel(artifact.name).rsplit(".", 1)[-1])
+    producers = list(dict.fromkeys([*task.dependencies, *flows]))
+    return [
+        Edge(f"{prefix}{p}", task.path, ", ".join(dict.fromkeys(flows.get(p, []))), task.runs_after_failure)
+        for p in producers
+    ]
 
 
 def to_dot(model: DagModel) -> Any:

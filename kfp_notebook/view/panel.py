@@ -13,16 +13,20 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 from traitlets import Bool, Dict, List, Unicode
 
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.parameters import parse_parameter
-from kfp_notebook.status import RunHandle, TaskState
+from kfp_notebook.parameters import coerce, parse_parameter
+from kfp_notebook.status import RunHandle
 from kfp_notebook.view import dag as graph
+
+if TYPE_CHECKING:
+    from kfp_notebook.backends.base import RunOptions
+    from kfp_notebook.session import Session
 
 MODULE = "kfp-notebook"
 MODULE_VERSION = "0.1.0"
@@ -58,20 +62,12 @@ class PipelinePanel(ipywidgets.DOMWidget):
     metrics = Dict().tag(sync=True)
     needs_svg = Bool(False).tag(sync=True)
 
-    def __init__(
-        self,
-        pipeline: Any,
-        name: str,
-        compile_yaml: Callable[[Any, str | None], str],
-        runner: Callable[..., RunHandle],
-        output_dir: str = ".",
-        **kwargs: Any,
-    ):
+    def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
+                 options: RunOptions | None = None, **kwargs: Any):  # fmt: skip
         super().__init__(**kwargs)
-        self.pipeline, self.name = pipeline, name
-        self._compile, self._runner, self._output_dir = compile_yaml, runner, output_dir
+        self.pipeline, self.name, self.session = pipeline, name, session
+        self._output_dir, self._options = output_dir, options
         self.handle: RunHandle | None = None
-        self._submitter: Callable[[Any, dict[str, Any]], RunHandle] | None = None
         self.static_svg: str | None = None
         self.display_handle: Any = None
         self.summary_text = ""
@@ -79,6 +75,8 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self._lock = threading.Lock()
         self.on_msg(self._on_message)
         self._load(PipelineIR.from_pipeline(pipeline))
+        if session.kubeflow is not None:
+            self.enable_submit()
 
     def _load(self, ir: PipelineIR) -> None:
         self.ir = ir
@@ -141,7 +139,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
             return ""
         self.busy = "compile"
         path = str(Path(self._output_dir) / f"{self.name}.yaml")
-        text = self._compile(self.pipeline, path)
+        text = self.session.compile(self.pipeline, path)
         self.compiled_path = path
         self.message = {"kind": "info", "text": f"compiled to {path}", "details": ""}
         self.send({"event": "compiled", "path": path, "yaml": text})
@@ -150,11 +148,16 @@ class PipelinePanel(ipywidgets.DOMWidget):
 
     def run(self, content: dict[str, Any] | None = None) -> RunHandle | None:
         """Validate the form, then start a local run whose states colour the DAG as they change."""
-        return self._start(content, self._runner, "run")
+        return self._start(content, "local")
 
-    def _start(
-        self, content: dict[str, Any] | None, starter: Callable[..., RunHandle], action: str
-    ) -> RunHandle | None:
+    def submit(self, content: dict[str, Any] | None = None) -> RunHandle | None:
+        """Validate the form, then submit a run to Kubeflow whose states colour the DAG as they change."""
+        if self.session.kubeflow is None:
+            self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
+            return None
+        return self._start(content, "kubeflow")
+
+    def _start(self, content: dict[str, Any] | None, where: str) -> RunHandle | None:
         if self.busy:
             return None
         values = dict((content or {}).get("values") or self.values)
@@ -164,30 +167,37 @@ class PipelinePanel(ipywidgets.DOMWidget):
             self.message = {"kind": "error", "text": "fix the highlighted parameters", "details": ""}
             return None
         self.busy = "run"
-        self.message, self.metrics, self.node_states = {}, {}, {}
-        self.handle = starter(self.pipeline, parsed)
-        self.run_id, self.run_link = self.handle.run_id, self.handle.link
-        self.handle.subscribe(self._on_event)
-        return self.handle
+        options = self._options if where == "local" else None
+        return self.session.start(self.pipeline, parsed, where, options, panel=self)
+
+    def follow(self, handle: RunHandle) -> None:
+        """Show this run: states colour the DAG, the progress line, then metrics and failures at the end."""
+        self.busy = "run"
+        self.message, self.metrics, self.node_states, self.details = {}, {}, {}, {}
+        self.handle = handle
+        self.run_id, self.run_link = handle.run_id, handle.link
+        handle.subscribe(self._on_event)
 
     def stop(self, content: dict[str, Any] | None = None) -> None:
         if self.handle is not None and not self.handle.done:
             self.handle.cancel()
 
-    def enable_submit(self, submitter: Callable[[Any, dict[str, Any]], RunHandle]) -> None:
+    def enable_submit(self) -> None:
         """Kubeflow is connected: the Submit button creates a run there."""
-        self._submitter = submitter
         self.submit_enabled, self.submit_reason = True, ""
 
-    def submit(self, content: dict[str, Any] | None = None) -> RunHandle | None:
-        """Validate the form, then submit a run to Kubeflow whose states colour the DAG as they change."""
-        if self._submitter is None:
-            self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
-            return None
-        return self._start(content, self._submitter, "submit")
-
     def select(self, content: dict[str, Any]) -> None:
-        self.details = task_details(self.ir, self.model, str(content.get("node", "")), self.handle)
+        """A node was clicked: its definition at once, then what its runs did (read off the event loop)."""
+        element_id = str(content.get("node", ""))
+        self.details = static_details(self.ir, self.model, element_id)
+        handle = self.handle
+        if self.details and handle is not None:
+            member = self.details["id"]
+            in_background(lambda: run_details(handle, member), lambda runs: self._show_runs(element_id, runs))
+
+    def _show_runs(self, element_id: str, runs: list[dict[str, Any]]) -> None:
+        if self.details.get("element") == element_id:
+            self.details = {**self.details, "runs": runs}
 
     def receive_svg(self, content: dict[str, Any]) -> None:
         """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""
@@ -214,18 +224,19 @@ class PipelinePanel(ipywidgets.DOMWidget):
         handle = self.handle
         if handle is None:
             return
-        states = graph.node_states({t.task_id: t.state for t in list(handle.tasks.values())})
+        states = graph.node_states({t.task_id: t.state for t in handle.tasks.values()})
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle)
-        if handle.message.startswith(("connection lost", "the session expired")):
-            self.message = {"kind": "info", "text": handle.message, "details": ""}
-        elif self.message.get("text", "").startswith(("connection lost", "the session expired")):
+        if handle.connection_message:
+            self.message = {"kind": "info", "text": handle.connection_message, "details": "", "connection": True}
+        elif self.message.get("connection"):
             self.message = {}
-        if handle.done:
-            self._finished(handle)
+        if handle.done and self.busy == "run":
+            self.busy = "finishing"
+            in_background(handle.result, self._finished)
 
-    def _finished(self, handle: RunHandle) -> None:
-        result = handle.result()
+    def _finished(self, result: Any) -> None:
+        """The run's results arrived (read off the event loop): metrics table, the first failure, done."""
         table = result.metrics_table()
         self.metrics = {
             "columns": table.columns,
@@ -234,9 +245,25 @@ class PipelinePanel(ipywidgets.DOMWidget):
         failed = [t for t in result.tasks.values() if t.state == "FAILED"]
         if failed:
             self.message = {"kind": "error", "text": f"{failed[0].task_id} failed", "details": failed[0].message}
-        elif handle.state is TaskState.CANCELED:
+        elif result.state == "CANCELED":
             self.message = {"kind": "info", "text": "run stopped", "details": ""}
         self.busy = ""
+
+
+def in_background(work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    """Do `work` on a thread (it may wait on the network), then `then(result)` on the kernel's event loop.
+
+    A failure shows nothing here: `then` gets no call, and the panel stays as it was.
+    """
+
+    def run() -> None:
+        try:
+            value = work()
+        except Exception:  # the panel keeps what it shows; the cell's own view reports the run's errors
+            return
+        later(0, lambda: then(value))
+
+    threading.Thread(target=run, name="kfp-panel-work", daemon=True).start()
 
 
 def later(seconds: float, action: Callable[[], None]) -> None:
@@ -270,24 +297,18 @@ def progress_line(handle: RunHandle) -> str:
 
 def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
     """A form field per pipeline parameter: name, type, default (as text), required."""
-    fields = []
-    for name, definition in ir.root.get("inputDefinitions", {}).get("parameters", {}).items():
-        kind = definition.get("parameterType", "STRING")
-        default = definition.get("defaultValue")
-        fields.append(
-            {
-                "name": name,
-                "type": kind,
-                "default": _as_text(default, kind),
-                "required": "defaultValue" not in definition and not definition.get("isOptional"),
-            }
-        )
-    return fields
+    return [
+        {
+            "name": name,
+            "type": definition.type,
+            "default": _as_text(definition.default, definition.type) if definition.has_default else "",
+            "required": not definition.has_default and not definition.optional,
+        }
+        for name, definition in ir.parameters.items()
+    ]
 
 
 def _as_text(value: Any, kind: str) -> str:
-    from kfp_notebook.parameters import coerce
-
     if value is None:
         return ""
     value = coerce(value, kind)
@@ -314,66 +335,33 @@ def validate(fields: list[dict[str, Any]], values: dict[str, Any]) -> tuple[dict
     return parsed, errors
 
 
-def task_details(ir: PipelineIR, model: graph.DagModel, element_id: str, handle: RunHandle | None) -> dict[str, Any]:
-    """What the panel shows for a clicked node: source, image, badges, inputs/outputs, log tail, metrics."""
+def static_details(ir: PipelineIR, model: graph.DagModel, element_id: str) -> dict[str, Any]:
+    """What the panel shows for a clicked node before any run: label, component, image, badges, source."""
     member = next((m for m in model.nodes if graph.node_element_id(m) == element_id), None)
     if member is None:
         return {}
     node = model.nodes[member]
-    details: dict[str, Any] = {
+    return {
         "id": member,
+        "element": element_id,
         "label": node.label,
         "component": node.component,
         "image": node.image,
         "badges": node.badges,
+        "source": _source(ir, member),
     }
-    details["source"] = _source(ir, node.component)
-    if handle is not None:
-        instances = (
-            [t for key, t in handle.result().tasks.items() if graph.model_id(key) == member] if handle.done else []
-        )
-        details["runs"] = [
-            {
-                "id": t.task_id,
-                "state": t.state,
-                "inputs": _inputs(t.folder),
-                "outputs": _jsonable(t.parameters),
-                "artifacts": {k: [a.get("uri") for a in v] for k, v in t.artifacts.items()},
-                "metrics": t.metrics(),
-                "log": t.log(40),
-                "message": t.message,
-            }
-            for t in instances[:20]
-        ]
-        if not handle.done:
-            details["runs"] = [
-                {"id": s.task_id, "state": s.state.value, "message": s.message}
-                for key, s in handle.tasks.items()
-                if graph.model_id(key) == member
-            ][:20]
-    return details
 
 
-def _inputs(folder: str | None) -> dict[str, Any]:
-    """The input values a task ran with (from its executor input)."""
-    path = Path(folder or "") / "executor_input.json"
-    if not folder or not path.exists():
-        return {}
-    inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs", {})
-    artifacts = {
-        name: [a.get("uri") for a in value.get("artifacts", [])] for name, value in inputs.get("artifacts", {}).items()
-    }
-    return {**inputs.get("parameterValues", {}), **artifacts}
+def run_details(handle: RunHandle, member: str, limit: int = 20) -> list[dict[str, Any]]:
+    """What each instance of the node's task did in the run (iterations of a loop each have one)."""
+    instances = [task_id for task_id in handle.tasks if graph.model_id(task_id) == member][:limit]
+    return [handle.task_details(task_id) for task_id in instances]
 
 
-def _source(ir: PipelineIR, component: str) -> str:
-    definition = ir.components.get(f"comp-{component}")
-    if definition is None or ir.kind(definition) != "python":
+def _source(ir: PipelineIR, member: str) -> str:
+    task = ir.task(member)
+    program = task.component.program if task is not None else None
+    if program is None:
         return ""
-    source = ir.program(definition).source
-    start = source.find(f"\ndef {ir.program(definition).function}(")
-    return source[start + 1 :] if start >= 0 else source
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    start = program.source.find(f"\ndef {program.function}(")
+    return program.source[start + 1 :] if start >= 0 else program.source

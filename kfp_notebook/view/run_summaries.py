@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kfp_notebook.backends.base import RunRecord
 from kfp_notebook.status import RunHandle, TaskState
-from kfp_notebook.view.dag import is_group_component
 from kfp_notebook.view.summaries import Summary
 
 MAX_TASK_ROWS = 40
@@ -17,17 +17,20 @@ def progress(handle: RunHandle) -> Summary:
     done, total = task_counts(handle)
     elapsed = (handle.finished or time.time()) - handle.started
     title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{total} tasks · {elapsed:.1f} s"
-    rows = [(status.task_id, _task_line(status)) for status in list(handle.tasks.values())[:MAX_TASK_ROWS]]
-    if len(handle.tasks) > MAX_TASK_ROWS:
-        rows.append(("…", f"{len(handle.tasks) - MAX_TASK_ROWS} more tasks"))
+    tasks = list(handle.tasks.values())
+    rows = [(status.task_id, _task_line(status)) for status in tasks[:MAX_TASK_ROWS]]
+    if len(tasks) > MAX_TASK_ROWS:
+        rows.append(("…", f"{len(tasks) - MAX_TASK_ROWS} more tasks"))
     if handle.message:
         rows.insert(0, ("run", handle.message))
+    if handle.connection_message:
+        rows.insert(0, ("connection", handle.connection_message))
     return Summary(title, rows, list(handle.notices))
 
 
 def task_counts(handle: RunHandle) -> tuple[int, int]:
     """Finished tasks and all tasks, counting the tasks that run a container (not conditions or loops)."""
-    tasks = [t for t in list(handle.tasks.values()) if not is_group_component(t.component)]
+    tasks = [t for t in handle.tasks.values() if not t.is_group]
     return sum(1 for t in tasks if t.state.finished), len(tasks)
 
 
@@ -49,9 +52,10 @@ def failures(handle: RunHandle) -> list[str]:
     ]
 
 
-def runs_listing(runs: list[dict[str, Any]]) -> Summary:
+def runs_listing(runs: list[RunRecord], where: str) -> Summary:
+    """The runs of one backend, newest first."""
     rows = []
     for run in runs:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.get("started") or 0))
-        rows.append((run["run_id"], f"{run.get('state')} · {run.get('pipeline')} · started {started}"))
-    return Summary("local runs" if rows else "no local runs yet", rows)
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started or 0))
+        rows.append((run.run_id, f"{run.state} · {run.pipeline} · started {started}"))
+    return Summary(f"{where} runs" if rows else f"no {where} runs yet", rows)

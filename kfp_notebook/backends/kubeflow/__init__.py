@@ -12,7 +12,7 @@ def connect(connection: Connection, secret: str | None = None) -> Any:
     """A KubeflowBackend for the connection; with Dex, one that logs in again once when the session expires."""
     import getpass
 
-    from kfp_notebook.backends.kubeflow.runs import KubeflowBackend
+    from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
 
     if connection.auth == "dex" and not connection.user:
         raise KubeflowConnectionError("--auth dex needs --user EMAIL (for example --user user@example.com)")

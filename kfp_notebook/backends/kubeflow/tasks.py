@@ -28,33 +28,12 @@ STATES = {
 
 def task_paths(ir: PipelineIR) -> dict[str, tuple[str, ...]]:
     """Each task name of the pipeline (kfp makes them unique) → its path of DAG segments."""
-    paths: dict[str, tuple[str, ...]] = {}
-
-    def walk(dag_component: dict[str, Any], prefix: tuple[str, ...]) -> None:
-        for name, task in dag_component.get("dag", {}).get("tasks", {}).items():
-            paths[name] = (*prefix, name)
-            component = ir.component(task)
-            if ir.is_dag(component):
-                walk(component, (*prefix, name))
-
-    walk(ir.root, ())
-    return paths
+    return {task.name: tuple(task.path.split("/")) for task in ir.walk()}
 
 
 def loops(ir: PipelineIR) -> set[str]:
     """Names of the ParallelFor tasks."""
-    found = set()
-
-    def walk(dag_component: dict[str, Any]) -> None:
-        for name, task in dag_component.get("dag", {}).get("tasks", {}).items():
-            if "parameterIterator" in task or "artifactIterator" in task:
-                found.add(name)
-            component = ir.component(task)
-            if ir.is_dag(component):
-                walk(component)
-
-    walk(ir.root)
-    return found
+    return {task.name for task in ir.walk() if task.loop is not None}
 
 
 def task_states(details: list[Any], ir: PipelineIR | None) -> dict[str, tuple[TaskState, str]]:

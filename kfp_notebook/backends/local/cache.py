@@ -22,13 +22,10 @@ def fingerprint(path: str) -> str:
     return digest.hexdigest()
 
 
-def cache_key(
-    component: dict[str, Any], container: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any]
-) -> str:
-    """The same component with the same input values and input artifact contents gives the same key."""
+def cache_key(component: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any]) -> str:
+    """The same component (its definition and executor) with the same inputs and input contents: the same key."""
     identity = {
-        "component": {k: v for k, v in component.items() if k != "executorLabel"},
-        "container": container,
+        "component": component,
         "parameters": parameters,
         "artifacts": {name: [fingerprint(a["uri"]) for a in items] for name, items in artifacts.items()},
     }

@@ -8,11 +8,11 @@ from typing import Any
 
 from kfp_notebook.backends.local.cel import evaluate
 from kfp_notebook.errors import KfpNotebookError
-from kfp_notebook.ir import PipelineIR
+from kfp_notebook.ir import Component, Task, ValueSource
 from kfp_notebook.parameters import coerce
 from kfp_notebook.status import TaskState
 
-ALL_COMPLETED = "ALL_UPSTREAM_TASKS_COMPLETED"
+Artifacts = dict[str, list[dict[str, Any]]]
 
 
 class InputError(KfpNotebookError):
@@ -27,7 +27,7 @@ class Loop:
     limit: int
     started: int = 0
     running: int = 0
-    outputs: dict[int, tuple[dict[str, Any], dict[str, list[Any]]]] = field(default_factory=dict)
+    outputs: dict[int, tuple[dict[str, Any], Artifacts]] = field(default_factory=dict)
     failed: bool = False
 
 
@@ -36,22 +36,28 @@ class Node:
     """One task instance in one DAG instance (a task inside a loop has one node per iteration)."""
 
     id: str
-    name: str
-    spec: dict[str, Any]
-    component: dict[str, Any]
-    kind: str
+    task: Task
     dag: DagInstance
     state: TaskState = TaskState.PENDING
     started: bool = False
     skipped_by_condition: bool = False
     parameters: dict[str, Any] = field(default_factory=dict)
-    artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    artifacts: Artifacts = field(default_factory=dict)
     message: str = ""
     loop: Loop | None = None
+    folder: str | None = None  # where its files are, once it started
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    @property
+    def kind(self) -> str:
+        return self.task.component.kind
 
     @property
     def display_name(self) -> str:
-        return self.spec.get("taskInfo", {}).get("name", self.name)
+        return self.task.display_name
 
     @property
     def blocks_downstream(self) -> bool:
@@ -60,23 +66,15 @@ class Node:
             return not self.skipped_by_condition
         return self.state in (TaskState.FAILED, TaskState.CANCELED)
 
-    @property
-    def dependencies(self) -> list[str]:
-        return list(self.spec.get("dependentTasks", []))
-
-    @property
-    def waits_for_all(self) -> bool:
-        return self.spec.get("triggerPolicy", {}).get("strategy") == ALL_COMPLETED
-
 
 @dataclass(eq=False)
 class DagInstance:
     """One execution of a DAG component: the root, a condition's body, or one loop iteration."""
 
     prefix: str
-    component: dict[str, Any]
+    component: Component
     parameters: dict[str, Any]
-    artifacts: dict[str, list[dict[str, Any]]]
+    artifacts: Artifacts
     owner: Node | None
     index: int | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
@@ -91,73 +89,68 @@ class DagInstance:
         return any(node.state in (TaskState.FAILED, TaskState.CANCELED) for node in self.nodes.values())
 
 
-def open_dag(ir: PipelineIR, dag: DagInstance) -> list[Node]:
+def open_dag(dag: DagInstance) -> list[Node]:
     """Create the nodes of a DAG instance (all PENDING)."""
-    for name, spec in dag.component["dag"]["tasks"].items():
-        component = ir.component(spec)
-        dag.nodes[name] = Node(f"{dag.prefix}{name}", name, spec, component, ir.kind(component), dag)
+    assert dag.component.dag is not None
+    for name, task in dag.component.dag.tasks.items():
+        dag.nodes[name] = Node(f"{dag.prefix}{name}", task, dag)
     return list(dag.nodes.values())
 
 
-def resolve_inputs(node: Node, run_id: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+def resolve_inputs(node: Node, run_id: str) -> tuple[dict[str, Any], Artifacts]:
     """The task's input parameter values (typed as its component declares) and input artifacts."""
-    declared = node.component.get("inputDefinitions", {}).get("parameters", {})
+    declared = node.task.component.inputs.parameters
     parameters = {}
-    for name, source in node.spec.get("inputs", {}).get("parameters", {}).items():
+    for name, source in node.task.parameters.items():
         value = parameter_value(node, name, source, run_id)
         if value is _ABSENT:
             continue
-        parameters[name] = coerce(value, declared.get(name, {}).get("parameterType"))
+        parameters[name] = coerce(value, declared[name].type if name in declared else None)
     for name, definition in declared.items():
-        if name not in parameters and "defaultValue" in definition:
-            parameters[name] = coerce(definition["defaultValue"], definition.get("parameterType"))
-    artifacts = {
-        name: _artifact(node, name, source) for name, source in node.spec.get("inputs", {}).get("artifacts", {}).items()
-    }
+        if name not in parameters and definition.has_default:
+            parameters[name] = coerce(definition.default, definition.type)
+    artifacts = {name: _artifact(node, name) for name in node.task.artifacts}
     return parameters, artifacts
 
 
 _ABSENT = object()
 
 
-def parameter_value(node: Node, name: str, source: dict[str, Any], run_id: str) -> Any:
+def parameter_value(node: Node, name: str, source: ValueSource, run_id: str) -> Any:
+    """The value a source gives inside `node`'s DAG instance (a selector applied when there is one)."""
     dag = node.dag
-    if "runtimeValue" in source:
-        value = source["runtimeValue"].get("constant")
-    elif "componentInputParameter" in source:
-        value = dag.parameters.get(source["componentInputParameter"], _ABSENT)
-    elif "taskOutputParameter" in source:
-        value = _output(node, source["taskOutputParameter"], name)
-    elif "taskFinalStatus" in source:
-        value = final_status(dag.nodes[source["taskFinalStatus"]["producerTask"]], run_id)
+    if source.kind == "constant":
+        value = source.value
+    elif source.kind == "input":
+        value = dag.parameters.get(source.name, _ABSENT)
+    elif source.kind == "task_output":
+        value = _output(node, source, name)
+    elif source.kind == "final_status":
+        value = final_status(dag.nodes[source.producer], run_id)
     else:
         raise InputError(f"input {name!r} of task {node.id!r} has a source the local runner does not know: {source}")
-    selector = source.get("parameterExpressionSelector")
-    if selector and value is not _ABSENT:
+    if source.selector and value is not _ABSENT:
         text = value if isinstance(value, str) else json.dumps(value)
-        value = evaluate(selector, {"string_value": text})
+        value = evaluate(source.selector, {"string_value": text})
     return value
 
 
-def _output(node: Node, reference: dict[str, str], name: str) -> Any:
-    producer = node.dag.nodes[reference["producerTask"]]
-    key = reference["outputParameterKey"]
-    if key not in producer.parameters:
+def _output(node: Node, source: ValueSource, name: str) -> Any:
+    producer = node.dag.nodes[source.producer]
+    if source.name not in producer.parameters:
         raise InputError(
-            f"input {name!r} of task {node.id!r} comes from output {key!r} of {producer.id!r}, "
+            f"input {name!r} of task {node.id!r} comes from output {source.name!r} of {producer.id!r}, "
             f"which has no such value (that task ended {producer.state.value.lower()})"
         )
-    return producer.parameters[key]
+    return producer.parameters[source.name]
 
 
-def _artifact(node: Node, name: str, source: dict[str, Any]) -> list[dict[str, Any]]:
-    if "componentInputArtifact" in source:
-        return list(node.dag.artifacts.get(source["componentInputArtifact"], []))
-    reference = source.get("taskOutputArtifact")
-    if reference is None:
-        raise InputError(f"input artifact {name!r} of task {node.id!r} has a source the local runner does not know")
-    producer = node.dag.nodes[reference["producerTask"]]
-    items = producer.artifacts.get(reference["outputArtifactKey"])
+def _artifact(node: Node, name: str) -> list[dict[str, Any]]:
+    source = node.task.artifacts[name]
+    if source.kind == "input":
+        return list(node.dag.artifacts.get(source.name, []))
+    producer = node.dag.nodes[source.producer]
+    items = producer.artifacts.get(source.name)
     if items is None:
         raise InputError(
             f"input artifact {name!r} of task {node.id!r} comes from {producer.id!r}, which did not produce it"
@@ -167,11 +160,7 @@ def _artifact(node: Node, name: str, source: dict[str, Any]) -> list[dict[str, A
 
 def final_status(producer: Node, run_id: str) -> dict[str, Any]:
     """The PipelineTaskFinalStatus an exit handler receives."""
-    state = (
-        "SUCCEEDED"
-        if producer.state in (TaskState.SUCCEEDED, TaskState.SKIPPED, TaskState.CACHED)
-        else producer.state.value
-    )
+    state = "SUCCEEDED" if producer.state.ok else producer.state.value
     return {
         "state": state,
         "pipelineJobResourceName": run_id,
@@ -181,54 +170,45 @@ def final_status(producer: Node, run_id: str) -> dict[str, Any]:
 
 
 def condition_holds(node: Node, parameters: dict[str, Any]) -> bool:
-    condition = node.spec.get("triggerPolicy", {}).get("condition")
+    condition = node.task.condition
     if not condition:
         return True
     return bool(evaluate(condition, {"inputs": {"parameter_values": parameters}}))
 
 
-def loop_items(node: Node, parameters: dict[str, Any], artifacts: dict[str, list[Any]]) -> tuple[list[Any], str, bool]:
-    """A ParallelFor's items, the input name each item is given as, and whether items are artifacts."""
-    if "artifactIterator" in node.spec:
-        iterator = node.spec["artifactIterator"]
-        return list(artifacts.get(iterator["items"]["inputArtifact"], [])), iterator["itemInput"], True
-    iterator = node.spec["parameterIterator"]
-    items = iterator["items"]
-    values = json.loads(items["raw"]) if "raw" in items else parameters.get(items["inputParameter"], [])
+def loop_items(node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> list[Any]:
+    """A ParallelFor's items (parameter values, or artifacts)."""
+    loop = node.task.loop
+    assert loop is not None
+    if loop.over_artifacts:
+        return list(artifacts.get(loop.items_input or "", []))
+    values = json.loads(loop.raw_items) if loop.raw_items is not None else parameters.get(loop.items_input or "", [])
     if isinstance(values, str):
         values = json.loads(values)
-    return list(values), iterator["itemInput"], False
+    return list(values)
 
 
-def dag_outputs(dag: DagInstance) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """What a finished DAG instance gives its owner task, as its `dag.outputs` selects."""
-    selectors = dag.component["dag"].get("outputs", {})
+def dag_outputs(dag: DagInstance) -> tuple[dict[str, Any], Artifacts]:
+    """What a finished DAG instance gives its owner task: for each output, the first candidate that has a value."""
+    assert dag.component.dag is not None
     parameters: dict[str, Any] = {}
-    for name, selector in selectors.get("parameters", {}).items():
-        if "valueFromParameter" in selector:
-            source = selector["valueFromParameter"]
-            producer = dag.nodes[source["producerSubtask"]]
-            if source["outputParameterKey"] in producer.parameters:
-                parameters[name] = producer.parameters[source["outputParameterKey"]]
-        elif "valueFromOneof" in selector:
-            for choice in selector["valueFromOneof"].get("parameterSelectors", []):
-                producer = dag.nodes[choice["producerSubtask"]]
-                if choice["outputParameterKey"] in producer.parameters:
-                    parameters[name] = producer.parameters[choice["outputParameterKey"]]
-                    break
-    artifacts: dict[str, list[Any]] = {}
-    for name, selector in selectors.get("artifacts", {}).items():
-        for choice in selector.get("artifactSelectors", []):
-            artifacts.setdefault(name, []).extend(
-                dag.nodes[choice["producerSubtask"]].artifacts.get(choice["outputArtifactKey"], [])
-            )
+    for name, choices in dag.component.dag.output_parameters.items():
+        for choice in choices:
+            producer = dag.nodes[choice.producer]
+            if choice.key in producer.parameters:
+                parameters[name] = producer.parameters[choice.key]
+                break
+    artifacts: Artifacts = {}
+    for name, choices in dag.component.dag.output_artifacts.items():
+        for choice in choices:
+            artifacts.setdefault(name, []).extend(dag.nodes[choice.producer].artifacts.get(choice.key, []))
     return parameters, artifacts
 
 
-def collect_loop_outputs(loop: Loop) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def collect_loop_outputs(loop: Loop) -> tuple[dict[str, Any], Artifacts]:
     """A loop's outputs: each parameter as the list of its iterations' values, artifacts concatenated."""
     parameters: dict[str, Any] = {}
-    artifacts: dict[str, list[Any]] = {}
+    artifacts: Artifacts = {}
     for index in sorted(loop.outputs):
         iteration_parameters, iteration_artifacts = loop.outputs[index]
         for name, value in iteration_parameters.items():

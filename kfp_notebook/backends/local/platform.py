@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.ir import Platform
 
 #: Platform settings this backend applies; any other is announced as not applied locally.
 APPLIED = {"pvcMount", "secretAsEnv"}
@@ -43,18 +43,18 @@ def secret_value(secret: str, key: str) -> str | None:
     return None if found is None else str(found)
 
 
-def secret_environment(platform: dict[str, Any]) -> dict[str, str]:
+def secret_environment(platform: Platform) -> dict[str, str]:
     """Environment variables a task gets from secrets (raises MissingSecretError naming what is missing)."""
     environment = {}
-    for entry in platform.get("secretAsEnv", []):
-        secret = entry.get("secretName") or entry.get("secretNameParameter", {}).get("runtimeValue", {}).get("constant")
-        for pair in entry.get("keyToEnv", []):
-            value = secret_value(secret, pair["secretKey"])
+    for entry in platform.secrets_as_env:
+        secret = str(entry.secret.value) if entry.secret.kind == "constant" else None
+        for key, variable in entry.keys:
+            value = secret_value(secret, key) if secret else None
             if value is None:
-                if entry.get("optional"):
+                if entry.optional:
                     continue
-                raise MissingSecretError(missing_secret_message(secret, pair["secretKey"]))
-            environment[pair["envVar"]] = value
+                raise MissingSecretError(missing_secret_message(str(secret), key))
+            environment[variable] = value
     return environment
 
 
@@ -66,13 +66,8 @@ def missing_secret_message(secret: str, key: str) -> str:
     )
 
 
-def ignored_settings(platform: dict[str, Any]) -> list[str]:
-    return sorted(k for k in platform if k not in APPLIED)
-
-
-def resource_settings(container: dict[str, Any]) -> list[str]:
-    resources = container.get("resources") or {}
-    return sorted(k for k in resources if not k.startswith("resource"))
+def ignored_settings(platform: Platform) -> list[str]:
+    return sorted(k for k in platform.settings if k not in APPLIED)
 
 
 def volume_folder(run_folder: Path, pvc_name: str) -> Path:

@@ -1,8 +1,7 @@
-"""Submit a compiled pipeline to Kubeflow Pipelines and follow the run into the shared RunHandle."""
+"""The Kubeflow backend: upload a compiled pipeline, create one run, list runs, read logs and metrics."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import tempfile
 import threading
@@ -11,31 +10,20 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
-from kfp_notebook.backends.kubeflow.tasks import executor_pod, task_states
-from kfp_notebook.backends.local.runner import typed_parameters
+from kfp_notebook.backends.kubeflow.tasks import executor_pod
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.parameters import typed_parameters
+from kfp_notebook.status import RunHandle
 
-FINISHED = {
-    "SUCCEEDED": TaskState.SUCCEEDED,
-    "FAILED": TaskState.FAILED,
-    "SKIPPED": TaskState.SKIPPED,
-    "CANCELED": TaskState.CANCELED,
-}
-RUN_STATES = {
-    "PENDING": TaskState.PENDING,
-    "RUNNING": TaskState.RUNNING,
-    "CANCELING": TaskState.RUNNING,
-    "PAUSED": TaskState.RUNNING,
-    **FINISHED,
-}
 POLL_START, POLL_MAX = 1.0, 10.0
 
 
-class KubeflowBackend:
+class KubeflowBackend(Backend):
     """Runs pipelines on a Kubeflow Pipelines server through a hardened kfp.Client."""
+
+    name = "kubeflow"
 
     def __init__(self, connection: Connection, client: Any):
         self.connection, self.client = connection, client
@@ -49,14 +37,12 @@ class KubeflowBackend:
         self.client._run_api.api_client.cookie = self.relogin()
         return True
 
-    def submit(
-        self,
-        yaml_text: str,
-        params: dict[str, Any] | None = None,
-        experiment: str | None = None,
-        run_name: str | None = None,
-    ) -> RunHandle:
+    def start(self, yaml_text: str, params: dict[str, Any] | None = None, options: RunOptions | None = None
+              ) -> RunHandle:  # fmt: skip
         """Upload the pipeline (a new version when the name exists), ensure the experiment, create one run."""
+        options = options or RunOptions()
+        options.refuse("Kubeflow", ("workers", "cache", "runs_folder"))
+        experiment, run_name = options.experiment, options.run_name
         ir = PipelineIR.from_yaml(yaml_text)
         with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
             path = Path(folder) / f"{ir.name}.yaml"
@@ -135,17 +121,19 @@ class KubeflowBackend:
 
     def follow(self, run_id: str, ir: PipelineIR | None = None) -> RunHandle:
         """A handle whose task states follow the run (one get_run per poll, backing off while nothing changes)."""
-        handle = RunHandle(run_id, ir.name if ir else run_id, "kubeflow")
-        handle.link = self.connection.run_link(run_id)
-        follower = Follower(self, handle, ir)
-        handle._cancel = follower.stop
-        handle._result = follower.result
-        handle._detach = follower.detach
-        threading.Thread(target=follower.poll, name=f"kfp-follow-{run_id}", daemon=True).start()
-        return handle
+        from kfp_notebook.backends.kubeflow.follower import Follower
 
-    def logs(self, run_id: str, task: str, tail: int | None = None) -> str:
+        follower = Follower(self, run_id, ir)
+        threading.Thread(target=follower.poll, name=f"kfp-follow-{run_id}", daemon=True).start()
+        return follower.handle
+
+    def task_log(self, run_id: str | None, task: str, tail: int | None = None) -> str:
         """A task's log through the KFP UI's pod-log endpoint (the pod found from the run's task details)."""
+        if run_id is None:
+            recent = self.runs(count=1)
+            if not recent:
+                raise KubeflowConnectionError(f"no runs on {self.connection.host} yet")
+            run_id = recent[0].run_id
         try:
             run = self.client.get_run(run_id)
         except Exception as exc:
@@ -206,7 +194,7 @@ class KubeflowBackend:
             raise KubeflowConnectionError(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
         return response.data.decode("utf-8", "replace")
 
-    def recent_runs(self, pipeline: str | None = None, count: int = 10) -> list[dict[str, Any]]:
+    def runs(self, pipeline: str | None = None, count: int = 10) -> list[RunRecord]:
         """The newest runs on the server; of one uploaded pipeline when its name is given."""
         try:
             pipeline_id = self.client.get_pipeline_id(pipeline) if pipeline else None
@@ -238,125 +226,14 @@ def _authorization(api_client: Any) -> dict[str, str]:
     return {"Authorization": token} if token else {}
 
 
-def _summary(run: Any) -> dict[str, Any]:
-    started = run.created_at.timestamp() if run.created_at else 0
-    return {"run_id": run.run_id, "pipeline": run.display_name, "state": str(run.state), "started": started}
+def _summary(run: Any) -> RunRecord:
+    started = run.created_at.timestamp() if run.created_at else 0.0
+    finished = run.finished_at.timestamp() if getattr(run, "finished_at", None) else None
+    parameters = dict(getattr(getattr(run, "runtime_config", None), "parameters", None) or {})
+    return RunRecord(run.run_id, run.display_name, str(run.state), started, "kubeflow", finished, "", parameters)
 
 
 def _name_filter(name: str) -> str:
     import json
 
     return json.dumps({"predicates": [{"operation": "EQUALS", "key": "display_name", "string_value": name}]})
-
-
-class Follower:
-    """Polls one run and publishes what changed; a lost connection is reported and retried."""
-
-    def __init__(self, backend: KubeflowBackend, handle: RunHandle, ir: PipelineIR | None):
-        self.backend, self.handle, self.ir = backend, handle, ir
-        self.detached = False
-        self.metrics: list[tuple[str, dict[str, float]]] | None = None
-        self.relogged = False
-        self.last: Any = None
-
-    def _relogin(self) -> bool:
-        try:
-            return self.backend.refresh_session()
-        except Exception as exc:  # reported: the session expired and the new login failed
-            self._publish("", self.handle.state, f"the session expired and logging in again failed: {exc}")
-            return False
-
-    def detach(self) -> None:
-        self.detached = True
-
-    def poll(self) -> None:
-        delay = self.backend.poll_start
-        while not self.handle.done and not self.detached:
-            try:
-                run = self.backend.client.get_run(self.handle.run_id)
-            except Exception as exc:  # the run goes on: we keep asking, slower
-                if getattr(exc, "status", None) in (401, 403) and not self.relogged:
-                    self.relogged = True
-                    if self._relogin():
-                        continue
-                self._publish(
-                    "", self.handle.state, f"connection lost, retrying: {explain(self.backend.connection, exc)}"
-                )
-                delay = min(delay * 2, self.backend.poll_max)
-                time.sleep(delay)
-                continue
-            changed = self._apply(run)
-            delay = self.backend.poll_start if changed else min(delay * 1.5, self.backend.poll_max)
-            if not self.handle.done:
-                time.sleep(delay)
-
-    def _apply(self, run: Any) -> bool:
-        self.last = run
-        changed = False
-        details = (run.run_details.task_details if run.run_details else None) or []
-        for task_id, (state, message) in task_states(details, self.ir).items():
-            status = self.handle.tasks.get(task_id)
-            if status is None:
-                self.handle.tasks[task_id] = TaskStatus(
-                    task_id, task_id.rsplit("/", 1)[-1], component=_component(self.ir, task_id)
-                )
-            if status is None or status.state is not state:
-                self._publish(task_id, state, message)
-                changed = True
-        state = RUN_STATES.get(str(run.state), TaskState.RUNNING)
-        if state is not self.handle.state or self.handle.message.startswith("connection lost"):
-            error = getattr(run.error, "message", "") if run.error else ""
-            self._publish("", state, error)
-            changed = True
-        return changed
-
-    def _publish(self, task_id: str, state: TaskState, message: str) -> None:
-        self.handle._publish(TaskEvent(self.handle.run_id, task_id, state, time.time(), message))
-
-    def stop(self) -> None:
-        """Terminate the run on the server; polling goes on until the server says CANCELED."""
-        self.backend.terminate(self.handle.run_id)
-
-    def result(self) -> RunResult:
-        """States, and the metrics ML Metadata holds for the run (once it has finished)."""
-        tasks = {
-            task_id: TaskResult(
-                task_id, status.name, status.component or "", status.state.value, message=status.message
-            )
-            for task_id, status in self.handle.tasks.items()
-        }
-        result = RunResult(
-            self.handle.run_id, self.handle.pipeline_name, self.handle.state.value, tasks, None, self.handle.message
-        )
-        if self.handle.done:
-            self._attach_metrics(result)
-        return result
-
-    def _attach_metrics(self, result: RunResult) -> None:
-        if self.metrics is None:
-            try:
-                self.metrics = self.backend.metrics(self.handle.run_id)
-            except Exception as exc:  # metrics are extra: the run's result stands without them
-                self.metrics = []
-                result.message = f"{result.message}; metrics unavailable: {exc}".lstrip("; ")
-        for task, values in self.metrics:
-            entry = next(
-                (t for t in result.tasks.values() if t.name == task or t.task_id.rsplit("/", 1)[-1] == task), None
-            )
-            if entry is None:
-                entry = result.tasks.setdefault(task, TaskResult(task, task, task, "SUCCEEDED"))
-            artifact = {"name": "metrics", "type": {"schemaTitle": "system.Metrics"}, "uri": "", "metadata": values}
-            entry.artifacts.setdefault("metrics", []).append(artifact)
-
-
-def _component(ir: PipelineIR | None, task_id: str) -> str | None:
-    if ir is None:
-        return None
-    dag = ir.root
-    for part in re.sub(r"\[\d+\]", "", task_id).split("/"):
-        task = dag.get("dag", {}).get("tasks", {}).get(part)
-        if task is None:
-            return None
-        dag = ir.component(task)
-        name = task["componentRef"]["name"]
-    return name

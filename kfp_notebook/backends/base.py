@@ -1,0 +1,76 @@
+"""The backend interface: start a compiled pipeline, list its runs, read a task's log; each run is a RunHandle.
+
+Local runs (the embedded default) and Kubeflow implement it. Callers choose a backend by name
+(`backend_names`) and never ask which one a handle came from: per-run behaviour (cancel, interrupt,
+results, logs, task details) lives in the handle's controls.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from kfp_notebook.errors import OptionError
+from kfp_notebook.status import RunHandle
+
+#: Backends by the name users give (`%kfp run` is local, `%kfp submit` is kubeflow).
+BACKEND_NAMES = ("local", "kubeflow")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run. Each backend applies the options it knows and refuses the others with a message."""
+
+    workers: int | None = None
+    cache: bool = True
+    runs_folder: str | os.PathLike[str] | None = None
+    experiment: str | None = None
+    run_name: str | None = None
+
+    def refuse(self, backend: str, names: tuple[str, ...]) -> None:
+        """Refuse options set to something other than their default that `backend` cannot apply."""
+        defaults = RunOptions()
+        for name in names:
+            if getattr(self, name) != getattr(defaults, name):
+                flag = "--" + name.replace("_", "-")
+                raise OptionError(f"{flag} does not apply to {backend} runs ({_where(name)})")
+
+
+def _where(name: str) -> str:
+    if name in ("experiment", "run_name"):
+        return "it names the run in Kubeflow: use it with %kfp submit"
+    return "it sets how runs on this machine work: use it with %kfp run"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as listings show it."""
+
+    run_id: str
+    pipeline: str
+    state: str
+    started: float
+    where: str
+    finished: float | None = None
+    message: str = ""
+    parameters: dict[str, Any] | None = None
+
+
+class Backend(ABC):
+    """Runs compiled pipelines somewhere."""
+
+    name: str = ""
+
+    @abstractmethod
+    def start(self, yaml_text: str, parameters: dict[str, Any] | None, options: RunOptions) -> RunHandle:
+        """Start a run of the compiled pipeline; returns at once with its handle."""
+
+    @abstractmethod
+    def runs(self, pipeline: str | None = None) -> list[RunRecord]:
+        """Recent runs, newest first (of one pipeline when its kfp name is given)."""
+
+    @abstractmethod
+    def task_log(self, run_id: str | None, task: str, tail: int | None = None) -> str:
+        """The log of a task of a run that this kernel may not have started (the newest run when None)."""

@@ -1,0 +1,50 @@
+"""A local task's details and log, read from its folder: what the panel and `%kfp logs` show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kfp_notebook.results import TaskResult
+
+DETAIL_LOG_LINES = 40
+
+
+def task_log(folder: str | None, tail: int | None = None) -> str:
+    """The task's stdout then stderr, as far as it has written them (the last `tail` lines of each)."""
+    if not folder:
+        return ""
+    parts = []
+    for stream in ("stdout", "stderr"):
+        path = Path(folder) / f"{stream}.log"
+        if path.exists():
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            parts.append("\n".join(lines[-tail:] if tail else lines))
+    return "\n".join(p for p in parts if p)
+
+
+def task_details(task: TaskResult) -> dict[str, Any]:
+    """Inputs, outputs, artifacts, metrics, log tail and message of one task instance."""
+    return {
+        "id": task.task_id,
+        "state": task.state,
+        "inputs": task_inputs(task.folder),
+        "outputs": json.loads(json.dumps(task.parameters, default=str)),
+        "artifacts": {name: [a.get("uri") for a in items] for name, items in task.artifacts.items()},
+        "metrics": task.metrics(),
+        "log": task_log(task.folder, DETAIL_LOG_LINES),
+        "message": task.message,
+    }
+
+
+def task_inputs(folder: str | None) -> dict[str, Any]:
+    """The input values a task ran with (from its executor input)."""
+    path = Path(folder or "") / "executor_input.json"
+    if not folder or not path.exists():
+        return {}
+    inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs", {})
+    artifacts = {
+        name: [a.get("uri") for a in value.get("artifacts", [])] for name, value in inputs.get("artifacts", {}).items()
+    }
+    return {**inputs.get("parameterValues", {}), **artifacts}

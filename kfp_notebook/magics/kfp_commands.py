@@ -1,0 +1,179 @@
+"""`%kfp SUBCOMMAND ...`: each sub-command parses its words, calls the session, and displays. Glue only."""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.display import display
+
+from kfp_notebook.authoring import options as opts
+from kfp_notebook.backends.base import RunOptions
+from kfp_notebook.errors import OptionError
+from kfp_notebook.magics.help_texts import KFP_HELP
+from kfp_notebook.status import RunHandle
+
+if TYPE_CHECKING:
+    from kfp_notebook.magics import KfpMagics
+
+Command = Callable[["KfpMagics", list[str]], Any]
+
+
+def dispatch(magics: KfpMagics, words: list[str]) -> Any:
+    """Run the sub-command the first word names, with the rest of the line."""
+    if not words:
+        raise OptionError(f"%kfp needs a sub-command.\n{KFP_HELP}")
+    command = COMMANDS.get(words[0])
+    if command is None:
+        close = difflib.get_close_matches(words[0], list(COMMANDS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise OptionError(f"%kfp: unknown sub-command {words[0]!r}.{hint}\n{KFP_HELP}")
+    return command(magics, words[1:])
+
+
+def _parse(prog: str, words: list[str], positional: list[str] | None = None, options: list[str] | None = None) -> Any:
+    return opts.subcommand_parser(prog, positional or [], options or []).parse_line(shlex.join(words))
+
+
+def compile_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.view.summaries import compiled_summary
+
+    args = _parse("%kfp compile", words, ["pipeline"], ["-o|--output"])
+    if args.output:
+        opts.yaml_path(args.output, "-o")
+    session = magics.session
+    entry = session.registry.pipeline(args.pipeline)
+    path = args.output or str(Path(session.settings.output_dir) / f"{entry.name}.yaml")
+    text = session.compile(session.registry.refreshed(entry), path)
+    display(compiled_summary(entry.name, path, len(text.encode("utf-8"))))
+
+
+def run_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
+    spec = ["--param*", "--no-wait!", "--workers", "--no-cache!"]
+    args = _parse("%kfp run", words, ["pipeline"], spec)
+    settings = magics.session.settings
+    workers = opts.worker_count(args.workers) or settings.workers or None
+    options = RunOptions(workers, settings.cache and not args.no_cache, settings.runs_dir)
+    return _start(magics, args, "local", options)
+
+
+def submit_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
+    spec = ["--experiment", "--run-name", "--param*", "--no-wait!"]
+    args = _parse("%kfp submit", words, ["pipeline"], spec)
+    handle = _start(magics, args, "kubeflow", RunOptions(experiment=args.experiment, run_name=args.run_name))
+    return handle
+
+
+def _start(magics: KfpMagics, args: Any, where: str, options: RunOptions) -> RunHandle | None:
+    session = magics.session
+    parameters = opts.parameter_assignments(args.param)
+    handle = session.start(session.pipeline(args.pipeline), parameters, where, options)
+    if handle.link:
+        print(f"submitted run {handle.run_id}: {handle.link}")
+    if args.no_wait:
+        return handle
+    follow(magics, handle)
+    return None
+
+
+def follow(magics: KfpMagics, handle: RunHandle) -> None:
+    """Show the run's progress live until it ends (or until an interrupt, which does what the backend says)."""
+    from kfp_notebook.view.run_summaries import failures, progress
+
+    view = display(progress(handle), display_id=True)
+    interrupted = magics.session.wait(handle, lambda h: view.update(progress(h)) if view is not None else None)
+    if interrupted:
+        print(interrupted)
+        if not handle.done:
+            return
+    final = progress(handle)
+    final.warnings += failures(handle)
+    if view is not None:
+        view.update(final)
+    table = handle.result().metrics_table()
+    if table.rows:
+        display(table)
+
+
+def runs_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.view.run_summaries import runs_listing
+
+    args = _parse("%kfp runs", words, ["pipeline"])
+    session = magics.session
+    name = session.pipeline(args.pipeline).name if args.pipeline else None
+    for where, records in session.runs_of(name).items():
+        display(runs_listing(records, where))
+
+
+def logs_command(magics: KfpMagics, words: list[str]) -> None:
+    args = _parse("%kfp logs", words, ["task"], ["--run", "--tail"])
+    if not args.task:
+        raise OptionError("%kfp logs needs a task name (example: %kfp logs train); `%kfp runs` lists the runs")
+    print(magics.session.task_log(args.task, args.run, opts.worker_count(args.tail, "--tail")))
+
+
+def stop_command(magics: KfpMagics, words: list[str]) -> None:
+    args = _parse("%kfp stop", words, ["run"])
+    handle = magics.session.handle(args.run, running=True)
+    handle.cancel()
+    handle.wait(30)
+    print(f"run {handle.run_id}: {handle.state.value}")
+
+
+def status_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.view.run_summaries import failures, progress
+
+    args = _parse("%kfp status", words, ["run"])
+    if not magics.session.runs:
+        raise OptionError("no run started from this kernel yet: `%kfp run` or `%kfp submit`")
+    handle = magics.session.handle(args.run)
+    summary = progress(handle)
+    summary.warnings += failures(handle)
+    display(summary)
+
+
+def show_command(magics: KfpMagics, words: list[str]) -> None:
+    args = _parse("%kfp show", words, ["pipeline"])
+    magics._show_panel(magics.session.registry.pipeline(args.pipeline).name)
+
+
+def connect_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.backends.kubeflow import connect
+    from kfp_notebook.backends.kubeflow.connection import remember, resolve
+
+    spec = ["--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host", "--insecure!"]
+    args = _parse("%kfp connect", words, [], spec)
+    options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host, "user": args.user}
+    connection = resolve(args.host, args.namespace, args.auth, **options)
+    magics.session.connect(connect(connection))
+    remember(connection)
+    print(f"connected to {connection.host} (auth: {connection.auth}); runs are submitted there with `%kfp submit`")
+
+
+def list_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.view.summaries import definitions_summary
+
+    _parse("%kfp list", words)
+    display(definitions_summary(magics.session.registry))
+
+
+def help_command(magics: KfpMagics, words: list[str]) -> None:
+    print(KFP_HELP)
+
+
+COMMANDS: dict[str, Command] = {
+    "compile": compile_command,
+    "run": run_command,
+    "runs": runs_command,
+    "logs": logs_command,
+    "stop": stop_command,
+    "connect": connect_command,
+    "submit": submit_command,
+    "status": status_command,
+    "show": show_command,
+    "list": list_command,
+    "help": help_command,
+}

@@ -1,0 +1,180 @@
+"""Per-kernel state: definitions, runs, panels, the Kubeflow connection and settings; everything goes through it.
+
+The magics, the Python API (`kfp_notebook.run/compile/show`) and the panels call a `Session`; the
+kernel's session belongs to its `KfpMagics` (made by `%load_ext kfp_notebook`). Without one, the
+Python API works on a fresh session of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
+from kfp_notebook.errors import OptionError, UnknownNameError
+from kfp_notebook.registry import Registry
+from kfp_notebook.status import RunHandle
+
+if TYPE_CHECKING:
+    from kfp_notebook.view.panel import PipelinePanel
+
+
+@dataclass
+class Settings:
+    """What `%config KfpMagics.<name>` sets (the magics copy their traits here)."""
+
+    output_dir: str = "."
+    runs_dir: str | os.PathLike[str] | None = None
+    workers: int = 0
+    cache: bool = True
+    base_image: str | None = None
+    pip_index_urls: tuple[str, ...] = ()
+    environments_dir: str | os.PathLike[str] | None = None
+
+    def local_options(self) -> RunOptions:
+        return RunOptions(workers=self.workers or None, cache=self.cache, runs_folder=self.runs_dir)
+
+
+@dataclass
+class Session:
+    """One kernel's kfp-notebook state."""
+
+    settings: Settings = field(default_factory=Settings)
+    registry: Registry = field(default_factory=Registry)
+    runs: dict[str, RunHandle] = field(default_factory=dict)
+    panels: dict[str, PipelinePanel] = field(default_factory=dict)  # the latest panel of each pipeline (kfp name)
+    shown: list[PipelinePanel] = field(default_factory=list)  # every panel shown, for the Submit button
+    kubeflow: Backend | None = None
+
+    @staticmethod
+    def current() -> Session:
+        """The session of the running IPython kernel when kfp_notebook is loaded there, else a new one."""
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return Session()
+        shell = get_ipython()
+        magics = shell.magics_manager.registry.get("KfpMagics") if shell is not None else None
+        return magics.session if magics is not None else Session()
+
+    # -- definitions and compiling --------------------------------------------------------------------
+
+    def pipeline(self, name: str | None = None) -> Any:
+        """A pipeline defined in this kernel by its name (the latest one by default), as it is now."""
+        return self.registry.refreshed(self.registry.pipeline(name))
+
+    def current_form(self, pipeline: Any) -> Any:
+        """`pipeline` rebuilt with the current components when it is one of this kernel's and they changed."""
+        entry = self.registry.entry_of(pipeline)
+        return self.registry.refreshed(entry) if entry is not None else pipeline
+
+    def compile(self, pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
+        from kfp_notebook.compiling import compile_yaml
+
+        return compile_yaml(self.current_form(pipeline), path)
+
+    # -- backends and runs ----------------------------------------------------------------------------
+
+    def backend(self, where: str) -> Backend:
+        if where == "local":
+            from kfp_notebook.backends.local.runner import LocalBackend
+
+            return LocalBackend(self.settings.runs_dir, self.settings.environments_dir)
+        if where == "kubeflow":
+            if self.kubeflow is None:
+                raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
+            return self.kubeflow
+        raise OptionError(f"unknown backend {where!r} (backends: local, kubeflow)")
+
+    def backends(self) -> list[Backend]:
+        """The backends runs can be listed from: local, and Kubeflow when connected."""
+        return [self.backend("local"), *([self.kubeflow] if self.kubeflow is not None else [])]
+
+    def start(self, pipeline: Any, parameters: dict[str, Any] | None = None, where: str = "local",
+              options: RunOptions | None = None, panel: PipelinePanel | None = None) -> RunHandle:  # fmt: skip
+        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it."""
+        if options is None:
+            options = self.settings.local_options() if where == "local" else RunOptions()
+        backend = self.backend(where)
+        handle = backend.start(self.compile(pipeline), parameters, options)
+        self.runs[handle.run_id] = handle
+        for shown in {id(p): p for p in (self.panels.get(handle.pipeline_name), panel) if p is not None}.values():
+            shown.follow(handle)
+        return handle
+
+    def wait(self, handle: RunHandle, on_progress: Callable[[RunHandle], None] | None = None) -> str | None:
+        """Wait for the run to end; an interrupt does what it means for the run's backend and says what (returned)."""
+        try:
+            while not handle.wait(0.3):
+                if on_progress is not None:
+                    on_progress(handle)
+        except KeyboardInterrupt:
+            return handle.interrupt()
+        return None
+
+    def handle(self, run_id: str | None = None, running: bool = False) -> RunHandle:
+        """A run started from this kernel: by id, else the latest (the latest still running, if `running`)."""
+        candidates = [h for h in self.runs.values() if not (running and h.done)]
+        if run_id is not None and run_id in self.runs:
+            return self.runs[run_id]
+        if run_id is None and candidates:
+            return candidates[-1]
+        what = "running run" if running else "run"
+        known = ", ".join(h.run_id for h in candidates) or "none"
+        raise UnknownNameError(f"no {what} {run_id or ''} started from this kernel (runs: {known})".replace("  ", " "))
+
+    def runs_of(self, pipeline: str | None = None) -> dict[str, list[RunRecord]]:
+        """Recent runs by backend, newest first (of one pipeline, by its kfp name, when given)."""
+        return {backend.name: backend.runs(pipeline) for backend in self.backends()}
+
+    def task_log(self, task: str, run_id: str | None = None, tail: int | None = None) -> str:
+        """A task's log: live from a run of this kernel, else from a backend's record of the run."""
+        handle = self.runs.get(run_id) if run_id else (list(self.runs.values())[-1] if self.runs else None)
+        if handle is not None:
+            task_id = find_task(handle, task)
+            status = handle.tasks[task_id]
+            return handle.task_log(task_id, tail) or f"({task_id} wrote nothing yet; it is {status.state.value})"
+        errors = []
+        for backend in self.backends():
+            try:
+                return backend.task_log(run_id, task, tail)
+            except UnknownNameError as exc:
+                errors.append(str(exc))
+        raise UnknownNameError("; ".join(errors))
+
+    # -- panels and Kubeflow ---------------------------------------------------------------------------
+
+    def show(self, pipeline: Any, name: str | None = None, output_dir: str | None = None,
+             options: RunOptions | None = None) -> PipelinePanel:  # fmt: skip
+        from kfp_notebook.view.panel import PipelinePanel
+
+        pipeline = self.current_form(pipeline)
+        title = name or str(getattr(pipeline, "name", "pipeline"))
+        settings = replace(self.settings, output_dir=output_dir or self.settings.output_dir)
+        panel = PipelinePanel(pipeline, title, self, settings.output_dir, options)
+        self.panels[pipeline.name] = panel
+        self.shown.append(panel)
+        return panel
+
+    def connect(self, backend: Backend) -> None:
+        """Kubeflow is connected: `%kfp submit` and every panel's Submit button send runs there."""
+        self.kubeflow = backend
+        for panel in self.shown:
+            panel.enable_submit()
+
+
+def find_task(handle: RunHandle, task: str) -> str:
+    """A task of the run by id or by name (the first instance, for tasks inside loops)."""
+    tasks = handle.tasks
+    if task in tasks:
+        return task
+    wanted = {task, task.replace("_", "-")}
+    for task_id, status in tasks.items():
+        if status.name in wanted or task_id.rsplit("/", 1)[-1] in wanted:
+            return task_id
+    raise UnknownNameError(
+        f"no task {task!r} in run {handle.run_id} (tasks: {', '.join(tasks) or 'none yet'}); "
+        "name one of them, for example `%kfp logs " + (next(iter(tasks), "train")) + "`"
+    )
