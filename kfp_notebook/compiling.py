@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kfp_notebook.errors import CompileError
-
-_OPEN_LOCK = threading.Lock()
+from kfp_notebook.kfp_compat import utf8_compiler_files
 
 
 def compile_yaml(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
@@ -44,25 +40,8 @@ def _write(writer: Callable[[str], None], path: str | os.PathLike[str] | None) -
 
 def _write_to(writer: Callable[[str], None], target: Path) -> str:
     try:
-        with _utf8_files():
+        with utf8_compiler_files():
             writer(str(target))
     except OSError as exc:
         raise CompileError(f"cannot write {str(target)!r}: {exc.strerror}") from None
     return target.read_text(encoding="utf-8")
-
-
-@contextmanager
-def _utf8_files() -> Iterator[None]:
-    """kfp's writer calls `open(path, 'w')` with the locale's encoding; make it UTF-8 for this call.
-
-    The shadowing `open` lives only in the writer module's globals and only while we compile,
-    so `LC_ALL=C` can no longer break a pipeline with non-ASCII text.
-    """
-    from kfp.compiler import pipeline_spec_builder
-
-    with _OPEN_LOCK:
-        pipeline_spec_builder.open = functools.partial(open, encoding="utf-8")  # type: ignore[attr-defined]
-        try:
-            yield
-        finally:
-            del pipeline_spec_builder.open  # type: ignore[attr-defined]

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp.dsl import pipeline_context
 from kfp.dsl.python_component import PythonComponent
 
+from kfp_notebook import kfp_compat
 from kfp_notebook.authoring.cells import Cell
 from kfp_notebook.authoring.dependencies import (
     Needs,
@@ -63,7 +63,7 @@ class NotebookComponent(PythonComponent):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         task = super().__call__(**self._keywords(args, kwargs))
-        if pipeline_context.Pipeline.get_default_pipeline() is not None:
+        if kfp_compat.building_pipeline():
             apply_task_defaults(task, self.defaults)
             used = components_in_use.get()
             if used is not None:
@@ -208,9 +208,7 @@ def _kfp_component(
 
 def kfp_default_image() -> str | None:
     """kfp's own default base image, passed explicitly (same YAML, without kfp's warning on every cell)."""
-    from kfp.dsl import component_factory
-
-    return getattr(component_factory, "_DEFAULT_BASE_IMAGE", None)
+    return kfp_compat.default_base_image()
 
 
 def _explain(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], exc: Exception) -> ComponentError:
@@ -245,14 +243,8 @@ def _kfp_accepts_return(annotation: Any) -> bool:
 
 
 def _interface_ok(signature: inspect.Signature) -> bool:
-    from kfp.dsl.component_factory import extract_component_interface
-
     def probe() -> None:
         """Probe."""
 
     probe.__signature__ = signature  # type: ignore[attr-defined]
-    try:
-        extract_component_interface(probe)
-    except Exception:
-        return False
-    return True
+    return kfp_compat.interface_accepted(probe)

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kfp_notebook.kfp_compat import GENERATED_PREAMBLE
+
 #: Literal types a module-level constant may be made of to be carried as `NAME = <repr>`.
 _LITERAL_TYPES = (int, float, complex, str, bytes, bool, type(None))
 
@@ -110,7 +112,7 @@ def _globals_in(table: symtable.SymbolTable) -> set[str]:
 def container_namespace() -> dict[str, Any]:
     """What the component's module holds before the function: kfp's generated imports (and builtins)."""
     namespace: dict[str, Any] = {}
-    exec("import kfp\nfrom kfp import dsl\nfrom kfp.dsl import *\nfrom typing import *\n", namespace)
+    exec(GENERATED_PREAMBLE, namespace)
     return {**vars(builtins), **namespace}
 
 

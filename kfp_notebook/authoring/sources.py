@@ -19,9 +19,10 @@ from typing import Any
 from kfp_notebook.authoring.cells import Cell, register_text
 from kfp_notebook.authoring.dependencies import Needs, container_names, is_literal
 from kfp_notebook.errors import ComponentError
+from kfp_notebook.kfp_compat import GENERATED_PREAMBLE
 
 #: What kfp's generated program imports before the function (kfp 2.17 `component_factory`).
-_PREAMBLE = "import kfp\nfrom kfp import dsl\nfrom kfp.dsl import *\nfrom typing import *\n"
+_PREAMBLE = GENERATED_PREAMBLE
 _ARTIFACT = '"Artifact"'
 _V1_METRICS_CALL = "_kfp_notebook_v1_metrics"
 CARRIED_HEADER = "# --- carried from the notebook by kfp-notebook ---"

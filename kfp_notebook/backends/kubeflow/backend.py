@@ -10,6 +10,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook import kfp_compat
 from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
@@ -34,7 +35,7 @@ class KubeflowBackend(Backend):
         """After a 401/403: log in again once (Dex); False when there is no way to."""
         if self.relogin is None:
             return False
-        self.client._run_api.api_client.cookie = self.relogin()
+        kfp_compat.set_cookie(self.client, self.relogin())
         return True
 
     def start(self, yaml_text: str, params: dict[str, Any] | None = None, options: RunOptions | None = None
@@ -58,13 +59,13 @@ class KubeflowBackend(Backend):
         try:
             pipeline_id = self.client.get_pipeline_id(name)
             if pipeline_id is None:
-                pipeline = self.client._upload_api.upload_pipeline(path, name=name, namespace=self.connection.namespace)
+                pipeline = kfp_compat.upload_pipeline(self.client, path, name, self.connection.namespace)
                 versions = self.client.list_pipeline_versions(
                     pipeline.pipeline_id, page_size=1, sort_by="created_at desc"
                 )
                 return pipeline.pipeline_id, versions.pipeline_versions[0].pipeline_version_id
             version_name = f"{name} {time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-            version = self.client._upload_api.upload_pipeline_version(path, name=version_name, pipelineid=pipeline_id)
+            version = kfp_compat.upload_pipeline_version(self.client, path, version_name, pipeline_id)
             return pipeline_id, version.pipeline_version_id
         except KubeflowConnectionError:
             raise
@@ -81,7 +82,7 @@ class KubeflowBackend(Backend):
             if found.experiments:
                 return found.experiments[0].experiment_id
             body = kfp_server_api.V2beta1Experiment(display_name=name, namespace=self.connection.namespace)
-            return self.client._experiment_api.experiment_service_create_experiment(experiment=body).experiment_id
+            return kfp_compat.create_experiment(self.client, body).experiment_id
         except Exception as exc:
             raise explain(self.connection, exc) from None
 
@@ -101,7 +102,7 @@ class KubeflowBackend(Backend):
         )
         for attempt in range(2):
             try:
-                return self.client._run_api.run_service_create_run(run=body)
+                return kfp_compat.create_run(self.client, body)
             except Exception as exc:
                 if getattr(exc, "status", None) is not None and exc.status < 500:  # type: ignore[attr-defined]
                     raise explain(self.connection, exc) from None
@@ -159,7 +160,7 @@ class KubeflowBackend(Backend):
     def _grpc_web_post(self, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         import urllib3
 
-        api_client = self.client._run_api.api_client
+        api_client = kfp_compat.api_client(self.client)
         headers = {
             "Content-Type": "application/grpc-web+proto",
             "Accept": "application/grpc-web+proto",
@@ -181,7 +182,7 @@ class KubeflowBackend(Backend):
     def _get_text(self, path: str, query: dict[str, str]) -> str:
         import urllib3
 
-        api_client = self.client._run_api.api_client
+        api_client = kfp_compat.api_client(self.client)
         headers = {"Cookie": api_client.cookie} if api_client.cookie else {}
         headers.update(_authorization(api_client))
         url = f"{self.connection.ui}{path}?{urllib.parse.urlencode(query)}"

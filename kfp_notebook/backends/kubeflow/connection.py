@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook import kfp_compat
 from kfp_notebook.errors import KfpNotebookError
 
 AUTH_KINDS = ("none", "token", "cookie", "sa", "dex")
@@ -124,7 +125,7 @@ def client(connection: Connection, secret: str | None = None) -> Any:
             raise explain(connection, exc) from None
     harden(made, connection.timeout)
     try:
-        made._healthz_api.healthz_service_get_healthz()
+        kfp_compat.healthz(made)
     except Exception as exc:
         raise explain(connection, exc) from None
     return made
@@ -195,7 +196,7 @@ def harden(made: Any, timeout: float) -> None:
         total=GET_RETRIES, connect=GET_RETRIES, read=GET_RETRIES, status=GET_RETRIES, backoff_factor=0.3,
         status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"}), raise_on_status=False,
     )  # fmt: skip
-    pool = made._run_api.api_client.rest_client.pool_manager
+    pool = kfp_compat.pool_manager(made)
     pool.connection_pool_kw["timeout"] = urllib3.Timeout(connect=min(5.0, timeout), read=timeout)
     pool.connection_pool_kw["retries"] = retry
     pool.clear()

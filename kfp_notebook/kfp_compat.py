@@ -1,0 +1,105 @@
+"""Every use of a kfp private API or of kfp's generated code, in one place.
+
+tests/test_kfp_compat.py checks each against the installed kfp, so a kfp release that changes one
+fails there, loudly and by name, instead of somewhere deep in a run.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: What kfp's component_factory writes above the function in a lightweight component's program.
+GENERATED_PREAMBLE = "import kfp\nfrom kfp import dsl\nfrom kfp.dsl import *\nfrom typing import *\n"
+
+_OPEN_LOCK = threading.Lock()
+
+
+# -- authoring ----------------------------------------------------------------------------------------
+
+
+def default_base_image() -> str | None:
+    """kfp's own default base image (`component_factory._DEFAULT_BASE_IMAGE`)."""
+    from kfp.dsl import component_factory
+
+    return getattr(component_factory, "_DEFAULT_BASE_IMAGE", None)
+
+
+def building_pipeline() -> bool:
+    """Whether a pipeline function is being traced now (`pipeline_context.Pipeline.get_default_pipeline`)."""
+    from kfp.dsl import pipeline_context
+
+    return pipeline_context.Pipeline.get_default_pipeline() is not None
+
+
+def interface_accepted(function: Callable[..., Any]) -> bool:
+    """Whether kfp can make a component interface of the function's signature (`extract_component_interface`)."""
+    from kfp.dsl.component_factory import extract_component_interface
+
+    try:
+        extract_component_interface(function)
+    except Exception:  # kfp raises TypeError, ValueError and others for what it cannot pass
+        return False
+    return True
+
+
+# -- compiling ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def utf8_compiler_files() -> Iterator[None]:
+    """kfp's YAML writer calls `open(path, 'w')` with the locale's encoding; make it UTF-8 while we compile.
+
+    The shadowing `open` lives only in `kfp.compiler.pipeline_spec_builder`'s globals and only during
+    the call, so `LC_ALL=C` cannot break a pipeline with non-ASCII text.
+    """
+    from kfp.compiler import pipeline_spec_builder
+
+    with _OPEN_LOCK:
+        pipeline_spec_builder.open = functools.partial(open, encoding="utf-8")  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            del pipeline_spec_builder.open  # type: ignore[attr-defined]
+
+
+# -- kfp.Client's generated API objects ------------------------------------------------------------------
+
+
+def api_client(client: Any) -> Any:
+    """The kfp_server_api ApiClient a kfp.Client sends with (`client._run_api.api_client`)."""
+    return client._run_api.api_client
+
+
+def pool_manager(client: Any) -> Any:
+    """The urllib3 pool every request of the client goes through."""
+    return api_client(client).rest_client.pool_manager
+
+
+def set_cookie(client: Any, cookie: str) -> None:
+    """Send `cookie` with every request from now on (a new Dex session)."""
+    api_client(client).cookie = cookie
+
+
+def healthz(client: Any) -> Any:
+    return client._healthz_api.healthz_service_get_healthz()
+
+
+def upload_pipeline(client: Any, path: str, name: str, namespace: str | None) -> Any:
+    return client._upload_api.upload_pipeline(path, name=name, namespace=namespace)
+
+
+def upload_pipeline_version(client: Any, path: str, name: str, pipeline_id: str) -> Any:
+    return client._upload_api.upload_pipeline_version(path, name=name, pipelineid=pipeline_id)
+
+
+def create_experiment(client: Any, body: Any) -> Any:
+    return client._experiment_api.experiment_service_create_experiment(experiment=body)
+
+
+def create_run(client: Any, body: Any) -> Any:
+    """One POST of a run (kfp.Client.run_pipeline would also upload and pick an experiment)."""
+    return client._run_api.run_service_create_run(run=body)

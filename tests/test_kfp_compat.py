@@ -1,0 +1,121 @@
+"""Each use of a kfp private API (kfp_notebook/kfp_compat.py) against the installed kfp: a change there fails here."""
+
+import inspect
+
+import pytest
+from kfp import dsl
+
+from kfp_notebook import kfp_compat
+
+from kfp_contract_server import contract_server
+
+
+def test_kfp_has_a_default_base_image():
+    assert str(kfp_compat.default_base_image()).startswith("python:")
+
+
+def test_building_pipeline_is_true_only_while_a_pipeline_is_traced():
+    seen = []
+
+    @dsl.component(base_image="python:3.11")
+    def step() -> int:
+        return 1
+
+    @dsl.pipeline
+    def traced():
+        seen.append(kfp_compat.building_pipeline())
+        step()
+
+    assert seen == [True]
+    assert kfp_compat.building_pipeline() is False
+
+
+def test_interface_accepted_tells_passable_types_from_others():
+    def good(x: int, y: str) -> float:
+        return 0.0
+
+    def bad(x: object) -> None:
+        return None
+
+    assert kfp_compat.interface_accepted(good)
+    assert not kfp_compat.interface_accepted(bad)
+
+
+def test_kfp_writes_the_preamble_we_reproduce_above_the_function():
+    @dsl.component(base_image="python:3.11")
+    def add(a: int) -> int:
+        return a + 1
+
+    program = add.component_spec.implementation.container.command[-1]
+    assert kfp_compat.GENERATED_PREAMBLE in program
+    assert program.index(kfp_compat.GENERATED_PREAMBLE) < program.index("def add(")
+
+
+def test_kfp_still_writes_yaml_through_open_in_the_module_we_shadow(tmp_path, monkeypatch):
+    """The UTF-8 fix works only while kfp's writer looks `open` up in pipeline_spec_builder's globals."""
+    from kfp import compiler
+    from kfp.compiler import pipeline_spec_builder
+
+    assert "open(" in inspect.getsource(pipeline_spec_builder)
+    calls = []
+
+    @dsl.component(base_image="python:3.11")
+    def say(text: str) -> str:
+        return text
+
+    @dsl.pipeline
+    def greet(text: str = "안녕"):
+        say(text=text)
+
+    real_open = open
+
+    def recording_open(*args, **kwargs):
+        calls.append(kwargs.get("encoding"))
+        return real_open(*args, **kwargs)
+
+    with kfp_compat.utf8_compiler_files():
+        shadow = pipeline_spec_builder.open
+        monkeypatch.setattr(
+            pipeline_spec_builder, "open", lambda *a, **k: recording_open(*a, **{**k, **shadow.keywords})
+        )
+        compiler.Compiler().compile(greet, str(tmp_path / "greet.yaml"))
+    assert calls and all(encoding == "utf-8" for encoding in calls)
+    assert "안녕" in (tmp_path / "greet.yaml").read_text(encoding="utf-8")
+    assert not hasattr(pipeline_spec_builder, "open")
+
+
+@pytest.fixture(scope="module")
+def client():
+    import kfp
+
+    with contract_server() as (host, _):
+        yield kfp.Client(host=host, namespace="kubeflow")
+
+
+@pytest.mark.parametrize(
+    ("path", "parameters"),
+    [
+        ("_healthz_api.healthz_service_get_healthz", []),
+        ("_upload_api.upload_pipeline", ["uploadfile", "name", "namespace"]),
+        ("_upload_api.upload_pipeline_version", ["uploadfile", "name", "pipelineid"]),
+        ("_experiment_api.experiment_service_create_experiment", ["experiment"]),
+        ("_run_api.run_service_create_run", ["run"]),
+    ],
+)
+def test_the_clients_generated_api_methods_we_call_exist(client, path, parameters):
+    target = client
+    for part in path.split("."):
+        target = getattr(target, part)
+    accepted = set(inspect.signature(target).parameters)
+    if "kwargs" in accepted:  # generated methods take keywords and list them in their _with_http_info twin
+        twin = inspect.getsource(getattr(target.__self__, f"{target.__name__}_with_http_info"))
+        accepted |= {name for name in parameters if f"'{name}'" in twin}
+    assert set(parameters) <= accepted, f"{path} no longer takes {set(parameters) - accepted}"
+
+
+def test_the_clients_api_client_has_the_pool_cookie_and_token(client):
+    api_client = kfp_compat.api_client(client)
+    assert hasattr(kfp_compat.pool_manager(client), "connection_pool_kw")
+    kfp_compat.set_cookie(client, "session=abc")
+    assert api_client.cookie == "session=abc"
+    assert api_client.configuration.get_api_key_with_prefix("authorization") in (None, "")
