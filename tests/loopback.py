@@ -13,7 +13,7 @@ from typing import Any
 def serving(handler: Callable[..., Any]) -> Iterator[str]:
     """Yields the server's base URL (http://127.0.0.1:PORT); stops the server afterwards."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

@@ -146,6 +146,7 @@ def test_server_errors_during_polling_are_retried_and_the_status_recovers(server
     assert handle.wait(30) and handle.state is TaskState.SUCCEEDED
 
 
+@pytest.mark.slow
 def test_an_unanswered_create_never_makes_two_runs(server, fan):
     host, state = server
     state.faults.append(Fault("POST", r"/apis/v2beta1/runs", "delay:3", count=1))

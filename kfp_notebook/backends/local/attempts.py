@@ -91,16 +91,28 @@ class Attempts:
     # -- on a worker thread -----------------------------------------------------------------------------
 
     def run(self, node: Node, task: TaskRun, parameters: dict[str, Any], artifacts: Artifacts) -> None:
-        """Every attempt the retry policy allows; the outcome goes back to the scheduler."""
+        """Every attempt the retry policy allows; the outcome always goes back to the scheduler."""
         scheduler = self.scheduler
-        outcome = self._attempts(node, task)
-        if outcome is None or scheduler.canceled:
-            return
-        key = self._key(node, parameters, artifacts)
-        if outcome.ok and key is not None and self.cache is not None:
-            entry = {"parameters": outcome.parameters, "artifacts": outcome.artifacts, "run_id": scheduler.run_id}
-            self.cache.put(key, entry)
+        try:
+            outcome = self._attempts(node, task)
+            if outcome is None or scheduler.canceled:
+                return
+            if outcome.ok:
+                self._store(node, outcome, parameters, artifacts)
+        except Exception as exc:  # whatever failed on this worker ends the task, never the worker silently
+            outcome = Outcome(False, message=f"the local runner failed on this task: {type(exc).__name__}: {exc}")
         scheduler.report(node, outcome)
+
+    def _store(self, node: Node, outcome: Outcome, parameters: dict[str, Any], artifacts: Artifacts) -> None:
+        key = self._key(node, parameters, artifacts)
+        if key is None or self.cache is None:
+            return
+        entry = {"parameters": outcome.parameters, "artifacts": outcome.artifacts, "run_id": self.scheduler.run_id}
+        try:
+            self.cache.put(key, entry)
+        except Exception as exc:
+            outcome.ok = False
+            outcome.message = f"its outputs could not be stored in the cache {self.cache.folder}: {exc}"
 
     def _attempts(self, node: Node, task: TaskRun) -> Outcome | None:
         scheduler, retry = self.scheduler, node.task.retry

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,11 @@ def fingerprint(path: str) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def unique_suffix() -> str:
+    """A temporary file's suffix no other writer (process or thread) uses at the same time."""
+    return f"{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}"
 
 
 def cache_key(component: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any]) -> str:
@@ -41,9 +48,10 @@ class TaskCache:
     def get(self, key: str) -> dict[str, Any] | None:
         """The cached outputs, or None if absent or if an output artifact no longer exists."""
         path = self.folder / f"{key}.json"
-        if not path.exists():
+        try:
+            outputs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # absent, unreadable or damaged: a miss, and the task runs
             return None
-        outputs = json.loads(path.read_text(encoding="utf-8"))
         return outputs if all(os.path.exists(uri) for uri in outputs.get("files", [])) else None
 
     def put(self, key: str, outputs: dict[str, Any]) -> None:
@@ -51,6 +59,6 @@ class TaskCache:
         uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
         outputs = {**outputs, "files": [uri for uri in uris if os.path.exists(uri)]}
         self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f"{key}.json.tmp-{os.getpid()}"
+        temporary = self.folder / f"{key}.json.tmp-{unique_suffix()}"
         temporary.write_text(json.dumps(outputs), encoding="utf-8")
         temporary.replace(self.folder / f"{key}.json")

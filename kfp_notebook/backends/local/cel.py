@@ -187,6 +187,8 @@ class _Parser:
             return None, token
         if token in self.variables:
             return self.variables[token], None
+        if self.peek() == "(":
+            raise CelError(f"the function {token!r} in the condition {self.text!r} is not supported locally")
         raise CelError(f"unknown name {token!r} in the condition {self.text!r}")
 
     def arguments(self, closing: str) -> list[Any]:

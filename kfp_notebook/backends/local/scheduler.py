@@ -26,6 +26,7 @@ from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 
 _CANCEL = object()
+_BROKEN = object()
 
 
 class Scheduler:
@@ -44,6 +45,7 @@ class Scheduler:
         self.nodes: dict[str, Node] = {}
         self.canceled = False
         self.broken = False
+        self.store_failure = ""
         self._emit_lock = threading.Lock()
         self.thread = threading.Thread(target=self._main, name=f"kfp-run-{run_id}", daemon=True)
 
@@ -89,11 +91,14 @@ class Scheduler:
                 if message is _CANCEL:
                     self._cancel_everything()
                     break
+                if message is _BROKEN:
+                    raise RunnerError(self.store_failure)
                 node, outcome = message
                 self._finish_task(node, outcome)
-        except Exception as exc:
+        except Exception as exc:  # the run ends FAILED, saying why, whatever went wrong in the runner itself
             self.broken = True
-            self.handle.message = f"the local runner failed: {type(exc).__name__}: {exc}"
+            cause = str(exc) if isinstance(exc, RunnerError) else f"{type(exc).__name__}: {exc}"
+            self.handle.message = f"the local runner failed: {cause}"
             self._cancel_everything(TaskState.FAILED)
         finally:
             self.pool.shutdown(wait=True)
@@ -229,7 +234,11 @@ class Scheduler:
             final = TaskState.CANCELED if self.canceled else TaskState.SUCCEEDED
         result = self.result()
         result.state = final.value
-        self.store.save_result(result, {"finished": time.time(), "notices": self.handle.notices})
+        try:
+            self.store.save_result(result, {"finished": time.time(), "notices": self.handle.notices})
+        except Exception as exc:  # the run still ends, FAILED, naming the file it could not write
+            final = TaskState.FAILED
+            self.handle.message = f"cannot save the run's results in {self.folder / 'run.json'}: {exc}"
         self._emit("", final, self.handle.message)
 
     def result(self) -> RunResult:
@@ -245,12 +254,26 @@ class Scheduler:
     def _emit(self, task_id: str, state: TaskState, message: str = "") -> None:
         with self._emit_lock:
             event = TaskEvent(self.run_id, task_id, state, time.time(), message)
-            self.store.record_event(self.folder, event)
+            self._record(event)
             self.handle.publish(event)
+
+    def _record(self, event: TaskEvent) -> None:
+        """Keep the event on disk; a failure to write ends the run (the scheduler thread sees _BROKEN)."""
+        if self.store_failure:
+            return
+        try:
+            self.store.record_event(self.folder, event)
+        except Exception as exc:
+            self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
+            self.inbox.put(_BROKEN)
 
     def emit(self, task_id: str, state: TaskState, message: str = "") -> None:
         """Report a task's state change (from any thread)."""
         self._emit(task_id, state, message)
+
+
+class RunnerError(Exception):
+    """The runner's own work failed (writing events, results or the cache): the run ends FAILED."""
 
 
 def _failed_message(dag: DagInstance) -> str:

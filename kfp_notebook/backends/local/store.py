@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.local.cache import unique_suffix
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.results import RunResult
 from kfp_notebook.status import TaskEvent
@@ -85,6 +86,6 @@ class RunStore:
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:
-        temporary = path.with_suffix(f".tmp-{os.getpid()}")
+        temporary = path.with_suffix(f".tmp-{unique_suffix()}")
         temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         temporary.replace(path)

@@ -1,0 +1,150 @@
+"""Input resolution, loop items, DAG and loop outputs of the local backend, on IR that kfp compiles (no processes)."""
+
+import pytest
+from kfp import dsl
+
+from kfp_notebook.backends.local import instances
+from kfp_notebook.backends.local.instances import DagInstance, InputError, Loop
+from kfp_notebook.ir import PipelineIR
+from kfp_notebook.status import TaskState
+
+
+@dsl.component(base_image="python:3.11")
+def make(n: int) -> int:
+    return n
+
+
+@dsl.component(base_image="python:3.11")
+def config() -> list:
+    return []
+
+
+@dsl.component(base_image="python:3.11")
+def use(x: int, label: str = "default", ratio: float = 0.5) -> int:
+    return x
+
+
+@dsl.component(base_image="python:3.11")
+def report(status: dsl.PipelineTaskFinalStatus):
+    pass
+
+
+@dsl.pipeline
+def wired(n: int = 3, label: str = "given"):
+    first = make(n=n)
+    cfg = config()
+    use(x=first.output, label=label).set_display_name("consumer")
+    with dsl.ExitHandler(report(), name="guard"):
+        make(n=1)
+    with dsl.ParallelFor([1, 2, 3]) as item:
+        use(x=item)
+    with dsl.ParallelFor(cfg.output) as entry:
+        use(x=entry.size)
+
+
+@pytest.fixture(scope="module")
+def ir():
+    return PipelineIR.from_pipeline(wired)
+
+
+def root(ir, parameters=None):
+    dag = DagInstance("", ir.root, parameters or {"n": 3, "label": "given"}, {}, None)
+    instances.open_dag(dag)
+    return dag
+
+
+def test_the_typed_ir_reads_tasks_groups_and_sources(ir):
+    tasks = {t.path: t for t in ir.walk()}
+    consumer = tasks["use"]
+    assert consumer.display_name == "consumer" and not consumer.is_group
+    assert consumer.dependencies == ("make",)
+    assert consumer.parameters["x"].kind == "task_output" and consumer.parameters["x"].producer == "make"
+    assert consumer.parameters["label"].kind == "input" and consumer.parameters["label"].name == "label"
+    assert consumer.component.inputs.parameters["ratio"].default == 0.5
+    loop = next(t for t in tasks.values() if t.loop is not None and t.loop.raw_items)
+    assert loop.is_group and loop.loop.raw_items == "[1, 2, 3]"
+    exit_task = next(t for t in tasks.values() if t.runs_after_failure)
+    assert exit_task.parameters["status"].kind == "final_status"
+    assert ir.task(f"{loop.path}[2]/use-2") is not None or any(p.startswith(loop.path + "/") for p in tasks)
+
+
+def test_inputs_come_from_producers_pipeline_inputs_and_defaults(ir):
+    dag = root(ir)
+    dag.nodes["make"].parameters = {"Output": 7}
+    parameters, artifacts = instances.resolve_inputs(dag.nodes["use"], "run-1")
+    assert parameters == {"x": 7, "label": "given", "ratio": 0.5}
+    assert artifacts == {}
+
+
+def test_an_input_whose_producer_gave_nothing_names_both(ir):
+    dag = root(ir)
+    dag.nodes["make"].state = TaskState.FAILED
+    with pytest.raises(InputError, match=r"input 'x' of task 'use' comes from output 'Output' of 'make'.*ended failed"):
+        instances.resolve_inputs(dag.nodes["use"], "run-1")
+
+
+def test_integral_floats_become_ints_as_the_backend_passes_them(ir):
+    dag = root(ir)
+    dag.nodes["make"].parameters = {"Output": 7.0}
+    parameters, _ = instances.resolve_inputs(dag.nodes["use"], "run-1")
+    assert parameters["x"] == 7 and isinstance(parameters["x"], int)
+
+
+@pytest.mark.parametrize(("state", "expected"), [(TaskState.SUCCEEDED, "SUCCEEDED"), (TaskState.CACHED, "SUCCEEDED"),
+                                                 (TaskState.FAILED, "FAILED"), (TaskState.CANCELED, "CANCELED")])  # fmt: skip
+def test_the_exit_task_gets_the_final_status_of_what_it_guards(ir, state, expected):
+    dag = root(ir)
+    guard = next(n for n in dag.nodes.values() if n.task.is_group and n.task.loop is None)
+    guard.state, guard.message = state, "boom" if expected != "SUCCEEDED" else ""
+    exit_node = next(n for n in dag.nodes.values() if n.task.runs_after_failure)
+    parameters, _ = instances.resolve_inputs(exit_node, "run-9")
+    status = parameters["status"]
+    assert status["state"] == expected and status["pipelineJobResourceName"] == "run-9"
+    assert status["error"]["code"] == (0 if expected == "SUCCEEDED" else 1)
+
+
+def test_loop_items_from_a_literal_list_and_from_a_producer(ir):
+    dag = root(ir)
+    loops = [n for n in dag.nodes.values() if n.task.loop is not None]
+    literal = next(n for n in loops if n.task.loop.raw_items)
+    assert instances.loop_items(literal, {}, {}) == [1, 2, 3]
+    produced = next(n for n in loops if not n.task.loop.raw_items)
+    name = produced.task.loop.items_input
+    assert instances.loop_items(produced, {name: '[{"size": 1}, {"size": 2}]'}, {}) == [{"size": 1}, {"size": 2}]
+    assert instances.loop_items(produced, {name: [{"size": 3}]}, {}) == [{"size": 3}]
+
+
+def test_loop_outputs_are_lists_in_iteration_order_whatever_order_they_finished():
+    loop = Loop(items=[1, 2, 3], limit=0)
+    loop.outputs = {2: ({"Output": 9}, {"a": [{"uri": "c"}]}), 0: ({"Output": 1}, {"a": [{"uri": "a"}]}),
+                    1: ({"Output": 4}, {"a": [{"uri": "b"}]})}  # fmt: skip
+    parameters, artifacts = instances.collect_loop_outputs(loop)
+    assert parameters == {"Output": [1, 4, 9]}
+    assert [a["uri"] for a in artifacts["a"]] == ["a", "b", "c"]
+
+
+def test_a_condition_is_evaluated_on_the_tasks_resolved_inputs():
+    @dsl.component(base_image="python:3.11")
+    def num() -> int:
+        return 1
+
+    @dsl.pipeline
+    def branching():
+        value = num()
+        with dsl.If(value.output > 2):
+            make(n=1)
+        with dsl.Else():
+            make(n=2)
+
+    ir = PipelineIR.from_pipeline(branching)
+    dag = root(ir, {})
+    branches = next(n for n in dag.nodes.values() if n.task.is_group)
+    inner = DagInstance(f"{branches.id}/", branches.task.component, {}, {}, branches)
+    instances.open_dag(inner)
+    dag.nodes["num"].parameters = {"Output": 5}
+    outcomes = []
+    for node in inner.nodes.values():
+        inner.parameters = {k: 5 for k in node.task.parameters}
+        parameters, _ = instances.resolve_inputs(node, "r")
+        outcomes.append(instances.condition_holds(node, parameters))
+    assert sorted(outcomes) == [False, True]
