@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
 
-__all__ = ["Volume", "compile", "load_ipython_extension", "run", "show"]
+__all__ = ["Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -88,6 +88,36 @@ def show(
 
     title = name or str(getattr(pipeline, "name", "pipeline"))
     return PipelinePanel(pipeline, title, compile_pipeline, start, output_dir)
+
+
+def runs(
+    pipeline: Any = None,
+    *,
+    runs_folder: str | os.PathLike[str] | None = None,
+    kubeflow: Any = None,
+) -> Any:
+    """The run history, newest first: a list of RunRecord (run, where, state, times, parameters, metrics).
+
+    `pipeline` is a pipeline object or name (None: every pipeline). Local runs are read from `runs_folder`
+    (default ./kfp_runs or $KFP_NOTEBOOK_RUNS); Kubeflow runs are added from `kubeflow` or, when a
+    notebook connected with `%kfp connect`, from that connection. `.to_pandas()` gives a DataFrame.
+    """
+    from kfp_notebook.view.history import run_history
+
+    return run_history(pipeline, runs_folder, kubeflow if kubeflow is not None else _connected_kubeflow())
+
+
+def _connected_kubeflow() -> Any:
+    """The Kubeflow connection of this kernel's magics, if `%kfp connect` was run."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("KfpMagics") if shell is not None else None
+    return getattr(magics, "kubeflow", None)
 
 
 def __getattr__(name: str) -> Any:

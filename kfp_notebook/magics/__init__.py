@@ -197,6 +197,8 @@ class KfpMagics(Magics):
             "compile": self._kfp_compile,
             "run": self._kfp_run,
             "runs": self._kfp_runs,
+            "compare": self._kfp_compare,
+            "show-artifact": self._kfp_show_artifact,
             "logs": self._kfp_logs,
             "stop": self._kfp_stop,
             "connect": self._kfp_connect,
@@ -267,20 +269,33 @@ class KfpMagics(Magics):
             display(table)
 
     def _kfp_runs(self, words: list[str]) -> None:
-        from kfp_notebook.backends.local.store import RunStore
-        from kfp_notebook.view.run_summaries import runs_listing
-
         args = opts.subcommand_parser("%kfp runs", ["pipeline"]).parse_line(_join(words))
-        if self.kubeflow is not None:
-            name = (
-                self.registry.pipeline(args.pipeline).pipeline.name
-                if args.pipeline or self.registry.latest_pipeline
-                else None
-            )
-            listing = runs_listing(self.kubeflow.recent_runs(name))
-            listing.title = f"runs on {self.kubeflow.connection.host}" if listing.rows else "no runs on Kubeflow yet"
-            display(listing)
-        display(runs_listing(RunStore(self.runs_dir).list_runs()))
+        display(self._history(args.pipeline or self.registry.latest_pipeline))
+
+    def _history(self, pipeline: str | None) -> Any:
+        """Runs of a pipeline of this kernel (or one named as its runs are filed), local and on Kubeflow."""
+        from kfp_notebook.view.history import run_history
+
+        entry = self.registry.pipelines.get(pipeline or "")
+        return run_history(entry.pipeline.name if entry else pipeline, self.runs_dir, self.kubeflow)
+
+    def _kfp_compare(self, words: list[str]) -> None:
+        from kfp_notebook.view.compare import Comparison, compare_data, latest_runs
+
+        spec = ["-o|--output", "--by", "--last"]
+        args = opts.subcommand_parser("%kfp compare", ["runs*"], spec).parse_line(_join(words))
+        pipeline = self.registry.latest_pipeline if not args.runs else None
+        runs = latest_runs(self._history(pipeline), args.runs, opts.worker_count(args.last, "--last") or 5)
+        comparison = Comparison(compare_data(runs, args.by))
+        if args.output:
+            print(f"wrote {comparison.save(args.output)}")
+        display(comparison)
+
+    def _kfp_show_artifact(self, words: list[str]) -> None:
+        from kfp_notebook.view.artifacts import show_artifact
+
+        args = opts.subcommand_parser("%kfp show-artifact", ["target"], ["--run"]).parse_line(_join(words))
+        display(show_artifact(args.target, args.run, self.runs_dir, self.runs, self.kubeflow))
 
     def _kfp_logs(self, words: list[str]) -> None:
         from kfp_notebook.backends.local.store import RunStore

@@ -47,11 +47,3 @@ def failures(handle: RunHandle) -> list[str]:
     return [
         f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
     ]
-
-
-def runs_listing(runs: list[dict[str, Any]]) -> Summary:
-    rows = []
-    for run in runs:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.get("started") or 0))
-        rows.append((run["run_id"], f"{run.get('state')} · {run.get('pipeline')} · started {started}"))
-    return Summary("local runs" if rows else "no local runs yet", rows)

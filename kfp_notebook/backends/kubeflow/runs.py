@@ -240,7 +240,16 @@ def _authorization(api_client: Any) -> dict[str, str]:
 
 def _summary(run: Any) -> dict[str, Any]:
     started = run.created_at.timestamp() if run.created_at else 0
-    return {"run_id": run.run_id, "pipeline": run.display_name, "state": str(run.state), "started": started}
+    finished = run.finished_at.timestamp() if getattr(run, "finished_at", None) else None
+    parameters = dict(getattr(run.runtime_config, "parameters", None) or {})
+    return {
+        "run_id": run.run_id,
+        "pipeline": run.display_name,
+        "state": str(run.state),
+        "started": started,
+        "finished": finished,
+        "parameters": parameters,
+    }
 
 
 def _name_filter(name: str) -> str:
