@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import yaml
@@ -37,3 +38,21 @@ def same_as_handwritten(ip: Any, magic_cells: list[str], handwritten_cells: list
     run_cells(ip, *handwritten_cells)
     theirs = compiled(ip, name)
     return ours, theirs
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+class Tags(HTMLParser):
+    """The start tags of an HTML fragment with their attributes."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def named(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]

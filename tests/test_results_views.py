@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 
 import pytest
 from IPython.core.error import UsageError
@@ -12,9 +11,9 @@ from IPython.core.error import UsageError
 import kfp_notebook
 from kfp_notebook.view.artifacts import task_views
 
-pytestmark = pytest.mark.slow
+from helpers import SVG, Tags
 
-SVG = "{http://www.w3.org/2000/svg}"
+pytestmark = pytest.mark.slow
 
 TRAIN = """%%component
 def train(lr: float, epochs: int, data: Output[Dataset], model: Output[Model], metrics: Output[Metrics]):
@@ -41,21 +40,6 @@ def evaluate(lr: float, cm: Output[ClassificationMetrics], report: Output[Markdo
 PIPELINE = "%%pipeline\ndef experiment(lr: float = 0.1, epochs: int = 2):\n    train(lr=lr, epochs=epochs)\n    evaluate(lr=lr)\n"
 OTHER = "%%component\ndef score(metrics: Output[Metrics]):\n    metrics.log_metric('accuracy', 0.99)\n"
 OTHER_PIPELINE = "%%pipeline\ndef other(seed: int = 1):\n    score()\n"
-
-
-class Tags(HTMLParser):
-    """The start tags of an HTML fragment with their attributes."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def named(self, tag: str) -> list[dict[str, str | None]]:
-        return [attrs for name, attrs in self.tags if name == tag]
 
 
 @pytest.fixture

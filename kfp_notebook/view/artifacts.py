@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.errors import UnknownNameError
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.results import TaskResult
 from kfp_notebook.view import previews
 from kfp_notebook.view.plots import auc, heat_map, roc_plot
@@ -90,8 +90,9 @@ def render(title: str, artifact: dict[str, Any], files: Files) -> list[ArtifactV
     renderer = RENDERERS.get(kind, _generic)
     try:
         return renderer(title, artifact, files)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        message = f"cannot draw {kind} artifact at {artifact.get('uri')}: {type(exc).__name__}: {exc}"
+    except (OSError, ValueError, KeyError, TypeError, KfpNotebookError) as exc:
+        reason = str(exc) if isinstance(exc, KfpNotebookError) else f"{type(exc).__name__}: {exc}"
+        message = f"cannot draw {kind} artifact at {artifact.get('uri')}: {reason}"
         return [ArtifactView(title, "error", f"<p>{html.escape(message)}</p>", message)]
 
 
