@@ -112,7 +112,8 @@ def roc_plot(curves: Sequence[tuple[str, Sequence[float], Sequence[float], float
     sx = _Scale(0.0, 1.0, LEFT, WIDTH - RIGHT)
     sy = _Scale(0.0, 1.0, HEIGHT - BOTTOM, TOP)
     body = [_text(WIDTH / 2, 16, title, extra=' font-weight="bold"'), *_axes(sy, "false positive rate")]
-    body.append(_text(14, (TOP + HEIGHT - BOTTOM) / 2, "true positive rate", extra=_rotate(14, HEIGHT / 2)))
+    middle = (TOP + HEIGHT - BOTTOM) / 2
+    body.append(_text(20, middle, "true positive rate", extra=_rotate(20, middle)))
     body.append(
         f'<line class="chance" x1="{sx(0):.1f}" y1="{sy(0):.1f}" x2="{sx(1):.1f}" y2="{sy(1):.1f}" '
         f'stroke="{GREY}" stroke-dasharray="4 3"/>'
