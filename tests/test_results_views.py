@@ -296,3 +296,16 @@ def test_markdown_is_sanitised(text, present, absent):
 
     rendered = markdown_html(text)
     assert present in rendered and absent not in rendered
+
+
+def test_compare_last_and_by_and_show_artifact_of_an_earlier_run(ip, three_runs, capsys):
+    capsys.readouterr()
+    ip.run_cell("%kfp compare --last 2 --by lr")
+    out = capsys.readouterr().out
+    assert three_runs[0] not in out and three_runs[1] in out and three_runs[2] in out
+    [data] = comparison(ip, "%kfp compare --by lr")
+    assert data["text/html"].count(">lr</text>") == 2  # the x axis of both plots is lr
+    ip.run_cell(f"%kfp show-artifact evaluate.report --run {three_runs[0]}")
+    assert "## lr 0.1" in capsys.readouterr().out
+    with pytest.raises(UsageError, match=r"--last '0' must be a whole number of at least 1"):
+        ip.run_cell("%kfp compare --last 0")

@@ -208,13 +208,15 @@ def show_artifact(target: str | None, run: str | None, runs_folder: Any, handles
     from kfp_notebook.backends.local.store import RunStore
 
     task_name, output = split_target(target)
+    store = RunStore(runs_folder)
     latest = list(handles.values())[-1] if handles else None
     handle = handles.get(run) if run else latest
     remote = run or (handle.run_id if handle is not None else None)
-    if kubeflow is not None and remote and (handle is None or handle.backend == "kubeflow"):
+    on_disk = remote is not None and (store.root / remote / "run.json").exists()
+    if kubeflow is not None and remote and not on_disk and (handle is None or handle.backend == "kubeflow"):
         from kfp_notebook.backends.kubeflow.artifacts import run_task
 
         task, files = run_task(kubeflow, remote, task_name)
         return task_views(task, output, files)
-    result = RunStore(runs_folder).load(run)
+    result = store.load(run)
     return task_views(result[task_name], output, LocalFiles())
