@@ -331,6 +331,13 @@ def list_pipelines(handler: Handler, query: dict[str, str]) -> tuple[int, Any]:
     return 200, serialize(kfp_server_api.V2beta1ListPipelinesResponse(pipelines=items or None, total_size=len(items)))
 
 
+def get_pipeline(handler: Handler, query: dict[str, str], pipeline_id: str) -> tuple[int, Any]:
+    pipeline = handler.state.pipelines.get(pipeline_id)
+    if pipeline is None:
+        return 404, {"error": "pipeline not found", "code": 5, "message": "NotFound"}
+    return 200, serialize(pipeline)
+
+
 def upload_pipeline(handler: Handler, query: dict[str, str]) -> tuple[int, Any]:
     spec = handler.upload()
     name = query.get("name") or spec["pipelineInfo"]["name"]
@@ -432,6 +439,7 @@ ROUTES = [
     ("/pipelines/upload", "POST", upload_pipeline),
     ("/pipelines/upload_version", "POST", upload_version),
     ("/pipelines/([^/]+)/versions", "GET", list_versions),
+    ("/pipelines/([^/]+)", "GET", get_pipeline),
     ("/runs", "POST", create_run),
     ("/runs", "GET", list_runs),
     ("/runs/([^/:]+)", "GET", get_run),

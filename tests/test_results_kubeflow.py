@@ -65,7 +65,9 @@ def test_kubeflow_runs_are_in_the_history_and_compared(ip, connected, mlmd, caps
     assert [(x, y) for x, y, _ in plot["points"]] == [(1, 0.7), (2, 0.9), (3, 0.8)]
     capsys.readouterr()
     ip.run_cell(f"%kfp compare {' '.join(run_ids)}")
-    assert "0.9*" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0.9*" in out and "note:" not in out  # named runs of one pipeline: no mixing notice
+    assert {r.pipeline for r in kfp_notebook.runs()} == {"experiment"}
 
 
 def artifacts_of(run: str) -> dict:

@@ -220,10 +220,19 @@ class KubeflowBackend:
         except Exception as exc:
             raise explain(self.connection, exc) from None
         if pipeline:
-            runs = [r for r in runs if getattr(r.pipeline_version_reference, "pipeline_id", None) == pipeline_id][
-                :count
-            ]
-        return [_summary(r) for r in runs]
+            runs = [r for r in runs if _pipeline_id(r) == pipeline_id][:count]
+        names = {pipeline_id: pipeline} if pipeline else self._pipeline_names({_pipeline_id(r) for r in runs})
+        return [{**_summary(r), "pipeline": names.get(_pipeline_id(r)) or r.display_name} for r in runs]
+
+    def _pipeline_names(self, pipeline_ids: set[str | None]) -> dict[str | None, str]:
+        """Display names of uploaded pipelines (a run only knows its pipeline's id); unknown ones left out."""
+        names = {}
+        for pipeline_id in pipeline_ids - {None}:
+            try:
+                names[pipeline_id] = self.client.get_pipeline(pipeline_id).display_name
+            except Exception:  # a deleted pipeline: the run is listed under its own name
+                continue
+        return names
 
     def terminate(self, run_id: str) -> None:
         try:
@@ -236,6 +245,10 @@ def _authorization(api_client: Any) -> dict[str, str]:
     """The bearer token kfp.Client sends, if any (it keeps it in its configuration)."""
     token = api_client.configuration.get_api_key_with_prefix("authorization")
     return {"Authorization": token} if token else {}
+
+
+def _pipeline_id(run: Any) -> str | None:
+    return getattr(run.pipeline_version_reference, "pipeline_id", None)
 
 
 def _summary(run: Any) -> dict[str, Any]:
