@@ -105,12 +105,12 @@ def _plots(records: list[RunRecord], metrics: list[dict[str, Any]], by: str | No
         if len(points) < MIN_RUNS_FOR_PLOT:
             continue
         title = f"{row['task']}: {row['name']}"
-        svg = line_plot(points, title, axis["label"], axis["ticks"], row["best"] and _kept(row, points))
+        svg = line_plot(points, title, axis["label"], axis["ticks"], _kept(row))
         plots.append({"task": row["task"], "name": row["name"], "x_label": axis["label"], "points": points, "svg": svg})
     return plots
 
 
-def _kept(row: dict[str, Any], points: list[tuple[float, float, str]]) -> list[int]:
+def _kept(row: dict[str, Any]) -> list[int]:
     """Positions of the best runs among the plotted points (runs without the metric are not plotted)."""
     plotted = [i for i, v in enumerate(row["values"]) if v is not None]
     return [plotted.index(i) for i in row["best"]]

@@ -6,6 +6,7 @@ import html
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +110,7 @@ class RunHistory(list[RunRecord]):
 
     notes: list[str]
 
-    def __init__(self, records: list[RunRecord] = (), notes: list[str] | None = None):  # type: ignore[assignment]
+    def __init__(self, records: Iterable[RunRecord] = (), notes: list[str] | None = None):
         super().__init__(records)
         self.notes = list(notes or [])
 

@@ -27,13 +27,17 @@ class Files(Protocol):
 
 
 def size_text(size: int | None) -> str:
+    """1000 B, 2.0 KB, 3.5 MB, 1.2 GB."""
     if size is None:
         return "size unknown"
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return ""
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def markdown_html(text: str) -> str:
