@@ -309,3 +309,22 @@ def test_compare_last_and_by_and_show_artifact_of_an_earlier_run(ip, three_runs,
     assert "## lr 0.1" in capsys.readouterr().out
     with pytest.raises(UsageError, match=r"--last '0' must be a whole number of at least 1"):
         ip.run_cell("%kfp compare --last 0")
+
+
+def test_plain_data_for_the_panel(ip, three_runs):
+    import json
+
+    from kfp_notebook.backends.local.store import RunStore
+    from kfp_notebook.view.artifacts import artifact_view
+
+    runs_dir = ip.magics_manager.registry["KfpMagics"].runs_dir
+    task = RunStore(runs_dir).load(three_runs[0])["evaluate"]
+    data = artifact_view(task, "cm")
+    assert [v["kind"] for v in data["views"]] == ["confusion_matrix", "roc"] and data["html"].count("<svg") == 2
+    table = kfp_notebook.runs("experiment", runs_folder=runs_dir).table()
+    assert table["columns"][:4] == ["run_id", "pipeline", "where", "state"]
+    assert [row[0] for row in table["rows"]] == three_runs[::-1]
+    from kfp_notebook.view.compare import compare_data
+
+    compared = compare_data(kfp_notebook.runs("experiment", runs_folder=runs_dir))
+    json.dumps([data, table, compared])  # plain data: the panel can sync it as is
