@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
 
-__all__ = ["Volume", "compile", "load_ipython_extension", "run", "show"]
+__all__ = ["Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -78,6 +78,23 @@ def show(
     session = Session.current()
     runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
     return session.show(pipeline, name, output_dir, RunOptions(workers, cache, runs_folder))
+
+
+def runs(pipeline: Any = None, *, runs_folder: str | os.PathLike[str] | None = None) -> Any:
+    """The run history, newest first: a list of RunRecord (run, where, state, times, parameters, metrics).
+
+    `pipeline` is a pipeline object or name (None: every pipeline). Local runs are read from `runs_folder`
+    (default: the kernel's runs folder, ./kfp_runs or $KFP_NOTEBOOK_RUNS); Kubeflow runs are added when the
+    notebook connected with `%kfp connect`. `.to_pandas()` gives a DataFrame.
+    """
+    from dataclasses import replace
+
+    from kfp_notebook.session import Session
+
+    session = Session.current()
+    if runs_folder is not None:
+        session = replace(session, settings=replace(session.settings, runs_dir=runs_folder))
+    return session.history(pipeline)
 
 
 def __getattr__(name: str) -> Any:

@@ -40,6 +40,16 @@ class TaskResult:
                         shown[name] = format_metric(value, formats.get(name, "RAW"))
         return shown
 
+    def metric_values(self) -> dict[str, float]:
+        """Metric name → number, from this task's system.Metrics artifacts (for comparing runs)."""
+        values: dict[str, float] = {}
+        for items in self.artifacts.values():
+            for artifact in items:
+                if artifact.get("type", {}).get("schemaTitle") == METRICS_SCHEMA:
+                    metadata = artifact.get("metadata") or {}
+                    values.update({k: float(v) for k, v in metadata.items() if _is_number(v)})
+        return values
+
     def log(self, tail: int | None = None) -> str:
         """The task's stdout then stderr (the last `tail` lines of each, if given)."""
         if not self.folder:
@@ -58,6 +68,10 @@ def format_metric(value: Any, kind: str = "RAW") -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return str(value)
     return f"{value * 100:.3f}%" if kind.upper() == "PERCENTAGE" else f"{value:.3f}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _v1_formats(uri: str) -> dict[str, str]:

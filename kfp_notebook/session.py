@@ -144,6 +144,23 @@ class Session:
                 errors.append(str(exc))
         raise UnknownNameError("; ".join(errors))
 
+    def task_outputs(self, task: str, run_id: str | None = None) -> tuple[Any, Any]:
+        """A task's result with its output artifacts and a reader of their files, from the backend that has the run."""
+        run_id = run_id or (list(self.runs)[-1] if self.runs else None)
+        errors = []
+        for backend in self.backends():
+            try:
+                return backend.task_outputs(run_id, task)
+            except UnknownNameError as exc:
+                errors.append(str(exc))
+        raise UnknownNameError("; ".join(errors))
+
+    def history(self, pipeline: Any = None) -> Any:
+        """Runs of a pipeline (object or kfp name; every pipeline when None) from every backend, newest first."""
+        from kfp_notebook.view.history import run_history
+
+        return run_history(self.backends(), pipeline)
+
     # -- panels and Kubeflow ---------------------------------------------------------------------------
 
     def show(self, pipeline: Any, name: str | None = None, output_dir: str | None = None,

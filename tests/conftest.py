@@ -44,11 +44,11 @@ class MlmdServer:
     def __init__(self, url: str):
         self.url = url
 
-    def seed(self, run_id: str, tasks: dict) -> None:
+    def seed(self, run_id: str, tasks: dict, artifacts: dict | None = None) -> None:
         import json
         import urllib.request
 
-        body = json.dumps({"run_id": run_id, "tasks": tasks}).encode()
+        body = json.dumps({"run_id": run_id, "tasks": tasks, "artifacts": artifacts or {}}).encode()
         with urllib.request.urlopen(urllib.request.Request(f"{self.url}/seed", data=body), timeout=10) as response:
             assert response.status == 200
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
 import yaml
@@ -51,3 +52,21 @@ def eventually(condition: Callable[[], Any], timeout: float = 30.0, every: float
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {getattr(condition, '__name__', condition)}")
         time.sleep(every)
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+class Tags(HTMLParser):
+    """The start tags of an HTML fragment with their attributes."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def named(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]

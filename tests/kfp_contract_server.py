@@ -8,8 +8,10 @@ scripted progressions (one step per GET); faults can be injected per route.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
+import tarfile
 import threading
 import time
 import uuid
@@ -73,6 +75,7 @@ class State:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     pod_logs: dict[str, str] = field(default_factory=dict)
+    objects: dict[str, bytes] = field(default_factory=dict)
     mlmd_upstream: str = ""
     dex_users: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, int] = field(default_factory=dict)
@@ -111,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._reply(400, {"error": "podname is required"})
             text = self.state.pod_logs.get(pod)
             return self._text(200, text) if text is not None else self._text(404, f"pod {pod} not found")
+        if url.path == "/artifacts/get" and method == "GET":
+            return self._artifact(query)
         for pattern, route_method, action in ROUTES:
             match = re.fullmatch(API + pattern, url.path)
             if match and route_method == method:
@@ -229,6 +234,38 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _artifact(self, query: dict[str, str]) -> None:
+        """The KFP UI's artifact download: an object (its first `peek` bytes), or a folder as a .tar.gz."""
+        if query.get("source") not in ("minio", "s3", "gcs") or not query.get("bucket") or not query.get("key"):
+            return self._text(400, "source, bucket and key are required")
+        path = f"{query['bucket']}/{query['key']}"
+        data = self.state.objects.get(path)
+        if data is not None:
+            peek = int(query.get("peek") or 0)
+            return self._bytes(data[:peek] if peek else data, "application/octet-stream", "attachment")
+        inside = {k[len(path) + 1 :]: v for k, v in self.state.objects.items() if k.startswith(path + "/")}
+        if not inside:
+            return self._text(404, f"No objects found at {path}")
+        if query.get("peek"):
+            return self._text(200, f"Directory artifact - {len(inside)} file(s). Download to view contents.\n")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for name, content in inside.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+        name = path.rsplit("/", 1)[-1]
+        self._bytes(buffer.getvalue(), "application/gzip", f'attachment; filename="{name}.tar.gz"')
+
+    def _bytes(self, data: bytes, content_type: str, disposition: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Disposition", disposition)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _text(self, status: int, text: str) -> None:
         data = text.encode()
         self.send_response(status)
@@ -292,6 +329,13 @@ def create_experiment(handler: Handler, query: dict[str, str]) -> tuple[int, Any
 def list_pipelines(handler: Handler, query: dict[str, str]) -> tuple[int, Any]:
     items = _filtered(list(handler.state.pipelines.values()), query, "display_name")
     return 200, serialize(kfp_server_api.V2beta1ListPipelinesResponse(pipelines=items or None, total_size=len(items)))
+
+
+def get_pipeline(handler: Handler, query: dict[str, str], pipeline_id: str) -> tuple[int, Any]:
+    pipeline = handler.state.pipelines.get(pipeline_id)
+    if pipeline is None:
+        return 404, {"error": "pipeline not found", "code": 5, "message": "NotFound"}
+    return 200, serialize(pipeline)
 
 
 def upload_pipeline(handler: Handler, query: dict[str, str]) -> tuple[int, Any]:
@@ -395,6 +439,7 @@ ROUTES = [
     ("/pipelines/upload", "POST", upload_pipeline),
     ("/pipelines/upload_version", "POST", upload_version),
     ("/pipelines/([^/]+)/versions", "GET", list_versions),
+    ("/pipelines/([^/]+)", "GET", get_pipeline),
     ("/runs", "POST", create_run),
     ("/runs", "GET", list_runs),
     ("/runs/([^/:]+)", "GET", get_run),

@@ -34,8 +34,27 @@ def type_id(kind, name):
     return put[kind](message[kind](name=name))
 
 
-def seed(run_id, tasks):
-    """Record a run as KFP's launcher does: its context, an execution per task, Metrics artifacts as outputs."""
+def artifact_of(spec):
+    """An artifact as the launcher records it: numbers as doubles, texts as strings, lists/dicts as structs."""
+    artifact = metadata_store_pb2.Artifact(type_id=type_id("artifact", spec["type"]), uri=spec["uri"])
+    artifact.custom_properties["display_name"].string_value = spec["name"]
+    for key, value in spec.get("metadata", {}).items():
+        target = artifact.custom_properties[key]
+        if isinstance(value, str):
+            target.string_value = value
+        elif isinstance(value, (int, float)):
+            target.double_value = value
+        else:
+            target.struct_value.update({"list": value} if isinstance(value, list) else value)
+    return artifact
+
+
+def seed(run_id, tasks, artifacts=None):
+    """Record a run as KFP's launcher does: its context, an execution per task, Metrics artifacts as outputs.
+
+    `artifacts` maps a task to more output artifacts: {"name", "type", "uri", "metadata"} each.
+    """
+    artifacts = artifacts or {}
     context = metadata_store_pb2.Context(type_id=type_id("context", "system.PipelineRun"), name=run_id)
     [context_id] = STORE.put_contexts([context])
     context.id = context_id
@@ -57,8 +76,11 @@ def seed(run_id, tasks):
         dataset = metadata_store_pb2.Artifact(
             type_id=dataset_type, uri=f"minio://mlpipeline/v2/artifacts/{run_id}/{task}/data"
         )
+        produced = [(metrics, "metrics"), (dataset, "data")]
+        for extra in artifacts.get(task, []):
+            produced.append((artifact_of(extra), extra["name"]))
         outputs = []
-        for artifact, key in ((metrics, "metrics"), (dataset, "data")):
+        for artifact, key in produced:
             event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
             event.path.steps.add().key = key
             outputs.append((artifact, event))
@@ -75,7 +97,7 @@ class Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlparse(self.path).path
         if path == "/seed":
             document = json.loads(body)
-            context_id = seed(document["run_id"], document["tasks"])
+            context_id = seed(document["run_id"], document["tasks"], document.get("artifacts"))
             return self.reply(200, json.dumps({"context_id": context_id}).encode(), "application/json")
         method = path.rsplit("/", 1)[1]
         request = getattr(metadata_store_service_pb2, f"{method}Request")()

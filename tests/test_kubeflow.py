@@ -211,8 +211,9 @@ def test_magics_connect_submit_status_and_the_panel(ip, server, tmp_path, monkey
     ip.run_cell("%kfp status")
     assert "SUCCEEDED" in capsys.readouterr().out
     ip.run_cell("%kfp runs")
-    listing = capsys.readouterr().out
-    assert "kubeflow runs" in listing and next(iter(state.runs)) in listing
+    header, listed = capsys.readouterr().out.splitlines()[:2]
+    assert listed.split()[:4] == [next(iter(state.runs)), "fan", host, "SUCCEEDED"]
+    assert header.split()[-1] == "params.items" and listed.split()[-1] == "[5]"
     state.pod_logs[executor_pod_name("total")] = "remote log line\n"
     ip.run_cell("%kfp logs total")
     assert "remote log line" in capsys.readouterr().out

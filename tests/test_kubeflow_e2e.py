@@ -31,5 +31,4 @@ def test_submit_follow_logs_and_metrics_on_a_real_kubeflow(ip):
     assert handle.state is TaskState.SUCCEEDED, handle.message
     assert handle.tasks["square"].state is TaskState.SUCCEEDED
     assert handle.result()["square"].metrics() == {"square": "9.000"}
-    backend = ip.magics_manager.registry["KfpMagics"].kubeflow
-    assert "squaring 3" in backend.logs(handle.run_id, "square")
+    assert "squaring 3" in handle.task_log("square")

@@ -317,11 +317,12 @@ def yaml_path(text: str, flag: str) -> str:
 def subcommand_parser(prog: str, positional: Sequence[str] = (), options: Sequence[str] = ()) -> _Parser:
     """A small parser for one `%kfp` sub-command.
 
-    Options are "-o|--output" (a value), "--param*" (repeatable) or "--no-wait!" (a flag).
+    Options are "-o|--output" (a value), "--param*" (repeatable) or "--no-wait!" (a flag);
+    a positional "runs*" takes any number of values.
     """
     p = _Parser(prog=prog, add_help=False, allow_abbrev=False)
     for name in positional:
-        p.add_argument(name, nargs="?")
+        p.add_argument(name.rstrip("*"), nargs="*" if name.endswith("*") else "?")
     for spec in options:
         flags = spec.rstrip("*!").split("|")
         if spec.endswith("*"):

@@ -28,8 +28,14 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp compile [PIPELINE] [-o FILE]   compile a pipeline (the latest one by default) to YAML
   %kfp run [PIPELINE] [--param NAME=VALUE]... [--no-wait] [--workers N] [--no-cache]
                                       run it on this machine, showing task states live
-  %kfp runs [PIPELINE]                the local runs kept in the runs folder (and, when connected, the
-                                      recent runs of the pipeline on Kubeflow)
+  %kfp runs [PIPELINE]                the runs of a pipeline (the latest by default) in the runs folder and,
+                                      when connected, on Kubeflow: state, times, parameters, metrics
+  %kfp compare [RUN ...] [--last N] [--by PARAM] [-o FILE.csv|FILE.md]
+                                      runs side by side (the last 5 of the latest pipeline by default):
+                                      differing parameters, best metrics, a plot per metric
+  %kfp show-artifact TASK[.OUTPUT] [--run RUN]
+                                      a task's artifacts drawn: confusion matrix, ROC, Markdown, HTML,
+                                      dataset preview, model files (of the latest run by default)
   %kfp logs TASK [--run RUN] [--tail N]
                                       a task's output (of the latest run by default)
   %kfp stop [RUN]                     stop a running run (the latest by default)

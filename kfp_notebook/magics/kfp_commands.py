@@ -99,13 +99,33 @@ def follow(magics: KfpMagics, handle: RunHandle) -> None:
 
 
 def runs_command(magics: KfpMagics, words: list[str]) -> None:
-    from kfp_notebook.view.run_summaries import runs_listing
-
     args = _parse("%kfp runs", words, ["pipeline"])
-    session = magics.session
-    name = session.pipeline(args.pipeline).name if args.pipeline else None
-    for where, records in session.runs_of(name).items():
-        display(runs_listing(records, where))
+    display(_history(magics, args.pipeline or magics.session.registry.latest_pipeline))
+
+
+def _history(magics: KfpMagics, pipeline: str | None) -> Any:
+    """Runs of a pipeline of this kernel (or one named as its runs are filed), from every backend."""
+    entry = magics.session.registry.pipelines.get(pipeline or "")
+    return magics.session.history(entry.pipeline.name if entry else pipeline)
+
+
+def compare_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.view.compare import Comparison, compare_data, latest_runs
+
+    args = _parse("%kfp compare", words, ["runs*"], ["-o|--output", "--by", "--last"])
+    pipeline = magics.session.registry.latest_pipeline if not args.runs else None
+    runs = latest_runs(_history(magics, pipeline), args.runs, opts.worker_count(args.last, "--last") or 5)
+    comparison = Comparison(compare_data(runs, args.by))
+    if args.output:
+        print(f"wrote {comparison.save(args.output)}")
+    display(comparison)
+
+
+def show_artifact_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.view.artifacts import show_artifact
+
+    args = _parse("%kfp show-artifact", words, ["target"], ["--run"])
+    display(show_artifact(magics.session, args.target, args.run))
 
 
 def logs_command(magics: KfpMagics, words: list[str]) -> None:
@@ -168,6 +188,8 @@ COMMANDS: dict[str, Command] = {
     "compile": compile_command,
     "run": run_command,
     "runs": runs_command,
+    "compare": compare_command,
+    "show-artifact": show_artifact_command,
     "logs": logs_command,
     "stop": stop_command,
     "connect": connect_command,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kfp_notebook.backends.base import RunRecord
 from kfp_notebook.status import RunHandle, TaskState
 from kfp_notebook.view.summaries import Summary
 
@@ -50,12 +49,3 @@ def failures(handle: RunHandle) -> list[str]:
     return [
         f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
     ]
-
-
-def runs_listing(runs: list[RunRecord], where: str) -> Summary:
-    """The runs of one backend, newest first."""
-    rows = []
-    for run in runs:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started or 0))
-        rows.append((run.run_id, f"{run.state} · {run.pipeline} · started {started}"))
-    return Summary(f"{where} runs" if rows else f"no {where} runs yet", rows)

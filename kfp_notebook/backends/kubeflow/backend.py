@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
-from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
+from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import typed_parameters
+from kfp_notebook.results import TaskResult
 from kfp_notebook.status import RunHandle
 
 POLL_START, POLL_MAX = 1.0, 10.0
+RECENT_RUNS = 10
 
 
 class KubeflowBackend(Backend):
@@ -130,11 +133,7 @@ class KubeflowBackend(Backend):
 
     def task_log(self, run_id: str | None, task: str, tail: int | None = None) -> str:
         """A task's log through the KFP UI's pod-log endpoint (the pod found from the run's task details)."""
-        if run_id is None:
-            recent = self.runs(count=1)
-            if not recent:
-                raise KubeflowConnectionError(f"no runs on {self.connection.host} yet")
-            run_id = recent[0].run_id
+        run_id = run_id or self._latest_run()
         try:
             run = self.client.get_run(run_id)
         except Exception as exc:
@@ -195,8 +194,9 @@ class KubeflowBackend(Backend):
             raise KubeflowConnectionError(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
         return response.data.decode("utf-8", "replace")
 
-    def runs(self, pipeline: str | None = None, count: int = 10) -> list[RunRecord]:
-        """The newest runs on the server; of one uploaded pipeline when its name is given."""
+    def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
+        """The newest runs on the server (ten unless `count`); of one uploaded pipeline when its name is given."""
+        count = count or RECENT_RUNS
         try:
             pipeline_id = self.client.get_pipeline_id(pipeline) if pipeline else None
             page = 50 if pipeline else count
@@ -209,10 +209,42 @@ class KubeflowBackend(Backend):
         except Exception as exc:
             raise explain(self.connection, exc) from None
         if pipeline:
-            runs = [r for r in runs if getattr(r.pipeline_version_reference, "pipeline_id", None) == pipeline_id][
-                :count
-            ]
-        return [_summary(r) for r in runs]
+            runs = [r for r in runs if _pipeline_id(r) == pipeline_id][:count]
+        names = {pipeline_id: pipeline} if pipeline else self._pipeline_names({_pipeline_id(r) for r in runs})
+        records = [_record(r, names.get(_pipeline_id(r)) or r.display_name, self.connection.host) for r in runs]
+        for record in records:
+            self._attach_metrics(record)
+        return records
+
+    def _attach_metrics(self, record: RunRecord) -> None:
+        if record.state not in ("SUCCEEDED", "FAILED"):
+            return
+        try:
+            record.metrics = {task: dict(values) for task, values in self.metrics(record.run_id)}
+        except Exception as exc:  # metrics are extra: the run is listed without them, saying why
+            record.message = f"metrics of {record.run_id} unavailable: {exc}"
+
+    def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
+        """A task's output artifacts from ML Metadata; their files through the KFP UI's artifact endpoint."""
+        from kfp_notebook.backends.kubeflow.artifacts import run_task
+
+        return run_task(self, run_id or self._latest_run(), task)
+
+    def _latest_run(self) -> str:
+        recent = self.runs(count=1)
+        if not recent:
+            raise UnknownNameError(f"no runs on {self.connection.host} yet")
+        return recent[0].run_id
+
+    def _pipeline_names(self, pipeline_ids: set[str | None]) -> dict[str | None, str]:
+        """Display names of uploaded pipelines (a run only knows its pipeline's id); unknown ones left out."""
+        names = {}
+        for pipeline_id in pipeline_ids - {None}:
+            try:
+                names[pipeline_id] = self.client.get_pipeline(pipeline_id).display_name
+            except Exception:  # a deleted pipeline: the run is listed under its own name
+                continue
+        return names
 
     def terminate(self, run_id: str) -> None:
         try:
@@ -227,11 +259,15 @@ def _authorization(api_client: Any) -> dict[str, str]:
     return {"Authorization": token} if token else {}
 
 
-def _summary(run: Any) -> RunRecord:
-    started = run.created_at.timestamp() if run.created_at else 0.0
+def _pipeline_id(run: Any) -> str | None:
+    return getattr(run.pipeline_version_reference, "pipeline_id", None)
+
+
+def _record(run: Any, pipeline: str, where: str) -> RunRecord:
+    started = run.created_at.timestamp() if run.created_at else None
     finished = run.finished_at.timestamp() if getattr(run, "finished_at", None) else None
     parameters = dict(getattr(getattr(run, "runtime_config", None), "parameters", None) or {})
-    return RunRecord(run.run_id, run.display_name, str(run.state), started, "kubeflow", finished, "", parameters)
+    return RunRecord(run.run_id, pipeline, where, str(run.state), started, finished, parameters)
 
 
 def _name_filter(name: str) -> str:

@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory, struct_pb2
 
 SERVICE = "ml_metadata.MetadataStoreService"
 RUN_CONTEXT_TYPE = "system.PipelineRun"
@@ -25,7 +25,7 @@ _T = descriptor_pb2.FieldDescriptorProto
 #: The subset of MLMD's messages these calls use, written as in the .proto files.
 _MESSAGES: dict[str, list[str]] = {
     "Value": ["optional int64 int_value = 1", "optional double double_value = 2", "optional string string_value = 3",
-              "optional bool bool_value = 6"],
+              "optional google.protobuf.Struct struct_value = 4", "optional bool bool_value = 6"],
     "Artifact": ["optional int64 id = 1", "optional int64 type_id = 2", "optional string uri = 3",
                  "optional string name = 7", "optional string type = 8"],
     "ArtifactType": ["optional int64 id = 1", "optional string name = 2"],
@@ -33,7 +33,10 @@ _MESSAGES: dict[str, list[str]] = {
                   "optional string type = 7"],
     "Context": ["optional int64 id = 1", "optional int64 type_id = 2", "optional string name = 3",
                 "optional string type = 6"],
-    "Event": ["optional int64 artifact_id = 1", "optional int64 execution_id = 2", "optional int32 type = 4"],
+    "EventStep": ["optional int64 index = 1", "optional string key = 2"],
+    "EventPath": ["repeated EventStep steps = 1"],
+    "Event": ["optional int64 artifact_id = 1", "optional int64 execution_id = 2", "optional EventPath path = 3",
+              "optional int32 type = 4"],
     "GetContextByTypeAndNameRequest": ["optional string type_name = 1", "optional string context_name = 2"],
     "GetContextByTypeAndNameResponse": ["optional Context context = 1"],
     "GetExecutionsByContextRequest": ["optional int64 context_id = 1"],
@@ -71,7 +74,7 @@ def messages() -> dict[str, Any]:
             if kind in _SCALARS:
                 field.type = _SCALARS[kind]
             else:
-                field.type, field.type_name = _T.TYPE_MESSAGE, f".ml_metadata.{kind}"
+                field.type, field.type_name = _T.TYPE_MESSAGE, f".{kind}" if "." in kind else f".ml_metadata.{kind}"
         if name in _WITH_CUSTOM_PROPERTIES:
             entry = message.nested_type.add(name="CustomPropertiesEntry")
             entry.options.map_entry = True
@@ -82,6 +85,10 @@ def messages() -> dict[str, Any]:
             message.field.add(name="custom_properties", number=5, type=_T.TYPE_MESSAGE, label=_T.LABEL_REPEATED,
                               type_name=f".ml_metadata.{name}.CustomPropertiesEntry")  # fmt: skip
     pool = descriptor_pool.DescriptorPool()
+    struct_file = descriptor_pb2.FileDescriptorProto()
+    struct_pb2.DESCRIPTOR.CopyToProto(struct_file)
+    pool.Add(struct_file)
+    file.dependency.append(struct_file.name)
     pool.Add(file)
     return {
         name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"ml_metadata.{name}")) for name in _MESSAGES
@@ -135,6 +142,20 @@ class MetadataClient:
 
     def run_metrics(self, run_id: str) -> list[tuple[str, dict[str, float]]]:
         """(task name, {metric: value}) for every system.Metrics artifact the run's executions produced."""
+        rows = [
+            (task, _values(artifact)) for task, _, kind, artifact in self.run_outputs(run_id) if kind == METRICS_TYPE
+        ]
+        return [(name, values) for name, values in rows if values]
+
+    def run_artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every output artifact of the run: task, output name, type, uri and metadata (lists and dicts included)."""
+        return [
+            {"task": task, "name": output, "type": kind, "uri": artifact.uri, "metadata": _metadata(artifact)}
+            for task, output, kind, artifact in self.run_outputs(run_id)
+        ]
+
+    def run_outputs(self, run_id: str) -> list[tuple[str, str, str, Any]]:
+        """(task name, output name, type name, MLMD artifact) for each artifact the run's executions produced."""
         m = messages()
         context = self.call(
             "GetContextByTypeAndName",
@@ -155,7 +176,7 @@ class MetadataClient:
             m["GetEventsByExecutionIDsRequest"](execution_ids=[e.id for e in executions]),
             "GetEventsByExecutionIDsResponse",
         ).events
-        produced = {e.artifact_id: e.execution_id for e in events if e.type == OUTPUT_EVENT}
+        produced = {e.artifact_id: e for e in events if e.type == OUTPUT_EVENT}
         if not produced:
             return []
         artifacts = self.call(
@@ -165,11 +186,11 @@ class MetadataClient:
         by_id = {e.id: e for e in executions}
         rows = []
         for artifact in artifacts:
-            if (artifact.type or type_names.get(artifact.type_id)) != METRICS_TYPE:
-                continue
-            execution = by_id.get(produced[artifact.id])
-            rows.append((_task_name(execution), _values(artifact)))
-        return [(name, values) for name, values in rows if values]  # fmt: skip
+            event = produced[artifact.id]
+            output = next((step.key for step in event.path.steps if step.key), "") or artifact.name
+            kind = artifact.type or type_names.get(artifact.type_id, "")
+            rows.append((_task_name(by_id.get(event.execution_id)), output, kind, artifact))
+        return rows
 
     def _type_names(self) -> dict[int, str]:
         types = self.call(
@@ -203,4 +224,18 @@ def _values(artifact: Any) -> dict[str, float]:
             )
         if kind in ("double_value", "int_value"):
             values[key] = float(getattr(value, kind))
+    return values
+
+
+def _metadata(artifact: Any) -> dict[str, Any]:
+    """An artifact's custom properties as plain values; KFP stores a list as a struct {"list": [...]}."""
+    values: dict[str, Any] = {}
+    for key, value in artifact.custom_properties.items():
+        if value.HasField("struct_value"):
+            plain = json_format.MessageToDict(value.struct_value)
+            values[key] = plain["list"] if set(plain) == {"list"} else plain
+        else:
+            for kind in ("string_value", "double_value", "int_value", "bool_value"):
+                if value.HasField(kind):
+                    values[key] = getattr(value, kind)
     return values

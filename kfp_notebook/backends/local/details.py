@@ -48,3 +48,21 @@ def task_inputs(folder: str | None) -> dict[str, Any]:
         name: [a.get("uri") for a in value.get("artifacts", [])] for name, value in inputs.get("artifacts", {}).items()
     }
     return {**inputs.get("parameterValues", {}), **artifacts}
+
+
+class LocalFiles:
+    """Artifacts of local runs: their URIs are paths on this machine."""
+
+    def read(self, uri: str, limit: int) -> tuple[bytes, int | None]:
+        path = Path(uri)
+        with open(path, "rb") as handle:
+            return handle.read(limit), path.stat().st_size
+
+    def listing(self, uri: str) -> list[tuple[str, int]]:
+        path = Path(uri)
+        if path.is_file():
+            return [("", path.stat().st_size)]
+        if not path.is_dir():
+            return []
+        found = [p for p in sorted(path.rglob("*")) if p.is_file()]
+        return [(p.relative_to(path).as_posix(), p.stat().st_size) for p in found]

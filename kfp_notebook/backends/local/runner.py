@@ -6,16 +6,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
-from kfp_notebook.backends.local.details import task_log
+from kfp_notebook.backends.local.details import LocalFiles, task_log
 from kfp_notebook.backends.local.platform import ignored_settings, secret_environment
 from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, PipelineIR
 from kfp_notebook.parameters import pipeline_parameters
+from kfp_notebook.results import TaskResult
 from kfp_notebook.status import RunHandle
 
 
@@ -49,19 +50,18 @@ class LocalBackend(Backend):
         workers = options.workers or os.cpu_count() or 1
         return Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments).start()
 
-    def runs(self, pipeline: str | None = None) -> list[RunRecord]:
-        records = [_record(r) for r in RunStore(self.runs_folder).list_runs()]
-        return [r for r in records if pipeline is None or r.pipeline == pipeline]
+    def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
+        """Every run in the runs folder (the newest `count` when given)."""
+        records = RunStore(self.runs_folder).records(pipeline)
+        return records[:count] if count else records
 
     def task_log(self, run_id: str | None, task: str, tail: int | None = None) -> str:
         result = RunStore(self.runs_folder).load(run_id)
         found = result[task]
         return task_log(found.folder, tail) or f"({found.task_id} wrote nothing; it ended {found.state})"
 
-
-def _record(run: dict[str, Any]) -> RunRecord:
-    return RunRecord(run["run_id"], run.get("pipeline") or "", run.get("state") or "", run.get("started") or 0.0,
-                     "local", run.get("finished"), run.get("message") or "")  # fmt: skip
+    def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
+        return RunStore(self.runs_folder).load(run_id)[task], LocalFiles()
 
 
 def preflight(ir: PipelineIR) -> Prepared:

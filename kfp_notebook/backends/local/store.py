@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.base import RunRecord
 from kfp_notebook.backends.local.cache import unique_suffix
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.results import RunResult
@@ -72,6 +73,18 @@ class RunStore:
             runs.append({k: data.get(k) for k in ("run_id", "pipeline", "state", "started", "finished", "message")})
         return sorted(runs, key=lambda r: r.get("started") or 0, reverse=True)
 
+    def records(self, pipeline: str | None = None) -> list[RunRecord]:
+        """Every run in the folder (of one pipeline when named) with its parameters and metrics, newest first."""
+        records = []
+        for path in self.root.glob("*/run.json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                continue
+            if pipeline is None or data.get("pipeline") == pipeline:
+                records.append(_record(data))
+        return sorted(records, key=lambda r: r.started or 0, reverse=True)
+
     def load(self, run_id: str | None = None) -> RunResult:
         """A run's results from disk (the newest run when no id is given)."""
         runs = self.list_runs()
@@ -89,3 +102,14 @@ class RunStore:
         temporary = path.with_suffix(f".tmp-{unique_suffix()}")
         temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         temporary.replace(path)
+
+
+def _record(data: dict[str, Any]) -> RunRecord:
+    """A run's record from its run.json (metrics per task, for the tasks that logged any)."""
+    result = RunResult.from_dict({"tasks": {}, **data})
+    metrics = {task_id: task.metric_values() for task_id, task in result.tasks.items()}
+    return RunRecord(
+        run_id=result.run_id, pipeline=result.pipeline, where="local", state=result.state,
+        started=data.get("started"), finished=data.get("finished"), parameters=dict(data.get("parameters") or {}),
+        metrics={task: values for task, values in metrics.items() if values}, folder=result.folder,
+    )  # fmt: skip

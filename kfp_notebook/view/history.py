@@ -1,0 +1,131 @@
+"""Run history: a record per run (local folder or Kubeflow) with its parameters and numeric metrics, as a table."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kfp_notebook.backends.base import Backend, RunRecord
+
+
+def newest_first(records: list[RunRecord]) -> list[RunRecord]:
+    return sorted(records, key=lambda r: r.started or 0, reverse=True)
+
+
+def metric_labels(records: list[RunRecord]) -> dict[tuple[str, str], str]:
+    """(task, metric) → its column name: the metric's name, or task.metric where two tasks log the same name."""
+    pairs = sorted({(task, name) for r in records for task, values in r.metrics.items() for name in values})
+    clashing = {name for _, name in pairs if sum(1 for _, other in pairs if other == name) > 1}
+    return {(task, name): f"{task}.{name}" if name in clashing else name for task, name in pairs}
+
+
+class RunHistory(list[RunRecord]):
+    """Runs as records (a list), a table in a cell, and a DataFrame with `.to_pandas()`."""
+
+    notes: list[str]
+
+    def __init__(self, records: Iterable[RunRecord] = (), notes: list[str] | None = None):
+        super().__init__(records)
+        self.notes = list(notes or [])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per run: run_id, pipeline, where, state, started, duration_s, params.*, metrics.*."""
+        labels = metric_labels(list(self))
+        return [_flat(record, labels) for record in self]
+
+    def to_pandas(self) -> Any:
+        """The history as a pandas DataFrame (one row per run; params.* and metrics.* columns)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            from kfp_notebook.errors import OptionError
+
+            raise OptionError("to_pandas() needs pandas: pip install pandas (or use the records as a list)") from None
+        frame = pd.DataFrame(self.rows())
+        if "started" in frame:
+            frame["started"] = pd.to_datetime(frame["started"], unit="s")
+        return frame
+
+    def table(self) -> dict[str, Any]:
+        """Plain data for a table (the panel's Runs tab sorts it): columns, rows of cells."""
+        rows = self.rows()
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        return {"columns": columns, "rows": [[row.get(c) for c in columns] for row in rows], "notes": self.notes}
+
+    def __repr__(self) -> str:
+        if not self:
+            return "\n".join(["no runs yet", *self.notes])
+        table = self.table()
+        shown = [[_cell(c, v) for c, v in zip(table["columns"], row, strict=True)] for row in table["rows"]]
+        widths = [max(len(c), *(len(r[i]) for r in shown)) for i, c in enumerate(table["columns"])]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(table["columns"], widths, strict=True)).rstrip()]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in shown]
+        return "\n".join(lines + self.notes)
+
+    def _repr_html_(self) -> str:
+        if not self:
+            return f"<p>{html.escape(repr(self))}</p>"
+        table = self.table()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in table["columns"])
+        body = "".join(
+            "<tr>" + "".join(_html_cell(c, v) for c, v in zip(table["columns"], row, strict=True)) + "</tr>"
+            for row in table["rows"]
+        )
+        notes = "".join(f"<p class='kfp-notebook-note'>{html.escape(n)}</p>" for n in self.notes)
+        return f"<table class='kfp-notebook-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}"
+
+
+def _flat(record: RunRecord, labels: dict[tuple[str, str], str]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "run_id": record.run_id,
+        "pipeline": record.pipeline,
+        "where": record.where,
+        "state": record.state,
+        "started": record.started,
+        "duration_s": round(record.duration, 2) if record.duration is not None else None,
+    }
+    row.update({f"params.{name}": value for name, value in record.parameters.items()})
+    for task, values in record.metrics.items():
+        row.update({f"metrics.{labels[(task, name)]}": value for name, value in values.items()})
+    return row
+
+
+def _cell(column: str, value: Any) -> str:
+    """How a value reads in the table."""
+    if value is None:
+        return ""
+    if column == "started":
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+    if isinstance(value, float):
+        from kfp_notebook.view.plots import number
+
+        return number(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _html_cell(column: str, value: Any) -> str:
+    sort_key = "" if value is None or not isinstance(value, (int, float)) else f" data-sort='{value}'"
+    return f"<td{sort_key}>{html.escape(_cell(column, value))}</td>"
+
+
+def pipeline_name(pipeline: Any) -> str | None:
+    """The kfp pipeline name runs are filed under: a pipeline object's name, or the text given."""
+    if pipeline is None or isinstance(pipeline, str):
+        return pipeline
+    return str(getattr(pipeline, "name", pipeline))
+
+
+def run_history(backends: Iterable[Backend], pipeline: Any = None) -> RunHistory:
+    """The runs every backend knows, newest first; of one pipeline when given (a pipeline object or its name)."""
+    name = pipeline_name(pipeline)
+    records: list[RunRecord] = []
+    for backend in backends:
+        found = backend.runs(name)
+        if name is not None and not found and "_" in name:
+            found = backend.runs(name.replace("_", "-"))
+        records += found
+    notes = [r.message for r in records if r.message]
+    return RunHistory(newest_first(records), notes)
