@@ -92,6 +92,15 @@ class PipelineIR:
     def platform(self, component: dict[str, Any]) -> dict[str, Any]:
         return self.platform_executors.get(self.executor_label(component), {})
 
+    def container_components(self) -> dict[str, dict[str, Any]]:
+        """The components that run a container (every one but the DAGs), by name."""
+        return {name: c for name, c in self.components.items() if not self.is_dag(c)}
+
+    def parameter_default(self, name: str) -> Any:
+        """The default value of a pipeline parameter (None when it has none)."""
+        parameters = self.root.get("inputDefinitions", {}).get("parameters", {})
+        return parameters.get(name, {}).get("defaultValue")
+
 
 def parse_pip_install(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The packages and index URLs of the `pip install` kfp writes (its own kfp install left out)."""

@@ -201,6 +201,7 @@ class KfpMagics(Magics):
             "stop": self._kfp_stop,
             "connect": self._kfp_connect,
             "submit": self._kfp_submit,
+            "doctor": self._kfp_doctor,
             "status": self._kfp_status,
             "show": self._kfp_show,
             "list": self._kfp_list,
@@ -330,12 +331,14 @@ class KfpMagics(Magics):
     def _kfp_submit(self, words: list[str]) -> Any:
         from kfp_notebook.compiling import compile_yaml
 
-        spec = ["--experiment", "--run-name", "--param*", "--no-wait!"]
+        spec = ["--experiment", "--run-name", "--param*", "--no-wait!", "--skip-checks!"]
         args = opts.subcommand_parser("%kfp submit", ["pipeline"], spec).parse_line(_join(words))
         if self.kubeflow is None:
             raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
         entry = self.registry.pipeline(args.pipeline)
         text = compile_yaml(self.registry.refreshed(entry))
+        if not args.skip_checks:
+            self._check_before_submit(text)
         handle = self.kubeflow.submit(text, opts.parameter_assignments(args.param), args.experiment, args.run_name)
         self.runs[handle.run_id] = handle
         print(f"submitted run {handle.run_id}: {handle.link}")
@@ -343,6 +346,23 @@ class KfpMagics(Magics):
             return handle
         self._follow(handle)
         return None
+
+    def _check_before_submit(self, text: str) -> None:
+        from kfp_notebook.cluster.doctor import check_before_submit
+        from kfp_notebook.ir import PipelineIR
+
+        line = check_before_submit(PipelineIR.from_yaml(text), self.kubeflow.connection.namespace)
+        if line:
+            print(line)
+
+    def _kfp_doctor(self, words: list[str]) -> None:
+        from kfp_notebook.cluster.doctor import doctor_report
+        from kfp_notebook.ir import PipelineIR
+
+        args = opts.subcommand_parser("%kfp doctor", ["pipeline"], ["--namespace"]).parse_line(_join(words))
+        entry = self.registry.pipeline(args.pipeline) if args.pipeline or self.registry.latest_pipeline else None
+        ir = PipelineIR.from_pipeline(self.registry.refreshed(entry)) if entry is not None else None
+        print(doctor_report(ir, self.kubeflow, args.namespace).text)
 
     def _submit_to_kubeflow(self, pipeline: Any, params: dict[str, Any]) -> Any:
         from kfp_notebook.compiling import compile_yaml

@@ -41,6 +41,8 @@ class KubeflowBackend:
         self.connection, self.client = connection, client
         self.poll_start, self.poll_max = POLL_START, POLL_MAX
         self.relogin: Any = None
+        #: Inside the cluster: a kfp_notebook.cluster ClusterAccess; task logs then come from the Kubernetes API.
+        self.cluster: Any = None
 
     def refresh_session(self) -> bool:
         """After a 401/403: log in again once (Dex); False when there is no way to."""
@@ -155,6 +157,10 @@ class KubeflowBackend:
         pod = executor_pod(details, name.replace("_", "-"), int(index or 0))
         if pod is None:
             raise KubeflowConnectionError(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
+        if self.cluster is not None:
+            from kfp_notebook.cluster.logs import pod_log
+
+            return pod_log(self.cluster, pod, tail).rstrip("\n")
         query = {"podname": pod, "runid": run_id}
         if self.connection.namespace:
             query["podnamespace"] = self.connection.namespace
