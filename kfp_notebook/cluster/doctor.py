@@ -161,9 +161,12 @@ class DoctorReport:
         return [ch.as_dict() for ch in self.checks]
 
 
-def doctor_report(ir: PipelineIR | None, backend: Any = None, namespace: str | None = None) -> DoctorReport:
-    """Run the doctor: through `backend` when connected, else the connection settings `%kfp connect` would use."""
-    connection = backend.connection if backend is not None else _configured_connection(namespace)
+def doctor_report(
+    ir: PipelineIR | None, backend: Any = None, namespace: str | None = None, connection: Any = None
+) -> DoctorReport:
+    """Run the doctor: through `backend` when connected, else `connection`, else the settings `%kfp connect` uses."""
+    if connection is None:
+        connection = backend.connection if backend is not None else _configured_connection(namespace)
     kfp = kfp_checks(connection, (lambda: backend) if backend is not None else (lambda: _connect(connection)))
     try:
         access = cluster_access(namespace or (connection.namespace if connection else None))
