@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         output.error(str(exc), getattr(exc, "traceback", ""))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        output.error("interrupted")
+        output.error("interrupted: a local run was stopped; a submitted run goes on in Kubeflow")
         return EXIT_FAILED
 
 

@@ -82,13 +82,24 @@ class HeadlessNotebook:
         cell = new_code_cell(code)
         self.notebook.cells.append(cell)
         self.client.timeout = None  # a run takes as long as it takes; --timeout is for the notebook's cells
-        self._execute(cell, len(self.notebook.cells) - 1, "the command")
+        try:
+            self._execute(cell, len(self.notebook.cells) - 1, "the command")
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
         outputs = self.notebook.cells[-1].get("outputs", [])  # nbclient stores the executed cell anew
         texts = [o.get("text", "") for o in outputs if o.get("output_type") == "stream"]
         found = [line for line in "".join(texts).splitlines() if line.startswith(RESULT)]
         if not found:
             raise KfpNotebookError("the kernel reported no result (did the notebook's code exit the kernel?)")
         return dict(json.loads(found[-1][len(RESULT) :]))
+
+    def interrupt(self, grace: float = 40.0) -> None:
+        """Ctrl-C: interrupt the kernel, whose cell then stops the run (a local run's tasks end; a Kubeflow
+        run goes on there), and wait until it is idle again before the kernel is shut down."""
+        from nbclient.util import run_sync
+
+        run_sync(_interrupt_and_wait)(self.client.km, self.client.kc, grace)
 
     def _execute(self, cell: Any, index: int, where: str) -> None:
         from nbclient.exceptions import CellExecutionError
@@ -98,6 +109,23 @@ class HeadlessNotebook:
         except CellExecutionError as exc:
             traceback = _ANSI.sub("", exc.traceback or "")
             raise NotebookCellError(where, exc.ename, _ANSI.sub("", exc.evalue), traceback) from None
+
+
+async def _interrupt_and_wait(manager: Any, client: Any, grace: float) -> None:
+    import time
+    from queue import Empty
+
+    from nbclient.util import ensure_async
+
+    await ensure_async(manager.interrupt_kernel())
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            message = await ensure_async(client.get_iopub_msg(timeout=1))
+        except Empty:
+            continue
+        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            return
 
 
 def _without_iri_grammar() -> None:
@@ -165,10 +193,23 @@ def submit_and_report(connect_line: str, line: str, wait: bool) -> None:
 def follow_and_report(handle: Any, wait: bool = True) -> None:
     """Print a PROGRESS line per state change until the run ends (unless not `wait`), then its RESULT."""
     seen = 0
-    while wait and not handle.wait(0.2):
-        seen = _progress(handle, seen)
+    try:
+        while wait and not handle.wait(0.2):
+            seen = _progress(handle, seen)
+    except KeyboardInterrupt:
+        _stop(handle)
     _progress(handle, seen)
     report(run_report(handle))
+
+
+def _stop(handle: Any) -> None:
+    """An interrupted command stops a local run (its tasks end) and only stops following a Kubeflow run."""
+    if handle.backend == "kubeflow":
+        handle.detach()
+        print(f"{PROGRESS}stopped following run {handle.run_id}; it goes on in Kubeflow", flush=True)
+        return
+    handle.cancel()
+    handle.wait(30)
 
 
 def _progress(handle: Any, seen: int) -> int:

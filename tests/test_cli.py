@@ -208,3 +208,56 @@ def test_the_console_script_is_declared():
     from importlib.metadata import entry_points
 
     assert entry_points(group="console_scripts")["kfp-notebook"].value == "kfp_notebook.cli:main"
+
+
+def test_ctrl_c_stops_the_local_run_and_exits_1(tmp_path):
+    import signal
+
+    write_notebook(
+        tmp_path / "slow.ipynb",
+        [
+            ("%load_ext kfp_notebook", []),
+            ("%%component\ndef sleepy() -> int:\n    import time\n    time.sleep(120)\n    return 1\n", []),
+            ("%%pipeline\ndef slow():\n    sleepy()\n", []),
+        ],
+    )
+    environment = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / ".config"), "KUBECONFIG": ""}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "kfp_notebook", "run", "slow.ipynb", "--runs-dir", "runs"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in command.stderr:
+            if line.startswith("sleepy RUNNING"):
+                break
+        command.send_signal(signal.SIGINT)
+        _, stderr = command.communicate(timeout=90)
+    finally:
+        command.kill()
+    assert command.returncode == 1
+    assert "kfp-notebook: interrupted: a local run was stopped" in stderr
+    run = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text(encoding="utf-8"))
+    assert run["state"] == "CANCELED" and run["tasks"]["sleepy"]["state"] == "CANCELED"
+
+
+def test_runs_and_logs_from_kubeflow(folder):
+    from kfp_notebook.ir import PipelineIR
+
+    from kfp_contract_server import argo_details, executor_pod_name
+
+    with contract_server() as (host, state):
+        ir = PipelineIR.from_yaml((ROOT / "tests" / "golden" / "quickstart.yaml").read_text(encoding="utf-8"))
+        finished = {"add": "SUCCEEDED", "add-2": "SUCCEEDED", "report": "SUCCEEDED"}
+        state.next_script = [("SUCCEEDED", argo_details(ir, finished, "SUCCEEDED"))]
+        state.pod_logs[executor_pod_name("report")] = "logged total 16.0\n"
+        submitted = cli("submit", "quickstart.ipynb", "--host", host, "--json", cwd=folder)
+        assert submitted.returncode == 0, submitted.stderr
+        run_id = json.loads(submitted.stdout)["run_id"]
+        listing = cli("runs", "--kubeflow", "--host", host, "--json", cwd=folder)
+        assert [r["run_id"] for r in json.loads(listing.stdout)] == [run_id]
+        log = cli("logs", "report", "--kubeflow", "--host", host, "--run", run_id, cwd=folder)
+        assert log.returncode == 0 and log.stdout == "logged total 16.0\n"
