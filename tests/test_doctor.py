@@ -211,6 +211,17 @@ def test_submit_runs_the_checks_and_says_so(kubeflow, cluster, trainer, capsys):
     assert len(kubeflow.runs) == 1
 
 
+def test_submit_goes_on_when_a_check_is_forbidden_and_shows_the_warning(kubeflow, cluster, trainer, capsys):
+    cluster.forbidden.add("secrets")
+    trainer.run_cell("%kfp submit --no-wait")
+    out = capsys.readouterr().out
+    assert (
+        "pre-submit checks:\nWARN  secrets: not checked: no permission to list secrets in namespace kubeflow-user"
+        in out
+    )
+    assert len(kubeflow.runs) == 1
+
+
 def test_submit_without_cluster_access_skips_the_checks_with_one_line(trainer, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("KUBECONFIG", "")
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -136,11 +136,14 @@ def check_before_submit(ir: PipelineIR, namespace: str | None) -> str:
         found = pipeline_checks(PipelineNeeds(needs.secrets, needs.pvcs), access, nodes=False)
     except ClusterError as exc:
         return f"pre-submit checks skipped: {exc}"
-    failed = [ch for ch in found if ch.level is Level.FAIL]
+    failed = [ch.line() for ch in found if ch.level is Level.FAIL]
     if failed:
-        lines = "\n".join(ch.line() for ch in failed)
+        lines = "\n".join(failed)
         raise SubmitRefused(f"not submitted: the run would fail in its pods\n{lines}\n(--skip-checks submits anyway)")
-    return f"pre-submit checks: {len(needs.secrets)} secret(s), {len(needs.pvcs)} PVC(s) found in {access.namespace}"
+    warnings = [ch.line() for ch in found if ch.level is Level.WARN]
+    counts = f"{len(needs.secrets)} secret(s), {len(needs.pvcs)} PVC(s)"
+    summary = f"pre-submit checks: {counts} found in {access.namespace}" if not warnings else "pre-submit checks:"
+    return "\n".join([summary, *warnings])
 
 
 @dataclass(frozen=True)
