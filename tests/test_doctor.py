@@ -211,6 +211,14 @@ def test_submit_runs_the_checks_and_says_so(kubeflow, cluster, trainer, capsys):
     assert len(kubeflow.runs) == 1
 
 
+def test_the_panels_submit_button_is_refused_too(kubeflow, cluster, trainer, magics):
+    cluster.secrets.clear()
+    panel = magics.last_panel
+    panel._on_message(panel, {"action": "submit"}, [])
+    assert panel.message["text"].startswith("not submitted: the run would fail in its pods\nFAIL  secret wandb")
+    assert kubeflow.runs == {} and panel.busy == ""
+
+
 def test_submit_goes_on_when_a_check_is_forbidden_and_shows_the_warning(kubeflow, cluster, trainer, capsys):
     cluster.forbidden.add("secrets")
     trainer.run_cell("%kfp submit --no-wait")

@@ -347,12 +347,13 @@ class KfpMagics(Magics):
         self._follow(handle)
         return None
 
-    def _check_before_submit(self, text: str) -> None:
+    def _check_before_submit(self, text: str, quiet: bool = False) -> None:
+        """Refuse a run whose pods would miss a secret, key or PVC (the panel shows the refusal)."""
         from kfp_notebook.cluster.doctor import check_before_submit
         from kfp_notebook.ir import PipelineIR
 
         line = check_before_submit(PipelineIR.from_yaml(text), self.kubeflow.connection.namespace)
-        if line:
+        if line and not quiet:
             print(line)
 
     def _kfp_doctor(self, words: list[str]) -> None:
@@ -368,7 +369,9 @@ class KfpMagics(Magics):
         from kfp_notebook.compiling import compile_yaml
         from kfp_notebook.registry import refreshed
 
-        handle = self.kubeflow.submit(compile_yaml(refreshed(pipeline)), params)
+        text = compile_yaml(refreshed(pipeline))
+        self._check_before_submit(text, quiet=True)
+        handle = self.kubeflow.submit(text, params)
         self.runs[handle.run_id] = handle
         return handle
 
