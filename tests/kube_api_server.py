@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         with self.cluster.lock:
             self.cluster.requests.append((method, url.path, query))
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token != TOKEN:  # the API server reads the scheme case-insensitively
             return self._status(401, "Unauthorized", "Unauthorized")
         for route in ROUTES:
             match = route.pattern.match(url.path)
@@ -179,19 +181,58 @@ def _in(items: list[Any], namespace: str) -> list[Any]:
 
 
 @contextmanager
-def kube_api(cluster: Cluster) -> Iterator[str]:
+def kube_api(cluster: Cluster, certificate: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """The stand-in's URL; over TLS with (certificate, key) files, as the in-cluster API server is."""
     handler = type("BoundHandler", (Handler,), {"cluster": cluster})
-    with serving(handler) as url:
+    tls = None
+    if certificate is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*certificate)
+    with serving(handler, tls) as url:
         yield url
 
 
-def write_kubeconfig(path: Path, server: str, namespace: str) -> Path:
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (it is also its own CA) and its key, as PEM files in `folder`."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes stand-in")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "ca.crt", folder / "tls.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_bytes = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key_path.write_bytes(key_bytes)
+    return cert_path, key_path
+
+
+def write_kubeconfig(path: Path, server: str, namespace: str, token: str = TOKEN) -> Path:
     """A kubeconfig with one context pointing at the stand-in, its namespace, and the token it accepts."""
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "stand-in", "cluster": {"server": server}}],
-        "users": [{"name": "tester", "user": {"token": TOKEN}}],
+        "users": [{"name": "tester", "user": {"token": token}}],
         "contexts": [
             {"name": "stand-in", "context": {"cluster": "stand-in", "user": "tester", "namespace": namespace}}
         ],

@@ -155,6 +155,14 @@ def test_a_forbidden_list_is_a_warning_naming_the_rbac_rule(cluster, trainer, ca
     assert "FAIL" not in out
 
 
+def test_rejected_credentials_fail_and_say_so(cluster, trainer, capsys, tmp_path, monkeypatch):
+    server = cluster_access().server
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "expired", server, NS, token="expired")))
+    lines = doctor(trainer, capsys)
+    assert lines[f"namespace {NS}"] == "FAIL the API server rejected the credentials (HTTP 401)"
+    assert lines["secrets"].startswith("FAIL the API server rejected") and lines["nodes"].startswith("FAIL")
+
+
 def test_without_a_pipeline_only_the_api_and_namespace_are_checked(cluster, ip, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     lines = doctor(ip, capsys, "%kfp doctor --namespace missing")
@@ -274,3 +282,42 @@ def test_doctor_json_shape_has_no_secret(cluster):
     assert SECRET_VALUE not in text and TOKEN not in text
     assert {"level", "subject", "message", "fix"} == set(report.as_dicts()[0])
     assert not report.failed
+
+
+def test_inside_the_cluster_connect_reads_task_logs_through_the_service_account(trainer, tmp_path, monkeypatch):
+    """A Kubeflow notebook server: no kubeconfig, the pod's service account and the API server over TLS."""
+    from kubernetes.config import incluster_config
+
+    from kfp_notebook.backends.kubeflow import connect
+    from kfp_notebook.backends.kubeflow.connection import resolve
+    from kfp_notebook.cluster import access
+
+    from kube_api_server import self_signed
+
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text(TOKEN, encoding="utf-8")
+    (account / "namespace").write_text(NS, encoding="utf-8")
+    certificate = self_signed(account)
+    monkeypatch.setattr(access, "SERVICE_ACCOUNT", account)
+    monkeypatch.setattr("kfp_notebook.cluster.logs.SERVICE_ACCOUNT", account)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(account / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(certificate[0]))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    state = healthy()
+    state.pods.append(pod(executor_pod_name("train"), NS))
+    state.logs[executor_pod_name("train")] = "trained in the cluster\n"
+    with kube_api(state, certificate) as url, contract_server() as (host, kfp):
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", url.rsplit(":", 1)[1])
+        made = connect(resolve(host, None, "none", timeout=2.0))
+        assert made.cluster is not None and made.cluster.namespace == NS
+        made.poll_start = made.poll_max = 0.05
+        yaml_text = __import__("kfp_notebook").compile(trainer.user_ns["trainer"])
+        ir = PipelineIR.from_yaml(yaml_text)
+        kfp.next_script = [("SUCCEEDED", argo_details(ir, {"prep": "SUCCEEDED", "train": "SUCCEEDED"}, "SUCCEEDED"))]
+        handle = made.submit(yaml_text)
+        assert handle.wait(30)
+        assert made.logs(handle.run_id, "train") == "trained in the cluster"
+    assert state.calls("read_namespaced_pod_log") == [{"container": "main"}] and state.refused == []

@@ -42,6 +42,9 @@ class Denied(Exception):
         self.verb, self.resource, self.namespace, self.status = verb, resource, namespace, status
 
     def check(self, subject: str) -> Check:
+        if self.status == 401:
+            fix = "renew the credentials of the kubeconfig's user (test with `kubectl get namespaces`)"
+            return Check(Level.FAIL, subject, "the API server rejected the credentials (HTTP 401)", fix)
         where = f" in namespace {self.namespace}" if self.namespace else " (cluster-wide)"
         flag = f" -n {self.namespace}" if self.namespace else ""
         return Check(

@@ -20,9 +20,11 @@ def pod_log(access: ClusterAccess, pod: str, tail: int | None = None) -> str:
     try:
         return str(read(call, "get", "pods/log", access.namespace, pod, access.namespace))
     except Denied as denied:
+        if denied.status == 401:
+            raise ClusterError("the Kubernetes API rejected the credentials (HTTP 401) reading a pod log") from None
         raise ClusterError(
             f"no permission to read pod logs in {access.namespace} (RBAC needs verb 'get' on 'pods/log')"
-        ) from denied
+        ) from None
     except ApiException as exc:
         raise ClusterError(f"no log for pod {pod} in {access.namespace} (HTTP {exc.status}: {exc.reason})") from None
 
