@@ -20,6 +20,7 @@ from typing import Any
 from kfp_notebook.errors import KfpNotebookError
 
 SKIP_TAG = "kfp-skip"
+COMMAND = "the command"
 RESULT = "::kfp-notebook-result:: "
 PROGRESS = "::kfp-notebook-progress:: "
 _ACTION_LINE = re.compile(r"\s*(%kfp\b.*|#.*)?")
@@ -30,7 +31,8 @@ class NotebookCellError(KfpNotebookError):
     """A cell of the notebook failed: which one, and its error (the kernel's traceback kept apart)."""
 
     def __init__(self, where: str, ename: str, evalue: str, traceback: str = ""):
-        super().__init__(f"{where} failed: {ename}: {evalue}")
+        own = where == COMMAND and ename == "UsageError"  # the magics' own message says it all
+        super().__init__(evalue if own else f"{where} failed: {ename}: {evalue}")
         self.traceback = traceback
 
 
@@ -83,7 +85,7 @@ class HeadlessNotebook:
         self.notebook.cells.append(cell)
         self.client.timeout = None  # a run takes as long as it takes; --timeout is for the notebook's cells
         try:
-            self._execute(cell, len(self.notebook.cells) - 1, "the command")
+            self._execute(cell, len(self.notebook.cells) - 1, COMMAND)
         except KeyboardInterrupt:
             self.interrupt()
             raise
