@@ -325,8 +325,10 @@ def _local(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _connect(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from kfp_notebook.backends.kubeflow.connection import AUTH_KINDS
+
     for flag in CONNECT_FLAGS:
-        sub.add_argument(flag, help="as for %%kfp connect")
+        sub.add_argument(flag, help="as for %%kfp connect", choices=AUTH_KINDS if flag == "--auth" else None)
     sub.add_argument("--insecure", action="store_true", help="do not verify TLS (test clusters)")
     return sub
 

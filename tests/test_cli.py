@@ -256,10 +256,17 @@ def test_runs_and_logs_from_kubeflow(folder):
         finished = {"add": "SUCCEEDED", "add-2": "SUCCEEDED", "report": "SUCCEEDED"}
         state.next_script = [("SUCCEEDED", argo_details(ir, finished, "SUCCEEDED"))]
         state.pod_logs[executor_pod_name("report")] = "logged total 16.0\n"
-        submitted = cli("submit", "quickstart.ipynb", "--host", host, "--json", cwd=folder)
+        token = {"KFP_NOTEBOOK_TOKEN": "t0ken-SECRET-value"}
+        auth = ["--host", host, "--auth", "token"]
+        submitted = cli("submit", "quickstart.ipynb", *auth, "--json", "--verbose", cwd=folder, env=token)
         assert submitted.returncode == 0, submitted.stderr
         run_id = json.loads(submitted.stdout)["run_id"]
-        listing = cli("runs", "--kubeflow", "--host", host, "--json", cwd=folder)
+        listing = cli("runs", "--kubeflow", *auth, "--json", cwd=folder, env=token)
         assert [r["run_id"] for r in json.loads(listing.stdout)] == [run_id]
-        log = cli("logs", "report", "--kubeflow", "--host", host, "--run", run_id, cwd=folder)
+        log = cli("logs", "report", "--kubeflow", *auth, "--run", run_id, cwd=folder, env=token)
         assert log.returncode == 0 and log.stdout == "logged total 16.0\n"
+        assert all(h.get("authorization") == "Bearer t0ken-SECRET-value" for _, _, h in state.requests)
+    shown = submitted.stdout + submitted.stderr + listing.stdout + listing.stderr + log.stdout + log.stderr
+    assert "SECRET" not in shown and "SECRET" not in "".join(
+        p.read_text(errors="ignore") for p in folder.rglob("*.json")
+    )
