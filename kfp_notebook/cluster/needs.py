@@ -23,7 +23,8 @@ class Request:
     gpu_count: int = 0
 
     def describe(self) -> str:
-        parts = [f"cpu {self.cpu}" if self.cpu else "", f"memory {_bytes(self.memory)}" if self.memory else ""]
+        cpu = f"cpu {self.cpu.normalize():f}" if self.cpu else ""
+        parts = [cpu, f"memory {_bytes(self.memory)}" if self.memory else ""]
         parts.append(f"{self.gpu_count} × {self.gpu_type}" if self.gpu_count else "")
         return ", ".join(p for p in parts if p)
 
@@ -109,7 +110,7 @@ def resource_request(component: str, resources: dict[str, Any]) -> Request:
 def _bytes(value: Decimal | None) -> str:
     if value is None:
         return ""
-    for unit, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
         if value >= size:
-            return f"{(value / size).normalize():f}{unit}"
-    return f"{value:f}"
+            return f"{float(value / size):.4g}{unit}"
+    return f"{float(value):.4g}"
