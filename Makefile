@@ -58,6 +58,7 @@ bench: labextension
 	$(BIN)/python benchmarks/bench_local.py
 	$(BIN)/python benchmarks/bench_widget.py
 	$(BIN)/python benchmarks/bench_results.py
+	$(BIN)/python benchmarks/bench_cli.py
 
 clean:
 	rm -rf $(VENV) .venv-mlmd out build dist .pytest_cache .ruff_cache .mypy_cache labextension/node_modules labextension/lib kfp_notebook/labextension

@@ -108,6 +108,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if url.path.startswith("/ml_metadata.MetadataStoreService/") and method == "POST":
             return self._mlmd(url.path.rsplit("/", 1)[1])
+        if url.path == "/apis/v1beta1/healthz" and method == "GET":  # the v1 route still reports the version
+            return self._reply(200, {"commit_sha": "0123abc", "tag_name": "2.5.0", "multi_user": False})
         if url.path == "/k8s/pod/logs" and method == "GET":
             pod = query.get("podname", "")
             if not pod:

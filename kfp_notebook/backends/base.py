@@ -29,6 +29,7 @@ class RunOptions:
     runs_folder: str | os.PathLike[str] | None = None
     experiment: str | None = None
     run_name: str | None = None
+    skip_checks: bool = False  # Kubeflow: submit without checking the cluster for the secrets and PVCs first
 
     def refuse(self, backend: str, names: tuple[str, ...]) -> None:
         """Refuse options set to something other than their default that `backend` cannot apply."""
@@ -40,8 +41,8 @@ class RunOptions:
 
 
 def _where(name: str) -> str:
-    if name in ("experiment", "run_name"):
-        return "it names the run in Kubeflow: use it with %kfp submit"
+    if name in ("experiment", "run_name", "skip_checks"):
+        return "it is about runs in Kubeflow: use it with %kfp submit"
     return "it sets how runs on this machine work: use it with %kfp run"
 
 

@@ -31,6 +31,7 @@ from kfp_notebook.ir.model import (
     Resources,
     Retry,
     SecretAsEnv,
+    SecretAsVolume,
     Task,
     ValueSource,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "Resources",
     "Retry",
     "SecretAsEnv",
+    "SecretAsVolume",
     "Task",
     "ValueSource",
     "parse_pip_install",
@@ -237,19 +239,25 @@ def _platform(raw: dict[str, Any]) -> Platform:
     mounts = tuple(PvcMount(m["mountPath"], _pvc_source(m)) for m in raw.get("pvcMount", []))
     secrets = tuple(
         SecretAsEnv(
-            _named_source(entry, "secretName", "secretNameParameter"),
+            _secret_name(entry),
             tuple((p["secretKey"], p["envVar"]) for p in entry.get("keyToEnv", [])),
             bool(entry.get("optional")),
         )
         for entry in raw.get("secretAsEnv", [])
     )
-    return Platform(mounts, secrets, tuple(sorted(raw)))
+    volumes = tuple(
+        SecretAsVolume(_secret_name(e), e.get("mountPath", ""), bool(e.get("optional")))
+        for e in raw.get("secretAsVolume", [])
+    )
+    pulls = tuple(_secret_name(e) for e in raw.get("imagePullSecret", []))
+    return Platform(mounts, secrets, volumes, pulls, tuple(sorted(raw)))
 
 
-def _named_source(entry: dict[str, Any], constant_key: str, parameter_key: str) -> ValueSource:
-    if entry.get(constant_key):
-        return ValueSource("constant", entry[constant_key])
-    return value_source(entry.get(parameter_key, {}))
+def _secret_name(entry: dict[str, Any]) -> ValueSource:
+    """A secret's name: written as a constant, or given by a parameter (kfp-kubernetes writes both shapes)."""
+    if entry.get("secretName"):
+        return ValueSource("constant", entry["secretName"])
+    return value_source(entry.get("secretNameParameter", {}))
 
 
 def _pvc_source(mount: dict[str, Any]) -> ValueSource:

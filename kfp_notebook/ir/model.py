@@ -111,11 +111,20 @@ class SecretAsEnv:
 
 
 @dataclass(frozen=True)
+class SecretAsVolume:
+    secret: ValueSource
+    mount_path: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class Platform:
     """A component's Kubernetes settings (kfp-kubernetes): mounts and secrets typed, the rest by name."""
 
     pvc_mounts: tuple[PvcMount, ...] = ()
     secrets_as_env: tuple[SecretAsEnv, ...] = ()
+    secrets_as_volume: tuple[SecretAsVolume, ...] = ()
+    image_pull_secrets: tuple[ValueSource, ...] = ()
     settings: tuple[str, ...] = ()  # every setting kfp-kubernetes wrote, by its IR name
 
 

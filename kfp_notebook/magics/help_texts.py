@@ -43,7 +43,11 @@ KFP_HELP = """%kfp SUBCOMMAND ...
                [--ca-cert PATH] [--insecure]
                                       connect to Kubeflow Pipelines (secrets from env or a prompt)
   %kfp submit [PIPELINE] [--experiment NAME] [--run-name NAME] [--param NAME=VALUE]... [--no-wait]
-                                      upload, create a run on Kubeflow, follow it live
+               [--skip-checks]        upload, create a run on Kubeflow, follow it live (refused first
+                                      when a secret, key or PVC it mounts is missing in the cluster)
+  %kfp doctor [PIPELINE] [--namespace NS]
+                                      check the KFP API, auth, the namespace and what the pipeline
+                                      needs there (secrets, PVCs, nodes, pull secrets): OK/WARN/FAIL
   %kfp status [RUN]                   the states of a run started from this kernel
   %kfp show [PIPELINE]                the pipeline's panel: DAG, Compile / Run / Submit / Stop, live states
   %kfp list                           the components and pipelines this kernel defined

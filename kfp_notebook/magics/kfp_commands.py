@@ -61,10 +61,10 @@ def run_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
 
 
 def submit_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
-    spec = ["--experiment", "--run-name", "--param*", "--no-wait!"]
+    spec = ["--experiment", "--run-name", "--param*", "--no-wait!", "--skip-checks!"]
     args = _parse("%kfp submit", words, ["pipeline"], spec)
-    handle = _start(magics, args, "kubeflow", RunOptions(experiment=args.experiment, run_name=args.run_name))
-    return handle
+    options = RunOptions(experiment=args.experiment, run_name=args.run_name, skip_checks=args.skip_checks)
+    return _start(magics, args, "kubeflow", options)
 
 
 def _start(magics: KfpMagics, args: Any, where: str, options: RunOptions) -> RunHandle | None:
@@ -72,7 +72,7 @@ def _start(magics: KfpMagics, args: Any, where: str, options: RunOptions) -> Run
     parameters = opts.parameter_assignments(args.param)
     handle = session.start(session.pipeline(args.pipeline), parameters, where, options)
     if handle.link:
-        print(f"submitted run {handle.run_id}: {handle.link}")
+        print("\n".join([*handle.notices, f"submitted run {handle.run_id}: {handle.link}"]))
     if args.no_wait:
         return handle
     follow(magics, handle)
@@ -173,6 +173,17 @@ def connect_command(magics: KfpMagics, words: list[str]) -> None:
     print(f"connected to {connection.host} (auth: {connection.auth}); runs are submitted there with `%kfp submit`")
 
 
+def doctor_command(magics: KfpMagics, words: list[str]) -> None:
+    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.ir import PipelineIR
+
+    args = _parse("%kfp doctor", words, ["pipeline"], ["--namespace"])
+    registry = magics.session.registry
+    pipeline = magics.session.pipeline(args.pipeline) if args.pipeline or registry.latest_pipeline else None
+    ir = PipelineIR.from_pipeline(pipeline) if pipeline is not None else None
+    print(doctor_report(ir, magics.session.kubeflow, args.namespace).text)
+
+
 def list_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.summaries import definitions_summary
 
@@ -194,6 +205,7 @@ COMMANDS: dict[str, Command] = {
     "stop": stop_command,
     "connect": connect_command,
     "submit": submit_command,
+    "doctor": doctor_command,
     "status": status_command,
     "show": show_command,
     "list": list_command,

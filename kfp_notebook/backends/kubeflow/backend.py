@@ -33,6 +33,8 @@ class KubeflowBackend(Backend):
         self.connection, self.client = connection, client
         self.poll_start, self.poll_max = POLL_START, POLL_MAX
         self.relogin: Any = None
+        #: Inside the cluster: a kfp_notebook.cluster ClusterAccess; task logs then come from the Kubernetes API.
+        self.cluster: Any = None
 
     def refresh_session(self) -> bool:
         """After a 401/403: log in again once (Dex); False when there is no way to."""
@@ -48,6 +50,7 @@ class KubeflowBackend(Backend):
         options.refuse("Kubeflow", ("workers", "cache", "runs_folder"))
         experiment, run_name = options.experiment, options.run_name
         ir = PipelineIR.from_yaml(yaml_text)
+        notices = [] if options.skip_checks else [self.check_cluster(ir)]
         with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
             path = Path(folder) / f"{ir.name}.yaml"
             path.write_text(yaml_text, encoding="utf-8")
@@ -56,7 +59,15 @@ class KubeflowBackend(Backend):
         experiment_id = self._experiment(experiment or "Default")
         name = run_name or f"{ir.name} {time.strftime('%Y-%m-%d %H:%M:%S')} {secrets.token_hex(2)}"
         run = self._create_run_once(name, experiment_id, pipeline_id, version_id, params or {})
-        return self.follow(run.run_id, ir)
+        handle = self.follow(run.run_id, ir)
+        handle.notices += [n for n in notices if n]
+        return handle
+
+    def check_cluster(self, ir: PipelineIR) -> str:
+        """Refuse (SubmitRefused) a run whose pods would miss a secret, key or PVC; one line of what was checked."""
+        from kfp_notebook.cluster.doctor import check_before_submit
+
+        return check_before_submit(ir, self.connection.namespace)
 
     def _upload(self, path: str, name: str) -> tuple[str, str]:
         try:
@@ -143,6 +154,10 @@ class KubeflowBackend(Backend):
         pod = executor_pod(details, name.replace("_", "-"), int(index or 0))
         if pod is None:
             raise KubeflowConnectionError(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
+        if self.cluster is not None:
+            from kfp_notebook.cluster.logs import pod_log
+
+            return pod_log(self.cluster, pod, tail).rstrip("\n")
         query = {"podname": pod, "runid": run_id}
         if self.connection.namespace:
             query["podnamespace"] = self.connection.namespace

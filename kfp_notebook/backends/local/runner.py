@@ -38,7 +38,7 @@ class LocalBackend(Backend):
               ) -> RunHandle:  # fmt: skip
         """Start running a compiled pipeline on this machine; returns at once with the run's handle."""
         options = options or RunOptions()
-        options.refuse("local", ("experiment", "run_name"))
+        options.refuse("local", ("experiment", "run_name", "skip_checks"))
         ir = PipelineIR.from_yaml(yaml_text)
         values = pipeline_parameters(ir, parameters or {})
         if ir.input_artifacts:

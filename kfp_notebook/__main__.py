@@ -1,0 +1,9 @@
+"""`python -m kfp_notebook`: the kfp-notebook command."""
+
+from __future__ import annotations
+
+import sys
+
+from kfp_notebook.cli import main
+
+sys.exit(main())

@@ -1,0 +1,338 @@
+"""The kfp-notebook command: compile, run, submit, runs, logs and doctor for a notebook, from a terminal or CI.
+
+Exit codes: 0 success, 1 the run failed (or the doctor found a FAIL), 2 a usage or notebook error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kfp_notebook.errors import KfpNotebookError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+CONNECT_FLAGS = ("--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host")
+
+
+class Output:
+    """Results on stdout (text, or one JSON document with --json); progress and errors on stderr."""
+
+    def __init__(self, as_json: bool, verbose: bool):
+        self.as_json, self.verbose = as_json, verbose
+        self.live = sys.stderr.isatty()
+        self._partial = ""
+
+    def progress(self, text: str) -> None:
+        if self.live:
+            sys.stderr.write(f"\r\x1b[K{text[:150]}")
+        else:
+            sys.stderr.write(f"{text}\n")
+        sys.stderr.flush()
+
+    def end_progress(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[K")
+
+    def kernel_text(self, text: str) -> None:
+        """What the kernel printed: progress lines shown, the notebook's own prints only with --verbose."""
+        from kfp_notebook.notebook_kernel import PROGRESS, RESULT
+
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.startswith(PROGRESS):
+                self.progress(line[len(PROGRESS) :])
+            elif self.verbose and not line.startswith(RESULT):
+                sys.stderr.write(f"{line}\n")
+
+    def result(self, data: Any, text: str) -> None:
+        self.end_progress()
+        print(json.dumps(data, indent=2, default=str) if self.as_json else text)
+
+    def error(self, message: str, details: str = "") -> None:
+        self.end_progress()
+        if self.verbose and details:
+            sys.stderr.write(f"{details}\n")
+        sys.stderr.write(f"kfp-notebook: {message}\n")
+        if self.as_json:
+            print(json.dumps({"error": message}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    output = Output(args.json, args.verbose)
+    try:
+        return int(COMMANDS[args.command](args, output))
+    except KfpNotebookError as exc:
+        output.error(str(exc), getattr(exc, "traceback", ""))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        output.error("interrupted: a local run was stopped; a submitted run goes on in Kubeflow")
+        return EXIT_FAILED
+
+
+# -- the subcommands ----------------------------------------------------------------------------
+
+
+def compile_command(args: argparse.Namespace, output: Output) -> int:
+    target, into_folder = _target(args.output)
+    with _kernel(args, output) as notebook:
+        data = notebook.act(_call("compile_and_report", args.pipeline, target, into_folder))
+    output.result(data, f"compiled {data['pipeline']} to {data['path']} ({data['bytes']} bytes)")
+    return EXIT_OK
+
+
+def run_command(args: argparse.Namespace, output: Output) -> int:
+    words = ["run", *_given(args.pipeline), "--no-wait", *_params(args.param)]
+    words += ["--workers", str(args.workers)] if args.workers else []
+    words += ["--no-cache"] if args.no_cache else []
+    runs_dir = str(Path(args.runs_dir).resolve())
+    with _kernel(args, output) as notebook:
+        data = notebook.act(_call("run_and_report", shlex.join(words), runs_dir, True))
+    return _outcome(data, output)
+
+
+def submit_command(args: argparse.Namespace, output: Output) -> int:
+    words = ["submit", *_given(args.pipeline), "--no-wait", *_params(args.param)]
+    for flag in ("experiment", "run_name"):
+        words += [f"--{flag.replace('_', '-')}", getattr(args, flag)] if getattr(args, flag) else []
+    words += ["--skip-checks"] if args.skip_checks else []
+    _ask_for_credentials(args)
+    with _kernel(args, output) as notebook:
+        data = notebook.act(_call("submit_and_report", _connect_line(args), shlex.join(words), not args.no_wait))
+    return _outcome(data, output)
+
+
+def runs_command(args: argparse.Namespace, output: Output) -> int:
+    from dataclasses import asdict
+
+    from kfp_notebook.view.history import RunHistory
+
+    backend = _backend(args) if args.kubeflow else _local_backend(args)
+    records = backend.runs(args.pipeline)
+    where = f"runs on {backend.connection.host}" if args.kubeflow else f"local runs in {args.runs_dir}"
+    output.result([asdict(r) for r in records], f"{where}\n{RunHistory(records)!r}" if records else f"no {where}")
+    return EXIT_OK
+
+
+def logs_command(args: argparse.Namespace, output: Output) -> int:
+    if args.kubeflow and not args.run:
+        raise KfpNotebookError("--kubeflow logs need --run RUN_ID (kfp-notebook runs --kubeflow lists them)")
+    backend = _backend(args) if args.kubeflow else _local_backend(args)
+    text = backend.task_log(args.run, args.task, args.tail)
+    output.result({"run_id": args.run, "task": args.task, "log": text}, text)
+    return EXIT_OK
+
+
+def _local_backend(args: argparse.Namespace) -> Any:
+    from kfp_notebook.backends.local.runner import LocalBackend
+
+    return LocalBackend(args.runs_dir)
+
+
+def doctor_command(args: argparse.Namespace, output: Output) -> int:
+    import tempfile
+
+    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.ir import PipelineIR
+
+    ir = None
+    if args.notebook:
+        with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder, _kernel(args, output) as notebook:
+            data = notebook.act(_call("compile_and_report", args.pipeline, folder, True))
+            ir = PipelineIR.from_yaml(Path(data["path"]).read_text(encoding="utf-8"))
+    report = doctor_report(ir, namespace=args.namespace, connection=_connection(args))
+    output.result({"checks": report.as_dicts(), "failed": report.failed}, report.text)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
+    "compile": compile_command,
+    "run": run_command,
+    "submit": submit_command,
+    "runs": runs_command,
+    "logs": logs_command,
+    "doctor": doctor_command,
+}
+
+
+# -- helpers of the subcommands ------------------------------------------------------------------
+
+
+@contextmanager
+def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
+    """The notebook's definitions executed in a fresh kernel, ready for the command's cell."""
+    from kfp_notebook.notebook_kernel import HeadlessNotebook
+
+    path = Path(args.notebook)
+    if not path.is_file():
+        raise KfpNotebookError(f"notebook {args.notebook!r} not found (give the path of an .ipynb file)")
+    output.progress(f"executing {path.name} in a fresh kernel")
+    notebook = HeadlessNotebook(path, args.timeout, output.kernel_text, quiet=not args.verbose)
+    with notebook.started():
+        notebook.define()
+        yield notebook
+
+
+def _call(function: str, *arguments: Any) -> str:
+    """The command's cell: one call of a notebook_kernel function with literal arguments."""
+    listed = ", ".join(repr(a) for a in arguments)
+    return f"from kfp_notebook import notebook_kernel as _kfp_command\n_kfp_command.{function}({listed})"
+
+
+def _target(given: str | None) -> tuple[str, bool]:
+    """-o FILE.yaml writes that file; -o DIR (or nothing: the current folder) writes DIR/PIPELINE.yaml."""
+    target = Path(given or ".").expanduser().resolve()
+    return str(target), target.suffix not in (".yaml", ".yml")
+
+
+def _given(pipeline: str | None) -> list[str]:
+    return [pipeline] if pipeline else []
+
+
+def _params(assignments: list[str]) -> list[str]:
+    return [word for text in assignments for word in ("--param", text)]
+
+
+def _outcome(data: dict[str, Any], output: Output) -> int:
+    lines = [
+        f"run {data['run_id']} ({data['backend']}): {data['state']}" + (f" · {data['link']}" if data["link"] else "")
+    ]
+    lines += [f"  {task}: {info['state']}" + _task_extra(info) for task, info in data["tasks"].items()]
+    lines += [f"  {data['message']}"] if data["message"] else []
+    output.result(data, "\n".join(lines))
+    return EXIT_FAILED if data["state"] in ("FAILED", "CANCELED") else EXIT_OK
+
+
+def _task_extra(info: dict[str, Any]) -> str:
+    outputs = ", ".join(f"{k}={v!r}" for k, v in info["outputs"].items())
+    metrics = ", ".join(f"{k}={v}" for k, v in info["metrics"].items())
+    message = info["message"].strip().splitlines()[-1] if info["state"] == "FAILED" and info["message"] else ""
+    return "".join(f" · {part}" for part in (outputs, metrics, message) if part)
+
+
+def _connect_line(args: argparse.Namespace) -> str:
+    words = ["connect"]
+    for flag in CONNECT_FLAGS:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        words += [flag, value] if value else []
+    return shlex.join(words + (["--insecure"] if args.insecure else []))
+
+
+def _connection(args: argparse.Namespace) -> Any:
+    """The connection `%kfp connect` would make from these flags, the environment or the remembered settings."""
+    from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, resolve
+
+    options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host, "user": args.user}
+    try:
+        return resolve(args.host, args.namespace, args.auth, **options)
+    except KubeflowConnectionError:
+        if args.host or args.auth:
+            raise
+        return None
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    from kfp_notebook.backends.kubeflow import connect
+
+    connection = _connection(args)
+    if connection is None:
+        raise KfpNotebookError(
+            "no Kubeflow Pipelines host: pass --host https://HOST/pipeline or set KF_PIPELINES_ENDPOINT"
+        )
+    return connect(connection)
+
+
+def _ask_for_credentials(args: argparse.Namespace) -> None:
+    """The kernel cannot prompt: a token, cookie or Dex password missing from the environment is asked for here."""
+    import getpass
+
+    from kfp_notebook.backends.kubeflow.connection import COOKIE_ENV, PASSWORD_ENV, TOKEN_ENV
+
+    variable = {"token": TOKEN_ENV, "cookie": COOKIE_ENV, "dex": PASSWORD_ENV}.get(args.auth or "")
+    if variable and not os.environ.get(variable):
+        if not sys.stdin.isatty():
+            raise KfpNotebookError(f"--auth {args.auth} needs {variable} in the environment (no terminal to ask on)")
+        os.environ[variable] = getpass.getpass(f"{variable}: ")
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="kfp-notebook", description="Compile, run and submit the Kubeflow pipelines a notebook defines."
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _notebook(commands.add_parser("compile", help="compile a pipeline to YAML (byte-identical to %%kfp compile)"))
+    commands.choices["compile"].add_argument("-o", "--output", help="FILE.yaml, or a folder (default: .)")
+    _local(_run_options(_notebook(commands.add_parser("run", help="run a pipeline on this machine"))))
+    _submit(_connect(_run_options(_notebook(commands.add_parser("submit", help="submit a run to Kubeflow")))))
+    _local(_connect(_common(commands.add_parser("runs", help="recent runs (local, or --kubeflow)"))))
+    commands.choices["runs"].add_argument("pipeline", nargs="?", help="only this pipeline's runs")
+    _logs(_local(_connect(_common(commands.add_parser("logs", help="a task's log (local, or --kubeflow)")))))
+    _connect(_notebook(commands.add_parser("doctor", help="check KFP, the cluster and what a pipeline needs"), True))
+    return main_parser
+
+
+def _common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument("--json", action="store_true", help="print one machine-readable JSON document")
+    sub.add_argument("--verbose", action="store_true", help="show the notebook's output and kernel tracebacks")
+    return sub
+
+
+def _notebook(sub: argparse.ArgumentParser, optional: bool = False) -> argparse.ArgumentParser:
+    sub.add_argument("notebook", nargs="?" if optional else None, help="the .ipynb file (never modified)")
+    sub.add_argument("pipeline", nargs="?", help="the pipeline's function name (default: the last one defined)")
+    sub.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default: 600)")
+    return _common(sub)
+
+
+def _run_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a pipeline parameter")
+    return sub
+
+
+def _local(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument("--runs-dir", default="kfp_runs", help="folder of the local runs (default: kfp_runs)")
+    if sub.prog.endswith(" run"):
+        sub.add_argument("--workers", type=int, help="tasks run at once (default: one per CPU)")
+        sub.add_argument("--no-cache", action="store_true", help="run every task again")
+    else:
+        sub.add_argument("--kubeflow", action="store_true", help="from Kubeflow (connection as for submit)")
+    return sub
+
+
+def _connect(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from kfp_notebook.backends.kubeflow.connection import AUTH_KINDS
+
+    for flag in CONNECT_FLAGS:
+        sub.add_argument(flag, help="as for %%kfp connect", choices=AUTH_KINDS if flag == "--auth" else None)
+    sub.add_argument("--insecure", action="store_true", help="do not verify TLS (test clusters)")
+    return sub
+
+
+def _submit(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument("--experiment", help="experiment name (default: Default)")
+    sub.add_argument("--run-name", help="the run's name")
+    sub.add_argument("--no-wait", action="store_true", help="return once the run is created")
+    sub.add_argument("--skip-checks", action="store_true", help="submit even when a secret or PVC looks missing")
+    return sub
+
+
+def _logs(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument("task", help="the task's name (or id)")
+    sub.add_argument("--run", help="the run id (default: the newest local run)")
+    sub.add_argument("--tail", type=int, help="only the last N lines")
+    return sub
+
+
+if __name__ == "__main__":
+    sys.exit(main())
