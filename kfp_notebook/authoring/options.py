@@ -65,6 +65,7 @@ class ComponentOptions:
     auto_packages: bool = False
     pip_index_urls: tuple[str, ...] = ()
     output_component_file: str | None = None
+    freeze: tuple[str, ...] = ()
     defaults: TaskDefaults = field(default_factory=TaskDefaults)
 
 
@@ -133,6 +134,7 @@ def _component_parser() -> _Parser:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--display-name")
     p.add_argument("--output-component-file")
+    p.add_argument("--freeze", action="append", default=[])
     return p
 
 
@@ -154,6 +156,7 @@ def parse_component_line(line: str) -> ComponentOptions:
         auto_packages="auto" in ns.packages,
         pip_index_urls=tuple(index_url(u) for u in ns.pip_index_url),
         output_component_file=_optional(ns.output_component_file, yaml_path, "--output-component-file"),
+        freeze=tuple(python_name(n, "--freeze") for n in ns.freeze),
         defaults=_task_defaults(ns),
     )
 
