@@ -115,6 +115,7 @@ def build_component(
 ) -> NotebookComponent:
     """Make the NotebookComponent for `func` (the function `node` of `cell`, already executed)."""
     check_kfp_name(cell, node, rename or node.name)
+    check_int_defaults(cell, node, func)
     needs = _needs(cell, node, context, options.freeze) if context is not None else Needs()
     shipped = shipped_function(cell, node, func, rename)
     image = options.base_image or config.base_image or kfp_default_image() or "python:3.11"
@@ -153,6 +154,28 @@ def check_kfp_name(cell: Cell, node: ast.FunctionDef, name: str) -> None:
             f"'-'); name the component in ASCII with --name, for example `%%component --name greet`",
             node.lineno,
         )
+
+
+def check_int_defaults(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) -> None:
+    """An `int` parameter whose default is not a whole number would reach tasks as something else: refuse it."""
+    lines = {arg.arg: arg.lineno for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+    for name, parameter in inspect.signature(func).parameters.items():
+        default = parameter.default
+        unset = default is inspect.Parameter.empty or default is None
+        if func.__annotations__.get(name) is int and not unset and type(default) is not int:
+            raise cell.error(
+                ComponentError,
+                f"parameter {name!r} is an int, but its default {default!r} is not a whole number; "
+                f"write a whole number (for example {name}: int = {_whole(default)}), or annotate it float",
+                lines.get(name),
+            )
+
+
+def _whole(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _needs(cell: Cell, node: ast.FunctionDef, context: NotebookContext, freeze: tuple[str, ...]) -> Needs:
