@@ -58,6 +58,9 @@ ROWS = {
     "reimport-rebinds": Row("import math as m\nimport cmath as m", ret("m.sqrt(-4)")),
     "import-then-literal": Row("from math import pi\npi = 3", ret("pi * 2")),
     "object-from-module": Row("import json\ndumps = json.dumps", ret("dumps({'b': [1]})")),
+    "annotation-alias": Row(
+        "from typing import List as L", ret("sum(xs)"), signature="(xs: L[int])", args=(("xs", [1, 2]),)
+    ),
     "import-in-same-cell": Row("", ret("base64.b64encode(b'hi')"), line="", signature="()"),
     # closures
     "closure-literal": Row(

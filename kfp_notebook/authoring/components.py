@@ -115,9 +115,9 @@ def build_component(
 ) -> NotebookComponent:
     """Make the NotebookComponent for `func` (the function `node` of `cell`, already executed)."""
     check_kfp_name(cell, node, rename or node.name)
-    check_int_defaults(cell, node, func)
     needs = _needs(cell, node, context, options.freeze) if context is not None else Needs()
     shipped = shipped_function(cell, node, func, rename)
+    check_int_defaults(cell, node, func)
     image = options.base_image or config.base_image or kfp_default_image() or "python:3.11"
     packages, warnings = _packages(cell, node, shipped, needs, options, image)
     try:
@@ -180,7 +180,7 @@ def _whole(value: Any) -> int:
 
 def _needs(cell: Cell, node: ast.FunctionDef, context: NotebookContext, freeze: tuple[str, ...]) -> Needs:
     source = "".join(cell.text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
-    needs = resolve_function(source, node.name, context, freeze)
+    needs = resolve_function(source, node.name, context, freeze, _annotation_names(node))
     lines = first_use_lines(node, {p.via or p.name for p in needs.problems})
     for problem in needs.problems:
         raise cell.error(ComponentError, problem_message(node.name, problem), lines.get(problem.via or problem.name))
@@ -190,6 +190,12 @@ def _needs(cell: Cell, node: ast.FunctionDef, context: NotebookContext, freeze: 
             ComponentError, f"--freeze {unused[0]}: {node.name} does not read {unused[0]!r}; remove the flag", None
         )
     return needs
+
+
+def _annotation_names(node: ast.FunctionDef) -> set[str]:
+    arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+    annotations = [a.annotation for a in arguments if a.annotation is not None] + [node.returns]
+    return {n.id for a in annotations if a is not None for n in ast.walk(a) if isinstance(n, ast.Name)}
 
 
 def problem_message(function: str, problem: Problem) -> str:

@@ -204,14 +204,19 @@ def first_use_lines(node: ast.AST, names: Iterable[str]) -> dict[str, int]:
     return lines
 
 
-def resolve_function(source: str, name: str, context: NotebookContext, freeze: Iterable[str] = ()) -> Needs:
-    """Everything the function `name` (defined in `source`) needs from the notebook, and what it cannot have."""
+def resolve_function(
+    source: str, name: str, context: NotebookContext, freeze: Iterable[str] = (), signature: Iterable[str] = ()
+) -> Needs:
+    """Everything the function `name` (defined in `source`) needs from the notebook, and what it cannot have.
+
+    `signature` names what its annotations read: the container evaluates them when it defines the function.
+    """
     resolver = Resolver(context, freeze)
     function = _function_table(source, name)
     if function is None:
         return resolver.needs
     resolver.assigned |= assigned_globals(function)
-    return resolver.resolve_all(_globals_in(function))
+    return resolver.resolve_all(_globals_in(function) | set(signature))
 
 
 def _function_table(source: str, name: str) -> symtable.SymbolTable | None:
