@@ -175,6 +175,18 @@ ROWS = {
     "import-edited": Row(
         "import math as m", ret("m.sqrt(-1) if m.__name__ == 'cmath' else 0"), after="import cmath as m"
     ),
+    "class-attribute-set-after": Row(
+        "class C:\n    n = 1\n    def get(self):\n        return self.n", ret("C().get()"), after="C.n = 2", refused="C"
+    ),
+    "method-replaced-after": Row(
+        "class C:\n    def get(self):\n        return 1", ret("C().get()"), after="C.get = lambda self: 2", refused="C"
+    ),
+    "closure-moved-on-after": Row(
+        "def counter():\n    n = 0\n    def inc():\n        nonlocal n\n        n += 1\n        return n\n    return inc\n"
+        "tick = counter()",
+        ret("tick()"),
+        after="tick()\ntick()",
+    ),
     "list-mutated-after": Row("L = [1]", ret("L"), after="L.append(2)", refused="L"),
     "helper-edited-to-read-variable": Row(
         "def h():\n    return 1", ret("h()"), after="data = object()\ndef h():\n    return data", refused="data"

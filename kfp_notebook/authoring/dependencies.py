@@ -49,6 +49,8 @@ class Needs:
     problems: list[Problem] = field(default_factory=list)
     kernel: dict[str, Any] = field(default_factory=dict)  # name -> the kernel's object (a copy for values)
     frozen: dict[str, int] = field(default_factory=dict)  # name -> size in bytes of its frozen text
+    aliases: set[str] = field(default_factory=set)  # helpers carried as `name = original`
+    history: list[str] = field(default_factory=list)  # the cells they were resolved against
 
     def carried_source(self) -> str:
         """Module-level source of what is carried: imports, constants, then helpers (dependencies first)."""
@@ -59,14 +61,25 @@ class Needs:
         return sorted(self.kernel)
 
     def changed(self, namespace: Mapping[str, Any]) -> list[str]:
-        """Carried names whose kernel value is no longer what was carried."""
-        return [n for n in sorted(self.kernel) if not _unchanged(n, self.kernel[n], namespace, n in self.constants)]
+        """Carried names whose kernel value is no longer what was carried (a helper: no longer its source)."""
+        return [name for name in sorted(self.kernel) if not self._unchanged(name, namespace)]
 
+    def _unchanged(self, name: str, namespace: Mapping[str, Any]) -> bool:
+        if name not in namespace:
+            return False
+        now = namespace[name]
+        if name in self.constants:
+            return same_value(now, self.kernel[name])
+        if now is not self.kernel[name]:
+            return False
+        return name not in self.helpers or name in self.aliases or self._same_definition(name, now)
 
-def _unchanged(name: str, carried: Any, namespace: Mapping[str, Any], is_value: bool) -> bool:
-    if name not in namespace:
-        return False
-    return same_value(namespace[name], carried) if is_value else namespace[name] is carried
+    def _same_definition(self, name: str, value: Any) -> bool:
+        """The same object can change: a class attribute set, a method replaced, a closure's value moved on."""
+        try:
+            return definition(name, value, self.history).source == self.helpers[name]
+        except Refused:
+            return False
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,6 +107,7 @@ class Resolver:
         self.freeze = set(freeze)
         self.assigned: set[str] = set()  # globals a shipped function assigns: read from the notebook only if there
         self.needs = Needs()
+        self.needs.history = list(self.history)
         self._visiting: set[str] = set()
 
     def resolve_all(self, names: Iterable[str], via: str | None = None) -> Needs:
@@ -183,6 +197,7 @@ class Resolver:
         self.resolve(original, via)
         if original in self.needs.helpers:
             self._carry(name, value, self.needs.helpers, f"{name} = {original}\n")
+            self.needs.aliases.add(name)
 
 
 def _ipython_builtin(name: str, value: Any) -> bool:
