@@ -48,21 +48,32 @@ def module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
                     yield from module_level(child.body if isinstance(child, ast.ExceptHandler) else [child])
 
 
-def statements(history: Sequence[str]) -> Iterator[Statement]:
-    """Every module-level statement of the notebook, latest first."""
+def binding(history: Sequence[str], name: str) -> Iterator[Statement]:
+    """The notebook's module-level statements that bind (or may bind, `*` imports) `name`, latest first."""
     for source in reversed(history):
-        for node in reversed(parsed(source)):
-            if not isinstance(node, _BLOCKS):
-                yield Statement(node, source)
+        index = _cell_index(source)
+        found = sorted((*index.get(name, ()), *index.get("*", ())), key=lambda pair: pair[0], reverse=True)
+        for _, node in found:
+            yield Statement(node, source)
 
 
-def binds(node: ast.stmt, name: str) -> bool:
-    """Whether running the statement (not the blocks or functions inside it) can bind or delete `name`."""
+@functools.lru_cache(maxsize=4096)
+def _cell_index(source: str) -> dict[str, tuple[tuple[int, ast.stmt], ...]]:
+    """For one cell: each name its statements bind, with the statements' positions ('*' for star imports)."""
+    index: dict[str, list[tuple[int, ast.stmt]]] = {}
+    for position, node in enumerate(parsed(source)):
+        if not isinstance(node, _BLOCKS):
+            for name in _bound_names(node):
+                index.setdefault(name, []).append((position, node))
+    return {name: tuple(found) for name, found in index.items()}
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return node.name == name
+        return {node.name}
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return any(_bound_name(alias) == name or alias.name == "*" for alias in node.names)
-    return any(isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load) for n in _walk(node))
+        return {"*" if alias.name == "*" else _bound_name(alias) for alias in node.names}
+    return {n.id for n in _walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
 
 
 def _walk(node: ast.AST) -> Iterator[ast.AST]:
@@ -78,7 +89,7 @@ def _bound_name(alias: ast.alias) -> str:
 
 def import_statement(history: Sequence[str], name: str, value: Any) -> str | None:
     """The latest import statement of the notebook that binds `name` to this very object, written for `name` alone."""
-    for statement in statements(history):
+    for statement in binding(history, name):
         if isinstance(statement.node, (ast.Import, ast.ImportFrom)):
             for alias in statement.node.names:
                 text = _import_text(statement.node, alias, name)
@@ -158,9 +169,7 @@ def literal_assignment(history: Sequence[str], name: str, value: Any) -> str | N
     passed over (another branch of an `if`, or an earlier value); any other binding means the value was
     computed, and nothing is carried.
     """
-    for statement in statements(history):
-        if not binds(statement.node, name):
-            continue
+    for statement in binding(history, name):
         expression = _assigned_expression(statement.node, name)
         if expression is None:
             return None  # the latest binding that is not an assignment: the value was computed
@@ -182,4 +191,4 @@ def _assigned_expression(node: ast.stmt, name: str) -> ast.expr | None:
 
 def last_binding(history: Sequence[str], name: str) -> Statement | None:
     """The latest module-level statement of the notebook that binds `name`."""
-    return next((s for s in statements(history) if binds(s.node, name)), None)
+    return next(binding(history, name), None)
