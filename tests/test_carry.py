@@ -171,3 +171,26 @@ def test_shell_and_magic_lines_are_refused_with_what_to_do_instead(ip, cell):
         match=r"shell commands \(!cmd\) and magics \(%magic\) cannot be part of a %%component cell: they would ship as get_ipython\(\) calls .* Use --packages for `!pip install`, `subprocess.run",
     ):
         ip.run_cell(cell)
+
+
+def test_freeze_ships_a_computed_literal_and_shows_its_size(ip, capsys, tmp_path):
+    ip.run_cell("rows = [x * 2 for x in range(3)]")
+    capsys.readouterr()
+    ip.run_cell("%%component --freeze rows\ndef f() -> int:\n    return sum(rows)\n")
+    assert "frozen    rows (16 bytes)" in capsys.readouterr().out
+    assert "\nrows = [0, 2, 4]\n" in carried_block(shipped_source(ip, "f"), "f")
+    result = run_component(load_pipeline_yaml(compiled(ip, "f")), "f", tmp_path)
+    assert result["executor_output"]["parameterValues"]["Output"] == 6
+
+
+@pytest.mark.parametrize(
+    ("setup", "line", "message"),
+    [
+        ("rows = [1]", "--freeze cols", r"--freeze cols: f does not read 'cols'; remove the flag"),
+        ("import random\nrows = random.Random(1)", "--freeze rows", r"f reads 'rows', which cannot be frozen: a Random is not written as a literal"),
+    ],
+)  # fmt: skip
+def test_freeze_refuses_what_it_cannot_freeze(ip, setup, line, message):
+    ip.run_cell(setup)
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell(f"%%component {line}\ndef f() -> int:\n    return len(rows)\n")

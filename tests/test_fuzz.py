@@ -17,7 +17,7 @@ from kfp_notebook.authoring.components import NotebookComponent
 FLAGS = [
     "--name", "--base-image", "--packages", "--pip-index-url", "--cpu", "--cpu-limit", "--memory",
     "--memory-limit", "--gpu", "--gpu-type", "--env", "--secret", "--volume", "--retries", "--no-cache",
-    "--display-name", "--cpus", "--memroy", "-x", "--",
+    "--display-name", "--freeze", "--cpus", "--memroy", "-x", "--",
 ]  # fmt: skip
 VALUES = st.one_of(
     st.sampled_from(
