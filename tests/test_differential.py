@@ -121,6 +121,15 @@ ROWS = {
         "class Oops(Exception):\n    pass",
         "try:\n        raise Oops('x')\n    except Oops as e:\n        return type(e).__name__ + str(e)",
     ),
+    "enum": Row(
+        "from enum import Enum\nclass Color(Enum):\n    RED = 1\n    BLUE = 2", ret("(Color(2).name, Color.RED.value)")
+    ),
+    "class-decorated-members": Row(
+        "import functools\nclass Circle:\n    def __init__(self, r):\n        self.r = r\n    @functools.cached_property\n"
+        "    def area(self):\n        return 3 * self.r * self.r\n    @staticmethod\n    def unit():\n        return Circle(1)\n"
+        "    @property\n    def d(self):\n        return 2 * self.r",
+        ret("(Circle(2).area, Circle.unit().d)"),
+    ),
     "class-inheritance": Row(
         "class A:\n    def v(self):\n        return 1\nclass B(A):\n    def v(self):\n        return super().v() + 1",
         ret("(B().v(), isinstance(B(), A))"),

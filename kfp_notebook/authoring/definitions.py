@@ -94,8 +94,8 @@ def _located(target: types.FunctionType) -> tuple[ast.FunctionDef, str]:
     """The `def` statement that compiled to the function's code (its cell's text, as linecache keeps it)."""
     code = target.__code__
     text = "".join(linecache.getlines(code.co_filename))
+    compiled = _compiled(text, code.co_filename).get((code.co_name, code.co_firstlineno))
     for node in _nodes(text, ast.FunctionDef):
-        compiled = _compiled(text, code.co_filename).get((code.co_name, code.co_firstlineno))
         if node.name == code.co_name and _first_line(node) == code.co_firstlineno and same_code(compiled, code):
             return node, text
     raise Refused("is defined in the notebook, but the cell that defined it is gone or was edited; re-run its cell")
@@ -106,10 +106,15 @@ def _first_line(node: ast.FunctionDef | ast.ClassDef) -> int:
 
 
 def _nodes(text: str, kind: type[ast.AST]) -> list[Any]:
+    return [n for n in _all_nodes(text) if isinstance(n, kind)]
+
+
+@functools.lru_cache(maxsize=512)
+def _all_nodes(text: str) -> tuple[ast.AST, ...]:
     try:
-        return [n for n in ast.walk(ast.parse(text)) if isinstance(n, kind)]
+        return tuple(ast.walk(ast.parse(text)))
     except (SyntaxError, ValueError):
-        return []
+        return ()
 
 
 @functools.lru_cache(maxsize=512)
@@ -240,11 +245,12 @@ def _class_located(cls: type) -> tuple[ast.ClassDef, str] | None:
 
 
 def _function_of(member: Any) -> Any:
+    """The function a class member was made from (static/class methods, properties, cached properties, wrappers)."""
     if isinstance(member, (staticmethod, classmethod)):
-        return member.__func__
-    if isinstance(member, property):
-        return member.fget
-    return member
+        member = member.__func__
+    elif isinstance(member, property):
+        member = member.fget
+    return unwrapped(getattr(member, "func", member))
 
 
 def _check_class_body(cls: type, node: ast.ClassDef, text: str) -> None:
@@ -256,8 +262,15 @@ def _check_class_body(cls: type, node: ast.ClassDef, text: str) -> None:
             compiled = compiled or _compiled(text, code.co_filename if code else "")
             if code is None or not same_code(compiled.get((code.co_name, code.co_firstlineno)), code):
                 raise Refused(f"is a class whose method {child.name!r} was replaced since its cell ran; re-run it")
-        elif isinstance(child, ast.Assign) and len(child.targets) == 1 and isinstance(child.targets[0], ast.Name):
+        elif _plain_attribute(cls, child):
+            assert isinstance(child, ast.Assign) and isinstance(child.targets[0], ast.Name)
             _check_attribute(cls, child.targets[0].id, child.value)
+
+
+def _plain_attribute(cls: type, node: ast.stmt) -> bool:
+    """`NAME = value` in the body of a plain class (an Enum's metaclass turns such lines into members)."""
+    single = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    return single and type(cls) is type
 
 
 def _check_attribute(cls: type, attribute: str, expression: ast.expr) -> None:
