@@ -194,3 +194,16 @@ def test_freeze_refuses_what_it_cannot_freeze(ip, setup, line, message):
     ip.run_cell(setup)
     with pytest.raises(UsageError, match=message):
         ip.run_cell(f"%%component {line}\ndef f() -> int:\n    return len(rows)\n")
+
+
+def test_a_module_from_a_local_file_is_refused_on_stock_images(ip, tmp_path, monkeypatch):
+    (tmp_path / "local_helpers_11.py").write_text("def helper(x):\n    return x + 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "local_helpers_11", raising=False)
+    ip.run_cell("from local_helpers_11 import helper")
+    with pytest.raises(
+        UsageError,
+        match=r"f imports local_helpers_11, a module of this machine \(.*local_helpers_11.py\) that python:3.11 does not have: define what the component needs in a notebook cell",
+    ):
+        ip.run_cell("%%component\ndef f(x: int) -> int:\n    return helper(x)\n")
+    ip.run_cell("%%component --base-image ghcr.io/org/with-helpers:1\ndef f(x: int) -> int:\n    return helper(x)\n")

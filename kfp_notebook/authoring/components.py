@@ -16,7 +16,14 @@ from kfp.dsl.python_component import PythonComponent
 from kfp_notebook.authoring.cells import Cell
 from kfp_notebook.authoring.dependencies import Needs, NotebookContext, Problem, first_use_lines, resolve_function
 from kfp_notebook.authoring.options import ComponentOptions, TaskDefaults
-from kfp_notebook.authoring.packages import Requirement, checks_packages, imported_modules, missing, third_party
+from kfp_notebook.authoring.packages import (
+    Requirement,
+    checks_packages,
+    imported_modules,
+    local_module_file,
+    missing,
+    third_party,
+)
 from kfp_notebook.authoring.sources import ShippedFunction, shipped_function, with_carried
 from kfp_notebook.authoring.task_defaults import apply_task_defaults
 from kfp_notebook.errors import ComponentError, StaleComponentError
@@ -241,7 +248,22 @@ def _packages(
         return (*options.packages, *(r.pin for r in needed)), []
     if not needed or not checks_packages(image):
         return options.packages, []
+    _refuse_local_modules(cell, node, needed, image)
     return options.packages, [_missing_package_warning(node.name, image, r) for r in needed]
+
+
+def _refuse_local_modules(cell: Cell, node: ast.FunctionDef, needed: list[Requirement], image: str) -> None:
+    """A module imported from a file of this machine (no distribution) would be an ImportError in the pod."""
+    for requirement in needed:
+        path = local_module_file(requirement.module) if requirement.version is None else None
+        if path is not None:
+            raise cell.error(
+                ComponentError,
+                f"{node.name} imports {requirement.module}, a module of this machine ({path}) that {image} does "
+                "not have: define what the component needs in a notebook cell (it is then carried), or use an "
+                "image that has the module (--base-image)",
+                node.lineno,
+            )
 
 
 def _missing_package_warning(function: str, image: str, requirement: Requirement) -> str:
