@@ -175,6 +175,7 @@ ROWS = {
     "literal-too-large": Row("BIG = '" + "x" * 70_000 + "'", ret("len(BIG)"), refused="BIG"),
     "mutated-literal": Row("ROWS = [1, 2]\nROWS.append(3)", ret("ROWS"), refused="ROWS"),
     "reassigned-computed": Row("N = 3\nN = len('abcd')", ret("N"), refused="N"),
+    "secret-like-constant": Row("API_TOKEN = 'abc123'", ret("len(API_TOKEN)"), refused="API_TOKEN"),
     "object": Row("class Frame:\n    pass\ndf = Frame()", ret("df"), refused="df"),
     "frozen": Row("rows = [x * 2 for x in range(3)]", ret("rows"), line="--freeze rows"),
     # edits after the component cell

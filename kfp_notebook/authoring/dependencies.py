@@ -6,6 +6,8 @@ import ast
 import builtins
 import copy
 import functools
+import itertools
+import re
 import symtable
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -158,6 +160,8 @@ class Resolver:
         self._problem(name, reason, via, "variable")
 
     def _carry_literal(self, name: str, value: Any, via: str | None) -> None:
+        if _looks_secret(name, value):
+            return self._problem(name, _SECRET_REASON, via)
         text = bindings.literal_assignment(self.history, name, value)
         if text is None:
             kind = type(value).__name__
@@ -170,6 +174,8 @@ class Resolver:
         self._carry(name, copy.deepcopy(value), self.needs.constants, text)
 
     def _freeze(self, name: str, value: Any, via: str | None) -> None:
+        if _looks_secret(name, value):
+            return self._problem(name, _SECRET_REASON, via)
         if not is_literal(value):
             reason = f"cannot be frozen: a {type(value).__name__} is not written as a literal (numbers, str, lists...)"
             return self._problem(name, reason, via)
@@ -198,6 +204,21 @@ class Resolver:
         if original in self.needs.helpers:
             self._carry(name, value, self.needs.helpers, f"{name} = {original}\n")
             self.needs.aliases.add(name)
+
+
+_SECRET_WORDS = {"password", "passwd", "pwd", "secret", "token", "apikey", "credential", "credentials"}
+_SECRET_PAIRS = {("api", "key"), ("private", "key"), ("access", "key")}
+_SECRET_REASON = (
+    "looks like a secret, and carried constants are written into the pipeline YAML; keep it in a Kubernetes "
+    "Secret and read it in the component: %%component --secret SECRET:KEY=ENVVAR, then os.environ['ENVVAR']"
+)
+
+
+def _looks_secret(name: str, value: Any) -> bool:
+    """A non-empty text named like a credential (DB_PASSWORD, githubToken, API_KEY; not TOKENIZER)."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower().split("_")
+    named = bool(_SECRET_WORDS & set(words)) or any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
+    return named and isinstance(value, (str, bytes)) and bool(value)
 
 
 def _ipython_builtin(name: str, value: Any) -> bool:
