@@ -151,6 +151,19 @@ ROWS = {
     "mutual-recursion": Row(
         "def even(n):\n    return n == 0 or odd(n - 1)\ndef odd(n):\n    return n != 0 and even(n - 1)", ret("even(10)")
     ),
+    "default-from-constant-changed-since": Row(
+        "K = 1\ndef h(x, k=K, *, scale=K * 10):\n    return x * k + scale\nK = 2", ret("(h(1), K)")
+    ),
+    "closure-default-idiom": Row(
+        "adders = []\nfor i in range(3):\n    def add(x, i=i):\n        return x + i\n    adders.append(add)\nlast = adders[-1]",
+        ret("last(10)"),
+    ),
+    "default-object-rebound": Row(
+        "def shout(s):\n    return s.upper()\ndef h(s, fmt=shout):\n    return fmt(s)\ndef shout(s):\n    return s + '!'",
+        ret("h('a')"),
+        refused="h",
+    ),
+    "default-object-builtin": Row("def h(xs, agg=max):\n    return agg(xs)", ret("h([1, 3, 2])")),
     "helper-alias": Row("def double(x):\n    return 2 * x\ntwo_times = double", ret("two_times(4)")),
     "parameter-shadows-helper-global": Row(
         "factor = 2\ndef double(v):\n    return v * factor",

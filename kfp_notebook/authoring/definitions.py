@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import dis
 import functools
 import inspect
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_notebook.authoring.bindings import last_binding
+from kfp_notebook.authoring.defaults import ComputedDefault, pinned_defaults
 from kfp_notebook.authoring.literals import is_literal, literal_value, same_value, stable_repr
 
 #: Prefix of the factory functions that rebuild a closure at module level.
@@ -32,6 +34,7 @@ class Definition:
     source: str
     binds: str
     reads: frozenset[str]
+    default_objects: tuple[tuple[str, Any], ...] = ()  # (name, object) a default must still be bound to
 
     @property
     def assigns(self) -> frozenset[str]:
@@ -69,9 +72,15 @@ def definition(name: str, value: Any, history: Sequence[str] = ()) -> Definition
     node, text = _located(target)
     if target is not value and (not node.decorator_list or node.name != name or _nested(target)):
         raise Refused(f"is a wrapped function that is not the plain decorated `def {name}` of a cell")
+    try:
+        text, objects = pinned_defaults(node, text, target)
+    except ComputedDefault as computed:
+        raise Refused(str(computed)) from None
     if _nested(target) or target.__closure__:
-        return _closure_definition(name, target, node, text)
-    return _plain(node, text)
+        found = _closure_definition(name, target, node, text)
+    else:
+        found = _plain(node, text)
+    return dataclasses.replace(found, default_objects=tuple(sorted(objects.items())))
 
 
 def _nested(target: Any) -> bool:

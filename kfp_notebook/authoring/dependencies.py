@@ -194,6 +194,10 @@ class Resolver:
         self.assigned |= found.assigns
         self.resolve_all(found.reads - {name}, via=name)
         self._visiting.discard(name)
+        for default, obj in found.default_objects:
+            if self.namespace.get(default, container_namespace().get(default, _MISSING)) is not obj:
+                reason = f"was defined with a default {default!r} the notebook has since rebound; re-run its cell"
+                return self._problem(name, reason, via)
         self._carry(name, value, self.needs.helpers, found.source)
 
     def _carry_alias(self, name: str, value: Any, original: str, via: str | None) -> None:
