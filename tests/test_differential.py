@@ -130,6 +130,10 @@ ROWS = {
         "    @property\n    def d(self):\n        return 2 * self.r",
         ret("(Circle(2).area, Circle.unit().d)"),
     ),
+    "class-attribute-from-constant": Row(
+        "RATE = 2\nclass Pricer:\n    rate = RATE\n    double = RATE * 2\n    def price(self, x):\n        return x * self.rate\nRATE = 5",
+        ret("(Pricer().price(3), Pricer.double, RATE)"),
+    ),
     "class-inheritance": Row(
         "class A:\n    def v(self):\n        return 1\nclass B(A):\n    def v(self):\n        return super().v() + 1",
         ret("(B().v(), isinstance(B(), A))"),

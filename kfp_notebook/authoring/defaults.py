@@ -1,4 +1,4 @@
-"""A notebook function's default values as the kernel holds them (they were computed when its `def` ran)."""
+"""Values computed when a `def` or `class` ran (defaults, class attributes), written as the kernel holds them."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def pinned_defaults(node: ast.FunctionDef, text: str, function: Any) -> tuple[st
         else:
             shown = ast.unparse(expression)
             raise ComputedDefault(f"has a default ({shown}) computed when it was defined, which cannot be carried")
-    return _replaced(text, edits), names
+    return replaced_expressions(text, edits), names
 
 
 def _defaults(node: ast.FunctionDef, function: Any) -> Iterator[tuple[ast.expr, Any]]:
@@ -40,7 +40,7 @@ def _defaults(node: ast.FunctionDef, function: Any) -> Iterator[tuple[ast.expr, 
             yield expression, keyword[arg.arg]
 
 
-def _replaced(text: str, edits: list[tuple[ast.expr, str]]) -> str:
+def replaced_expressions(text: str, edits: list[tuple[ast.expr, str]]) -> str:
     """Replace single-line expressions (positions in UTF-8 bytes, as ast gives them), last first."""
     lines = text.splitlines(keepends=True)
     for expression, replacement in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
@@ -50,3 +50,20 @@ def _replaced(text: str, edits: list[tuple[ast.expr, str]]) -> str:
         end = expression.end_col_offset or 0
         lines[expression.lineno - 1] = (raw[: expression.col_offset] + replacement.encode() + raw[end:]).decode()
     return "".join(lines)
+
+
+def pinned_attributes(node: ast.ClassDef, text: str, cls: type) -> tuple[str, dict[str, Any]]:
+    """The cell text with each `NAME = <computed>` of the class body written as the value the class holds."""
+    edits: list[tuple[ast.expr, str]] = []
+    names: dict[str, Any] = {}
+    for child in node.body:
+        if not (isinstance(child, ast.Assign) and len(child.targets) == 1 and isinstance(child.targets[0], ast.Name)):
+            continue
+        expression, value = child.value, vars(cls).get(child.targets[0].id)
+        if type(cls) is not type or literal_value(expression)[0]:
+            continue
+        if is_literal(value):
+            edits.append((expression, stable_repr(value)))
+        elif isinstance(expression, ast.Name):
+            names[expression.id] = value
+    return replaced_expressions(text, edits), names

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_notebook.authoring.bindings import last_binding
-from kfp_notebook.authoring.defaults import ComputedDefault, pinned_defaults
+from kfp_notebook.authoring.defaults import ComputedDefault, pinned_attributes, pinned_defaults
 from kfp_notebook.authoring.literals import is_literal, literal_value, same_value, stable_repr
 
 #: Prefix of the factory functions that rebuild a closure at module level.
@@ -226,7 +226,11 @@ def _class_definition(name: str, value: Any, history: Sequence[str]) -> Definiti
         raise Refused("is a class made inside a function or wrapped; define it at the top of a cell")
     node, text = _class_located(value) or _class_without_methods(value, history)
     _check_class_body(value, node, text)
-    return _plain(node, text)
+    try:
+        pinned, objects = pinned_attributes(node, text, value)
+    except ComputedDefault as computed:
+        raise Refused(str(computed)) from None
+    return dataclasses.replace(_plain(node, pinned), default_objects=tuple(sorted(objects.items())))
 
 
 def _class_without_methods(cls: type, history: Sequence[str]) -> tuple[ast.ClassDef, str]:

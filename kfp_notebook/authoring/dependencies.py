@@ -196,7 +196,7 @@ class Resolver:
         self._visiting.discard(name)
         for default, obj in found.default_objects:
             if self.namespace.get(default, container_namespace().get(default, _MISSING)) is not obj:
-                reason = f"was defined with a default {default!r} the notebook has since rebound; re-run its cell"
+                reason = f"was defined with {default!r}, which the notebook has since rebound; re-run its cell"
                 return self._problem(name, reason, via)
         self._carry(name, value, self.needs.helpers, found.source)
 
