@@ -33,6 +33,10 @@ class ComponentError(CellError):
     """A %%component cell cannot become a component."""
 
 
+class StaleComponentError(ComponentError):
+    """A component carries notebook definitions that changed since its cell ran, and cannot be rebuilt soundly."""
+
+
 class PipelineError(CellError):
     """A %%pipeline cell cannot become a pipeline."""
 

@@ -46,6 +46,13 @@ def interface_accepted(function: Callable[..., Any]) -> bool:
     return True
 
 
+def function_source(function: Callable[..., Any]) -> str:
+    """The function's source as kfp writes it at the end of a program (`_get_function_source_definition`)."""
+    from kfp.dsl.component_factory import _get_function_source_definition
+
+    return _get_function_source_definition(function)
+
+
 # -- compiling ----------------------------------------------------------------------------------------
 
 

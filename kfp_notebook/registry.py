@@ -63,11 +63,30 @@ class Registry:
         return {e.name: e.version for e in self.components.values() if any(e.component is c for c in used)}
 
     def refreshed(self, entry: PipelineEntry) -> Any:
-        """The entry's pipeline, rebuilt first if a component it uses was redefined since."""
+        """The entry's pipeline, as the kernel defines it now: every component it uses re-checked against the
+        kernel (rebuilt when what it carries changed, or StaleComponentError), then the pipeline rebuilt if a
+        component was redefined or rebuilt since."""
+        for name in entry.uses:
+            if name in self.components:
+                self.current_component(self.components[name])
         if entry.rebuild is not None and self.changed_components(entry):
             entry.pipeline, used = entry.rebuild()
             entry.uses = self._versions_of(used)
         return entry.pipeline
+
+    def current_component(self, entry: ComponentEntry) -> Any:
+        """The entry's component, rebuilt (and rebound in the notebook) when what it carries changed."""
+        current = getattr(entry.component, "current", None)
+        new = current() if current is not None else entry.component
+        if new is not entry.component:
+            namespace = getattr(entry.component, "namespace", None)
+            if namespace is not None and namespace.get(entry.name) is entry.component:
+                namespace[entry.name] = new
+            entry.component, entry.version = new, next(self._versions)
+        return new
+
+    def component_entry_of(self, component: Any) -> ComponentEntry | None:
+        return next((e for e in self.components.values() if e.component is component), None)
 
     def entry_of(self, pipeline: Any) -> PipelineEntry | None:
         return next((e for e in self.pipelines.values() if e.pipeline is pipeline), None)

@@ -118,6 +118,13 @@ class MetricsTable:
         return f"<table class='kfp-notebook-metrics'><tr><th></th>{head}</tr>{body}</table>"
 
 
+def _kfp_name(name: str) -> str:
+    """The name kfp gives a task of the component called `name` in the notebook (`Train_Model` -> `train-model`)."""
+    from kfp.dsl.utils import maybe_rename_for_k8s
+
+    return maybe_rename_for_k8s(name)
+
+
 @dataclass
 class RunResult:
     """Everything a finished run produced."""
@@ -133,7 +140,7 @@ class RunResult:
         """A task by id or by name (the first instance, for tasks inside loops)."""
         if task in self.tasks:
             return self.tasks[task]
-        wanted = {task, task.replace("_", "-")}
+        wanted = {task, task.replace("_", "-"), _kfp_name(task)}
         for result in self.tasks.values():
             if result.name in wanted or result.task_id.rsplit("/", 1)[-1] in wanted:
                 return result

@@ -68,7 +68,10 @@ class Session:
     def current_form(self, pipeline: Any) -> Any:
         """`pipeline` rebuilt with the current components when it is one of this kernel's and they changed."""
         entry = self.registry.entry_of(pipeline)
-        return self.registry.refreshed(entry) if entry is not None else pipeline
+        if entry is not None:
+            return self.registry.refreshed(entry)
+        component = self.registry.component_entry_of(pipeline)
+        return self.registry.current_component(component) if component is not None else pipeline
 
     def compile(self, pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
         from kfp_notebook.compiling import compile_yaml

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from IPython.core.error import UsageError
 
@@ -199,3 +201,23 @@ def test_tracebacks_can_be_turned_on_for_debugging(ip):
     ip.run_cell("%config KfpMagics.show_tracebacks = True")
     with pytest.raises(ComponentError):
         ip.run_cell("%%component\nx = 1\n")
+
+
+@pytest.mark.parametrize(
+    ("signature", "shown"),
+    [("n: int = 2.5", "2.5"), ("n: int = '3'", "'3'"), ("*, n: int = 1e3", "1000.0"), ("n: int = True", "True")],
+)
+def test_int_parameters_with_a_non_integral_default_are_refused(ip, signature, shown):
+    with pytest.raises(
+        UsageError,
+        match=rf"line 2 .*\nparameter 'n' is an int, but its default {re.escape(shown)} is not a whole number",
+    ):
+        ip.run_cell(f"%%component\ndef f({signature}) -> int:\n    return n\n")
+
+
+def test_repeated_packages_all_reach_the_yaml(ip):
+    ip.run_cell("%%component --packages requests==2.33.0 --packages urllib3==2.8.0\n" + ADD)
+    command = " ".join(
+        documents(compiled(ip, "add"))[0]["deploymentSpec"]["executors"]["exec-add"]["container"]["command"]
+    )
+    assert "'requests==2.33.0' 'urllib3==2.8.0'" in command

@@ -49,6 +49,7 @@ def test_kfp_writes_the_preamble_we_reproduce_above_the_function():
     program = add.component_spec.implementation.container.command[-1]
     assert kfp_compat.GENERATED_PREAMBLE in program
     assert program.index(kfp_compat.GENERATED_PREAMBLE) < program.index("def add(")
+    assert program.endswith(kfp_compat.function_source(add.python_func) + "\n")
 
 
 def test_kfp_still_writes_yaml_through_open_in_the_module_we_shadow(tmp_path, monkeypatch):

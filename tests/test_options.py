@@ -60,6 +60,9 @@ def test_task_defaults_are_parsed(line, field, expected):
         ("--output-component-file comp.yaml", "output_component_file", "comp.yaml"),
         ("--packages auto tqdm==4.66.0", "packages", ("tqdm==4.66.0",)),
         ("--packages auto", "auto_packages", True),
+        ("--packages numpy --packages pandas", "packages", ("numpy", "pandas")),
+        ("--packages numpy pandas --packages auto --packages tqdm", "packages", ("numpy", "pandas", "tqdm")),
+        ("--freeze rows --freeze cols", "freeze", ("rows", "cols")),
     ],
 )  # fmt: skip
 def test_component_options_are_parsed(line, field, expected):
@@ -99,11 +102,30 @@ def test_component_options_are_parsed(line, field, expected):
         ("--zzz", r"unknown option '--zzz'\. Valid options: "),
         ("stray", r"unexpected argument 'stray'"),
         ("--display-name 'unclosed", r"cannot read the options .* \(check the quotes\)"),
+        ("--packages numpy --packages numpy==1.26.4", r"--packages 'numpy' and --packages 'numpy==1.26.4' both set 'numpy'"),
+        ("--packages PyYAML --packages pyyaml>=6", r"both set 'pyyaml'"),
+        ("--env A=1 --env A=2", r"--env 'A=1' and --env 'A=2' both set 'A'; keep the one you mean"),
+        ("--secret s:k=TOKEN --secret t:k=TOKEN", r"--secret 's:k=TOKEN' and --secret 't:k=TOKEN' both set 'TOKEN'"),
+        ("--volume a:/data --volume b:/data", r"--volume 'a:/data' and --volume 'b:/data' both set '/data'"),
+        ("--pip-index-url https://a.example/s --pip-index-url https://a.example/s", r"--pip-index-url .* both set"),
+        ("--freeze rows --freeze rows", r"--freeze 'rows' and --freeze 'rows' both set 'rows'"),
+        ("--freeze 2x", r"--freeze '2x' is not a Python name"),
+        ("--cpu 2 --cpu-limit 1", r"--cpu 2 is more than --cpu-limit 1: a task cannot request more than its limit"),
+        ("--cpu 1500m --cpu-limit 1.2", r"--cpu 1500m is more than --cpu-limit 1.2"),
+        ("--memory 2Gi --memory-limit 2G", r"--memory 2Gi is more than --memory-limit 2G"),
+        ("--memory 1025Mi --memory-limit 1Gi", r"--memory 1025Mi is more than --memory-limit 1Gi"),
     ],
-)
+)  # fmt: skip
 def test_bad_component_options_are_refused_clearly(line, message):
     with pytest.raises(OptionError, match=message):
         parse_component_line(line)
+
+
+@pytest.mark.parametrize(
+    "line", ["--cpu 500m --cpu-limit 0.5", "--cpu 1 --cpu-limit 2", "--memory 1G --memory-limit 1Gi", "--memory 1Gi"]
+)
+def test_requests_within_their_limits_are_accepted(line):
+    parse_component_line(line)
 
 
 def test_pipeline_line():

@@ -6,7 +6,7 @@ import ast
 import contextvars
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,19 +14,19 @@ from kfp.dsl.python_component import PythonComponent
 
 from kfp_notebook import kfp_compat
 from kfp_notebook.authoring.cells import Cell
-from kfp_notebook.authoring.dependencies import (
-    Needs,
-    NotebookContext,
-    Problem,
-    first_use_lines,
-    function_locals,
-    resolve_function,
-)
+from kfp_notebook.authoring.dependencies import Needs, NotebookContext, Problem, first_use_lines, resolve_function
 from kfp_notebook.authoring.options import ComponentOptions, TaskDefaults
-from kfp_notebook.authoring.packages import Requirement, checks_packages, imported_modules, missing, third_party
-from kfp_notebook.authoring.sources import ShippedFunction, shipped_function
+from kfp_notebook.authoring.packages import (
+    Requirement,
+    checks_packages,
+    imported_modules,
+    local_module_file,
+    missing,
+    third_party,
+)
+from kfp_notebook.authoring.sources import ShippedFunction, shipped_function, with_carried
 from kfp_notebook.authoring.task_defaults import apply_task_defaults
-from kfp_notebook.errors import ComponentError
+from kfp_notebook.errors import ComponentError, StaleComponentError
 
 #: Components called while a pipeline is being built (so a pipeline knows what it uses).
 components_in_use: contextvars.ContextVar[list[NotebookComponent] | None] = contextvars.ContextVar(
@@ -52,11 +52,15 @@ class NotebookComponent(PythonComponent):
         options: ComponentOptions,
         packages: tuple[str, ...] = (),
         warnings: tuple[str, ...] = (),
+        needs: Needs | None = None,
     ):
         super().__init__(component_spec=kfp_component.component_spec, python_func=python_func)
         self.options = options
         self.packages = packages
         self.warnings = warnings
+        self.needs = needs or Needs()
+        self.namespace: Mapping[str, Any] | None = None
+        self.rebuild: Callable[[], NotebookComponent] | None = None
         self.defaults: TaskDefaults = options.defaults
         self.__doc__ = python_func.__doc__
         self.__wrapped__ = python_func
@@ -89,6 +93,23 @@ class NotebookComponent(PythonComponent):
     def image(self) -> str:
         return self.component_spec.implementation.container.image
 
+    def stale(self) -> list[str]:
+        """Names it carries whose value in the kernel changed since it was built."""
+        return self.needs.changed(self.namespace) if self.namespace is not None else []
+
+    def current(self) -> NotebookComponent:
+        """This component, or one rebuilt from its cell's text when what it carries changed (StaleComponentError
+        when the rebuilt cell would not be sound)."""
+        changed = self.stale()
+        if not changed:
+            return self
+        try:
+            if self.rebuild is None:
+                raise ComponentError("its cell cannot be read again")
+            return self.rebuild()
+        except ComponentError as exc:
+            raise StaleComponentError(_stale_message(self.name, changed, str(exc))) from None
+
 
 def build_component(
     cell: Cell,
@@ -101,20 +122,34 @@ def build_component(
 ) -> NotebookComponent:
     """Make the NotebookComponent for `func` (the function `node` of `cell`, already executed)."""
     check_kfp_name(cell, node, rename or node.name)
-    needs = _needs(cell, node, context) if context is not None else None
-    shipped = shipped_function(cell, node, func, needs, rename)
+    needs = _needs(cell, node, context, options.freeze) if context is not None else Needs()
+    shipped = shipped_function(cell, node, func, rename)
+    check_int_defaults(cell, node, func)
     image = options.base_image or config.base_image or kfp_default_image() or "python:3.11"
-    packages, warnings = _packages(cell, node, shipped, options, image)
+    packages, warnings = _packages(cell, node, shipped, needs, options, image)
     try:
         kfp_component = _kfp_component(shipped, image, packages, options, config)
     except (TypeError, ValueError) as exc:
         raise _explain(cell, node, func, exc) from None
-    component = NotebookComponent(kfp_component, func, options, packages, tuple(warnings))
+    _carry_into(kfp_component, shipped, needs)
+    component = NotebookComponent(kfp_component, func, options, packages, tuple(warnings), needs)
+    component.namespace = context.namespace if context is not None else None
+    if context is not None and context.later is not None:
+        later = context.later
+        component.rebuild = lambda: build_component(cell, node, func, options, config, later(), rename)
     if options.output_component_file:
         from kfp_notebook.compiling import write_component_yaml
 
         write_component_yaml(component, options.output_component_file)
     return component
+
+
+def _stale_message(name: str, changed: list[str], reason: str) -> str:
+    return (
+        f"component {name}: {', '.join(changed)} changed in the notebook since its %%component cell ran, "
+        f"and it cannot be rebuilt as the kernel now holds it:\n{reason}\n"
+        f"Re-run the %%component cell of {name} after fixing this, or restore the earlier definition"
+    )
 
 
 def check_kfp_name(cell: Cell, node: ast.FunctionDef, name: str) -> None:
@@ -128,40 +163,77 @@ def check_kfp_name(cell: Cell, node: ast.FunctionDef, name: str) -> None:
         )
 
 
-def _needs(cell: Cell, node: ast.FunctionDef, context: NotebookContext) -> Needs:
+def check_int_defaults(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) -> None:
+    """An `int` parameter whose default is not a whole number would reach tasks as something else: refuse it."""
+    lines = {arg.arg: arg.lineno for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+    for name, parameter in inspect.signature(func).parameters.items():
+        default = parameter.default
+        unset = default is inspect.Parameter.empty or default is None
+        if func.__annotations__.get(name) is int and not unset and type(default) is not int:
+            raise cell.error(
+                ComponentError,
+                f"parameter {name!r} is an int, but its default {default!r} is not a whole number; "
+                f"write a whole number (for example {name}: int = {_whole(default)}), or annotate it float",
+                lines.get(name),
+            )
+
+
+def _whole(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _needs(cell: Cell, node: ast.FunctionDef, context: NotebookContext, freeze: tuple[str, ...]) -> Needs:
     source = "".join(cell.text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
-    needs = resolve_function(source, node.name, context.namespace, context.imports, context.history)
+    needs = resolve_function(source, node.name, context, freeze, _annotation_names(node))
     lines = first_use_lines(node, {p.via or p.name for p in needs.problems})
     for problem in needs.problems:
-        raise cell.error(ComponentError, _problem_message(node.name, problem), lines.get(problem.via or problem.name))
-    carried = set(needs.imports) | set(needs.constants) | set(needs.helpers)
-    clash = sorted(carried & function_locals(source, node.name))
-    if clash:
+        raise cell.error(ComponentError, problem_message(node.name, problem), lines.get(problem.via or problem.name))
+    unused = sorted(set(freeze) - set(needs.frozen))
+    if unused:
         raise cell.error(
-            ComponentError,
-            f"{node.name} uses {clash[0]!r} as its own variable or parameter, but a notebook helper it calls reads "
-            f"the notebook's {clash[0]!r}; rename one of the two",
-            node.lineno,
+            ComponentError, f"--freeze {unused[0]}: {node.name} does not read {unused[0]!r}; remove the flag", None
         )
     return needs
 
 
-def _problem_message(function: str, problem: Problem) -> str:
+def _annotation_names(node: ast.FunctionDef) -> set[str]:
+    arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+    annotations = [a.annotation for a in arguments if a.annotation is not None] + [node.returns]
+    return {n.id for a in annotations if a is not None for n in ast.walk(a) if isinstance(n, ast.Name)}
+
+
+def problem_message(function: str, problem: Problem) -> str:
+    """What cannot be carried, and the two ways out for a notebook variable."""
     subject = f"{function} reads" if problem.via is None else f"{function} calls {problem.via}, which reads"
-    advice = (
-        "Pass it in as a parameter of the component (data as an Input[Dataset] artifact), "
-        "or create it inside the function."
-    )
-    if "component" in problem.reason or "source" in problem.reason:
-        advice = ""
-    return f"{subject} {problem.name!r}, which {problem.reason}. {advice}".rstrip()
+    advice = ""
+    if problem.kind in ("variable", "computed"):
+        advice = (
+            " Make it a parameter of the component (data as an Input[Dataset] artifact), "
+            f"or write it as a literal in a cell (`{problem.name} = ...`)"
+        )
+        if problem.kind == "computed":
+            advice += f"; `%%component --freeze {problem.name}` ships its current value"
+        advice += "."
+    return f"{subject} {problem.name!r}, which {problem.reason}.{advice}"
+
+
+def _carry_into(kfp_component: PythonComponent, shipped: ShippedFunction, needs: Needs) -> None:
+    """Put what is carried at module level of kfp's program (nothing changes when nothing is carried)."""
+    carried = needs.carried_source()
+    if carried:
+        implementation = kfp_component.component_spec.implementation
+        implementation.container = with_carried(implementation.container, shipped.function, carried)
 
 
 def _packages(
-    cell: Cell, node: ast.FunctionDef, shipped: ShippedFunction, options: ComponentOptions, image: str
+    cell: Cell, node: ast.FunctionDef, shipped: ShippedFunction, needs: Needs, options: ComponentOptions, image: str
 ) -> tuple[tuple[str, ...], list[str]]:
     """The packages to install (explicit, plus pins from the kernel with --packages auto) and warnings."""
-    source = "".join(inspect.getsource(f) for f in (shipped.function, *shipped.additional_funcs))
+    functions = "".join(inspect.getsource(f) for f in (shipped.function, *shipped.additional_funcs))
+    source = needs.carried_source() + functions
     needed = missing(third_party(imported_modules(source)), options.packages)
     if options.auto_packages:
         unpinnable = [r for r in needed if r.version is None]
@@ -176,7 +248,22 @@ def _packages(
         return (*options.packages, *(r.pin for r in needed)), []
     if not needed or not checks_packages(image):
         return options.packages, []
+    _refuse_local_modules(cell, node, needed, image)
     return options.packages, [_missing_package_warning(node.name, image, r) for r in needed]
+
+
+def _refuse_local_modules(cell: Cell, node: ast.FunctionDef, needed: list[Requirement], image: str) -> None:
+    """A module imported from a file of this machine (no distribution) would be an ImportError in the pod."""
+    for requirement in needed:
+        path = local_module_file(requirement.module) if requirement.version is None else None
+        if path is not None:
+            raise cell.error(
+                ComponentError,
+                f"{node.name} imports {requirement.module}, a module of this machine ({path}) that {image} does "
+                "not have: define what the component needs in a notebook cell (it is then carried), or use an "
+                "image that has the module (--base-image)",
+                node.lineno,
+            )
 
 
 def _missing_package_warning(function: str, image: str, requirement: Requirement) -> str:

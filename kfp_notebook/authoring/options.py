@@ -65,6 +65,7 @@ class ComponentOptions:
     auto_packages: bool = False
     pip_index_urls: tuple[str, ...] = ()
     output_component_file: str | None = None
+    freeze: tuple[str, ...] = ()
     defaults: TaskDefaults = field(default_factory=TaskDefaults)
 
 
@@ -118,7 +119,7 @@ def _component_parser() -> _Parser:
     p = _Parser(prog="%%component", add_help=False, allow_abbrev=False)
     p.add_argument("--name")
     p.add_argument("--base-image")
-    p.add_argument("--packages", nargs="+", default=[])
+    p.add_argument("--packages", nargs="+", action="extend", default=[])
     p.add_argument("--pip-index-url", action="append", default=[])
     p.add_argument("--cpu")
     p.add_argument("--cpu-limit")
@@ -133,6 +134,7 @@ def _component_parser() -> _Parser:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--display-name")
     p.add_argument("--output-component-file")
+    p.add_argument("--freeze", action="append", default=[])
     return p
 
 
@@ -147,6 +149,7 @@ def _pipeline_parser() -> _Parser:
 def parse_component_line(line: str) -> ComponentOptions:
     """Parse the `%%component` line into ComponentOptions (raises OptionError)."""
     ns = _component_parser().parse_line(line)
+    _check_across(ns)
     return ComponentOptions(
         name=_optional(ns.name, python_name, "--name"),
         base_image=_optional(ns.base_image, image_name, "--base-image"),
@@ -154,8 +157,28 @@ def parse_component_line(line: str) -> ComponentOptions:
         auto_packages="auto" in ns.packages,
         pip_index_urls=tuple(index_url(u) for u in ns.pip_index_url),
         output_component_file=_optional(ns.output_component_file, yaml_path, "--output-component-file"),
+        freeze=tuple(python_name(n, "--freeze") for n in ns.freeze),
         defaults=_task_defaults(ns),
     )
+
+
+def _check_across(ns: argparse.Namespace) -> None:
+    """Repeated flags accumulate; two values for one name, or a request above its limit, are refused."""
+    from kfp_notebook.authoring import option_rules as rules
+
+    packages = [package_spec(p) for p in ns.packages if p != "auto"]
+    rules.refuse_duplicates("--packages", packages, rules.package_name)
+    rules.refuse_duplicates("--pip-index-url", ns.pip_index_url)
+    rules.refuse_duplicates("--env", ns.env, lambda e: env_pair(e)[0])
+    rules.refuse_duplicates("--secret", ns.secret, lambda s: secret_env(s).env)
+    rules.refuse_duplicates("--volume", ns.volume, lambda v: volume_mount(v).path)
+    rules.refuse_duplicates("--freeze", ns.freeze)
+    cpu, cpu_limit = (_optional(v, cpu_quantity, f) for v, f in ((ns.cpu, "--cpu"), (ns.cpu_limit, "--cpu-limit")))
+    rules.refuse_request_above_limit("cpu", cpu, cpu_limit, rules.cpu_amount)
+    memory, memory_limit = (
+        _optional(v, memory_quantity, f) for v, f in ((ns.memory, "--memory"), (ns.memory_limit, "--memory-limit"))
+    )
+    rules.refuse_request_above_limit("memory", memory, memory_limit, rules.memory_amount)
 
 
 def _task_defaults(ns: argparse.Namespace) -> TaskDefaults:

@@ -69,6 +69,15 @@ def _distributions() -> dict[str, list[str]]:
     return dict(metadata.packages_distributions())
 
 
+def local_module_file(module: str) -> str | None:
+    """The file of an imported module that no installed distribution provides (a .py file of this machine)."""
+    loaded = sys.modules.get(module)
+    path = getattr(loaded, "__file__", None)
+    if not isinstance(path, str) or module in _distributions() or module in sys.stdlib_module_names:
+        return None
+    return path
+
+
 def normalized(name: str) -> str:
     """PEP 503 normalization, to compare distribution names."""
     return re.sub(r"[-_.]+", "-", name).lower()

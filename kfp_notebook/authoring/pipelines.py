@@ -35,7 +35,32 @@ def build_pipeline(
         raise explain_build_error(cell, node, exc) from exc
     finally:
         components_in_use.reset(token)
-    return BuiltPipeline(pipeline, tuple(dict.fromkeys(used)))
+    components = tuple(dict.fromkeys(used))
+    _check_distinct_names(cell, node, func, components)
+    return BuiltPipeline(pipeline, components)
+
+
+def _check_distinct_names(
+    cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], components: tuple[NotebookComponent, ...]
+) -> None:
+    """Two components kfp gives the same name would share task names, logs and results: refuse the pipeline."""
+    seen: dict[str, NotebookComponent] = {}
+    for component in components:
+        other = seen.setdefault(component.name, component)
+        if other is not component:
+            first, second = _notebook_name(func, other), _notebook_name(func, component)
+            raise cell.error(
+                PipelineError,
+                f"components {first} and {second} both get the kfp name {component.name!r}, so their tasks, logs "
+                f"and results would be mixed up; rename one with --name (for example `%%component --name "
+                f"{second}_2`) and re-run its cell",
+                node.lineno,
+            )
+
+
+def _notebook_name(func: Callable[..., Any], component: NotebookComponent) -> str:
+    names = [name for name, value in getattr(func, "__globals__", {}).items() if value is component]
+    return names[0] if names else component.python_func.__name__
 
 
 def explain_build_error(cell: Cell, node: ast.FunctionDef, exc: Exception) -> PipelineError:

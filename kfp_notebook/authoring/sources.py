@@ -1,25 +1,26 @@
 """The source a component ships: the cell's function, with what it needs from the notebook carried in.
 
-Edits are made to the function's own text: v1 path types become ones kfp v2 runs, imports,
-constants and helpers the body reads are defined at the top of the body, defaults that name
-notebook constants are written as values, and `--name` renames the function.
+Edits are made to the function's own text: v1 path types become ones kfp v2 runs, defaults that
+name notebook constants are written as values, and `--name` renames the function. What the function
+reads from the notebook (imports, constants, helpers) is defined at module level of kfp's program,
+between kfp's imports and the function, so it behaves as in the notebook (pickling, `global`, recursion).
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
-import io
 import re
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kfp_notebook.authoring.cells import Cell, register_text
-from kfp_notebook.authoring.dependencies import Needs, container_names, is_literal
+from kfp_notebook.authoring.dependencies import container_names
+from kfp_notebook.authoring.literals import is_literal, stable_repr
 from kfp_notebook.errors import ComponentError
-from kfp_notebook.kfp_compat import GENERATED_PREAMBLE
+from kfp_notebook.kfp_compat import GENERATED_PREAMBLE, function_source
 
 #: What kfp's generated program imports before the function (kfp 2.17 `component_factory`).
 _PREAMBLE = GENERATED_PREAMBLE
@@ -46,13 +47,12 @@ class ShippedFunction:
 
 
 def shipped_function(
-    cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], needs: Needs | None = None, rename: str | None = None
+    cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], rename: str | None = None
 ) -> ShippedFunction:
     """The user's function itself, or a rewritten copy when something must change to run in the container."""
     edits, metrics_params = _path_type_edits(cell, node, func)
     edits += _default_edits(cell, node, func)
-    carried = needs.carried_source() if needs else ""
-    edits += _body_insertion(cell, node, carried, metrics_params)
+    edits += _body_insertion(cell, node, metrics_params)
     if rename and rename != node.name:
         edits.append(_rename_edit(cell, node, rename))
     if not edits:
@@ -127,13 +127,13 @@ def _default_edits(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) 
                 "write the value itself, or pass it from the pipeline",
                 expression.lineno,
             )
-        edits.append(Edit(_start(expression), _end(expression), repr(value)))
+        edits.append(Edit(_start(expression), _end(expression), stable_repr(value)))
     return edits
 
 
-def _body_insertion(cell: Cell, node: ast.FunctionDef, carried: str, metrics_params: list[str]) -> list[Edit]:
-    """One block at the top of the body (after the docstring): carried definitions, then v1 metrics lines."""
-    if not carried and not metrics_params:
+def _body_insertion(cell: Cell, node: ast.FunctionDef, metrics_params: list[str]) -> list[Edit]:
+    """The v1 metrics lines at the top of the body (after the docstring)."""
+    if not metrics_params:
         return []
     first = node.body[0]
     if first.lineno == node.lineno:
@@ -141,8 +141,7 @@ def _body_insertion(cell: Cell, node: ast.FunctionDef, carried: str, metrics_par
         raise cell.error(ComponentError, message, node.lineno)
     line = (first.end_lineno or first.lineno) + 1 if _has_docstring(node) else first.lineno
     indent = " " * first.col_offset
-    text = indent_code(f"{CARRIED_HEADER}\n{carried}\n", indent) if carried else ""
-    text += "".join(f"{indent}{p} = {_V1_METRICS_CALL}({p})\n" for p in metrics_params)
+    text = "".join(f"{indent}{p} = {_V1_METRICS_CALL}({p})\n" for p in metrics_params)
     return [Edit((line, 0), (line, 0), text)]
 
 
@@ -166,24 +165,6 @@ def _start(node: ast.expr) -> tuple[int, int]:
 def _end(node: ast.expr) -> tuple[int, int]:
     assert node.end_lineno is not None and node.end_col_offset is not None
     return node.end_lineno, node.end_col_offset
-
-
-def indent_code(source: str, prefix: str) -> str:
-    """Indent every line of code by `prefix`, leaving the inside of multi-line strings exactly as written."""
-    inside = _string_interior_lines(source)
-    lines = source.splitlines(keepends=True)
-    return "".join(
-        line if number in inside or not line.strip() else prefix + line for number, line in enumerate(lines, start=1)
-    )
-
-
-def _string_interior_lines(source: str) -> set[int]:
-    interior: set[int] = set()
-    kinds = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type in kinds and token.end[0] > token.start[0]:
-            interior.update(range(token.start[0] + 1, token.end[0] + 1))
-    return interior
 
 
 def apply_edits(source: str, edits: list[Edit], first_line: int = 1) -> str:
@@ -219,3 +200,14 @@ def _v1_metrics_helper() -> Callable[..., Any]:
     from kfp_notebook.authoring.v1_metrics import _kfp_notebook_v1_metrics
 
     return _kfp_notebook_v1_metrics
+
+
+def with_carried(container: Any, function: Callable[..., Any], carried: str) -> Any:
+    """kfp's container spec with the carried definitions at module level of its program, just before the function."""
+    program = container.command[-1]
+    tail = function_source(function) + "\n"
+    if not program.endswith(tail):
+        raise RuntimeError("kfp's program does not end with the function's source: kfp changed how it writes it")
+    head = program[: len(program) - len(tail)]
+    block = f"{CARRIED_HEADER}\n{carried.rstrip()}\n\n\n"
+    return dataclasses.replace(container, command=[*container.command[:-1], head + block + tail])

@@ -6,12 +6,15 @@ COMPONENT_HELP = """Turn the function in this cell into a Kubeflow Pipelines com
             [--cpu Q] [--cpu-limit Q] [--memory Q] [--memory-limit Q] [--gpu N] [--gpu-type TYPE]
             [--env NAME=VALUE]... [--secret SECRET:KEY=ENVVAR]... [--volume PVC:/mount/path]...
             [--retries N] [--no-cache] [--display-name TEXT] [--output-component-file PATH]
+            [--freeze NAME]...
 
 The cell runs as ordinary Python; its function (the only one, or the one --name names) becomes
 the component, bound to the same name. The plain function stays at `NAME.python_func`.
 --base-image, --packages and --pip-index-url describe the container. The resource, env, secret,
 volume, retry, cache and display-name options are applied to every task made from the component;
 a task can still override them with kfp's setters inside the pipeline.
+Imports, helpers and literal constants the function reads are carried when they provably are what
+the kernel holds; --freeze NAME ships the current value of a computed literal on purpose.
 """
 
 PIPELINE_HELP = """Turn the function in this cell into a Kubeflow Pipelines pipeline.

@@ -50,6 +50,9 @@ def component_summary(name: str, component: Any) -> Summary:
         ("packages", " ".join(component.packages) or "none"),
     ]
     rows += describe_defaults(component.defaults)
+    frozen = getattr(getattr(component, "needs", None), "frozen", {})
+    if frozen:
+        rows.append(("frozen", ", ".join(f"{name} ({size:,} bytes)" for name, size in sorted(frozen.items()))))
     return Summary(f"component {name} (kfp name {spec.name!r})", rows, list(component.warnings))
 
 
@@ -80,9 +83,25 @@ def compiled_summary(name: str, path: str, size: int) -> Summary:
 
 
 def definitions_summary(registry: Any) -> Summary:
-    rows = [(f"component {e.name}", short_type(e.component.image)) for e in registry.components.values()]
+    stale = {e.name: _stale(e.component) for e in registry.components.values()}
+    rows = [(f"component {e.name}", _component_note(e.component, stale[e.name])) for e in registry.components.values()]
     for entry in registry.pipelines.values():
-        changed = registry.changed_components(entry)
-        note = f"components changed since defined: {', '.join(changed)}" if changed else "up to date"
+        changed = [n for n in entry.uses if stale.get(n)] + registry.changed_components(entry)
+        note = f"components changed since defined: {', '.join(sorted(set(changed)))}" if changed else "up to date"
         rows.append((f"pipeline {entry.name}", note))
     return Summary("defined in this kernel" if rows else "nothing defined yet", rows)
+
+
+def _stale(component: Any) -> list[str]:
+    stale = getattr(component, "stale", None)
+    return stale() if stale is not None else []
+
+
+def _component_note(component: Any, changed: list[str]) -> str:
+    image = short_type(component.image)
+    if not changed:
+        return image
+    return (
+        f"{image}; changed in the notebook since its cell ran: {', '.join(changed)} "
+        "(compile/run rebuild it from its cell, or tell why not)"
+    )
