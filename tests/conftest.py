@@ -44,11 +44,12 @@ class MlmdServer:
     def __init__(self, url: str):
         self.url = url
 
-    def seed(self, run_id: str, tasks: dict, artifacts: dict | None = None) -> None:
+    def seed(self, run_id: str, tasks: dict, artifacts: dict | None = None, parameters: dict | None = None) -> None:
         import json
         import urllib.request
 
-        body = json.dumps({"run_id": run_id, "tasks": tasks, "artifacts": artifacts or {}}).encode()
+        document = {"run_id": run_id, "tasks": tasks, "artifacts": artifacts or {}, "parameters": parameters or {}}
+        body = json.dumps(document).encode()
         with urllib.request.urlopen(urllib.request.Request(f"{self.url}/seed", data=body), timeout=10) as response:
             assert response.status == 200
 

@@ -49,12 +49,14 @@ def artifact_of(spec):
     return artifact
 
 
-def seed(run_id, tasks, artifacts=None):
+def seed(run_id, tasks, artifacts=None, parameters=None):
     """Record a run as KFP's launcher does: its context, an execution per task, Metrics artifacts as outputs.
 
-    `artifacts` maps a task to more output artifacts: {"name", "type", "uri", "metadata"} each.
+    `artifacts` maps a task to more output artifacts: {"name", "type", "uri", "metadata"} each;
+    `parameters` maps a task to {"inputs": {...}, "outputs": {...}}, recorded as the driver and launcher do
+    (struct custom properties `inputs` and `outputs` of the execution).
     """
-    artifacts = artifacts or {}
+    artifacts, parameters = artifacts or {}, parameters or {}
     context = metadata_store_pb2.Context(type_id=type_id("context", "system.PipelineRun"), name=run_id)
     [context_id] = STORE.put_contexts([context])
     context.id = context_id
@@ -67,6 +69,8 @@ def seed(run_id, tasks, artifacts=None):
         )
         execution.custom_properties["task_name"].string_value = task
         execution.custom_properties["display_name"].string_value = task
+        for key, values in parameters.get(task, {}).items():
+            execution.custom_properties[key].struct_value.update(values)
         metrics = metadata_store_pb2.Artifact(
             type_id=metrics_type, uri=f"minio://mlpipeline/v2/artifacts/{run_id}/{task}/metrics"
         )
@@ -97,7 +101,9 @@ class Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlparse(self.path).path
         if path == "/seed":
             document = json.loads(body)
-            context_id = seed(document["run_id"], document["tasks"], document.get("artifacts"))
+            context_id = seed(
+                document["run_id"], document["tasks"], document.get("artifacts"), document.get("parameters")
+            )
             return self.reply(200, json.dumps({"context_id": context_id}).encode(), "application/json")
         method = path.rsplit("/", 1)[1]
         request = getattr(metadata_store_service_pb2, f"{method}Request")()

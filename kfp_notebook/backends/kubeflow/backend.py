@@ -165,6 +165,12 @@ class KubeflowBackend(Backend):
         lines = text.splitlines()
         return "\n".join(lines[-tail:] if tail else lines)
 
+    def parameters(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Task name → its input and output parameter values, from ML Metadata."""
+        from kfp_notebook.backends.kubeflow.mlmd import MetadataClient
+
+        return MetadataClient(self._grpc_web_post).run_parameters(run_id)
+
     def metrics(self, run_id: str) -> list[tuple[str, dict[str, float]]]:
         """(task, {metric: value}) from ML Metadata, through the UI host's grpc-web proxy."""
         from kfp_notebook.backends.kubeflow.mlmd import MetadataClient

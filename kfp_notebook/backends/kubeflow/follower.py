@@ -67,6 +67,11 @@ class Follower:
         details: dict[str, Any] = {"id": task_id, "state": status.state.value, "message": status.message,
                                    "inputs": {}, "outputs": {}, "artifacts": {}, "metrics": {}}  # fmt: skip
         details["log"] = self._log_or_reason(task_id)
+        try:
+            recorded = self.backend.parameters(self.handle.run_id).get(status.name, {})
+            details.update({key: recorded.get(key, {}) for key in ("inputs", "outputs")})
+        except Exception as exc:  # the details show what they can, saying what is missing
+            details["message"] = f"{status.message}; inputs and outputs unavailable: {exc}".lstrip("; ")
         if self.handle.done:
             details["metrics"] = self._task_metrics(status.name)
         return details

@@ -154,8 +154,18 @@ class MetadataClient:
             for task, output, kind, artifact in self.run_outputs(run_id)
         ]
 
-    def run_outputs(self, run_id: str) -> list[tuple[str, str, str, Any]]:
-        """(task name, output name, type name, MLMD artifact) for each artifact the run's executions produced."""
+    def run_parameters(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Task name → {"inputs": {...}, "outputs": {...}}: the parameter values KFP's driver and launcher recorded."""
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        for execution in self._executions(run_id):
+            values = found.setdefault(_task_name(execution), {"inputs": {}, "outputs": {}})
+            for key in ("inputs", "outputs"):
+                value = execution.custom_properties.get(key)
+                if value is not None and value.HasField("struct_value"):
+                    values[key].update(json_format.MessageToDict(value.struct_value))
+        return found
+
+    def _executions(self, run_id: str) -> list[Any]:
         m = messages()
         context = self.call(
             "GetContextByTypeAndName",
@@ -164,11 +174,18 @@ class MetadataClient:
         ).context
         if not context.id:
             return []
-        executions = self.call(
-            "GetExecutionsByContext",
-            m["GetExecutionsByContextRequest"](context_id=context.id),
-            "GetExecutionsByContextResponse",
-        ).executions
+        return list(
+            self.call(
+                "GetExecutionsByContext",
+                m["GetExecutionsByContextRequest"](context_id=context.id),
+                "GetExecutionsByContextResponse",
+            ).executions
+        )
+
+    def run_outputs(self, run_id: str) -> list[tuple[str, str, str, Any]]:
+        """(task name, output name, type name, MLMD artifact) for each artifact the run's executions produced."""
+        m = messages()
+        executions = self._executions(run_id)
         if not executions:
             return []
         events = self.call(
