@@ -69,8 +69,8 @@ def seed(run_id, tasks, artifacts=None, parameters=None):
         )
         execution.custom_properties["task_name"].string_value = task
         execution.custom_properties["display_name"].string_value = task
-        for key, values in parameters.get(task, {}).items():
-            execution.custom_properties[key].struct_value.update(values)
+        for key, recorded in parameters.get(task, {}).items():
+            execution.custom_properties[key].struct_value.update(recorded)
         metrics = metadata_store_pb2.Artifact(
             type_id=metrics_type, uri=f"minio://mlpipeline/v2/artifacts/{run_id}/{task}/metrics"
         )

@@ -1,0 +1,270 @@
+"""A warm task starter: one process that has imported kfp's executor and forks a fresh child per task.
+
+Starting Python and importing kfp's executor costs far more than a task's own work; a fork of a
+process that already did costs a few milliseconds. The starter is that process. It never runs task
+code itself, so every child starts from the same pristine state: nothing one task changes
+(`sys.modules`, `os.environ`, builtins, module globals) reaches the next. Each child gets its own
+session and process group, working directory, stdout/stderr files and environment, exactly as a
+fresh `python -m kfp_notebook.backends.local.task_main` would.
+
+The kernel talks to the starter over a Unix socket: one connection per task, a JSON request, the
+child's pid back, then its exit status when it ends. The starter watches its stdin (a pipe from the
+kernel): when the kernel goes, the starter stops every task's process group and exits. Where fork
+is unsafe or unavailable (not Linux/macOS) callers start fresh processes instead (`available()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+TASK_MODULE = "kfp_notebook.backends.local.task_main"
+#: Modules every task needs, imported once by the starter (children inherit them).
+WARM_MODULES = ("kfp.dsl.executor_main", TASK_MODULE, "json", "typing")
+
+
+def available() -> bool:
+    """Fork-based starting is used on POSIX systems with fork (Linux, macOS); elsewhere tasks start fresh."""
+    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get("KFP_NOTEBOOK_STARTER", "1") != "0"
+
+
+class StarterError(RuntimeError):
+    """The starter could not be started or answered something unexpected (callers fall back to a fresh process)."""
+
+
+class ForkedTask:
+    """A task process forked by the starter: its pid (= its process group) and, once it ended, its exit status."""
+
+    def __init__(self, connection: socket.socket, pid: int):
+        self._connection, self.pid, self.returncode = connection, pid, None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (negative: killed by that signal), as subprocess.Popen.wait gives it."""
+        if self.returncode is None:
+            self._connection.settimeout(timeout)
+            try:
+                line = _read_line(self._connection)
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(TASK_MODULE, timeout or 0) from None
+            self._connection.close()
+            self.returncode = int(json.loads(line)["exit"])
+        return self.returncode
+
+
+class TaskStarter:
+    """The kernel's side of one starter process (started lazily, kept for the kernel's life)."""
+
+    def __init__(self, pass_fds: tuple[int, ...] = ()) -> None:
+        self._pass_fds = pass_fds
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._folder: str | None = None
+
+    @property
+    def address(self) -> str:
+        assert self._folder is not None
+        return str(Path(self._folder) / "starter.sock")
+
+    def spawn(self, arguments: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> ForkedTask:
+        """Fork a child that runs the task module with `arguments`, in `cwd`, with exactly `env`."""
+        self._ensure_running()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(self.address)
+            request = {"arguments": arguments, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            answer = json.loads(_read_line(connection))
+        except (OSError, ValueError) as exc:
+            connection.close()
+            raise StarterError(f"the task starter did not answer: {exc}") from None
+        if "pid" not in answer:
+            connection.close()
+            raise StarterError(f"the task starter could not start the task: {answer.get('error')}")
+        return ForkedTask(connection, int(answer["pid"]))
+
+    def _ensure_running(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            self._folder = tempfile.mkdtemp(prefix="kfp-notebook-starter-")
+            command = [sys.executable, "-m", "kfp_notebook.backends.local.starter", self.address]
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=self._pass_fds, start_new_session=True
+            )
+            assert self._process.stdout is not None
+            if self._process.stdout.readline().strip() != b"ready":
+                self._process.kill()
+                raise StarterError("the task starter did not start")
+
+    def close(self) -> None:
+        """Stop the starter (and with it any task it still runs)."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+
+def _read_line(connection: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise OSError("the task starter closed the connection")
+        data += chunk
+    return data
+
+
+# -- the starter process --------------------------------------------------------------------------------
+
+
+class _Server:
+    """Accepts task requests, forks children, reports their exit; ends with the kernel."""
+
+    def __init__(self, address: str):
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(address)
+        self.listener.listen(128)
+        self.waiting: dict[int, socket.socket] = {}
+        self.selector = selectors.DefaultSelector()
+        self.wakeup_read, wakeup_write = os.pipe()
+        os.set_blocking(wakeup_write, False)
+        signal.set_wakeup_fd(wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: self._shutdown())
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wakeup_read, selectors.EVENT_READ, "child")
+        self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "kernel")
+
+    def serve(self) -> None:
+        print("ready", flush=True)
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "accept":
+                    self._accept()
+                elif key.data == "child":
+                    os.read(self.wakeup_read, 4096)
+                    self._reap()
+                else:
+                    if not os.read(sys.stdin.fileno(), 4096):
+                        self._shutdown()
+
+    def _accept(self) -> None:
+        connection, _ = self.listener.accept()
+        try:
+            request = json.loads(_read_line(connection))
+            pid = os.fork()
+        except (OSError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                connection.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+            connection.close()
+            return
+        if pid == 0:
+            self._child(request)
+        self.waiting[pid] = connection
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        self._reap()
+
+    def _reap(self) -> None:
+        while self.waiting:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            connection = self.waiting.pop(pid, None)
+            if connection is not None:
+                code = os.waitstatus_to_exitcode(status)
+                with contextlib.suppress(OSError):
+                    connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
+                connection.close()
+
+    def _child(self, request: dict[str, Any]) -> None:
+        """In the forked child: become the task (never returns)."""
+        code = 1
+        try:
+            _become_task(request, [self.listener, *self.waiting.values()], [self.wakeup_read])
+            code = _run_task(request["arguments"])
+        finally:
+            os._exit(code)
+
+    def _shutdown(self) -> None:
+        """The kernel is gone (or asked us to stop): stop every task's process group, then exit."""
+        for pid in list(self.waiting):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        os._exit(0)
+
+
+def _become_task(request: dict[str, Any], sockets: list[socket.socket], fds: list[int]) -> None:
+    """A fresh task's process state: own session, cwd, stdio files, exactly its environment, default signals."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    for sock in sockets:
+        sock.close()
+    for fd in fds:
+        os.close(fd)
+    os.chdir(request["cwd"])
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    for target, path in ((1, request["stdout"]), (2, request["stderr"])):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, target)
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    import io
+
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", write_through=True)
+
+
+def _run_task(arguments: list[str]) -> int:
+    """Run the task module's main as `python -m` would; its exit status."""
+    import traceback
+
+    from kfp_notebook.backends.local import task_main
+
+    sys.argv = [TASK_MODULE, *arguments]
+    try:
+        task_main.main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
+
+
+def main() -> None:
+    import importlib
+
+    for module in WARM_MODULES:
+        importlib.import_module(module)
+    _Server(sys.argv[1]).serve()
+
+
+if __name__ == "__main__":
+    main()
