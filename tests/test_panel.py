@@ -54,9 +54,8 @@ def test_the_model_has_a_node_per_task_and_a_group_per_construct(everything):
         "exit": "ExitHandler (then notify)",
         "branches": "If / Elif / Else",
     }
-    conditions = sorted(g.label for g in model.groups.values() if g.kind == "condition")
-    assert conditions[0] == "If not (prepare.Output > 2) and not (prepare.Output == 2)"
-    assert "If prepare.Output > 2" in conditions
+    branches = next(g for g in model.groups.values() if g.kind == "branches")
+    assert [model.groups[m].label for m in branches.members] == ["If prepare > 2", "Elif prepare == 2", "Else"]
     assert model.nodes["notify"].exit_task
     assert model.nodes["exit-handler-1/prepare"].badges == [
         "cpu 2",
@@ -271,3 +270,136 @@ def test_the_panel_runs_with_the_kernels_settings(ip, tmp_path):
         time.sleep(0.05)
     panel.compile()
     assert panel.compiled_path == "compiled/p.yaml"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        (["int(inputs.parameter_values['pipelinechannel--draw-number-Output']) < 30"], ["If draw-number < 30"]),
+        (
+            [
+                "a < 30",
+                "!(a < 30) && a > 30",
+                "!(a < 30) && !(a > 30)",
+            ],
+            ["If a < 30", "Elif a > 30", "Else"],
+        ),
+        (["x == 'y' && z", "!(x == 'y' && z)"], ["If x == 'y' and z", "Else"]),
+    ],
+)
+def test_if_elif_else_are_drawn_as_written(conditions, expected):
+    from kfp_notebook.view import labels
+
+    assert labels.branch_labels(conditions) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("[1, 2, 3]", "[1, 2, 3]"),
+        (str(list(range(20))), "[0, 1, 2, … 19] (20)"),
+        ('["a-very-long-item-name-indeed", "b", "c", "d", "e"]', '["a-very-long-it…, "b", "c", … "e"] (5)'),
+    ],
+)
+def test_loop_items_are_truncated(raw, text):
+    from kfp_notebook.view import labels
+
+    assert labels.items_text(raw) == text
+
+
+@pytest.mark.parametrize(
+    ("channel", "text"),
+    [
+        ("pipelinechannel--train-Output", "train"),
+        ("pipelinechannel--make-out", "make.out"),
+        ("pipelinechannel--items-loop-item", "item of items"),
+        ("pipelinechannel--threshold", "threshold"),
+    ],
+)
+def test_channels_read_as_task_names(channel, text):
+    from kfp_notebook.view import labels
+
+    assert labels.channel(channel) == text
+
+
+def test_nodes_are_compact_without_the_default_image(everything):
+    model = graph.dag_model(PipelineIR.from_pipeline(everything))
+    node = model.nodes["exit-handler-1/prepare"]
+    assert node.lines("python:3.11") == ["prepare"]
+    assert node.lines("other:1") == ["prepare", "python:3.11"]
+    assert "cpu 2 · mem 1G · GPU 1 · no cache · ↻2" in node.dot_label("python:3.11")
+    dot = graph.to_dot(model).source
+    assert "python:3.11<" not in dot and "\\npython:3.11" not in dot
+
+
+LOOP_PIPELINE = """%%pipeline
+def shards(n: int = 1):
+    first = prepare(n=n)
+    with dsl.ParallelFor(list(range(20))) as item:
+        prepare(n=item).after(first)
+    with dsl.If(first.output > 5):
+        prepare(n=0)
+"""
+
+
+@pytest.fixture
+def shards(ip):
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell(LOOP_PIPELINE)
+    return graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["shards"]))
+
+
+def _handle(tasks: dict[str, TaskState], done: bool = False, messages: dict[str, str] | None = None) -> RunHandle:
+    handle = RunHandle("r", "shards", "local", state=TaskState.FAILED if done else TaskState.RUNNING)
+    for task_id, state in tasks.items():
+        component = "comp-for-loop-2" if task_id.endswith("for-loop-2") else "comp-prepare"
+        handle.tasks[task_id] = TaskStatus(task_id, task_id, state, component=component, finished=len(handle.tasks))
+        handle.tasks[task_id].message = (messages or {}).get(task_id, "")
+    return handle
+
+
+def test_loop_progress_counts_iterations_by_state_with_a_fixed_total(shards):
+    from kfp_notebook.view import states
+
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    body = shards.groups[loop].members[0]
+    tasks = {"prepare": TaskState.SUCCEEDED, loop: TaskState.RUNNING}
+    tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.SUCCEEDED for i in range(13)}
+    tasks |= {f"{loop}[13]/{body.rsplit('/', 1)[-1]}": TaskState.FAILED}
+    tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.RUNNING for i in (14, 15)}
+    view = states.run_view(shards, _handle(tasks))
+    assert view["loops"][graph.node_element_id(loop)] == {"SUCCEEDED": 13, "FAILED": 1, "RUNNING": 2, "total": 20}
+    assert view["tasks"] == {"done": 15, "failed": 1, "total": 22}, "a fixed total: 1 + 20 iterations + 1 branch task"
+    assert view["iterations"] == {"done": 14, "total": 20}
+
+
+def test_the_failure_names_the_task_its_item_and_the_exceptions_last_line(shards):
+    from kfp_notebook.view import states
+
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    task = f"{loop}[13]/" + shards.groups[loop].members[0].rsplit("/", 1)[-1]
+    message = (
+        "exited with code 1; end of its stderr:\nTraceback (most recent call last):\n  File x\nValueError: bad shard\n"
+    )
+    view = states.run_view(
+        shards, _handle({"prepare": TaskState.SUCCEEDED, task: TaskState.FAILED}, True, {task: message})
+    )
+    label = shards.nodes[shards.groups[loop].members[0]].label
+    assert view["failure"]["text"] == f"{label} [item=13] failed: ValueError: bad shard"
+    assert view["failure"]["node"] == graph.node_element_id(shards.groups[loop].members[0])
+
+
+def test_states_before_and_after_a_run_are_told_apart(shards):
+    from kfp_notebook.view import states
+
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    branch = next(m for m, g in shards.groups.items() if g.kind == "condition")
+    running = states.run_view(shards, _handle({"prepare": TaskState.RUNNING, loop: TaskState.PENDING}))
+    assert running["states"][graph.node_element_id(loop)] == "WAITING"
+    queued = states.run_view(shards, _handle({"prepare": TaskState.SUCCEEDED, loop: TaskState.PENDING}))
+    assert queued["states"][graph.node_element_id(loop)] == "QUEUED"
+    ended = states.run_view(shards, _handle({"prepare": TaskState.FAILED, loop: TaskState.RUNNING}, done=True))
+    assert ended["states"][graph.node_element_id(loop)] == "LOST"
+    assert ended["states"][graph.node_element_id(branch)] == "NOT_EXECUTED"
+    assert ended["states"][graph.node_element_id(shards.groups[branch].members[0])] == "NOT_EXECUTED"
+    assert [look["state"] for look in states.legend()][:3] == ["PENDING", "WAITING", "QUEUED"]

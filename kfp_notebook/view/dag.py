@@ -14,6 +14,7 @@ from typing import Any
 
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import TaskState
+from kfp_notebook.view import labels
 
 GROUP_KINDS = {"condition-branches": "branches", "condition": "condition", "for-loop": "loop", "exit-handler": "exit"}
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
@@ -31,6 +32,19 @@ class TaskNode:
     badges: list[str] = field(default_factory=list)
     exit_task: bool = False
 
+    def lines(self, default_image: str | None) -> list[str]:
+        """What the node shows: its name, its component when that says more, an image other than the default."""
+        lines = [labels.truncate(self.label)]
+        if not labels.same_component(self.label, self.component):
+            lines.append(labels.truncate(self.component))
+        if self.image and self.image != default_image:
+            lines.append(labels.truncate(self.image, 36))
+        return lines
+
+    def dot_label(self, default_image: str | None) -> str:
+        """The node's DOT label: its lines, and its badges as small chips below."""
+        return labels.html_label(self.lines(default_image), labels.badge_chips(self.badges))
+
 
 @dataclass
 class Group:
@@ -40,6 +54,7 @@ class Group:
     kind: str
     label: str
     members: list[str] = field(default_factory=list)
+    items: list[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,15 +95,31 @@ def _add_dag(ir: PipelineIR, model: DagModel, dag_component: dict[str, Any], pre
         member = f"{prefix}{name}"
         component = ir.component(task)
         if ir.is_dag(component):
-            group = Group(member, _group_kind(name), _group_label(name, task, tasks))
+            group = Group(member, _group_kind(name), _group_label(name, task, tasks), items=labels.literal_items(task))
             model.groups[member] = group
             group.members = _add_dag(ir, model, component, f"{member}/")
+            if group.kind == "branches":
+                _label_branches(ir, model, group, component)
         else:
             model.nodes[member] = _task_node(ir, member, task, component)
         members.append(member)
     for name, task in tasks.items():
         model.edges += _edges(f"{prefix}{name}", task, prefix)
     return members
+
+
+def _label_branches(ir: PipelineIR, model: DagModel, group: Group, component: dict[str, Any]) -> None:
+    """If / Elif / Else labels for the branches of a `dsl.If … Elif … Else` chain, in the order written."""
+    group.members.sort(key=_suffix)
+    tasks = component.get("dag", {}).get("tasks", {})
+    conditions = [tasks[m.rsplit("/", 1)[-1]].get("triggerPolicy", {}).get("condition", "") for m in group.members]
+    for member, label in zip(group.members, labels.branch_labels(conditions), strict=True):
+        model.groups[member].label = label
+
+
+def _suffix(member: str) -> int:
+    match = re.search(r"-(\d+)$", member)
+    return int(match.group(1)) if match else 0
 
 
 def _task_node(ir: PipelineIR, member: str, task: dict[str, Any], component: dict[str, Any]) -> TaskNode:
@@ -140,11 +171,8 @@ def _group_kind(name: str) -> str:
 def _group_label(name: str, task: dict[str, Any], siblings: dict[str, Any]) -> str:
     kind = _group_kind(name)
     if kind == "condition":
-        return (
-            "If " + readable_condition(task.get("triggerPolicy", {}).get("condition", ""))
-            if task.get("triggerPolicy")
-            else "Else"
-        )
+        condition = task.get("triggerPolicy", {}).get("condition", "")
+        return "If " + readable_condition(condition) if condition else "Else"
     if kind == "branches":
         return "If / Elif / Else"
     if kind == "loop":
@@ -162,28 +190,21 @@ def _group_label(name: str, task: dict[str, Any], siblings: dict[str, Any]) -> s
 def _loop_label(task: dict[str, Any]) -> str:
     iterator = task.get("parameterIterator") or task.get("artifactIterator") or {}
     items = iterator.get("items", {})
-    source = items.get("raw") or _channel(items.get("inputParameter") or items.get("inputArtifact") or "items")
+    raw = items.get("raw")
+    channel = items.get("inputParameter") or items.get("inputArtifact") or "items"
+    source = labels.items_text(raw) if raw else _channel(channel)
     limit = task.get("iteratorPolicy", {}).get("parallelismLimit")
     return f"ParallelFor {source}" + (f" (parallelism {limit})" if limit else "")
 
 
 def _channel(name: str) -> str:
-    """A pipeline channel's readable name: 'pipelinechannel--train-Output' → 'train.Output'."""
-    name = name.removeprefix("pipelinechannel--")
-    match = re.match(r"(.+)-(Output|[A-Za-z_][A-Za-z0-9_]*)$", name)
-    if match and "-" in name and not name.endswith("-loop-item"):
-        return f"{match.group(1)}.{match.group(2)}"
-    return name.removesuffix("-loop-item") + (" item" if name.endswith("-loop-item") else "")
+    """A pipeline channel's readable name: 'pipelinechannel--train-Output' → 'train'."""
+    return labels.channel(name)
 
 
 def readable_condition(condition: str) -> str:
-    """kfp's CEL condition as the user wrote it.
-
-    `int(inputs.parameter_values['pipelinechannel--n-Output']) < 30` → `n.Output < 30`.
-    """
-    text = re.sub(r"inputs\.parameter_values\['([^']+)'\]", lambda m: _channel(m.group(1)), condition)
-    text = re.sub(r"\b(int|double|string)\(([^()]*)\)", r"\2", text)
-    return text.replace("&&", "and").replace("||", "or").replace("!(", "not (")
+    """kfp's CEL condition as the user wrote it: `int(…['pipelinechannel--n-Output']) < 30` → `n < 30`."""
+    return labels.condition_text(condition)
 
 
 def _edges(member: str, task: dict[str, Any], prefix: str) -> list[Edge]:
@@ -192,18 +213,14 @@ def _edges(member: str, task: dict[str, Any], prefix: str) -> list[Edge]:
     for source in inputs.get("parameters", {}).values():
         if "taskOutputParameter" in source:
             reference = source["taskOutputParameter"]
-            flows.setdefault(reference["producerTask"], []).append(
-                _channel(reference["outputParameterKey"]).rsplit(".", 1)[-1]
-            )
+            flows.setdefault(reference["producerTask"], []).append(reference["outputParameterKey"])
     for source in inputs.get("artifacts", {}).values():
         if "taskOutputArtifact" in source:
             reference = source["taskOutputArtifact"]
-            flows.setdefault(reference["producerTask"], []).append(
-                _channel(reference["outputArtifactKey"]).rsplit(".", 1)[-1]
-            )
+            flows.setdefault(reference["producerTask"], []).append(reference["outputArtifactKey"])
     exit_task = task.get("triggerPolicy", {}).get("strategy") == "ALL_UPSTREAM_TASKS_COMPLETED"
     producers = list(dict.fromkeys([*task.get("dependentTasks", []), *flows]))
-    return [Edge(f"{prefix}{p}", member, ", ".join(dict.fromkeys(flows.get(p, []))), exit_task) for p in producers]
+    return [Edge(f"{prefix}{p}", member, labels.edge_label(flows.get(p, [])), exit_task) for p in producers]
 
 
 def to_dot(model: DagModel) -> Any:
@@ -212,7 +229,14 @@ def to_dot(model: DagModel) -> Any:
 
     graph = graphviz.Digraph(
         model.name,
-        graph_attr={"compound": "true", "rankdir": "TB", "fontname": "Helvetica", "fontsize": "11", "nodesep": "0.3"},
+        graph_attr={
+            "compound": "true",
+            "rankdir": "TB",
+            "fontname": "Helvetica",
+            "fontsize": "11",
+            "nodesep": "0.3",
+            "bgcolor": "transparent",
+        },
     )
     graph.attr(
         "node",
@@ -223,8 +247,9 @@ def to_dot(model: DagModel) -> Any:
         fontsize="10",
     )
     graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
+    default_image = _default_image()
     for member in model.top:
-        _add_member(graph, model, member)
+        _add_member(graph, model, member, default_image)
     for edge in model.edges:
         attributes = {"label": edge.label} if edge.label else {}
         if edge.source in model.groups:
@@ -237,14 +262,18 @@ def to_dot(model: DagModel) -> Any:
     return graph
 
 
-def _add_member(graph: Any, model: DagModel, member: str) -> None:
+def _default_image() -> str:
+    from kfp_notebook.authoring.components import kfp_default_image
+
+    return kfp_default_image() or "python:3.11"
+
+
+def _add_member(graph: Any, model: DagModel, member: str, default_image: str) -> None:
     if member in model.nodes:
         node = model.nodes[member]
-        lines = [node.label] + ([node.component] if node.component != node.label else []) + [node.image]
-        if node.badges:
-            lines.append(" · ".join(node.badges))
         shape = {"shape": "octagon"} if node.exit_task else {}
-        graph.node(member, "\n".join(lines), id=node_element_id(member), tooltip=member, **shape)
+        tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
+        graph.node(member, node.dot_label(default_image), id=node_element_id(member), tooltip=tooltip, **shape)
         return
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
@@ -254,9 +283,16 @@ def _add_member(graph: Any, model: DagModel, member: str) -> None:
             color="#888888",
             id=node_element_id(member),
             fontsize="10",
+            tooltip=_group_tooltip(group),
         )
         for child in group.members:
-            _add_member(cluster, model, child)
+            _add_member(cluster, model, child, default_image)
+
+
+def _group_tooltip(group: Group) -> str:
+    if group.items is not None:
+        return labels.truncate(f"ParallelFor over {len(group.items)} items: {group.items}", 2000)
+    return group.label
 
 
 def _cluster(member: str) -> str:
@@ -292,6 +328,11 @@ def node_states(task_states: dict[str, TaskState]) -> dict[str, TaskState]:
         current = folded.get(key)
         folded[key] = state if current is None or _PRECEDENCE.index(state) < _PRECEDENCE.index(current) else current
     return folded
+
+
+def fold_states(states: list[TaskState]) -> TaskState:
+    """One state standing for several (a loop's iterations): the first of failed > running > … > skipped."""
+    return min(states, key=_PRECEDENCE.index) if states else TaskState.PENDING
 
 
 def render_svg(dot_source: str) -> str | None:

@@ -23,6 +23,7 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import parse_parameter
 from kfp_notebook.status import RunHandle, TaskState
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import states as run_states
 
 MODULE = "kfp-notebook"
 MODULE_VERSION = "0.1.0"
@@ -57,6 +58,10 @@ class PipelinePanel(ipywidgets.DOMWidget):
     details = Dict().tag(sync=True)
     metrics = Dict().tag(sync=True)
     needs_svg = Bool(False).tag(sync=True)
+    #: the node states' names, icons and meanings (view/states.py), drawn as the legend
+    legend: List = List().tag(sync=True)
+    #: the run as the front end shows it: derived states, loop progress, fixed totals, the failure, times
+    run_view = Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -68,6 +73,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.legend = run_states.legend()
         self.pipeline, self.name = pipeline, name
         self._compile, self._runner, self._output_dir = compile_yaml, runner, output_dir
         self.handle: RunHandle | None = None
@@ -78,6 +84,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self._flush_scheduled = False
         self._lock = threading.Lock()
         self.on_msg(self._on_message)
+        self.observe(self._new_run, names=["run_id"])
         self._load(PipelineIR.from_pipeline(pipeline))
 
     def _load(self, ir: PipelineIR) -> None:
@@ -91,6 +98,10 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self.values = {p["name"]: p["default"] for p in self.parameters}
         self.static_svg = graph.render_svg(self.dot)
         self.needs_svg = self.static_svg is None
+
+    def _new_run(self, _change: Any) -> None:
+        """A new run: the previous run's progress and task details are cleared."""
+        self.run_view, self.details = {}, {}
 
     # -- what the notebook saves ----------------------------------------------------------------------
 
@@ -217,6 +228,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         states = graph.node_states({t.task_id: t.state for t in list(handle.tasks.values())})
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle)
+        self.run_view = run_states.run_view(self.model, handle)
         if handle.message.startswith(("connection lost", "the session expired")):
             self.message = {"kind": "info", "text": handle.message, "details": ""}
         elif self.message.get("text", "").startswith(("connection lost", "the session expired")):
@@ -233,7 +245,8 @@ class PipelinePanel(ipywidgets.DOMWidget):
         }
         failed = [t for t in result.tasks.values() if t.state == "FAILED"]
         if failed:
-            self.message = {"kind": "error", "text": f"{failed[0].task_id} failed", "details": failed[0].message}
+            headline = self.run_view.get("failure", {}).get("text") or f"{failed[0].task_id} failed"
+            self.message = {"kind": "error", "text": headline, "details": failed[0].message}
         elif handle.state is TaskState.CANCELED:
             self.message = {"kind": "info", "text": "run stopped", "details": ""}
         self.busy = ""
