@@ -98,8 +98,11 @@ def test_the_static_svg_is_in_the_mime_bundle_when_dot_is_installed(everything):
     assert panel.needs_svg is False
 
 
-def test_without_dot_the_front_end_sends_the_svg(everything, monkeypatch):
-    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everything, monkeypatch):
+    from kfp_notebook.view import svg
+
+    monkeypatch.setattr(svg.shutil, "which", lambda name: None)
+    monkeypatch.setattr(svg, "wasm_backend", lambda: None)
     panel = kfp_notebook.show(everything)
     assert panel.needs_svg and panel.static_svg is None
 
@@ -403,3 +406,47 @@ def test_states_before_and_after_a_run_are_told_apart(shards):
     assert ended["states"][graph.node_element_id(branch)] == "NOT_EXECUTED"
     assert ended["states"][graph.node_element_id(shards.groups[branch].members[0])] == "NOT_EXECUTED"
     assert [look["state"] for look in states.legend()][:3] == ["PENDING", "WAITING", "QUEUED"]
+
+
+@pytest.fixture
+def no_dot(monkeypatch, tmp_path):
+    """`dot` hidden from the kernel, and an empty cache for the compiled WebAssembly module."""
+    from kfp_notebook.view import svg
+
+    monkeypatch.setattr(svg.shutil, "which", lambda name: None)
+    monkeypatch.setenv(svg.CACHE_ENV, str(tmp_path / "cache"))
+    svg.wasm_backend.cache_clear()
+    yield svg
+    svg.wasm_backend.cache_clear()
+
+
+def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everything, no_dot):
+    from html import unescape
+
+    panel = kfp_notebook.show(everything)
+    picture = unescape(panel.static_svg)
+    assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
+    assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
+    assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
+
+
+def test_the_compiled_module_is_loaded_from_the_disk_cache(no_dot, monkeypatch):
+    import wasmtime
+
+    assert "<svg" in no_dot.render_svg("digraph { a -> b }")
+    no_dot.wasm_backend.cache_clear()
+
+    def no_compiling(*args):
+        raise AssertionError("compiled again although the cache holds the module")
+
+    monkeypatch.setattr(wasmtime.Module, "from_file", no_compiling)
+    assert ">b</text>" in no_dot.render_svg("digraph { a -> b }")
+
+
+def test_a_damaged_cache_file_is_compiled_again(no_dot):
+    assert "<svg" in no_dot.render_svg("digraph { a }")
+    cached = next(no_dot.cache_dir().iterdir())
+    cached.write_bytes(b"not a module")
+    no_dot.wasm_backend.cache_clear()
+    assert ">a</text>" in no_dot.render_svg("digraph { a }")
+    assert cached.read_bytes() != b"not a module"

@@ -8,7 +8,6 @@ are task paths ("exit-handler-1/for-loop-2/square"); a run's task ids carry loop
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -336,9 +335,7 @@ def fold_states(states: list[TaskState]) -> TaskState:
 
 
 def render_svg(dot_source: str) -> str | None:
-    """SVG drawn by the `dot` binary when it is installed; None otherwise (the panel draws it then)."""
-    if shutil.which("dot") is None:
-        return None
-    import graphviz
+    """SVG drawn in the kernel (`dot`, else Graphviz in WebAssembly); None when neither exists (the panel draws it)."""
+    from kfp_notebook.view.svg import render_svg as draw
 
-    return graphviz.Source(dot_source).pipe(format="svg", encoding="utf-8")
+    return draw(dot_source)
