@@ -153,9 +153,11 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     assert panel.progress.startswith("succeeded · 2/2 tasks")
     panel.select({"node": "kfp-task-for-loop-1_sq"})
     assert panel.details["source"].startswith("def sq(x: int) -> int:")
-    assert sorted(r["outputs"]["Output"] for r in panel.details["runs"]) == [4, 9]
-    assert sorted(r["inputs"]["x"] for r in panel.details["runs"]) == [2, 3]
-    assert "squaring 2" in panel.details["runs"][0]["log"] + panel.details["runs"][1]["log"]
+    assert sorted(r["outputs"]["Output"] for r in panel.details["runs"]) == ["4", "9"]
+    assert sorted(r["inputs"]["x"] for r in panel.details["runs"]) == ["2", "3"]
+    users = [r["log_user"] for r in panel.details["runs"]]
+    assert sorted(users) == ["squaring 2", "squaring 3"], "the user's lines, without the executor's"
+    assert all("[KFP Executor" in r["log_executor"] and '"inputs"' in r["log_executor"] for r in panel.details["runs"])
 
 
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
@@ -372,7 +374,7 @@ def test_loop_progress_counts_iterations_by_state_with_a_fixed_total(shards):
     tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.RUNNING for i in (14, 15)}
     view = states.run_view(shards, _handle(tasks))
     assert view["loops"][graph.node_element_id(loop)] == {"SUCCEEDED": 13, "FAILED": 1, "RUNNING": 2, "total": 20}
-    assert view["tasks"] == {"done": 15, "failed": 1, "total": 22}, "a fixed total: 1 + 20 iterations + 1 branch task"
+    assert view["tasks"] == {"done": 14, "failed": 1, "canceled": 0, "total": 22}, "fixed: 1 + 20 iterations + 1 branch"
     assert view["iterations"] == {"done": 14, "total": 20}
 
 
@@ -450,3 +452,68 @@ def test_a_damaged_cache_file_is_compiled_again(no_dot):
     no_dot.wasm_backend.cache_clear()
     assert ">a</text>" in no_dot.render_svg("digraph { a }")
     assert cached.read_bytes() != b"not a module"
+
+
+def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
+    import json
+    from pathlib import Path
+
+    from kfp_notebook.view import panel
+
+    package = json.loads((Path(__file__).parent.parent / "labextension" / "package.json").read_text(encoding="utf-8"))
+    assert (package["name"], package["version"]) == (panel.MODULE, panel.MODULE_VERSION)
+    source = (Path(__file__).parent.parent / "labextension" / "src" / "widget.ts").read_text(encoding="utf-8")
+    assert "require('../package.json')" in source and package["version"] not in source
+
+
+def _wait_idle(panel):
+    deadline = time.time() + 20
+    while panel.busy and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_failed_iteration_is_named_first_with_its_item_and_its_cell_line(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell(
+        "%%component\ndef shard(x: int) -> float:\n    print('shard', x)\n    if x == 13:\n"
+        "        raise ValueError('bad shard')\n    return 0.1 * 9\n"
+    )
+    ip.run_cell(
+        "%%pipeline\ndef shards():\n    with dsl.ParallelFor(list(range(20)), parallelism=4) as i:\n        shard(x=i)\n"
+    )
+    panel = kfp_notebook.show(ip.user_ns["shards"])
+    assert panel.run({"values": {}}).wait(120)
+    _wait_idle(panel)
+    assert panel.message["text"] == "shard [item=13] failed: ValueError: bad shard"
+    loop = next(k for k in panel.run_view["loops"])
+    assert panel.run_view["loops"][loop] == {"SUCCEEDED": 19, "FAILED": 1, "total": 20}
+    assert panel.run_view["tasks"] == {"done": 19, "failed": 1, "canceled": 0, "total": 20}
+    panel.select({"node": loop})
+    runs = panel.details["runs"]
+    assert panel.details["kind"] == "loop" and len(runs) == 20
+    assert (runs[0]["item"], runs[0]["state"], runs[0]["message"]) == ("item=13", "FAILED", "ValueError: bad shard")
+    panel.select({"node": runs[0]["id"]})
+    (failed,) = panel.details["runs"]
+    history = ip.history_manager.input_hist_raw
+    count = max(i for i, cell in enumerate(history) if cell.startswith("%%component\ndef shard"))
+    assert failed["traceback"].splitlines()[1] == f"  In [{count}], line 5, in shard"
+    assert "executor_main" not in failed["traceback"] and failed["traceback"].endswith("ValueError: bad shard")
+    assert failed["log_user"] == "shard 13" and failed["inputs"] == {"x": "13"}
+    panel.select({"node": panel.run_view["failure"]["node"]})
+    assert {r["outputs"].get("Output") for r in panel.details["runs"]} >= {"0.9"}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.8999999999999999, "0.9"),
+        (3, "3"),
+        ("a", "a"),
+        ([0.30000000000000004, 1], "[0.3, 1]"),
+        ({"k": "한"}, '{"k": "한"}'),
+    ],
+)
+def test_values_are_shown_at_sensible_precision(value, text):
+    from kfp_notebook.view.details import value_text
+
+    assert value_text(value) == text

@@ -24,9 +24,11 @@ from kfp_notebook.parameters import parse_parameter
 from kfp_notebook.status import RunHandle, TaskState
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import states as run_states
+from kfp_notebook.view.details import details_for
+from kfp_notebook.view.front_end import package_info
 
-MODULE = "kfp-notebook"
-MODULE_VERSION = "0.1.0"
+MODULE = package_info()["name"]
+MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
 
@@ -198,7 +200,13 @@ class PipelinePanel(ipywidgets.DOMWidget):
         return self._start(content, self._submitter, "submit")
 
     def select(self, content: dict[str, Any]) -> None:
-        self.details = task_details(self.ir, self.model, str(content.get("node", "")), self.handle)
+        """The side pane's content for a clicked node, loop or loop iteration (view/details.py formats it)."""
+        self.details = details_for(
+            str(content.get("node", "")),
+            self.model,
+            self.handle,
+            lambda element_id: task_details(self.ir, self.model, element_id, self.handle),
+        )
 
     def receive_svg(self, content: dict[str, Any]) -> None:
         """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""

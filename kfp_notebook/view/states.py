@@ -78,11 +78,18 @@ def _upstream_busy(model: DagModel, member: str, folded: dict[str, TaskState]) -
 
 
 def task_totals(model: DagModel, tasks: list[TaskStatus]) -> dict[str, int]:
-    """Container tasks done, failed and in all; the total is fixed from the start where loop items are literal."""
+    """Container tasks done (succeeded, cached or skipped), failed, canceled, and in all.
+
+    The total is fixed from the start where loop items are literal, so it does not grow during the run.
+    """
     runs = [t for t in tasks if not is_group_component(t.component)]
     total = sum(max(_expected(model, member), _seen(runs, member)) for member in model.nodes)
-    done = sum(1 for t in runs if t.state.finished)
-    return {"done": done, "failed": sum(1 for t in runs if t.state is TaskState.FAILED), "total": total}
+    return {
+        "done": sum(1 for t in runs if t.state.ok),
+        "failed": sum(1 for t in runs if t.state is TaskState.FAILED),
+        "canceled": sum(1 for t in runs if t.state is TaskState.CANCELED),
+        "total": total,
+    }
 
 
 def _expected(model: DagModel, member: str) -> int:
