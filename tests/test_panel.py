@@ -12,6 +12,7 @@ import kfp_notebook
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import picture as graph_picture
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
 
@@ -99,25 +100,44 @@ def test_the_static_svg_is_in_the_mime_bundle_when_dot_is_installed(everything):
 
 
 def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everything, monkeypatch):
+    import IPython.display
+
     from kfp_notebook.view import svg
 
     monkeypatch.setattr(svg.shutil, "which", lambda name: None)
     monkeypatch.setattr(svg, "wasm_backend", lambda: None)
     panel = kfp_notebook.show(everything)
     assert panel.needs_svg and panel.static_svg is None
-
-    class Display:
-        updates = 0
-
-        def update(self, obj):
-            Display.updates += 1
-
-    panel.display_handle = Display()
+    shown, updates = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
+    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
+    panel._ipython_display_()
+    (picture, picture_options), (live, _) = shown
+    assert picture == {"image/svg+xml": graph_picture.PLACEHOLDER} and picture_options["display_id"] == panel.picture_id
+    assert "application/vnd.jupyter.widget-view+json" in live and "image/svg+xml" not in live
     panel.receive_svg({"svg": "<svg><g/></svg>"})
-    assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg and Display.updates == 1
-    data = panel._repr_mimebundle_()
-    data = data[0] if isinstance(data, tuple) else data
-    assert data["image/svg+xml"] == "<svg><g/></svg>"
+    assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg
+    assert updates == [({"image/svg+xml": "<svg><g/></svg>"}, {"raw": True, "display_id": panel.picture_id})]
+
+
+def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
+    import IPython.display
+
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell(LOOP_PIPELINE)
+    panel = kfp_notebook.show(ip.user_ns["shards"])
+    updates = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: None)
+    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append(data))
+    panel._ipython_display_()
+    assert panel.run().wait(120)
+    deadline = time.time() + 20
+    while not updates and time.time() < deadline:
+        time.sleep(0.05)
+    (saved,) = updates
+    svg = saved["image/svg+xml"]
+    assert graph_picture.STATIC_FILLS["SUCCEEDED"] in svg and graph_picture.STATIC_FILLS["NOT_EXECUTED"] in svg
+    assert "stroke-dasharray" in svg, "the branch not taken is dashed"
 
 
 def test_the_panel_offers_a_field_per_parameter_with_defaults(everything):

@@ -222,8 +222,11 @@ def _edges(member: str, task: dict[str, Any], prefix: str) -> list[Edge]:
     return [Edge(f"{prefix}{p}", member, labels.edge_label(flows.get(p, [])), exit_task) for p in producers]
 
 
-def to_dot(model: DagModel) -> Any:
-    """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js)."""
+def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> Any:
+    """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js).
+
+    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills).
+    """
     import graphviz
 
     graph = graphviz.Digraph(
@@ -248,7 +251,7 @@ def to_dot(model: DagModel) -> Any:
     graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
     default_image = _default_image()
     for member in model.top:
-        _add_member(graph, model, member, default_image)
+        _add_member(graph, model, member, default_image, styles or {})
     for edge in model.edges:
         attributes = {"label": edge.label} if edge.label else {}
         if edge.source in model.groups:
@@ -267,10 +270,11 @@ def _default_image() -> str:
     return kfp_default_image() or "python:3.11"
 
 
-def _add_member(graph: Any, model: DagModel, member: str, default_image: str) -> None:
+def _add_member(graph: Any, model: DagModel, member: str, default_image: str, styles: dict[str, Any]) -> None:
     if member in model.nodes:
         node = model.nodes[member]
         shape = {"shape": "octagon"} if node.exit_task else {}
+        shape.update(styles.get(node_element_id(member), {}))
         tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
         graph.node(member, node.dot_label(default_image), id=node_element_id(member), tooltip=tooltip, **shape)
         return
@@ -285,7 +289,7 @@ def _add_member(graph: Any, model: DagModel, member: str, default_image: str) ->
             tooltip=_group_tooltip(group),
         )
         for child in group.members:
-            _add_member(cluster, model, child, default_image)
+            _add_member(cluster, model, child, default_image, styles)
 
 
 def _group_tooltip(group: Group) -> str:

@@ -23,6 +23,7 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import parse_parameter
 from kfp_notebook.status import RunHandle, TaskState
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
 from kfp_notebook.view.details import details_for
 from kfp_notebook.view.front_end import package_info
@@ -33,7 +34,7 @@ FLUSH_SECONDS = 0.1
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
 
 
-class PipelinePanel(ipywidgets.DOMWidget):
+class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
 
     _model_name = Unicode("PipelinePanelModel").tag(sync=True)
@@ -60,10 +61,8 @@ class PipelinePanel(ipywidgets.DOMWidget):
     details = Dict().tag(sync=True)
     metrics = Dict().tag(sync=True)
     needs_svg = Bool(False).tag(sync=True)
-    #: the node states' names, icons and meanings (view/states.py), drawn as the legend
-    legend: List = List().tag(sync=True)
-    #: the run as the front end shows it: derived states, loop progress, fixed totals, the failure, times
-    run_view = Dict().tag(sync=True)
+    legend: List = List().tag(sync=True)  # the states' names, icons, meanings (view/states.py)
+    run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
 
     def __init__(
         self,
@@ -87,6 +86,8 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self._lock = threading.Lock()
         self.on_msg(self._on_message)
         self.observe(self._new_run, names=["run_id"])
+        self.observe(self._update_picture, names=["run_view"])
+        self.picture_id = ""
         self._load(PipelineIR.from_pipeline(pipeline))
 
     def _load(self, ir: PipelineIR) -> None:
@@ -214,8 +215,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         if svg.startswith("<svg") and self.static_svg is None:
             self.static_svg = svg
             self.needs_svg = False
-            if self.display_handle is not None:
-                self.display_handle.update(self)
+            self._update_picture()
 
     # -- run events, coalesced ------------------------------------------------------------------------
 
