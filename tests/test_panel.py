@@ -537,3 +537,13 @@ def test_values_are_shown_at_sensible_precision(value, text):
     from kfp_notebook.view.details import value_text
 
     assert value_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("keys", "label"),
+    [(["Output"], ""), (["out", "Output"], "out"), (["pipelinechannel--square-Output"], ""), (["pipelinechannel--make-out"], "out")],
+)
+def test_edges_are_labelled_only_with_named_outputs(keys, label):
+    from kfp_notebook.view import labels
+
+    assert labels.edge_label(keys) == label

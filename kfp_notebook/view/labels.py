@@ -98,8 +98,19 @@ def truncate(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def edge_label(outputs: list[str]) -> str:
-    """The outputs an edge carries, without the default one (an edge already says 'the output')."""
-    return ", ".join(o for o in dict.fromkeys(outputs) if o != DEFAULT_OUTPUT)
+    """The named outputs an edge carries; the default one says nothing an edge does not already say.
+
+    Keys are output names ('out'), or channels for collected loop outputs ('pipelinechannel--make-out').
+    """
+    names = [_output_name(o) for o in outputs]
+    return ", ".join(n for n in dict.fromkeys(names) if n and n != DEFAULT_OUTPUT)
+
+
+def _output_name(key: str) -> str:
+    if not key.startswith("pipelinechannel--"):
+        return key
+    written = channel(key)
+    return written.split(".", 1)[1] if "." in written else ""
 
 
 def badge_chips(badges: list[str]) -> str:

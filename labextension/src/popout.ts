@@ -20,7 +20,7 @@ export async function popOut(view: DOMWidgetView): Promise<void> {
   }
   const child = await view.model.widget_manager.create_view(view.model, {});
   const tab = new Widget();
-  tab.addClass('kfp-popout');
+  tab.addClass('kfp-popout-tab');
   tab.id = `kfp-popout-${view.model.model_id}-${Date.now()}`;
   tab.title.label = `Pipeline ${view.model.get('title')}`;
   tab.title.closable = true;

@@ -80,8 +80,10 @@ export function elapsedText(seconds: number): string {
 
 /** A loop's iterations by state: '✓13 ⟳2 ✗1 / 20'. */
 export function loopText(counts: Record<string, number>, looks: Record<string, Look>): string {
+  const order = Object.keys(looks); // the legend's order: waiting, running, succeeded, …, failed
   const parts = Object.entries(counts)
     .filter(([state, count]) => state !== 'total' && count > 0)
+    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
     .map(([state, count]) => `${looks[state]?.icon ?? state}${count}`);
   return `${parts.join(' ')} / ${counts.total ?? '?'}`;
 }
@@ -119,6 +121,9 @@ export class PipelinePanelView extends DOMWidgetView {
     this.pane.onOpenRun = run => this.send({ action: 'select', node: run.id } as PanelAction);
     this.viewport.onChange = scale => (this.zoomLabel.textContent = `${Math.round(scale * 100)}%`);
     this.dag.tabIndex = -1;
+    // keys on the DAG and in the pane are ours (arrows, Enter, Escape), not the notebook's shortcuts
+    this.dag.setAttribute('data-lm-suppress-shortcuts', 'true');
+    this.pane.node.setAttribute('data-lm-suppress-shortcuts', 'true');
     this.dag.addEventListener('keydown', event => this.onKey(event));
     this.renderAll();
     void this.drawDag();
@@ -383,14 +388,13 @@ export class PipelinePanelView extends DOMWidgetView {
       node.setAttribute('role', 'button');
       node.setAttribute('aria-label', (node.querySelector('text')?.textContent ?? node.id).trim());
       node.addEventListener('click', () => this.select(node.id));
-      const shape = node.querySelector('path, polygon');
-      const box = (shape as SVGGraphicsElement | null)?.getBBox();
+      const box = shapeBox(node.querySelector('path, polygon'));
       if (box) {
         node.appendChild(svgText('kfp-icon', box.x + 9, box.y + 12, ''));
       }
     });
     svg.querySelectorAll('g.cluster').forEach(cluster => {
-      const box = (cluster.querySelector('path, polygon') as SVGGraphicsElement | null)?.getBBox();
+      const box = shapeBox(cluster.querySelector('path, polygon'));
       if (box && /ParallelFor/.test(cluster.textContent ?? '')) {
         const text = svgText('kfp-loop-progress', box.x + box.width - 6, box.y + box.height - 6, '');
         text.setAttribute('text-anchor', 'end');
@@ -409,6 +413,7 @@ export class PipelinePanelView extends DOMWidgetView {
     this.svg?.querySelectorAll('.kfp-selected').forEach(node => node.classList.remove('kfp-selected'));
     if (!id) {
       this.pane.show({});
+      this.send({ action: 'select', node: '' }); // the kernel forgets it too: selecting it again shows it again
       return;
     }
     const node = this.svg?.querySelector(`[id="${CSS.escape(id)}"]`);
@@ -489,6 +494,18 @@ export class PipelinePanelView extends DOMWidgetView {
     }
     this.metricsBox.appendChild(table);
   }
+}
+
+/** A shape's box from its own coordinates (getBBox needs layout, which a notebook cell out of view lacks). */
+export function shapeBox(shape: Element | null): { x: number; y: number; width: number; height: number } | null {
+  const numbers = (shape?.getAttribute('points') ?? shape?.getAttribute('d') ?? '').match(/-?\d+(\.\d+)?/g)?.map(Number);
+  if (!numbers || numbers.length < 4) {
+    return null;
+  }
+  const xs = numbers.filter((_, i) => i % 2 === 0);
+  const ys = numbers.filter((_, i) => i % 2 === 1);
+  const [x, y] = [Math.min(...xs), Math.min(...ys)];
+  return { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y };
 }
 
 function svgText(className: string, x: number, y: number, text: string): SVGTextElement {
