@@ -541,7 +541,12 @@ def test_values_are_shown_at_sensible_precision(value, text):
 
 @pytest.mark.parametrize(
     ("keys", "label"),
-    [(["Output"], ""), (["out", "Output"], "out"), (["pipelinechannel--square-Output"], ""), (["pipelinechannel--make-out"], "out")],
+    [
+        (["Output"], ""),
+        (["out", "Output"], "out"),
+        (["pipelinechannel--square-Output"], ""),
+        (["pipelinechannel--make-out"], "out"),
+    ],
 )
 def test_edges_are_labelled_only_with_named_outputs(keys, label):
     from kfp_notebook.view import labels
