@@ -70,7 +70,7 @@ def test_the_model_has_a_node_per_task_and_a_group_per_construct(everything):
 def test_the_dot_has_clusters_labelled_edges_and_element_ids(everything):
     dot = graph.to_dot(graph.dag_model(PipelineIR.from_pipeline(everything))).source
     assert dot.count("subgraph cluster_") == 6
-    assert 'label="ParallelFor items (parallelism 2)"' in dot
+    assert 'label="ParallelFor items (parallelism 2)\n' in dot, "a second label line is kept for the loop's progress"
     assert re.search(
         r'"exit-handler-1/make" -> "exit-handler-1/condition-branches-\d+/condition-\d+/\S+" \[label=out lhead=cluster_exit_handler_1_condition_branches_\d+\]',
         dot,
@@ -552,3 +552,51 @@ def test_edges_are_labelled_only_with_named_outputs(keys, label):
     from kfp_notebook.view import labels
 
     assert labels.edge_label(keys) == label
+
+
+def _path_without_dot(scratch) -> str:
+    """PATH with each folder that holds `dot` replaced by a folder of links to everything else in it."""
+    import os
+
+    folders = []
+    for index, folder in enumerate(os.environ.get("PATH", "").split(os.pathsep)):
+        if folder and os.path.exists(os.path.join(folder, "dot")):
+            copy = scratch / f"bin-{index}"
+            copy.mkdir()
+            for name in os.listdir(folder):
+                if name != "dot":
+                    (copy / name).symlink_to(os.path.join(folder, name))
+            folder = str(copy)
+        folders.append(folder)
+    return os.pathsep.join(folders)
+
+
+@pytest.mark.slow
+def test_nbconvert_execute_without_dot_shows_the_dag_in_the_html(tmp_path):
+    import base64
+    import os
+    import subprocess
+    import sys
+    from html import unescape
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [
+        "%load_ext kfp_notebook",
+        "%%component\ndef sq(x: int) -> int:\n    return x * x",
+        "%%pipeline\ndef p(x: int = 1):\n    sq(x=x)",
+    ]
+    notebook = new_notebook(cells=[new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    env = {**os.environ, "PATH": _path_without_dot(tmp_path), "KFP_NOTEBOOK_CACHE_DIR": str(tmp_path / "cache")}
+    assert shutil.which("dot", path=env["PATH"]) is None
+    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--execute", "n.ipynb"]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, timeout=300, capture_output=True)
+    html = (tmp_path / "n.html").read_text(encoding="utf-8")
+    found = re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html)
+    pictures = [unescape(base64.b64decode(m).decode("utf-8")) for m in found]
+    assert any('id="kfp-task-sq"' in picture and ">sq</text>" in picture for picture in pictures), (
+        "the exported HTML shows no picture of the DAG"
+    )

@@ -18,6 +18,8 @@ from kfp_notebook.view import labels
 GROUP_KINDS = {"condition-branches": "branches", "condition": "condition", "for-loop": "loop", "exit-handler": "exit"}
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
 PENDING_FILL = "#ffffff"
+#: A second, blank label line on ParallelFor clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
+LOOP_PROGRESS_SPACE = "\n" + "\u2007" * 16
 
 
 @dataclass
@@ -281,7 +283,7 @@ def _add_member(graph: Any, model: DagModel, member: str, default_image: str, st
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
         cluster.attr(
-            label=group.label,
+            label=group.label + (LOOP_PROGRESS_SPACE if group.kind == "loop" else ""),
             style="rounded,dashed" if group.kind != "exit" else "rounded,bold",
             color="#888888",
             id=node_element_id(member),

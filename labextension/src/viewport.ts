@@ -10,6 +10,7 @@ export class Viewport {
   private natural = { width: 1, height: 1 };
   private scaleValue = 1;
   private drag: { x: number; y: number; left: number; top: number } | null = null;
+  private userZoomed = false;
   onChange: (scale: number) => void = () => undefined;
 
   constructor(node: HTMLDivElement) {
@@ -19,6 +20,8 @@ export class Viewport {
     node.addEventListener('pointermove', event => this.onPointerMove(event));
     node.addEventListener('pointerup', () => this.endDrag());
     node.addEventListener('pointerleave', () => this.endDrag());
+    // drawn before the cell was laid out (a notebook out of view): size it once the viewport has a width
+    new ResizeObserver(() => !this.userZoomed && this.svg !== null && this.autoScale()).observe(node);
   }
 
   get scale(): number {
@@ -32,8 +35,14 @@ export class Viewport {
     this.natural = { width: Math.max(box?.width || 1, 1), height: Math.max(box?.height || 1, 1) };
     svg.removeAttribute('width');
     svg.removeAttribute('height');
+    this.userZoomed = false;
+    this.autoScale();
+  }
+
+  /** Fit when the DAG is wider than the viewport, 1:1 otherwise. */
+  private autoScale(): void {
     if (this.natural.width > this.available()) {
-      this.fit();
+      this.setScale(Math.min(1, this.available() / this.natural.width));
     } else {
       this.setScale(1);
     }
@@ -41,10 +50,12 @@ export class Viewport {
 
   /** The whole width in view (never larger than 1:1 for a small DAG). */
   fit(): number {
+    this.userZoomed = true;
     return this.setScale(Math.min(1, this.available() / this.natural.width));
   }
 
   zoom(factor: number, around?: { x: number; y: number }): number {
+    this.userZoomed = true;
     const before = this.scaleValue;
     const point = around ?? { x: this.node.clientWidth / 2, y: this.node.clientHeight / 2 };
     const contentX = (this.node.scrollLeft + point.x) / before;
@@ -61,6 +72,12 @@ export class Viewport {
 
   zoomOut(): number {
     return this.zoom(1 / STEP);
+  }
+
+  /** The scale the user chose (1:1 is setScale(1)); automatic sizing stops from then on. */
+  chooseScale(scale: number): number {
+    this.userZoomed = true;
+    return this.setScale(scale);
   }
 
   setScale(scale: number): number {
@@ -86,7 +103,7 @@ export class Viewport {
   }
 
   private available(): number {
-    return Math.max(this.node.clientWidth - 8, 100);
+    return this.node.clientWidth > 0 ? Math.max(this.node.clientWidth - 8, 100) : Infinity;
   }
 
   private onWheel(event: WheelEvent): void {

@@ -132,11 +132,14 @@ export class PipelinePanelView extends DOMWidgetView {
     this.listenTo(this.model, 'change:busy change:submit_enabled change:submit_reason', () => this.updateButtons());
     this.listenTo(this.model, 'change:progress', () => this.renderProgress());
     this.listenTo(this.model, 'change:field_errors change:parameters', () => this.renderForm());
-    this.listenTo(this.model, 'change:message', () => this.renderMessage());
+    this.listenTo(this.model, 'change:message change:run_view', () => this.renderMessage());
     this.listenTo(this.model, 'change:run_link', () => this.renderRunLink());
     this.listenTo(this.model, 'change:metrics', () => this.renderMetrics());
     this.listenTo(this.model, 'change:details', () => this.pane.show(this.model.get('details') as Details));
-    this.listenTo(this.model, 'change:legend', () => this.renderLegend());
+    this.listenTo(this.model, 'change:legend', () => {
+      this.pane.setLegend(this.model.get('legend'));
+      this.renderLegend();
+    });
     this.listenTo(this.model, 'msg:custom', (content: KernelEvent) => this.onCustom(content));
     this.ticker = window.setInterval(() => this.renderProgress(), 1000);
   }
@@ -154,6 +157,7 @@ export class PipelinePanelView extends DOMWidgetView {
   }
 
   private renderAll(): void {
+    this.pane.setLegend(this.model.get('legend'));
     this.renderRunLink();
     this.renderForm();
     this.updateButtons();
@@ -187,7 +191,7 @@ export class PipelinePanelView extends DOMWidgetView {
       ['zoom-out', '−', 'Zoom out (Ctrl/Cmd + wheel)', () => this.viewport.zoomOut()],
       ['zoom-in', '+', 'Zoom in (Ctrl/Cmd + wheel)', () => this.viewport.zoomIn()],
       ['fit', 'Fit', 'Fit the width', () => this.viewport.fit()],
-      ['actual', '1:1', 'Actual size', () => this.viewport.setScale(1)],
+      ['actual', '1:1', 'Actual size', () => this.viewport.chooseScale(1)],
       ['popout', '⤢', 'Open the panel in a main-area tab', () => void popOut(this)]
     ];
     for (const [name, label, title, action] of zoom) {
@@ -197,6 +201,7 @@ export class PipelinePanelView extends DOMWidgetView {
       button.addEventListener('click', () => {
         const started = performance.now();
         action();
+        this.dag.getBoundingClientRect(); // the resized SVG laid out: what the user waits for
         this.el.dataset.zoomMs = (performance.now() - started).toFixed(2);
       });
       button.hidden = name === 'popout' && !canPopOut();
@@ -292,7 +297,9 @@ export class PipelinePanelView extends DOMWidgetView {
     if (!message.text) {
       return;
     }
-    this.messageBox.appendChild(element('span', 'kfp-message-text', message.text));
+    if (message.text !== (this.model.get('run_view') as RunView).failure?.text) {
+      this.messageBox.appendChild(element('span', 'kfp-message-text', message.text)); // the failure line says it already
+    }
     if (message.details) {
       const details = element('details', 'kfp-message-details');
       details.appendChild(element('summary', '', 'details'));
@@ -395,9 +402,12 @@ export class PipelinePanelView extends DOMWidgetView {
     });
     svg.querySelectorAll('g.cluster').forEach(cluster => {
       const box = shapeBox(cluster.querySelector('path, polygon'));
-      if (box && /ParallelFor/.test(cluster.textContent ?? '')) {
-        const text = svgText('kfp-loop-progress', box.x + box.width - 6, box.y + box.height - 6, '');
-        text.setAttribute('text-anchor', 'end');
+      const label = cluster.querySelector('text');
+      if (box && label && /ParallelFor/.test(label.textContent ?? '')) {
+        // the DOT reserves a second label line for it (view/dag.py LOOP_PROGRESS_SPACE)
+        const x = Number(label.getAttribute('x'));
+        const text = svgText('kfp-loop-progress', x, Number(label.getAttribute('y')) + 13, '');
+        text.setAttribute('text-anchor', 'middle');
         cluster.appendChild(text);
       }
       cluster.addEventListener('click', event => {
