@@ -342,6 +342,23 @@ def test_after_saving_and_reloading_the_page_the_dag_is_there(page):
     assert hidden.count() == 1 and hidden.is_hidden(), "the saved picture hides behind the live panel"
 
 
+def test_reopened_without_its_kernel_the_notebook_shows_the_picture_with_the_last_states(page):
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.shutdown()")
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_timeout(1000)
+    page.reload()
+    page.wait_for_function(KERNEL_READY, timeout=60_000)
+    picture = page.locator(".jp-OutputArea-child:has(.jp-RenderedSVG)").first
+    picture.locator("img").wait_for(timeout=30_000)
+    assert page.locator(".kfp-panel").count() == 0, "the panels' models are gone with their kernel"
+    source = picture.locator("img").get_attribute("src")
+    from urllib.parse import unquote
+
+    svg = unquote(source)
+    assert "square" in svg and "#b7e4c0" in svg, "the picture shows the last run's succeeded tasks"
+    shot(picture, "reopened-picture")
+
+
 def test_the_panel_works_in_notebook_7(tmp_path, browser):
     notebook = new_notebook(cells=[new_code_cell(c) for c in [*CELLS[:4], CELLS[5]]])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
