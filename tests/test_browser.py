@@ -36,7 +36,7 @@ CELLS = [
     "%%component\ndef square(x: int) -> int:\n    return x * x",
     "%%component\ndef total(values: list, metrics: Output[Metrics]) -> int:\n    metrics.log_metric('sum', float(sum(values)))\n    return sum(values)",
     "%%component\ndef boom(x: int) -> int:\n    raise ValueError('broken on purpose')",
-    "%%pipeline\ndef fan(items: list = [1, 2, 3]):\n    with dsl.ParallelFor(items) as item:\n        squared = square(x=item)\n    total(values=dsl.Collected(squared.output))",
+    "%%pipeline\ndef fan(items: list = [1, 2, 3]):\n    \"\"\"Squares each item, then adds them up.\"\"\"\n    with dsl.ParallelFor(items) as item:\n        squared = square(x=item)\n    total(values=dsl.Collected(squared.output))",
     "%%pipeline\ndef broken(x: int = 2):\n    b = boom(x=x)\n    square(x=b.output)",
     "%%component --no-cache\ndef nap(seconds: int) -> int:\n    import time\n    time.sleep(seconds)\n    return seconds",
     "%%pipeline\ndef sleepy(seconds: int = 30):\n    nap(seconds=seconds)",
@@ -139,6 +139,7 @@ def test_the_dag_shows_tasks_and_groups(page):
     assert "Connect to Kubeflow" in (first.locator(".kfp-submit").get_attribute("title") or "")
     assert first.locator(".kfp-run").get_attribute("class").count("jp-Button") == 1
     assert "jp-mod-styled" in first.locator(".kfp-params input").first.get_attribute("class")
+    assert first.locator(".kfp-description").inner_text() == "Squares each item, then adds them up."
     legend = first.locator(".kfp-legend-item")
     assert legend.count() == 11 and "waiting on inputs" in first.locator(".kfp-legend").inner_text()
     background = first.locator("svg").first.evaluate(

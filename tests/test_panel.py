@@ -140,6 +140,12 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     assert "stroke-dasharray" in svg, "the branch not taken is dashed"
 
 
+def test_the_panel_shows_the_pipelines_description(ip):
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell('%%pipeline\ndef described(n: int = 1):\n    """Prepares n, carefully."""\n    prepare(n=n)\n')
+    assert kfp_notebook.show(ip.user_ns["described"]).description == "Prepares n, carefully."
+
+
 def test_the_panel_offers_a_field_per_parameter_with_defaults(everything):
     panel = kfp_notebook.show(everything)
     assert panel.parameters == [

@@ -45,6 +45,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     title = Unicode("").tag(sync=True)
+    description = Unicode("").tag(sync=True)
     dot = Unicode("").tag(sync=True)
     node_states = Dict().tag(sync=True)
     progress = Unicode("").tag(sync=True)
@@ -94,7 +95,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.ir = ir
         self.model = graph.dag_model(self.ir)
         self.dot = graph.to_dot(self.model).source
-        self.title = self.ir.name
+        self.title, self.description = self.ir.name, self.ir.spec.get("pipelineInfo", {}).get("description", "")
         order = list(getattr(getattr(self.pipeline, "component_spec", None), "inputs", None) or {})
         fields = parameter_fields(self.ir)
         self.parameters = sorted(fields, key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
@@ -102,8 +103,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.static_svg = graph.render_svg(self.dot)
         self.needs_svg = self.static_svg is None
 
-    def _new_run(self, _change: Any) -> None:
-        """A new run: the previous run's progress and task details are cleared."""
+    def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}
 
     # -- what the notebook saves ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ export class PipelinePanelModel extends DOMWidgetModel {
       _model_module_version: MODULE_VERSION,
       _view_module_version: MODULE_VERSION,
       title: '',
+      description: '',
       dot: '',
       node_states: {},
       progress: '',
@@ -113,9 +114,10 @@ export class PipelinePanelView extends DOMWidgetView {
     this.el.classList.add('kfp-panel');
     const header = element('div', 'kfp-header');
     header.append(element('span', 'kfp-title', this.model.get('title')), this.progressLine, this.runLink);
+    const description = element('div', 'kfp-description', this.model.get('description'));
     const body = element('div', 'kfp-body');
     body.append(this.dag, this.pane.node);
-    this.el.append(header, this.failureLine, this.toolbar(), this.form, this.messageBox, this.noticeBox, this.compiledBox);
+    this.el.append(header, description, this.failureLine, this.toolbar(), this.form, this.messageBox, this.noticeBox, this.compiledBox);
     this.el.append(body, this.legendBox, this.metricsBox);
     this.pane.onClose = () => this.select('');
     this.pane.onOpenRun = run => this.send({ action: 'select', node: run.id } as PanelAction);
