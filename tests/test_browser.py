@@ -36,7 +36,7 @@ CELLS = [
     "%%component\ndef square(x: int) -> int:\n    return x * x",
     "%%component\ndef total(values: list, metrics: Output[Metrics]) -> int:\n    metrics.log_metric('sum', float(sum(values)))\n    return sum(values)",
     "%%component\ndef boom(x: int) -> int:\n    raise ValueError('broken on purpose')",
-    "%%pipeline\ndef fan(items: list = [1, 2, 3]):\n    \"\"\"Squares each item, then adds them up.\"\"\"\n    with dsl.ParallelFor(items) as item:\n        squared = square(x=item)\n    total(values=dsl.Collected(squared.output))",
+    '%%pipeline\ndef fan(items: list = [1, 2, 3]):\n    """Squares each item, then adds them up."""\n    with dsl.ParallelFor(items) as item:\n        squared = square(x=item)\n    total(values=dsl.Collected(squared.output))',
     "%%pipeline\ndef broken(x: int = 2):\n    b = boom(x=x)\n    square(x=b.output)",
     "%%component --no-cache\ndef nap(seconds: int) -> int:\n    import time\n    time.sleep(seconds)\n    return seconds",
     "%%pipeline\ndef sleepy(seconds: int = 30):\n    nap(seconds=seconds)",
