@@ -606,3 +606,22 @@ def test_nbconvert_execute_without_dot_shows_the_dag_in_the_html(tmp_path):
     assert any('id="kfp-task-sq"' in picture and ">sq</text>" in picture for picture in pictures), (
         "the exported HTML shows no picture of the DAG"
     )
+
+
+def test_a_wide_pipeline_is_stacked_into_rows_that_fit_the_panel(ip, no_dot, monkeypatch):
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell("%%pipeline\ndef wide(n: int = 1):\n    for i in range(40):\n        prepare(n=prepare(n=i).output)\n")
+    model = graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["wide"]))
+    rows = graph.wrapped_rows(model)
+    assert len(rows) == 40 - graph.ROW_WIDTH and all(
+        target not in {e.target for e in model.edges} for _, target in rows
+    )
+
+    def size() -> tuple[float, ...]:
+        picture = no_dot.render_svg(graph.to_dot(model).source)
+        return tuple(map(float, re.search(r'viewBox="0\.00 0\.00 ([\d.]+) ([\d.]+)"', picture).groups()))
+
+    width, height = size()
+    monkeypatch.setattr(graph, "wrapped_rows", lambda model: [])
+    flat_width, _ = size()
+    assert width < 1000 < flat_width / 3, (width, height, flat_width)

@@ -19,6 +19,8 @@ GROUP_KINDS = {"condition-branches": "branches", "condition": "condition", "for-
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
 PENDING_FILL = "#ffffff"
 #: A second, blank label line on ParallelFor clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
+#: How many independent top-level chains sit side by side before the next row (see wrapped_rows).
+ROW_WIDTH = 8
 LOOP_PROGRESS_SPACE = "\n" + "\u2007" * 16
 
 
@@ -263,7 +265,29 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> 
         if edge.exit:
             attributes["style"] = "dashed"
         graph.edge(model.representative(edge.source), model.representative(edge.target), **attributes)
+    for source, target in wrapped_rows(model):
+        graph.edge(model.representative(source), model.representative(target), style="invis")
     return graph
+
+
+def wrapped_rows(model: DagModel, width: int = ROW_WIDTH) -> list[tuple[str, str]]:
+    """Invisible edges that stack a wide pipeline's independent top-level chains into rows of `width`.
+
+    Each chain past the first `width` hangs below the deepest task of the chain `width` places before,
+    so 100 independent chains draw 8 wide and 13 deep instead of 100 wide.
+    """
+    targets = {e.target for e in model.edges}
+    roots = [m for m in model.top if m not in targets]
+    return [(_deepest(model, roots[i - width]), roots[i]) for i in range(width, len(roots))]
+
+
+def _deepest(model: DagModel, member: str) -> str:
+    following = {e.source: e.target for e in model.edges if e.source in model.top}
+    seen = {member}
+    while following.get(member) is not None and following[member] not in seen:
+        member = following[member]
+        seen.add(member)
+    return member
 
 
 def _default_image() -> str:
