@@ -278,11 +278,11 @@ def wrapped_rows(model: DagModel, width: int = ROW_WIDTH) -> list[tuple[str, str
     """
     targets = {e.target for e in model.edges}
     roots = [m for m in model.top if m not in targets]
-    return [(_deepest(model, roots[i - width]), roots[i]) for i in range(width, len(roots))]
+    following = {e.source: e.target for e in model.edges}
+    return [(_deepest(following, roots[i - width]), roots[i]) for i in range(width, len(roots))]
 
 
-def _deepest(model: DagModel, member: str) -> str:
-    following = {e.source: e.target for e in model.edges if e.source in model.top}
+def _deepest(following: dict[str, str], member: str) -> str:
     seen = {member}
     while following.get(member) is not None and following[member] not in seen:
         member = following[member]
