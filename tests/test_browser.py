@@ -42,6 +42,7 @@ CELLS = [
     "%%pipeline\ndef sleepy(seconds: int = 30):\n    nap(seconds=seconds)",
     "%%component\ndef shard(x: int) -> int:\n    if x == 13:\n        raise ValueError('bad shard')\n    return x",
     "%%pipeline\ndef shards():\n    with dsl.ParallelFor(list(range(20)), parallelism=4) as i:\n        shard(x=i)",
+    "%%pipeline\ndef sixty(x: int = 1):\n    for i in range(30):\n        square(x=square(x=i).output)",
 ]
 CONTRAST = """(panel) => {
   const canvas = document.createElement('canvas');
@@ -247,7 +248,7 @@ def test_the_panel_pops_out_into_a_main_area_tab(page):
     page.evaluate(
         "() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) if (w.hasClass('kfp-popout-tab')) w.close(); }"
     )
-    assert page.locator(".kfp-popout-tab").count() == 0 and page.locator(".kfp-panel").count() == 4
+    assert page.locator(".kfp-popout-tab").count() == 0 and page.locator(".kfp-panel").count() == 5
 
 
 def test_a_failing_pipeline_turns_red_with_a_message(page):
@@ -282,6 +283,17 @@ def test_a_loop_shows_its_iterations_by_state_and_the_failed_item(page):
     first_row.wait_for(timeout=30_000)
     assert "item=13" in first_row.inner_text() and first_row.get_attribute("data-state") == "FAILED"
     shots(page, fourth, "loop-progress")
+
+
+def test_a_sixty_task_pipeline_is_readable_when_it_first_shows(page):
+    fifth = panel(page, 4)
+    fifth.locator("svg g.node").first.wait_for(timeout=30_000)
+    assert fifth.locator("svg g.node").count() == 60
+    text = fifth.locator("svg g.node text").first.evaluate("t => t.getBoundingClientRect().height")
+    assert text >= 9, (
+        f"task names are {text:.1f} px tall at the first scale ({fifth.locator('.kfp-zoom-level').inner_text()})"
+    )
+    shots(page, fifth, "sixty-tasks")
 
 
 def test_invalid_parameters_are_refused_at_the_field(page):
@@ -322,6 +334,8 @@ def test_stop_cancels_the_run(page):
     third.locator(".kfp-run").click()
     third.locator("svg g.node[data-state='RUNNING']").wait_for(timeout=60_000)
     assert third.locator(".kfp-stop").is_enabled()
+    assert third.locator("svg g.node .kfp-icon").text_content() == "⟳"
+    shot(third, "run-running")
     third.locator(".kfp-stop").click()
     third.locator("svg g.node[data-state='CANCELED']").wait_for(timeout=30_000)
     page.wait_for_function(
