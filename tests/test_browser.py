@@ -304,16 +304,6 @@ def test_invalid_parameters_are_refused_at_the_field(page):
     assert "not a list" in first.locator(".kfp-field-error").inner_text()
 
 
-def test_screenshots_were_saved():
-    names = {p.stem for p in SCREENSHOTS.glob("*.png")}
-    expected = {
-        f"{n}-{t}"
-        for n in ("dag", "run-succeeded", "details", "run-failed", "loop-progress")
-        for t in ("light", "dark")
-    }
-    assert names >= expected | {"popout-light"}, sorted(expected - names)
-
-
 def test_a_double_click_starts_one_run(page, lab):
     root, _ = lab
     before = set((root / "kfp_runs").glob("fan-*"))
@@ -327,6 +317,19 @@ def test_a_double_click_starts_one_run(page, lab):
     )
     page.wait_for_timeout(500)
     assert len(set((root / "kfp_runs").glob("fan-*")) - before) == 1
+
+
+def test_a_run_with_the_same_inputs_is_drawn_cached(page):
+    first = panel(page, 0)
+    first.locator(".kfp-params input[name='items']").fill("[5]")
+    first.locator(".kfp-run").click()
+    page.wait_for_function(
+        """(panel) => [...panel.querySelectorAll('svg g.node')].every(n => n.getAttribute('data-state') === 'CACHED')""",
+        arg=first.element_handle(),
+        timeout=60_000,
+    )
+    assert first.locator("svg g.node .kfp-icon").first.text_content() == "↺"
+    shots(page, first, "run-cached")
 
 
 def test_stop_cancels_the_run(page):
@@ -352,7 +355,7 @@ def test_after_saving_and_reloading_the_page_the_dag_is_there(page):
     page.reload()
     page.wait_for_function(KERNEL_READY, timeout=60_000)
     first = page.locator(".kfp-panel").first
-    first.locator("svg g.node[data-state='SUCCEEDED']").first.wait_for(timeout=60_000)
+    first.locator("svg g.node[data-state='CACHED']").first.wait_for(timeout=60_000)  # its last run
     hidden = page.locator(".jp-OutputArea-child:has(.jp-RenderedSVG)").first
     assert hidden.count() == 1 and hidden.is_hidden(), "the saved picture hides behind the live panel"
 
@@ -370,8 +373,18 @@ def test_reopened_without_its_kernel_the_notebook_shows_the_picture_with_the_las
     from urllib.parse import unquote
 
     svg = unquote(source)
-    assert "square" in svg and "#b7e4c0" in svg, "the picture shows the last run's succeeded tasks"
+    assert "square" in svg and "#b2e0e6" in svg, "the picture shows the last run's (cached) tasks"
     shot(picture, "reopened-picture")
+
+
+def test_screenshots_were_saved():
+    names = {p.stem for p in SCREENSHOTS.glob("*.png")}
+    expected = {
+        f"{n}-{t}"
+        for n in ("dag", "run-succeeded", "details", "run-failed", "loop-progress")
+        for t in ("light", "dark")
+    }
+    assert names >= expected | {"popout-light"}, sorted(expected - names)
 
 
 def test_the_panel_works_in_notebook_7(tmp_path, browser):
