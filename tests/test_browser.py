@@ -356,7 +356,7 @@ def test_after_saving_and_reloading_the_page_the_dag_is_there(page):
     page.wait_for_function(KERNEL_READY, timeout=60_000)
     first = page.locator(".kfp-panel").first
     first.locator("svg g.node[data-state='CACHED']").first.wait_for(timeout=60_000)  # its last run
-    hidden = page.locator(".jp-OutputArea-child:has(.jp-RenderedSVG)").first
+    hidden = page.locator(".jp-OutputArea-child:has(img[src*='kfp_pipeline_picture'])").first
     assert hidden.count() == 1 and hidden.is_hidden(), "the saved picture hides behind the live panel"
 
 
@@ -366,9 +366,12 @@ def test_reopened_without_its_kernel_the_notebook_shows_the_picture_with_the_las
     page.wait_for_timeout(1000)
     page.reload()
     page.wait_for_function(KERNEL_READY, timeout=60_000)
-    picture = page.locator(".jp-OutputArea-child:has(.jp-RenderedSVG)").first
+    picture = page.locator(".jp-OutputArea-child:has(img[src*='kfp_pipeline_picture'])").first
     picture.locator("img").wait_for(timeout=30_000)
     assert page.locator(".kfp-panel").count() == 0, "the panels' models are gone with their kernel"
+    dead = page.get_by_text("model not found").first
+    dead.wait_for(state="attached", timeout=30_000)
+    assert dead.is_hidden(), "the dead widget's message hides behind the picture"
     source = picture.locator("img").get_attribute("src")
     from urllib.parse import unquote
 

@@ -113,11 +113,15 @@ def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everythi
     monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
     panel._ipython_display_()
     (picture, picture_options), (live, _) = shown
-    assert picture == {"image/svg+xml": graph_picture.PLACEHOLDER} and picture_options["display_id"] == panel.picture_id
+    assert picture == graph_picture.bundle(None) and picture_options["display_id"] == panel.picture_id
+    assert (
+        picture["image/svg+xml"].startswith(graph_picture.PLACEHOLDER)
+        and graph_picture.MARKER in picture["image/svg+xml"]
+    )
     assert "application/vnd.jupyter.widget-view+json" in live and "image/svg+xml" not in live
     panel.receive_svg({"svg": "<svg><g/></svg>"})
     assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg
-    assert updates == [({"image/svg+xml": "<svg><g/></svg>"}, {"raw": True, "display_id": panel.picture_id})]
+    assert updates == [(graph_picture.bundle("<svg><g/></svg>"), {"raw": True, "display_id": panel.picture_id})]
 
 
 def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):

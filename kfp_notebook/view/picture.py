@@ -24,9 +24,13 @@ STATIC_FILLS = {
 DIMMED = {"SKIPPED", "NOT_EXECUTED"}
 
 
+#: A comment the lab extension's CSS finds in the picture's data URL (`img[src*=…]`) to tell it from other SVGs.
+MARKER = "<!-- kfp_pipeline_picture -->"
+
+
 def bundle(svg: str | None) -> dict[str, Any]:
-    """The picture's output: only SVG (no text/plain, so a terminal prints nothing twice)."""
-    return {"image/svg+xml": svg or PLACEHOLDER}
+    """The picture's output: only SVG (no text/plain, so a terminal prints nothing twice), marked as ours."""
+    return {"image/svg+xml": (svg or PLACEHOLDER).rstrip() + "\n" + MARKER + "\n"}
 
 
 def node_styles(states: dict[str, str]) -> dict[str, dict[str, str]]:
