@@ -12,6 +12,7 @@ import kfp_notebook
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import picture as graph_picture
 
 from helpers import eventually
 
@@ -56,9 +57,8 @@ def test_the_model_has_a_node_per_task_and_a_group_per_construct(everything):
         "exit": "ExitHandler (then notify)",
         "branches": "If / Elif / Else",
     }
-    conditions = sorted(g.label for g in model.groups.values() if g.kind == "condition")
-    assert conditions[0] == "If not (prepare.Output > 2) and not (prepare.Output == 2)"
-    assert "If prepare.Output > 2" in conditions
+    branches = next(g for g in model.groups.values() if g.kind == "branches")
+    assert [model.groups[m].label for m in branches.members] == ["If prepare > 2", "Elif prepare == 2", "Else"]
     assert model.nodes["notify"].exit_task
     assert model.nodes["exit-handler-1/prepare"].badges == [
         "cpu 2",
@@ -72,7 +72,7 @@ def test_the_model_has_a_node_per_task_and_a_group_per_construct(everything):
 def test_the_dot_has_clusters_labelled_edges_and_element_ids(everything):
     dot = graph.to_dot(graph.dag_model(PipelineIR.from_pipeline(everything))).source
     assert dot.count("subgraph cluster_") == 6
-    assert 'label="ParallelFor items (parallelism 2)"' in dot
+    assert 'label="ParallelFor items (parallelism 2)\n' in dot, "a second label line is kept for the loop's progress"
     assert re.search(
         r'"exit-handler-1/make" -> "exit-handler-1/condition-branches-\d+/condition-\d+/\S+" \[label=out lhead=cluster_exit_handler_1_condition_branches_\d+\]',
         dot,
@@ -101,23 +101,55 @@ def test_the_static_svg_is_in_the_mime_bundle_when_dot_is_installed(everything):
     assert panel.needs_svg is False
 
 
-def test_without_dot_the_front_end_sends_the_svg(everything, monkeypatch):
-    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everything, monkeypatch):
+    import IPython.display
+
+    from kfp_notebook.view import svg
+
+    monkeypatch.setattr(svg.shutil, "which", lambda name: None)
+    monkeypatch.setattr(svg, "wasm_backend", lambda: None)
     panel = kfp_notebook.show(everything)
     assert panel.needs_svg and panel.static_svg is None
-
-    class Display:
-        updates = 0
-
-        def update(self, obj):
-            Display.updates += 1
-
-    panel.display_handle = Display()
+    shown, updates = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
+    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
+    panel._ipython_display_()
+    (picture, picture_options), (live, _) = shown
+    assert picture == graph_picture.bundle(None) and picture_options["display_id"] == panel.picture_id
+    assert (
+        picture["image/svg+xml"].startswith(graph_picture.PLACEHOLDER)
+        and graph_picture.MARKER in picture["image/svg+xml"]
+    )
+    assert "application/vnd.jupyter.widget-view+json" in live and "image/svg+xml" not in live
     panel.receive_svg({"svg": "<svg><g/></svg>"})
-    assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg and Display.updates == 1
-    data = panel._repr_mimebundle_()
-    data = data[0] if isinstance(data, tuple) else data
-    assert data["image/svg+xml"] == "<svg><g/></svg>"
+    assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg
+    assert updates == [(graph_picture.bundle("<svg><g/></svg>"), {"raw": True, "display_id": panel.picture_id})]
+
+
+def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
+    import IPython.display
+
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell(LOOP_PIPELINE)
+    panel = kfp_notebook.show(ip.user_ns["shards"])
+    updates = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: None)
+    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append(data))
+    panel._ipython_display_()
+    assert panel.run().wait(120)
+    deadline = time.time() + 20
+    while not updates and time.time() < deadline:
+        time.sleep(0.05)
+    (saved,) = updates
+    svg = saved["image/svg+xml"]
+    assert graph_picture.STATIC_FILLS["SUCCEEDED"] in svg and graph_picture.STATIC_FILLS["NOT_EXECUTED"] in svg
+    assert "stroke-dasharray" in svg, "the branch not taken is dashed"
+
+
+def test_the_panel_shows_the_pipelines_description(ip):
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell('%%pipeline\ndef described(n: int = 1):\n    """Prepares n, carefully."""\n    prepare(n=n)\n')
+    assert kfp_notebook.show(ip.user_ns["described"]).description == "Prepares n, carefully."
 
 
 def test_the_panel_offers_a_field_per_parameter_with_defaults(everything):
@@ -149,12 +181,14 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     eventually(lambda: not panel.busy, 10)
     assert panel.node_states == {"kfp-task-for-loop-1": "SUCCEEDED", "kfp-task-for-loop-1_sq": "SUCCEEDED"}
     assert panel.progress.startswith("succeeded · 2/2 tasks")
-    panel.select({"node": "kfp-task-for-loop-1_sq"})
+    select(panel, {"node": "kfp-task-for-loop-1_sq"})
     assert panel.details["source"].startswith("def sq(x: int) -> int:")
     eventually(lambda: "runs" in panel.details, 10)
-    assert sorted(r["outputs"]["Output"] for r in panel.details["runs"]) == [4, 9]
-    assert sorted(r["inputs"]["x"] for r in panel.details["runs"]) == [2, 3]
-    assert "squaring 2" in panel.details["runs"][0]["log"] + panel.details["runs"][1]["log"]
+    assert sorted(r["outputs"]["Output"] for r in panel.details["runs"]) == ["4", "9"]
+    assert sorted(r["inputs"]["x"] for r in panel.details["runs"]) == ["2", "3"]
+    users = [r["log_user"] for r in panel.details["runs"]]
+    assert sorted(users) == ["squaring 2", "squaring 3"], "the user's lines, without the executor's"
+    assert all("[KFP Executor" in r["log_executor"] and '"inputs"' in r["log_executor"] for r in panel.details["runs"])
 
 
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
@@ -269,3 +303,337 @@ def test_the_panel_runs_with_the_kernels_settings(ip, tmp_path):
     eventually(lambda: not panel.busy, 10)
     panel.compile()
     assert panel.compiled_path == "compiled/p.yaml"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        (["int(inputs.parameter_values['pipelinechannel--draw-number-Output']) < 30"], ["If draw-number < 30"]),
+        (
+            [
+                "a < 30",
+                "!(a < 30) && a > 30",
+                "!(a < 30) && !(a > 30)",
+            ],
+            ["If a < 30", "Elif a > 30", "Else"],
+        ),
+        (["x == 'y' && z", "!(x == 'y' && z)"], ["If x == 'y' and z", "Else"]),
+    ],
+)
+def test_if_elif_else_are_drawn_as_written(conditions, expected):
+    from kfp_notebook.view import labels
+
+    assert labels.branch_labels(conditions) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("[1, 2, 3]", "[1, 2, 3]"),
+        (str(list(range(20))), "[0, 1, 2, … 19] (20)"),
+        ('["a-very-long-item-name-indeed", "b", "c", "d", "e"]', '["a-very-long-it…, "b", "c", … "e"] (5)'),
+    ],
+)
+def test_loop_items_are_truncated(raw, text):
+    from kfp_notebook.view import labels
+
+    assert labels.items_text(raw) == text
+
+
+@pytest.mark.parametrize(
+    ("channel", "text"),
+    [
+        ("pipelinechannel--train-Output", "train"),
+        ("pipelinechannel--make-out", "make.out"),
+        ("pipelinechannel--items-loop-item", "item of items"),
+        ("pipelinechannel--threshold", "threshold"),
+    ],
+)
+def test_channels_read_as_task_names(channel, text):
+    from kfp_notebook.view import labels
+
+    assert labels.channel(channel) == text
+
+
+def test_nodes_are_compact_without_the_default_image(everything):
+    model = graph.dag_model(PipelineIR.from_pipeline(everything))
+    node = model.nodes["exit-handler-1/prepare"]
+    assert node.lines("python:3.11") == ["prepare"]
+    assert node.lines("other:1") == ["prepare", "python:3.11"]
+    assert "cpu 2 · mem 1G · GPU 1 · no cache · ↻2" in node.dot_label("python:3.11")
+    dot = graph.to_dot(model).source
+    assert "python:3.11<" not in dot and "\\npython:3.11" not in dot
+
+
+LOOP_PIPELINE = """%%pipeline
+def shards(n: int = 1):
+    first = prepare(n=n)
+    with dsl.ParallelFor(list(range(20))) as item:
+        prepare(n=item).after(first)
+    with dsl.If(first.output > 5):
+        prepare(n=0)
+"""
+
+
+@pytest.fixture
+def shards(ip):
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell(LOOP_PIPELINE)
+    return graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["shards"]))
+
+
+def _handle(tasks: dict[str, TaskState], done: bool = False, messages: dict[str, str] | None = None) -> RunHandle:
+    handle = RunHandle("r", "shards", "local", controls=None)  # type: ignore[arg-type]
+    handle.state = TaskState.FAILED if done else TaskState.RUNNING
+    for number, (task_id, state) in enumerate(tasks.items()):
+        group = task_id.endswith("for-loop-2")
+        component = "comp-for-loop-2" if group else "comp-prepare"
+        message = (messages or {}).get(task_id, "")
+        handle.add_task(TaskStatus(task_id, task_id, state, finished=number, message=message, component=component,
+                                   is_group=group))  # fmt: skip
+    return handle
+
+
+def test_loop_progress_counts_iterations_by_state_with_a_fixed_total(shards):
+    from kfp_notebook.view import states
+
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    body = shards.groups[loop].members[0]
+    tasks = {"prepare": TaskState.SUCCEEDED, loop: TaskState.RUNNING}
+    tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.SUCCEEDED for i in range(13)}
+    tasks |= {f"{loop}[13]/{body.rsplit('/', 1)[-1]}": TaskState.FAILED}
+    tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.RUNNING for i in (14, 15)}
+    view = states.run_view(shards, _handle(tasks))
+    assert view["loops"][graph.node_element_id(loop)] == {"SUCCEEDED": 13, "FAILED": 1, "RUNNING": 2, "total": 20}
+    assert view["tasks"] == {"done": 14, "failed": 1, "canceled": 0, "total": 22}, "fixed: 1 + 20 iterations + 1 branch"
+    assert view["iterations"] == {"done": 14, "total": 20}
+
+
+def test_the_failure_names_the_task_its_item_and_the_exceptions_last_line(shards):
+    from kfp_notebook.view import states
+
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    task = f"{loop}[13]/" + shards.groups[loop].members[0].rsplit("/", 1)[-1]
+    message = (
+        "exited with code 1; end of its stderr:\nTraceback (most recent call last):\n  File x\nValueError: bad shard\n"
+    )
+    view = states.run_view(
+        shards, _handle({"prepare": TaskState.SUCCEEDED, task: TaskState.FAILED}, True, {task: message})
+    )
+    label = shards.nodes[shards.groups[loop].members[0]].label
+    assert view["failure"]["text"] == f"{label} [item=13] failed: ValueError: bad shard"
+    assert view["failure"]["node"] == graph.node_element_id(shards.groups[loop].members[0])
+
+
+def test_states_before_and_after_a_run_are_told_apart(shards):
+    from kfp_notebook.view import states
+
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    branch = next(m for m, g in shards.groups.items() if g.kind == "condition")
+    running = states.run_view(shards, _handle({"prepare": TaskState.RUNNING, loop: TaskState.PENDING}))
+    assert running["states"][graph.node_element_id(loop)] == "WAITING"
+    queued = states.run_view(shards, _handle({"prepare": TaskState.SUCCEEDED, loop: TaskState.PENDING}))
+    assert queued["states"][graph.node_element_id(loop)] == "QUEUED"
+    ended = states.run_view(shards, _handle({"prepare": TaskState.FAILED, loop: TaskState.RUNNING}, done=True))
+    assert ended["states"][graph.node_element_id(loop)] == "LOST"
+    assert ended["states"][graph.node_element_id(branch)] == "NOT_EXECUTED"
+    assert ended["states"][graph.node_element_id(shards.groups[branch].members[0])] == "NOT_EXECUTED"
+    assert [look["state"] for look in states.legend()][:3] == ["PENDING", "WAITING", "QUEUED"]
+
+
+@pytest.fixture
+def no_dot(monkeypatch, tmp_path):
+    """`dot` hidden from the kernel, and an empty cache for the compiled WebAssembly module."""
+    from kfp_notebook.view import svg
+
+    monkeypatch.setattr(svg.shutil, "which", lambda name: None)
+    monkeypatch.setenv(svg.CACHE_ENV, str(tmp_path / "cache"))
+    svg.wasm_backend.cache_clear()
+    yield svg
+    svg.wasm_backend.cache_clear()
+
+
+def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everything, no_dot):
+    from html import unescape
+
+    panel = kfp_notebook.show(everything)
+    picture = unescape(panel.static_svg)
+    assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
+    assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
+    assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
+
+
+def test_the_compiled_module_is_loaded_from_the_disk_cache(no_dot, monkeypatch):
+    import wasmtime
+
+    assert "<svg" in no_dot.render_svg("digraph { a -> b }")
+    no_dot.wasm_backend.cache_clear()
+
+    def no_compiling(*args):
+        raise AssertionError("compiled again although the cache holds the module")
+
+    monkeypatch.setattr(wasmtime.Module, "from_file", no_compiling)
+    assert ">b</text>" in no_dot.render_svg("digraph { a -> b }")
+
+
+def test_a_damaged_cache_file_is_compiled_again(no_dot):
+    assert "<svg" in no_dot.render_svg("digraph { a }")
+    cached = next(no_dot.cache_dir().iterdir())
+    cached.write_bytes(b"not a module")
+    no_dot.wasm_backend.cache_clear()
+    assert ">a</text>" in no_dot.render_svg("digraph { a }")
+    assert cached.read_bytes() != b"not a module"
+
+
+def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
+    import json
+    from pathlib import Path
+
+    from kfp_notebook.view import panel
+
+    package = json.loads((Path(__file__).parent.parent / "labextension" / "package.json").read_text(encoding="utf-8"))
+    assert (package["name"], package["version"]) == (panel.MODULE, panel.MODULE_VERSION)
+    source = (Path(__file__).parent.parent / "labextension" / "src" / "widget.ts").read_text(encoding="utf-8")
+    assert "require('../package.json')" in source and package["version"] not in source
+
+
+def _wait_idle(panel):
+    deadline = time.time() + 20
+    while panel.busy and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_failed_iteration_is_named_first_with_its_item_and_its_cell_line(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell(
+        "%%component\ndef shard(x: int) -> float:\n    print('shard', x)\n    if x == 13:\n"
+        "        raise ValueError('bad shard')\n    return 0.1 * 9\n"
+    )
+    ip.run_cell(
+        "%%pipeline\ndef shards():\n    with dsl.ParallelFor(list(range(20)), parallelism=4) as i:\n        shard(x=i)\n"
+    )
+    panel = kfp_notebook.show(ip.user_ns["shards"])
+    assert panel.run({"values": {}}).wait(120)
+    _wait_idle(panel)
+    assert panel.message["text"] == "shard [item=13] failed: ValueError: bad shard"
+    loop = next(k for k in panel.run_view["loops"])
+    assert panel.run_view["loops"][loop] == {"SUCCEEDED": 19, "FAILED": 1, "total": 20}
+    assert panel.run_view["tasks"] == {"done": 19, "failed": 1, "canceled": 0, "total": 20}
+    select(panel, {"node": loop})
+    runs = panel.details["runs"]
+    assert panel.details["kind"] == "loop" and len(runs) == 20
+    assert (runs[0]["item"], runs[0]["state"], runs[0]["message"]) == ("item=13", "FAILED", "ValueError: bad shard")
+    select(panel, {"node": runs[0]["id"]})
+    (failed,) = panel.details["runs"]
+    history = ip.history_manager.input_hist_raw
+    count = max(i for i, cell in enumerate(history) if cell.startswith("%%component\ndef shard"))
+    assert failed["traceback"].splitlines()[1] == f"  In [{count}], line 5, in shard"
+    assert "executor_main" not in failed["traceback"] and failed["traceback"].endswith("ValueError: bad shard")
+    assert failed["log_user"] == "shard 13" and failed["inputs"] == {"x": "13"}
+    select(panel, {"node": panel.run_view["failure"]["node"]})
+    assert {r["outputs"].get("Output") for r in panel.details["runs"]} >= {"0.9"}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.8999999999999999, "0.9"),
+        (3, "3"),
+        ("a", "a"),
+        ([0.30000000000000004, 1], "[0.3, 1]"),
+        ({"k": "한"}, '{"k": "한"}'),
+    ],
+)
+def test_values_are_shown_at_sensible_precision(value, text):
+    from kfp_notebook.view.details import value_text
+
+    assert value_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("keys", "label"),
+    [
+        (["Output"], ""),
+        (["out", "Output"], "out"),
+        (["pipelinechannel--square-Output"], ""),
+        (["pipelinechannel--make-out"], "out"),
+    ],
+)
+def test_edges_are_labelled_only_with_named_outputs(keys, label):
+    from kfp_notebook.view import labels
+
+    assert labels.edge_label(keys) == label
+
+
+def _path_without_dot(scratch) -> str:
+    """PATH with each folder that holds `dot` replaced by a folder of links to everything else in it."""
+    import os
+
+    folders = []
+    for index, folder in enumerate(os.environ.get("PATH", "").split(os.pathsep)):
+        if folder and os.path.exists(os.path.join(folder, "dot")):
+            copy = scratch / f"bin-{index}"
+            copy.mkdir()
+            for name in os.listdir(folder):
+                if name != "dot":
+                    (copy / name).symlink_to(os.path.join(folder, name))
+            folder = str(copy)
+        folders.append(folder)
+    return os.pathsep.join(folders)
+
+
+@pytest.mark.slow
+def test_nbconvert_execute_without_dot_shows_the_dag_in_the_html(tmp_path):
+    import base64
+    import os
+    import subprocess
+    import sys
+    from html import unescape
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [
+        "%load_ext kfp_notebook",
+        "%%component\ndef sq(x: int) -> int:\n    return x * x",
+        "%%pipeline\ndef p(x: int = 1):\n    sq(x=x)",
+    ]
+    notebook = new_notebook(cells=[new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    env = {**os.environ, "PATH": _path_without_dot(tmp_path), "KFP_NOTEBOOK_CACHE_DIR": str(tmp_path / "cache")}
+    assert shutil.which("dot", path=env["PATH"]) is None
+    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--execute", "n.ipynb"]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, timeout=300, capture_output=True)
+    html = (tmp_path / "n.html").read_text(encoding="utf-8")
+    found = re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html)
+    pictures = [unescape(base64.b64decode(m).decode("utf-8")) for m in found]
+    assert any('id="kfp-task-sq"' in picture and ">sq</text>" in picture for picture in pictures), (
+        "the exported HTML shows no picture of the DAG"
+    )
+
+
+def test_a_wide_pipeline_is_stacked_into_rows_that_fit_the_panel(ip, no_dot, monkeypatch):
+    ip.run_cell(COMPONENTS[0])
+    ip.run_cell("%%pipeline\ndef wide(n: int = 1):\n    for i in range(40):\n        prepare(n=prepare(n=i).output)\n")
+    model = graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["wide"]))
+    rows = graph.wrapped_rows(model)
+    assert len(rows) == 40 - graph.ROW_WIDTH and all(
+        target not in {e.target for e in model.edges} for _, target in rows
+    )
+
+    def size() -> tuple[float, ...]:
+        picture = no_dot.render_svg(graph.to_dot(model).source)
+        return tuple(map(float, re.search(r'viewBox="0\.00 0\.00 ([\d.]+) ([\d.]+)"', picture).groups()))
+
+    width, height = size()
+    monkeypatch.setattr(graph, "wrapped_rows", lambda model: [])
+    flat_width, _ = size()
+    assert width < 1000 < flat_width / 3, (width, height, flat_width)
+
+
+def select(panel, content):
+    """Click a node and wait for the side pane's content (what the run did is read off the event loop)."""
+    panel.details = {}
+    panel.select(content)
+    eventually(lambda: panel.details, 10)

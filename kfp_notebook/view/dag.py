@@ -8,15 +8,19 @@ are task paths ("exit-handler-1/for-loop-2/square"); a run's task ids carry loop
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.ir import Component, PipelineIR, Task
 from kfp_notebook.status import TaskState
+from kfp_notebook.view import labels
 
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
 PENDING_FILL = "#ffffff"
+#: A second, blank label line on ParallelFor clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
+#: How many independent top-level chains sit side by side before the next row (see wrapped_rows).
+ROW_WIDTH = 8
+LOOP_PROGRESS_SPACE = "\n" + "\u2007" * 16
 
 
 @dataclass
@@ -30,6 +34,19 @@ class TaskNode:
     badges: list[str] = field(default_factory=list)
     exit_task: bool = False
 
+    def lines(self, default_image: str | None) -> list[str]:
+        """What the node shows: its name, its component when that says more, an image other than the default."""
+        lines = [labels.truncate(self.label)]
+        if not labels.same_component(self.label, self.component):
+            lines.append(labels.truncate(self.component))
+        if self.image and self.image != default_image:
+            lines.append(labels.truncate(self.image, 36))
+        return lines
+
+    def dot_label(self, default_image: str | None) -> str:
+        """The node's DOT label: its lines, and its badges as small chips below."""
+        return labels.html_label(self.lines(default_image), labels.badge_chips(self.badges))
+
 
 @dataclass
 class Group:
@@ -39,6 +56,7 @@ class Group:
     kind: str
     label: str
     members: list[str] = field(default_factory=list)
+    items: list[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,15 +96,33 @@ def _add_dag(model: DagModel, dag: Component) -> list[str]:
     members = []
     for task in tasks.values():
         if task.is_group:
-            group = Group(task.path, group_kind(task, tasks), _group_label(task, tasks))
+            items = labels.literal_items(task.loop.raw_items) if task.loop is not None else None
+            group = Group(task.path, group_kind(task, tasks), _group_label(task, tasks), items=items)
             model.groups[task.path] = group
             group.members = _add_dag(model, task.component)
+            if group.kind == "branches":
+                _label_branches(model, group, task.component)
         else:
             model.nodes[task.path] = _task_node(task)
         members.append(task.path)
     for task in tasks.values():
         model.edges += _edges(task, task.path[: len(task.path) - len(task.name)])
     return members
+
+
+def _label_branches(model: DagModel, group: Group, component: Component) -> None:
+    """If / Elif / Else labels for the branches of a `dsl.If … Elif … Else` chain, in the order written."""
+    assert component.dag is not None
+    group.members.sort(key=_suffix)
+    tasks = component.dag.tasks
+    conditions = [tasks[m.rsplit("/", 1)[-1]].condition or "" for m in group.members]
+    for member, label in zip(group.members, labels.branch_labels(conditions), strict=True):
+        model.groups[member].label = label
+
+
+def _suffix(member: str) -> int:
+    match = re.search(r"-(\d+)$", member)
+    return int(match.group(1)) if match else 0
 
 
 def _task_node(task: Task) -> TaskNode:
@@ -153,51 +189,51 @@ def _group_label(task: Task, siblings: dict[str, Task]) -> str:
 def _loop_label(task: Task) -> str:
     loop = task.loop
     assert loop is not None
-    source = loop.raw_items or _channel(loop.items_input or "items")
+    source = labels.items_text(loop.raw_items) if loop.raw_items else _channel(loop.items_input or "items")
     return f"ParallelFor {source}" + (f" (parallelism {loop.parallelism})" if loop.parallelism else "")
 
 
 def _channel(name: str) -> str:
-    """A pipeline channel's readable name: 'pipelinechannel--train-Output' → 'train.Output'."""
-    name = name.removeprefix("pipelinechannel--")
-    match = re.match(r"(.+)-(Output|[A-Za-z_][A-Za-z0-9_]*)$", name)
-    if match and "-" in name and not name.endswith("-loop-item"):
-        return f"{match.group(1)}.{match.group(2)}"
-    return name.removesuffix("-loop-item") + (" item" if name.endswith("-loop-item") else "")
+    """A pipeline channel's readable name: 'pipelinechannel--train-Output' → 'train'."""
+    return labels.channel(name)
 
 
 def readable_condition(condition: str) -> str:
-    """kfp's CEL condition as the user wrote it.
-
-    `int(inputs.parameter_values['pipelinechannel--n-Output']) < 30` → `n.Output < 30`.
-    """
-    text = re.sub(r"inputs\.parameter_values\['([^']+)'\]", lambda m: _channel(m.group(1)), condition)
-    text = re.sub(r"\b(int|double|string)\(([^()]*)\)", r"\2", text)
-    return text.replace("&&", "and").replace("||", "or").replace("!(", "not (")
+    """kfp's CEL condition as the user wrote it: `int(…['pipelinechannel--n-Output']) < 30` → `n < 30`."""
+    return labels.condition_text(condition)
 
 
 def _edges(task: Task, prefix: str) -> list[Edge]:
     flows: dict[str, list[str]] = {}
     for source in task.parameters.values():
         if source.kind == "task_output":
-            flows.setdefault(source.producer, []).append(_channel(source.name).rsplit(".", 1)[-1])
+            flows.setdefault(source.producer, []).append(source.name)
     for artifact in task.artifacts.values():
         if artifact.kind == "task_output":
-            flows.setdefault(artifact.producer, []).append(_channel(artifact.name).rsplit(".", 1)[-1])
+            flows.setdefault(artifact.producer, []).append(artifact.name)
     producers = list(dict.fromkeys([*task.dependencies, *flows]))
     return [
-        Edge(f"{prefix}{p}", task.path, ", ".join(dict.fromkeys(flows.get(p, []))), task.runs_after_failure)
-        for p in producers
+        Edge(f"{prefix}{p}", task.path, labels.edge_label(flows.get(p, [])), task.runs_after_failure) for p in producers
     ]
 
 
-def to_dot(model: DagModel) -> Any:
-    """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js)."""
+def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> Any:
+    """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js).
+
+    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills).
+    """
     import graphviz
 
     graph = graphviz.Digraph(
         model.name,
-        graph_attr={"compound": "true", "rankdir": "TB", "fontname": "Helvetica", "fontsize": "11", "nodesep": "0.3"},
+        graph_attr={
+            "compound": "true",
+            "rankdir": "TB",
+            "fontname": "Helvetica",
+            "fontsize": "11",
+            "nodesep": "0.3",
+            "bgcolor": "transparent",
+        },
     )
     graph.attr(
         "node",
@@ -208,8 +244,9 @@ def to_dot(model: DagModel) -> Any:
         fontsize="10",
     )
     graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
+    default_image = _default_image()
     for member in model.top:
-        _add_member(graph, model, member)
+        _add_member(graph, model, member, default_image, styles or {})
     for edge in model.edges:
         attributes = {"label": edge.label} if edge.label else {}
         if edge.source in model.groups:
@@ -219,29 +256,63 @@ def to_dot(model: DagModel) -> Any:
         if edge.exit:
             attributes["style"] = "dashed"
         graph.edge(model.representative(edge.source), model.representative(edge.target), **attributes)
+    for source, target in wrapped_rows(model):
+        graph.edge(model.representative(source), model.representative(target), style="invis")
     return graph
 
 
-def _add_member(graph: Any, model: DagModel, member: str) -> None:
+def wrapped_rows(model: DagModel, width: int = ROW_WIDTH) -> list[tuple[str, str]]:
+    """Invisible edges that stack a wide pipeline's independent top-level chains into rows of `width`.
+
+    Each chain past the first `width` hangs below the deepest task of the chain `width` places before,
+    so 100 independent chains draw 8 wide and 13 deep instead of 100 wide.
+    """
+    targets = {e.target for e in model.edges}
+    roots = [m for m in model.top if m not in targets]
+    following = {e.source: e.target for e in model.edges}
+    return [(_deepest(following, roots[i - width]), roots[i]) for i in range(width, len(roots))]
+
+
+def _deepest(following: dict[str, str], member: str) -> str:
+    seen = {member}
+    while following.get(member) is not None and following[member] not in seen:
+        member = following[member]
+        seen.add(member)
+    return member
+
+
+def _default_image() -> str:
+    from kfp_notebook.authoring.components import kfp_default_image
+
+    return kfp_default_image() or "python:3.11"
+
+
+def _add_member(graph: Any, model: DagModel, member: str, default_image: str, styles: dict[str, Any]) -> None:
     if member in model.nodes:
         node = model.nodes[member]
-        lines = [node.label] + ([node.component] if node.component != node.label else []) + [node.image]
-        if node.badges:
-            lines.append(" · ".join(node.badges))
         shape = {"shape": "octagon"} if node.exit_task else {}
-        graph.node(member, "\n".join(lines), id=node_element_id(member), tooltip=member, **shape)
+        shape.update(styles.get(node_element_id(member), {}))
+        tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
+        graph.node(member, node.dot_label(default_image), id=node_element_id(member), tooltip=tooltip, **shape)
         return
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
         cluster.attr(
-            label=group.label,
+            label=group.label + (LOOP_PROGRESS_SPACE if group.kind == "loop" else ""),
             style="rounded,dashed" if group.kind != "exit" else "rounded,bold",
             color="#888888",
             id=node_element_id(member),
             fontsize="10",
+            tooltip=_group_tooltip(group),
         )
         for child in group.members:
-            _add_member(cluster, model, child)
+            _add_member(cluster, model, child, default_image, styles)
+
+
+def _group_tooltip(group: Group) -> str:
+    if group.items is not None:
+        return labels.truncate(f"ParallelFor over {len(group.items)} items: {group.items}", 2000)
+    return group.label
 
 
 def _cluster(member: str) -> str:
@@ -279,10 +350,13 @@ def node_states(task_states: dict[str, TaskState]) -> dict[str, TaskState]:
     return folded
 
 
-def render_svg(dot_source: str) -> str | None:
-    """SVG drawn by the `dot` binary when it is installed; None otherwise (the panel draws it then)."""
-    if shutil.which("dot") is None:
-        return None
-    import graphviz
+def fold_states(states: list[TaskState]) -> TaskState:
+    """One state standing for several (a loop's iterations): the first of failed > running > … > skipped."""
+    return min(states, key=_PRECEDENCE.index) if states else TaskState.PENDING
 
-    return graphviz.Source(dot_source).pipe(format="svg", encoding="utf-8")
+
+def render_svg(dot_source: str) -> str | None:
+    """SVG drawn in the kernel (`dot`, else Graphviz in WebAssembly); None when neither exists (the panel draws it)."""
+    from kfp_notebook.view.svg import render_svg as draw
+
+    return draw(dot_source)

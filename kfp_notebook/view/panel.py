@@ -23,18 +23,22 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import coerce, parse_parameter
 from kfp_notebook.status import RunHandle
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import picture
+from kfp_notebook.view import states as run_states
+from kfp_notebook.view.details import details_for
+from kfp_notebook.view.front_end import package_info
 
 if TYPE_CHECKING:
     from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
-MODULE = "kfp-notebook"
-MODULE_VERSION = "0.1.0"
+MODULE = package_info()["name"]
+MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
 
 
-class PipelinePanel(ipywidgets.DOMWidget):
+class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
 
     _model_name = Unicode("PipelinePanelModel").tag(sync=True)
@@ -45,6 +49,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
     _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     title = Unicode("").tag(sync=True)
+    description = Unicode("").tag(sync=True)
     dot = Unicode("").tag(sync=True)
     node_states = Dict().tag(sync=True)
     progress = Unicode("").tag(sync=True)
@@ -61,19 +66,26 @@ class PipelinePanel(ipywidgets.DOMWidget):
     details = Dict().tag(sync=True)
     metrics = Dict().tag(sync=True)
     needs_svg = Bool(False).tag(sync=True)
+    legend: List = List().tag(sync=True)  # the states' names, icons, meanings (view/states.py)
+    run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
                  options: RunOptions | None = None, **kwargs: Any):  # fmt: skip
         super().__init__(**kwargs)
+        self.legend = run_states.legend()
         self.pipeline, self.name, self.session = pipeline, name, session
         self._output_dir, self._options = output_dir, options
         self.handle: RunHandle | None = None
         self.static_svg: str | None = None
         self.display_handle: Any = None
+        self._selected = ""
         self.summary_text = ""
         self._flush_scheduled = False
         self._lock = threading.Lock()
         self.on_msg(self._on_message)
+        self.observe(self._new_run, names=["run_id"])
+        self.observe(self._update_picture, names=["run_view"])
+        self.picture_id = ""
         self._load(PipelineIR.from_pipeline(pipeline))
         if session.kubeflow is not None:
             self.enable_submit()
@@ -82,13 +94,16 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self.ir = ir
         self.model = graph.dag_model(self.ir)
         self.dot = graph.to_dot(self.model).source
-        self.title = self.ir.name
+        self.title, self.description = self.ir.name, self.ir.description
         order = list(getattr(getattr(self.pipeline, "component_spec", None), "inputs", None) or {})
         fields = parameter_fields(self.ir)
         self.parameters = sorted(fields, key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
         self.values = {p["name"]: p["default"] for p in self.parameters}
         self.static_svg = graph.render_svg(self.dot)
         self.needs_svg = self.static_svg is None
+
+    def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
+        self.run_view, self.details = {}, {}
 
     # -- what the notebook saves ----------------------------------------------------------------------
 
@@ -187,17 +202,24 @@ class PipelinePanel(ipywidgets.DOMWidget):
         self.submit_enabled, self.submit_reason = True, ""
 
     def select(self, content: dict[str, Any]) -> None:
-        """A node was clicked: its definition at once, then what its runs did (read off the event loop)."""
-        element_id = str(content.get("node", ""))
-        self.details = static_details(self.ir, self.model, element_id)
-        handle = self.handle
-        if self.details and handle is not None:
-            member = self.details["id"]
-            in_background(lambda: run_details(handle, member), lambda runs: self._show_runs(element_id, runs))
+        """The side pane for a clicked node, loop or loop iteration (view/details.py formats it).
 
-    def _show_runs(self, element_id: str, runs: list[dict[str, Any]]) -> None:
-        if self.details.get("element") == element_id:
-            self.details = {**self.details, "runs": runs}
+        What the run did is read off the kernel's event loop (a Kubeflow task's log and values are remote).
+        """
+        selected, handle = str(content.get("node", "")), self.handle
+        self._selected = selected
+
+        def node_details(element_id: str) -> dict[str, Any]:
+            details = static_details(self.ir, self.model, element_id)
+            if details and handle is not None:
+                details["runs"] = run_details(handle, details["id"])
+            return details
+
+        def show(details: dict[str, Any]) -> None:
+            if self._selected == selected:
+                self.details = details
+
+        in_background(lambda: details_for(selected, self.model, handle, node_details), show)
 
     def receive_svg(self, content: dict[str, Any]) -> None:
         """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""
@@ -205,8 +227,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         if svg.startswith("<svg") and self.static_svg is None:
             self.static_svg = svg
             self.needs_svg = False
-            if self.display_handle is not None:
-                self.display_handle.update(self)
+            self._update_picture()
 
     # -- run events, coalesced ------------------------------------------------------------------------
 
@@ -227,6 +248,7 @@ class PipelinePanel(ipywidgets.DOMWidget):
         states = graph.node_states({t.task_id: t.state for t in handle.tasks.values()})
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle)
+        self.run_view = run_states.run_view(self.model, handle)
         if handle.connection_message:
             self.message = {"kind": "info", "text": handle.connection_message, "details": "", "connection": True}
         elif self.message.get("connection"):
@@ -244,7 +266,8 @@ class PipelinePanel(ipywidgets.DOMWidget):
         }
         failed = [t for t in result.tasks.values() if t.state == "FAILED"]
         if failed:
-            self.message = {"kind": "error", "text": f"{failed[0].task_id} failed", "details": failed[0].message}
+            headline = self.run_view.get("failure", {}).get("text") or f"{failed[0].task_id} failed"
+            self.message = {"kind": "error", "text": headline, "details": failed[0].message}
         elif result.state == "CANCELED":
             self.message = {"kind": "info", "text": "run stopped", "details": ""}
         self.busy = ""

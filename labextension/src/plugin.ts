@@ -2,6 +2,7 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 
+import { setApplication } from './popout';
 import { MODULE_NAME, MODULE_VERSION, PipelinePanelModel, PipelinePanelView } from './widget';
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -9,7 +10,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The kfp-notebook pipeline panel',
   requires: [IJupyterWidgetRegistry],
   autoStart: true,
-  activate: (_app: JupyterFrontEnd, registry: IJupyterWidgetRegistry) => {
+  activate: (app: JupyterFrontEnd, registry: IJupyterWidgetRegistry) => {
+    setApplication(app);
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,

@@ -46,7 +46,8 @@ class ForkedTask:
     """A task process forked by the starter: its pid (= its process group) and, once it ended, its exit status."""
 
     def __init__(self, connection: socket.socket, pid: int):
-        self._connection, self.pid, self.returncode = connection, pid, None
+        self._connection, self.pid = connection, pid
+        self.returncode: int | None = None
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code (negative: killed by that signal), as subprocess.Popen.wait gives it."""
@@ -58,7 +59,7 @@ class ForkedTask:
                 raise subprocess.TimeoutExpired(TASK_MODULE, timeout or 0) from None
             self._connection.close()
             self.returncode = int(json.loads(line)["exit"])
-        return self.returncode
+        return int(self.returncode)
 
 
 class TaskStarter:
