@@ -14,6 +14,7 @@ LABEXT := kfp_notebook/labextension/package.json
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	rm -f kfp_notebook/labextension/install.json  # left by `labextension develop`; the wheel maps install.json itself
 	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
