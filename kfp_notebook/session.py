@@ -32,6 +32,7 @@ class Settings:
     base_image: str | None = None
     pip_index_urls: tuple[str, ...] = ()
     environments_dir: str | os.PathLike[str] | None = None
+    task_env_passthrough: tuple[str, ...] = ()  # kernel variables local tasks get on purpose
 
     def local_options(self) -> RunOptions:
         return RunOptions(workers=self.workers or None, cache=self.cache, runs_folder=self.runs_dir)
@@ -81,7 +82,8 @@ class Session:
         if where == "local":
             from kfp_notebook.backends.local.runner import LocalBackend
 
-            return LocalBackend(self.settings.runs_dir, self.settings.environments_dir)
+            settings = self.settings
+            return LocalBackend(settings.runs_dir, settings.environments_dir, settings.task_env_passthrough)
         if where == "kubeflow":
             if self.kubeflow is None:
                 raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.local import task_main
 from kfp_notebook.ir import PythonProgram
 from kfp_notebook.parameters import coerce
 
@@ -86,11 +87,12 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
     program_file = task.folder / "ephemeral_component.py"
     program_file.write_text(task.program.source, encoding="utf-8")
     executor_input = _executor_input(task)
-    (task.folder / "executor_input.json").write_text(json.dumps(executor_input, indent=2), encoding="utf-8")
+    input_file = task.folder / "executor_input.json"
+    input_file.write_text(json.dumps(executor_input, indent=2), encoding="utf-8")
     command = [
         sys.executable, "-m", "kfp_notebook.backends.local.task_main",
         "--component_module_path", str(program_file),
-        "--executor_input", json.dumps(executor_input),
+        task_main.INPUT_FILE_FLAG, str(input_file),
         "--function_to_execute", task.program.function,
     ]  # fmt: skip
     with open(task.folder / "stdout.log", "wb") as out, open(task.folder / "stderr.log", "wb") as err:
@@ -105,7 +107,7 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
 
 
 def _environment(task: TaskRun) -> dict[str, str]:
-    environment = {**os.environ, **task.environment, "_KFP_RUNTIME": "true", "PYTHONUNBUFFERED": "1"}
+    environment = {**task.environment, "_KFP_RUNTIME": "true", "PYTHONUNBUFFERED": "1"}
     environment["PYTHONIOENCODING"] = "utf-8"
     if task.mounts:
         environment["KFP_NOTEBOOK_MOUNTS"] = json.dumps(task.mounts)

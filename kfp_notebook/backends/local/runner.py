@@ -13,6 +13,7 @@ from kfp_notebook.backends.local.details import LocalFiles, task_log
 from kfp_notebook.backends.local.platform import ignored_settings, secret_environment
 from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, PipelineIR
 from kfp_notebook.parameters import pipeline_parameters
@@ -30,9 +31,11 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
-                 environments_folder: str | os.PathLike[str] | None = None):  # fmt: skip
+                 environments_folder: str | os.PathLike[str] | None = None,
+                 task_env_passthrough: tuple[str, ...] = ()):  # fmt: skip
         self.runs_folder = runs_folder
         self.environments = Path(environments_folder) if environments_folder else None
+        self.passthrough = tuple(task_env_passthrough)
 
     def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: RunOptions | None = None
               ) -> RunHandle:  # fmt: skip
@@ -44,6 +47,7 @@ class LocalBackend(Backend):
         if ir.input_artifacts:
             raise NotRunnableLocally(f"{ir.name} takes input artifacts, which local runs cannot provide yet")
         prepared = preflight(ir)
+        prepared.base_environment = base_environment(self.passthrough)
         store = RunStore(options.runs_folder or self.runs_folder)
         run_id, folder = store.create(ir.name, yaml_text, values)
         cache = TaskCache(store.root / ".cache") if options.cache else None

@@ -12,6 +12,7 @@ import builtins
 import io
 import json
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ _ONE_PATH = (
     "utime", "chmod", "open", "removedirs", "truncate",
 )  # fmt: skip
 _TWO_PATHS = ("rename", "replace", "link", "symlink")
+INPUT_FILE_FLAG = "--executor_input_file"
 
 
 def mapper(mounts: dict[str, str]) -> Callable[[Any], Any]:
@@ -64,7 +66,22 @@ def install(mounts: dict[str, str]) -> None:
             setattr(os, name, _wrap(getattr(os, name), map_path, 2))
 
 
+def read_executor_input(argv: list[str]) -> list[str]:
+    """kfp's arguments with `--executor_input_file PATH` replaced by `--executor_input` and the file's content.
+
+    The executor input travels in a file, as a command line is limited in size (an input of ~128 KB would
+    not fit); inside this process `sys.argv` has no such limit.
+    """
+    if INPUT_FILE_FLAG not in argv:
+        return argv
+    at = argv.index(INPUT_FILE_FLAG)
+    with open(argv[at + 1], encoding="utf-8") as handle:
+        content = handle.read()
+    return [*argv[:at], "--executor_input", content, *argv[at + 2 :]]
+
+
 def main() -> None:
+    sys.argv = read_executor_input(sys.argv)
     mounts = json.loads(os.environ.get("KFP_NOTEBOOK_MOUNTS") or "{}")
     if mounts:
         install(mounts)
