@@ -89,3 +89,34 @@ def test_an_input_larger_than_a_command_line_reaches_its_task(ip, run):
     handle = run("big", {"text": "é" * 400_000})
     assert handle.state is TaskState.SUCCEEDED, handle.message
     assert handle.result()["measure"].output == 400_000
+
+
+IMMUTABLE = [
+    "%%component\ndef make(data: Output[Dataset], folder: Output[Model]):\n    import os\n    with open(data.path, 'w') as f:\n        f.write('abc')\n    os.makedirs(folder.path)\n    for name in 'xy':\n        with open(os.path.join(folder.path, name), 'w') as f:\n            f.write(name)\n",
+    "%%component\ndef append(data: Input[Dataset]) -> str:\n    with open(data.path, 'a') as f:\n        f.write('tampered')\n    return 'appended'\n",
+    "%%component\ndef prune(folder: Input[Model]) -> str:\n    import os\n    os.remove(os.path.join(folder.path, 'y'))\n    return 'pruned'\n",
+    "%%component\ndef shell_append(data: Input[Dataset]) -> str:\n    import subprocess\n    subprocess.run(['sh', '-c', 'echo more >> ' + data.path], check=True)\n    return 'appended'\n",
+    "%%component\ndef read(data: Input[Dataset], folder: Input[Model]) -> str:\n    import os\n    return open(data.path).read() + ':' + ','.join(sorted(os.listdir(folder.path)))\n",
+]
+
+
+@pytest.mark.parametrize("writer", ["append(data=made.outputs['data'])", "prune(folder=made.outputs['folder'])",
+                                    "shell_append(data=made.outputs['data'])"])  # fmt: skip
+def test_what_a_task_does_to_its_inputs_never_reaches_the_producer_the_cache_or_a_sibling(ip, run, writer):
+    define(
+        ip,
+        *IMMUTABLE,
+        "%%pipeline\ndef tamper():\n    made = make()\n    w = " + writer + "\n"
+        "    r = read(data=made.outputs['data'], folder=made.outputs['folder']).after(w)\n",
+    )
+    first = run("tamper", cache=True)
+    assert first.state is TaskState.FAILED
+    task = next(t for t in first.result().tasks.values() if t.task_id not in ("make", "read"))
+    assert task.state == "FAILED" and ("read-only" in task.message), task.message
+    again = run("tamper", cache=True)
+    assert again.result()["make"].state in ("CACHED", "SUCCEEDED")
+    define(
+        ip,
+        "%%pipeline\ndef reader():\n    made = make()\n    read(data=made.outputs['data'], folder=made.outputs['folder'])\n",
+    )
+    assert run("reader", cache=True).result()["read"].output == "abc:x,y"

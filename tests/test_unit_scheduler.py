@@ -172,4 +172,21 @@ def test_the_cache_misses_on_damaged_or_vanished_entries(tmp_path):
     (tmp_path / "cache" / "k2.json").write_text("{not json")
     assert cache.get("k2") is None and cache.get("absent") is None
     assert not [p for p in (tmp_path / "cache").iterdir() if ".tmp-" in p.name]
-    assert json.loads((tmp_path / "cache" / "k.json").read_text())["files"] == [str(output)]
+    assert list(json.loads((tmp_path / "cache" / "k.json").read_text())["hashes"]) == [str(output)]
+
+
+def test_a_cache_hit_needs_the_contents_stored_with_it(tmp_path):
+    cache = TaskCache(tmp_path / "cache")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a")
+    (folder / "b.bin").write_bytes(b"b")
+    cache.put("k", {"parameters": {}, "artifacts": {"m": [{"uri": str(folder)}]}})
+    assert cache.get("k") is not None
+    (folder / "b.bin").unlink()
+    assert cache.get("k") is None
+    (folder / "b.bin").write_bytes(b"b")
+    assert cache.get("k") is not None
+    with open(folder / "a.bin", "ab") as handle:
+        handle.write(b"appended")
+    assert cache.get("k") is None

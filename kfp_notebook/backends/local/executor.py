@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import task_main
+from kfp_notebook.backends.local import immutability, task_main
 from kfp_notebook.ir import PythonProgram
 from kfp_notebook.parameters import coerce
 
@@ -95,15 +95,34 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
         task_main.INPUT_FILE_FLAG, str(input_file),
         "--function_to_execute", task.program.function,
     ]  # fmt: skip
+    inputs = input_uris(task)
+    before = immutability.signature(inputs)
     with open(task.folder / "stdout.log", "wb") as out, open(task.folder / "stderr.log", "wb") as err:
         process = groups.start(command, cwd=task.folder, env=_environment(task), stdout=out, stderr=err)
         try:
             code = process.wait()
         finally:
             groups.finished(process)
+    altered = immutability.changed(before, immutability.signature(inputs))
+    if altered:
+        return Outcome(False, message=_altered_message(altered))
     if code != 0:
         return Outcome(False, message=_failure_message(task.folder, code))
-    return _outputs(task, executor_input)
+    outcome = _outputs(task, executor_input)
+    immutability.seal(a["uri"] for items in outcome.artifacts.values() for a in items)
+    return outcome
+
+
+def input_uris(task: TaskRun) -> list[str]:
+    return sorted({str(a["uri"]) for items in task.artifacts.values() for a in items if a.get("uri")})
+
+
+def _altered_message(paths: list[str]) -> str:
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return (
+        f"it changed its input artifact ({shown}); inputs are read-only, as the producer's output and the cache "
+        "must stay as produced. Write the changed data to an output artifact (Output[...]) instead."
+    )
 
 
 def _environment(task: TaskRun) -> dict[str, str]:

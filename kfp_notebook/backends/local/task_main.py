@@ -80,8 +80,50 @@ def read_executor_input(argv: list[str]) -> list[str]:
     return [*argv[:at], "--executor_input", content, *argv[at + 2 :]]
 
 
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
+_CHANGES = {"os.remove": 0, "os.rename": 0, "os.truncate": 0, "os.rmdir": 0, "shutil.rmtree": 0, "os.chmod": 0}
+
+
+def input_artifact_paths(argv: list[str]) -> list[str]:
+    """The paths of the input artifacts named in kfp's `--executor_input` argument."""
+    document = json.loads(argv[argv.index("--executor_input") + 1]) if "--executor_input" in argv else {}
+    inputs = document.get("inputs", {}).get("artifacts", {})
+    return [a["uri"] for value in inputs.values() for a in value.get("artifacts", []) if a.get("uri")]
+
+
+def _writes(event: str, args: tuple[Any, ...]) -> Any:
+    """The path an audited call would write, truncate, move or remove, else None."""
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        mode, flags = args[1], args[2]
+        if (mode is not None and any(c in mode for c in "wax+")) or (mode is None and flags & _WRITES):
+            return args[0]
+        return None
+    return args[_CHANGES[event]] if event in _CHANGES else None
+
+
+def refuse_input_writes(paths: list[str]) -> None:
+    """Refuse (PermissionError) any write, truncation, rename or removal under an input artifact."""
+    roots = [os.path.abspath(p) for p in paths]
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
+        target = _writes(event, args)
+        if target is None or isinstance(target, int):
+            return
+        path = os.path.abspath(os.fsdecode(target))
+        for root in roots:
+            if path == root or path.startswith(root + os.sep):
+                raise PermissionError(
+                    f"{path} is part of an input artifact, which is read-only: write changed data to an "
+                    "output artifact (Output[...]) instead"
+                )
+
+    if roots:
+        sys.addaudithook(audit)
+
+
 def main() -> None:
     sys.argv = read_executor_input(sys.argv)
+    refuse_input_writes(input_artifact_paths(sys.argv))
     mounts = json.loads(os.environ.get("KFP_NOTEBOOK_MOUNTS") or "{}")
     if mounts:
         install(mounts)
