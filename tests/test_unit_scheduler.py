@@ -12,7 +12,7 @@ from kfp_notebook.backends.local import attempts
 from kfp_notebook.backends.local.cache import TaskCache, cache_key, fingerprint
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.runner import LocalBackend
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import EventLog, RunStore
 from kfp_notebook.status import TaskState
 
 
@@ -122,10 +122,10 @@ def test_a_cache_that_cannot_store_fails_the_task_and_the_run_ends(tmp_path, cha
 
 
 def test_events_that_cannot_be_written_end_the_run_failed_naming_the_folder(tmp_path, chain_yaml, monkeypatch):
-    def refuse(self, folder, event):
+    def refuse(self, event):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(RunStore, "record_event", refuse)
+    monkeypatch.setattr(EventLog, "append", refuse)
     handle, _ = start(tmp_path, chain_yaml, monkeypatch, {})
     assert handle.state is TaskState.FAILED
     assert "cannot write the run's events in" in handle.message and "No space left" in handle.message

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import immutability, task_main
+from kfp_notebook.backends.local import immutability, supervision, task_main
 from kfp_notebook.ir import PythonProgram
 from kfp_notebook.parameters import coerce
 
@@ -55,11 +55,15 @@ class ProcessGroups:
         with self._lock:
             if self.stopped:
                 raise InterruptedError("the run was stopped")
-            process = subprocess.Popen(command, start_new_session=True, **kwargs)
+            watch = supervision.KernelWatch.read_end()
+            env = {**kwargs.pop("env", os.environ), supervision.WATCH_ENV: str(watch)}
+            process = subprocess.Popen(command, start_new_session=True, pass_fds=(watch,), env=env, **kwargs)
             self._running[process.pid] = process
             return process
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
+        """The task's main process ended: stop whatever it left running in its process group."""
+        supervision.signal_group(process.pid, signal.SIGKILL)
         with self._lock:
             self._running.pop(process.pid, None)
 
@@ -69,16 +73,11 @@ class ProcessGroups:
             self.stopped = True
             running = list(self._running.values())
         for process in running:
-            _signal_group(process.pid, signal.SIGTERM)
+            supervision.signal_group(process.pid, signal.SIGTERM)
         for process in running:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=grace)
-            _signal_group(process.pid, signal.SIGKILL)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+            supervision.signal_group(process.pid, signal.SIGKILL)
 
 
 def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
@@ -100,6 +99,7 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
     with open(task.folder / "stdout.log", "wb") as out, open(task.folder / "stderr.log", "wb") as err:
         process = groups.start(command, cwd=task.folder, env=_environment(task), stdout=out, stderr=err)
         try:
+            supervision.record_process(task.folder, process.pid)
             code = process.wait()
         finally:
             groups.finished(process)

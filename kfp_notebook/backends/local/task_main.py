@@ -122,6 +122,11 @@ def refuse_input_writes(paths: list[str]) -> None:
 
 
 def main() -> None:
+    from kfp_notebook.backends.local import supervision
+
+    watch = os.environ.pop(supervision.WATCH_ENV, "")
+    if watch.isdigit():
+        supervision.watch_kernel(int(watch))
     sys.argv = read_executor_input(sys.argv)
     refuse_input_writes(input_artifact_paths(sys.argv))
     mounts = json.loads(os.environ.get("KFP_NOTEBOOK_MOUNTS") or "{}")
