@@ -269,3 +269,8 @@ def test_the_panel_runs_with_the_kernels_settings(ip, tmp_path):
     eventually(lambda: not panel.busy, 10)
     panel.compile()
     assert panel.compiled_path == "compiled/p.yaml"
+
+
+def test_a_lost_iteration_colours_its_loop_node_lost():
+    states = {"for-loop-2[0]/sq": TaskState.SUCCEEDED, "for-loop-2[1]/sq": TaskState.LOST, "other": TaskState.LOST}
+    assert graph.node_states(states) == {"for-loop-2/sq": TaskState.LOST, "other": TaskState.LOST}

@@ -12,7 +12,8 @@ const STATE_COLORS: Record<string, string> = {
   CACHED: '#d9f2e6',
   FAILED: '#f8c6c6',
   SKIPPED: '#eeeeee',
-  CANCELED: '#ffe0b2'
+  CANCELED: '#ffe0b2',
+  LOST: '#d7ccc8'
 };
 
 const TYPE_NAMES: Record<string, string> = {
