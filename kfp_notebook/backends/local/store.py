@@ -19,6 +19,7 @@ from kfp_notebook.status import TaskEvent
 
 RUNS_ENV = "KFP_NOTEBOOK_RUNS"
 _UNFINISHED = ("PENDING", "RUNNING")
+_RUN_ID = re.compile(r"(?!\.)[A-Za-z0-9._-]{1,200}")  # a folder name in the runs folder, never a path
 
 
 def default_runs_folder() -> Path:
@@ -87,7 +88,7 @@ class RunStore:
             raise UnknownNameError(f"no local runs in {self.root}: run a pipeline with `%kfp run` first")
         chosen = run_id or runs[0]["run_id"]
         path = self.root / chosen / "run.json"
-        if not path.exists():
+        if not _RUN_ID.fullmatch(chosen) or not path.exists():
             known = ", ".join(r["run_id"] for r in runs[:5])
             raise UnknownNameError(f"no run {chosen!r} in {self.root} (recent runs: {known})")
         return RunResult.from_dict(with_liveness(json.loads(path.read_text(encoding="utf-8"))))
