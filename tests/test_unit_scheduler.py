@@ -190,3 +190,20 @@ def test_a_cache_hit_needs_the_contents_stored_with_it(tmp_path):
     with open(folder / "a.bin", "ab") as handle:
         handle.write(b"appended")
     assert cache.get("k") is None
+
+
+def test_a_last_event_that_cannot_be_written_ends_the_run_failed_and_run_json_says_so(
+    tmp_path, chain_yaml, monkeypatch
+):
+    real = EventLog.append
+
+    def refuse_the_end(self, event):
+        if event.task_id == "" and event.state.finished:
+            raise OSError(28, "No space left on device")
+        real(self, event)
+
+    monkeypatch.setattr(EventLog, "append", refuse_the_end)
+    handle, _ = start(tmp_path, chain_yaml, monkeypatch, {})
+    assert handle.state is TaskState.FAILED and "cannot write the run's events in" in handle.message
+    saved = RunStore(tmp_path / "runs").load(handle.run_id)
+    assert saved.state == "FAILED" and "No space left" in saved.message

@@ -7,6 +7,7 @@ The scheduler is also the handle's controls: cancel, interrupt, results, logs an
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -249,21 +250,40 @@ class Scheduler:
             raise RunnerError(self.store_failure) from None
 
     def _finish_run(self) -> None:
-        if self.broken or any(n.state is TaskState.FAILED for n in self.nodes.values()):
-            final = TaskState.CANCELED if self.canceled and not self.broken else TaskState.FAILED
-        else:
-            final = TaskState.CANCELED if self.canceled else TaskState.SUCCEEDED
-        result = self.result()
-        result.state = final.value
+        """Write the last event and run.json, then tell the handle; what cannot be written ends the run FAILED."""
+        final = self._final_state()
         try:
-            with self._emit_lock:
-                self.events.close()
-            self.store.save_result(result, {"finished": time.time(), "notices": self.handle.notices})
+            self._save_final(final, self.handle.message)
         except Exception as exc:  # the run still ends, FAILED, naming the file it could not write
             final = TaskState.FAILED
             saving = f"cannot save the run's results in {self.folder / 'run.json'}: {exc}"
             self.handle.message = self.store_failure or saving
-        self._emit("", final, self.handle.message)
+            with contextlib.suppress(Exception):  # run.json says FAILED where it still can
+                self.store.save_result(self._final_result(final), {"finished": time.time()})
+        with self._emit_lock:
+            self.handle.publish(TaskEvent(self.run_id, "", final, time.time(), self.handle.message))
+
+    def _final_state(self) -> TaskState:
+        if self.broken or any(n.state is TaskState.FAILED for n in self.nodes.values()):
+            return TaskState.CANCELED if self.canceled and not self.broken else TaskState.FAILED
+        return TaskState.CANCELED if self.canceled else TaskState.SUCCEEDED
+
+    def _save_final(self, final: TaskState, message: str) -> None:
+        with self._emit_lock:
+            if self.store_failure:
+                raise RunnerError(self.store_failure)
+            try:
+                self.events.append(TaskEvent(self.run_id, "", final, time.time(), message))
+                self.events.close()
+            except Exception as exc:
+                self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
+                raise
+        self.store.save_result(self._final_result(final), {"finished": time.time(), "notices": self.handle.notices})
+
+    def _final_result(self, final: TaskState) -> RunResult:
+        result = self.result()
+        result.state, result.message = final.value, self.handle.message
+        return result
 
     def result(self) -> RunResult:
         live = self.handle.tasks  # RUNNING comes from the workers' events, not from the graph

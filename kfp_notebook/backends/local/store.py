@@ -128,8 +128,11 @@ class EventLog:
     def __init__(self, path: Path):
         self.path = path
         self._handle: Any = None
+        self._closed = False
 
     def append(self, event: TaskEvent) -> None:
+        if self._closed:
+            raise ValueError(f"the events of {self.path.parent.name} are closed: the run has ended")
         if self._handle is None:
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run's length)
         self._handle.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
@@ -139,9 +142,11 @@ class EventLog:
             self._handle.flush()
 
     def close(self) -> None:
+        """Flush and close; the run's events end here (a later append raises)."""
         if self._handle is not None:
             handle, self._handle = self._handle, None
             handle.close()
+        self._closed = True
 
 
 def _record(data: dict[str, Any]) -> RunRecord:
