@@ -175,3 +175,7 @@ def test_logs_show_the_last_200_lines_and_say_how_many_were_left_out(ip, tmp_pat
     written = next((tmp_path / "runs").glob("talk-*/tasks/chatty/stdout.log")).read_text().splitlines()
     assert notice and int(notice.group(1)) == len(written) - 200 and shown[1:201] == written[-200:]
     assert "line 0" not in shown and "line 249" in shown
+    capsys.readouterr()
+    ip.run_line_magic("kfp", "logs chatty --tail 3")
+    asked = capsys.readouterr().out.splitlines()  # the last 3 lines of each stream, and no note
+    assert "line 249" in asked and "line 246" not in asked and not [line for line in asked if "left out" in line]

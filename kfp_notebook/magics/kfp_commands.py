@@ -128,15 +128,13 @@ def show_artifact_command(magics: KfpMagics, words: list[str]) -> None:
     display(show_artifact(magics.session, args.target, args.run))
 
 
-#: Lines `%kfp logs` shows of each stream without --tail (it says how many it left out).
-DEFAULT_LOG_LINES = 200
-
-
 def logs_command(magics: KfpMagics, words: list[str]) -> None:
     args = _parse("%kfp logs", words, ["task"], ["--run", "--tail", "--follow!"])
     if not args.task:
         raise OptionError("%kfp logs needs a task name (example: %kfp logs train); `%kfp runs` lists the runs")
-    tail = opts.worker_count(args.tail, "--tail") or DEFAULT_LOG_LINES
+    from kfp_notebook.backends.local.details import DEFAULT_TAIL
+
+    tail = opts.worker_count(args.tail, "--tail") or DEFAULT_TAIL
     if not args.follow:
         print(magics.session.task_log(args.task, args.run, tail))
         return

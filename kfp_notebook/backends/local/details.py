@@ -11,6 +11,14 @@ from kfp_notebook.results import TaskResult
 DETAIL_LOG_LINES = 40
 
 
+class DefaultTail(int):
+    """A number of lines that no one asked for: the log then says how many earlier lines it left out."""
+
+
+#: What `%kfp logs` shows of each stream without --tail.
+DEFAULT_TAIL = DefaultTail(200)
+
+
 def task_log(folder: str | None, tail: int | None = None) -> str:
     """The task's stdout then stderr, as far as it has written them (the last `tail` lines of each)."""
     if not folder:
@@ -25,9 +33,11 @@ def task_log(folder: str | None, tail: int | None = None) -> str:
 
 
 def _tail(lines: list[str], tail: int | None, stream: str) -> list[str]:
-    """The last `tail` lines, after a line saying how many were left out."""
+    """The last `tail` lines; for the default number, after a line saying how many were left out."""
     if not tail or len(lines) <= tail:
         return lines
+    if not isinstance(tail, DefaultTail):
+        return lines[-tail:]
     left_out = len(lines) - tail
     return [f"({left_out:,} earlier lines of {stream} left out; --tail N shows the last N)", *lines[-tail:]]
 

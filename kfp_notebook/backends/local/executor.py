@@ -82,6 +82,22 @@ class ProcessGroups:
 
 def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
     """One attempt: write the program and executor input, run kfp's executor, collect the outputs."""
+    executor_input, command = _prepare(task)
+    inputs = input_uris(task)
+    before = immutability.signature(inputs)
+    code = _run(task, command, groups)
+    altered = immutability.changed(before, immutability.signature(inputs))
+    if altered:
+        return Outcome(False, message=_altered_message(altered))
+    if code != 0:
+        return Outcome(False, message=_failure_message(task.folder, code))
+    outcome = _outputs(task, executor_input)
+    immutability.seal(a["uri"] for items in outcome.artifacts.values() for a in items)
+    return outcome
+
+
+def _prepare(task: TaskRun) -> tuple[dict[str, Any], list[str]]:
+    """The task's program and executor input in its folder (the input travels as a file); the command."""
     task.folder.mkdir(parents=True, exist_ok=True)
     program_file = task.folder / "ephemeral_component.py"
     program_file.write_text(task.program.source, encoding="utf-8")
@@ -94,23 +110,18 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
         task_main.INPUT_FILE_FLAG, str(input_file),
         "--function_to_execute", task.program.function,
     ]  # fmt: skip
-    inputs = input_uris(task)
-    before = immutability.signature(inputs)
+    return executor_input, command
+
+
+def _run(task: TaskRun, command: list[str], groups: ProcessGroups) -> int:
+    """Run the task's process (recorded by pid + start time) to its end; its exit code."""
     with open(task.folder / "stdout.log", "wb") as out, open(task.folder / "stderr.log", "wb") as err:
         process = groups.start(command, cwd=task.folder, env=_environment(task), stdout=out, stderr=err)
         try:
             supervision.record_process(task.folder, process.pid)
-            code = process.wait()
+            return process.wait()
         finally:
             groups.finished(process)
-    altered = immutability.changed(before, immutability.signature(inputs))
-    if altered:
-        return Outcome(False, message=_altered_message(altered))
-    if code != 0:
-        return Outcome(False, message=_failure_message(task.folder, code))
-    outcome = _outputs(task, executor_input)
-    immutability.seal(a["uri"] for items in outcome.artifacts.values() for a in items)
-    return outcome
 
 
 def input_uris(task: TaskRun) -> list[str]:
