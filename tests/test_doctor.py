@@ -249,8 +249,8 @@ def test_submit_without_cluster_access_skips_the_checks_with_one_line(trainer, c
 
 
 def test_task_logs_come_from_the_kubernetes_api_inside_the_cluster(cluster, trainer):
-    from kfp_notebook.backends.kubeflow.connection import client, resolve
     from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
+    from kfp_notebook.backends.kubeflow.connection import client, resolve
 
     with contract_server() as (host, state):
         yaml_text = __import__("kfp_notebook").compile(trainer.user_ns["trainer"])
