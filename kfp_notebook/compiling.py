@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -16,7 +17,31 @@ def compile_yaml(pipeline: Any, path: str | os.PathLike[str] | None = None) -> s
     """Compile a kfp pipeline or component with kfp's Compiler; return the YAML, and write it to `path`."""
     from kfp import compiler
 
+    refuse_non_finite_defaults(pipeline)
     return _write(lambda target: compiler.Compiler().compile(pipeline, target), path)
+
+
+def refuse_non_finite_defaults(pipeline: Any) -> None:
+    """Raise CompileError naming a parameter whose default is NaN or infinite (JSON, and so the YAML, has none)."""
+    spec = getattr(pipeline, "pipeline_spec", None)
+    if spec is None:
+        return
+    places = [(getattr(pipeline, "name", "the pipeline"), spec.root)]
+    places += [(name.removeprefix("comp-"), component) for name, component in spec.components.items()]
+    for owner, component in places:
+        for name, parameter in component.input_definitions.parameters.items():
+            if _non_finite(parameter):
+                raise CompileError(
+                    f"parameter {name!r} of {owner} defaults to {parameter.default_value.number_value}, which a "
+                    "pipeline cannot hold (its YAML is JSON, which has no NaN or infinity): give a finite default, "
+                    "or make it a string such as 'nan' and convert it with float() inside the component"
+                )
+
+
+def _non_finite(parameter: Any) -> bool:
+    value = parameter.default_value
+    has_number = parameter.HasField("default_value") and value.HasField("number_value")
+    return bool(has_number and not math.isfinite(value.number_value))
 
 
 def write_component_yaml(component: Any, path: str | os.PathLike[str]) -> str:

@@ -8,6 +8,7 @@ Python API works on a fresh session of its own.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ class Settings:
     base_image: str | None = None
     pip_index_urls: tuple[str, ...] = ()
     environments_dir: str | os.PathLike[str] | None = None
+    task_env_passthrough: tuple[str, ...] = ()  # kernel variables local tasks get on purpose
 
     def local_options(self) -> RunOptions:
         return RunOptions(workers=self.workers or None, cache=self.cache, runs_folder=self.runs_dir)
@@ -84,7 +86,8 @@ class Session:
         if where == "local":
             from kfp_notebook.backends.local.runner import LocalBackend
 
-            return LocalBackend(self.settings.runs_dir, self.settings.environments_dir)
+            settings = self.settings
+            return LocalBackend(settings.runs_dir, settings.environments_dir, settings.task_env_passthrough)
         if where == "kubeflow":
             if self.kubeflow is None:
                 raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
@@ -127,6 +130,37 @@ class Session:
         what = "running run" if running else "run"
         known = ", ".join(h.run_id for h in candidates) or "none"
         raise UnknownNameError(f"no {what} {run_id or ''} started from this kernel (runs: {known})".replace("  ", " "))
+
+    def stop(self, run_id: str | None) -> str:
+        """Stop a run of this kernel; a local run of another kernel (or a LOST one): stop its task processes."""
+        if run_id is None or run_id in self.runs:
+            handle = self.handle(run_id, running=True)
+            handle.cancel()
+            handle.wait(30)
+            return f"run {handle.run_id}: {handle.state.value}"
+        return self._local().stop(run_id)
+
+    def recorded_run(self, run_id: str | None = None) -> Any:
+        """A local run as its folder shows it now (the newest when None), whichever kernel runs or ran it."""
+        return self._local().run_state(run_id)
+
+    def follow_log(self, task: str, run_id: str | None, write: Callable[[str], None], poll: float = 0.5) -> str:
+        """Write a local task's log as it grows until the task ends; returns its final state."""
+        from kfp_notebook.backends.local.details import LogFollower
+
+        local = self._local()
+        run_id = run_id or local.run_state(None).run_id
+        follower = LogFollower(local.task_result(run_id, task).folder)
+        while True:
+            write(follower.read_new())
+            found = local.task_result(run_id, task)
+            if found.state not in ("PENDING", "RUNNING"):
+                write(follower.read_new())
+                return found.state
+            time.sleep(poll)
+
+    def _local(self) -> Any:
+        return self.backend("local")
 
     def runs_of(self, pipeline: str | None = None) -> dict[str, list[RunRecord]]:
         """Recent runs by backend, newest first (of one pipeline, by its kfp name, when given)."""

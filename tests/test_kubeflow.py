@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 
 import kfp_notebook
 from kfp_notebook.backends.base import RunOptions
-from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
+from kfp_notebook.backends.kubeflow.backend import KubeflowBackend, ParameterTooLarge
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, client, resolve
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import ConnectionState, TaskState
@@ -108,6 +108,13 @@ def test_submit_uploads_creates_the_run_and_follows_it(server, fan):
     assert handle.link == f"{host}/#/runs/details/{run.run_id}"
     seen = [e.state for e in handle.events if e.task_id == "flag"]
     assert seen == [TaskState.RUNNING, TaskState.SUCCEEDED]
+
+
+def test_a_parameter_too_large_for_kubeflow_is_refused_before_anything_is_sent(server, fan):
+    host, state = server
+    with pytest.raises(ParameterTooLarge, match=r"parameter 'items' is 12,001 bytes .*at most 10,000 bytes.*%kfp run"):
+        backend(host).start(fan, {"items": ["x" * 11_997]}, RunOptions())
+    assert not state.runs and not state.pipelines
 
 
 def test_the_second_submit_uploads_a_new_version_into_the_same_experiment(server, fan):

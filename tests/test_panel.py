@@ -637,3 +637,8 @@ def select(panel, content):
     panel.details = {}
     panel.select(content)
     eventually(lambda: panel.details, 10)
+
+
+def test_a_lost_iteration_colours_its_loop_node_lost():
+    states = {"for-loop-2[0]/sq": TaskState.SUCCEEDED, "for-loop-2[1]/sq": TaskState.LOST, "other": TaskState.LOST}
+    assert graph.node_states(states) == {"for-loop-2/sq": TaskState.LOST, "other": TaskState.LOST}

@@ -12,7 +12,7 @@ from kfp_notebook.backends.local import attempts
 from kfp_notebook.backends.local.cache import TaskCache, cache_key, fingerprint
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.runner import LocalBackend
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import EventLog, RunStore
 from kfp_notebook.status import TaskState
 
 
@@ -122,10 +122,10 @@ def test_a_cache_that_cannot_store_fails_the_task_and_the_run_ends(tmp_path, cha
 
 
 def test_events_that_cannot_be_written_end_the_run_failed_naming_the_folder(tmp_path, chain_yaml, monkeypatch):
-    def refuse(self, folder, event):
+    def refuse(self, event):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(RunStore, "record_event", refuse)
+    monkeypatch.setattr(EventLog, "append", refuse)
     handle, _ = start(tmp_path, chain_yaml, monkeypatch, {})
     assert handle.state is TaskState.FAILED
     assert "cannot write the run's events in" in handle.message and "No space left" in handle.message
@@ -172,4 +172,38 @@ def test_the_cache_misses_on_damaged_or_vanished_entries(tmp_path):
     (tmp_path / "cache" / "k2.json").write_text("{not json")
     assert cache.get("k2") is None and cache.get("absent") is None
     assert not [p for p in (tmp_path / "cache").iterdir() if ".tmp-" in p.name]
-    assert json.loads((tmp_path / "cache" / "k.json").read_text())["files"] == [str(output)]
+    assert list(json.loads((tmp_path / "cache" / "k.json").read_text())["hashes"]) == [str(output)]
+
+
+def test_a_cache_hit_needs_the_contents_stored_with_it(tmp_path):
+    cache = TaskCache(tmp_path / "cache")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a")
+    (folder / "b.bin").write_bytes(b"b")
+    cache.put("k", {"parameters": {}, "artifacts": {"m": [{"uri": str(folder)}]}})
+    assert cache.get("k") is not None
+    (folder / "b.bin").unlink()
+    assert cache.get("k") is None
+    (folder / "b.bin").write_bytes(b"b")
+    assert cache.get("k") is not None
+    with open(folder / "a.bin", "ab") as handle:
+        handle.write(b"appended")
+    assert cache.get("k") is None
+
+
+def test_a_last_event_that_cannot_be_written_ends_the_run_failed_and_run_json_says_so(
+    tmp_path, chain_yaml, monkeypatch
+):
+    real = EventLog.append
+
+    def refuse_the_end(self, event):
+        if event.task_id == "" and event.state.finished:
+            raise OSError(28, "No space left on device")
+        real(self, event)
+
+    monkeypatch.setattr(EventLog, "append", refuse_the_end)
+    handle, _ = start(tmp_path, chain_yaml, monkeypatch, {})
+    assert handle.state is TaskState.FAILED and "cannot write the run's events in" in handle.message
+    saved = RunStore(tmp_path / "runs").load(handle.run_id)
+    assert saved.state == "FAILED" and "No space left" in saved.message

@@ -231,14 +231,19 @@ def memory_quantity(text: str, flag: str = "--memory") -> str:
 
 def gpu_count(text: str, flag: str = "--gpu") -> int:
     """Validate a GPU count: a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
+    if not _whole(text) or int(text) < 1:
         raise OptionError(f"{flag} {text!r} is not a GPU count: use a whole number of at least 1 (example: --gpu 1)")
     return int(text)
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: `isdigit` alone accepts '²' and other digits `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def retry_count(text: str, flag: str = "--retries") -> int:
     """Validate a retry count: a whole number of at least 0."""
-    if not text.isdigit():
+    if not _whole(text):
         raise OptionError(f"{flag} {text!r} is not a retry count: use a whole number such as 0, 1 or 3")
     return int(text)
 
@@ -371,6 +376,6 @@ def parameter_assignments(assignments: Sequence[str]) -> dict[str, str]:
 def worker_count(text: str | None, flag: str = "--workers") -> int | None:
     if text is None:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not _whole(text) or int(text) < 1:
         raise OptionError(f"{flag} {text!r} must be a whole number of at least 1 (example: {flag} 4)")
     return int(text)

@@ -35,6 +35,9 @@ class KfpMagics(Magics):
     runs_dir = Unicode("kfp_runs", help="Folder where local runs keep their files.").tag(config=True)
     workers = Integer(0, help="Tasks a local run executes at once (0: one per CPU).").tag(config=True)
     cache = Bool(True, help="Reuse outputs of tasks already run with the same component and inputs.").tag(config=True)
+    task_env_passthrough = List(
+        Unicode(), help="Kernel environment variables local tasks get (others: only their --env and secrets)."
+    ).tag(config=True)
     panel = Bool(True, help="Show the pipeline panel (DAG and buttons) after a %%pipeline cell.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -43,13 +46,14 @@ class KfpMagics(Magics):
         self._settings_changed()
         self._notebook = NotebookHistory(self._cell_sources)
 
-    @observe("base_image", "pip_index_urls", "output_dir", "runs_dir", "workers", "cache")
+    @observe("base_image", "pip_index_urls", "output_dir", "runs_dir", "workers", "cache", "task_env_passthrough")
     def _settings_changed(self, change: Any = None) -> None:
         """`%config KfpMagics.<name> = value` reaches the session (which the panels and the Python API use)."""
         settings = self.session.settings
         settings.base_image, settings.pip_index_urls = self.base_image, tuple(self.pip_index_urls)
         settings.output_dir, settings.runs_dir = self.output_dir, self.runs_dir
         settings.workers, settings.cache = self.workers, self.cache
+        settings.task_env_passthrough = tuple(self.task_env_passthrough)
 
     @property
     def registry(self) -> Registry:

@@ -39,9 +39,11 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp show-artifact TASK[.OUTPUT] [--run RUN]
                                       a task's artifacts drawn: confusion matrix, ROC, Markdown, HTML,
                                       dataset preview, model files (of the latest run by default)
-  %kfp logs TASK [--run RUN] [--tail N]
-                                      a task's output (of the latest run by default)
-  %kfp stop [RUN]                     stop a running run (the latest by default)
+  %kfp logs TASK [--run RUN] [--tail N] [--follow]
+                                      a task's output so far (the last 200 lines unless --tail;
+                                      --follow streams it until the task ends; latest run by default)
+  %kfp stop [RUN]                     stop a running run (the latest by default); a local run of
+                                      another kernel, or LOST: stop its task processes still running
   %kfp connect --host URL [--namespace NS] [--auth none|token|cookie|sa|dex] [--user EMAIL]
                [--ca-cert PATH] [--insecure]
                                       connect to Kubeflow Pipelines (secrets from env or a prompt)
@@ -51,7 +53,7 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp doctor [PIPELINE] [--namespace NS]
                                       check the KFP API, auth, the namespace and what the pipeline
                                       needs there (secrets, PVCs, nodes, pull secrets): OK/WARN/FAIL
-  %kfp status [RUN]                   the states of a run started from this kernel
+  %kfp status [RUN]                   the states of a run (local runs of other kernels from their folder)
   %kfp show [PIPELINE]                the pipeline's panel: DAG, Compile / Run / Submit / Stop, live states
   %kfp list                           the components and pipelines this kernel defined
   %kfp help                           this text

@@ -129,27 +129,36 @@ def show_artifact_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def logs_command(magics: KfpMagics, words: list[str]) -> None:
-    args = _parse("%kfp logs", words, ["task"], ["--run", "--tail"])
+    args = _parse("%kfp logs", words, ["task"], ["--run", "--tail", "--follow!"])
     if not args.task:
         raise OptionError("%kfp logs needs a task name (example: %kfp logs train); `%kfp runs` lists the runs")
-    print(magics.session.task_log(args.task, args.run, opts.worker_count(args.tail, "--tail")))
+    from kfp_notebook.backends.local.details import DEFAULT_TAIL
+
+    tail = opts.worker_count(args.tail, "--tail") or DEFAULT_TAIL
+    if not args.follow:
+        print(magics.session.task_log(args.task, args.run, tail))
+        return
+    try:
+        state = magics.session.follow_log(args.task, args.run, lambda text: print(text, end="", flush=True))
+        print(f"({args.task} is {state})")
+    except KeyboardInterrupt:
+        print(f"(stopped following {args.task}; the run goes on)")
 
 
 def stop_command(magics: KfpMagics, words: list[str]) -> None:
     args = _parse("%kfp stop", words, ["run"])
-    handle = magics.session.handle(args.run, running=True)
-    handle.cancel()
-    handle.wait(30)
-    print(f"run {handle.run_id}: {handle.state.value}")
+    print(magics.session.stop(args.run))
 
 
 def status_command(magics: KfpMagics, words: list[str]) -> None:
-    from kfp_notebook.view.run_summaries import failures, progress
+    from kfp_notebook.view.run_summaries import failures, progress, recorded
 
     args = _parse("%kfp status", words, ["run"])
-    if not magics.session.runs:
-        raise OptionError("no run started from this kernel yet: `%kfp run` or `%kfp submit`")
-    handle = magics.session.handle(args.run)
+    session = magics.session
+    if not session.runs or (args.run and args.run not in session.runs):
+        display(recorded(session.recorded_run(args.run)))  # a run of another kernel, as its folder shows it
+        return
+    handle = session.handle(args.run)
     summary = progress(handle)
     summary.warnings += failures(handle)
     display(summary)

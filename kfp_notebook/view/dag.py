@@ -331,6 +331,7 @@ def model_id(task_id: str) -> str:
 
 _PRECEDENCE = [
     TaskState.FAILED,
+    TaskState.LOST,
     TaskState.RUNNING,
     TaskState.CANCELED,
     TaskState.PENDING,

@@ -27,6 +27,17 @@ def progress(handle: RunHandle) -> Summary:
     return Summary(title, rows, list(handle.notices))
 
 
+def recorded(result: Any) -> Summary:
+    """A run as its folder shows it (a RunResult): also a run of another kernel, running or LOST."""
+    tasks = list(result.tasks.values())
+    title = f"run {result.run_id} (local, from its folder): {result.state} · {len(tasks)} tasks"
+    rows = [(task.task_id, task.state + (f" · {task.message}" if task.message else "")) for task in tasks]
+    rows = rows[:MAX_TASK_ROWS] + (
+        [("…", f"{len(rows) - MAX_TASK_ROWS} more tasks")] if len(rows) > MAX_TASK_ROWS else []
+    )
+    return Summary(title, [("run", result.message)] * bool(result.message) + rows, [])
+
+
 def task_counts(handle: RunHandle) -> tuple[int, int]:
     """Finished tasks and all tasks, counting the tasks that run a container (not conditions or loops)."""
     tasks = [t for t in handle.tasks.values() if not t.is_group]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 import threading
@@ -14,7 +15,7 @@ from kfp_notebook import kfp_compat
 from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
-from kfp_notebook.errors import UnknownNameError
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import typed_parameters
 from kfp_notebook.results import TaskResult
@@ -22,6 +23,27 @@ from kfp_notebook.status import RunHandle
 
 POLL_START, POLL_MAX = 1.0, 10.0
 RECENT_RUNS = 10
+#: The KFP API server refuses a run whose parameters take more than this many bytes as JSON
+#: (its MaxParameterBytes: "The input parameter length exceed maximum size of 10000").
+MAX_PARAMETER_BYTES = 10_000
+
+
+class ParameterTooLarge(KfpNotebookError):
+    """A run's parameters are larger than Kubeflow Pipelines accepts."""
+
+
+def refuse_oversized(params: dict[str, Any]) -> None:
+    """Raise naming the largest parameter and its size when the parameters exceed MAX_PARAMETER_BYTES."""
+    total = len(json.dumps(params).encode("utf-8"))
+    if total <= MAX_PARAMETER_BYTES:
+        return
+    sizes = {name: len(json.dumps(value).encode("utf-8")) for name, value in params.items()}
+    largest = max(sizes, key=lambda name: sizes[name])
+    raise ParameterTooLarge(
+        f"parameter {largest!r} is {sizes[largest]:,} bytes ({total:,} for all parameters), and Kubeflow Pipelines "
+        f"accepts at most {MAX_PARAMETER_BYTES:,} bytes of run parameters. Pass large data as an artifact "
+        "(written by an upstream task), or run it on this machine with %kfp run, which has no such limit."
+    )
 
 
 class KubeflowBackend(Backend):
@@ -50,12 +72,13 @@ class KubeflowBackend(Backend):
         options.refuse("Kubeflow", ("workers", "cache", "runs_folder"))
         experiment, run_name = options.experiment, options.run_name
         ir = PipelineIR.from_yaml(yaml_text)
+        params = typed_parameters(ir, params or {})
+        refuse_oversized(params)
         notices = [] if options.skip_checks else [self.check_cluster(ir)]
         with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
             path = Path(folder) / f"{ir.name}.yaml"
             path.write_text(yaml_text, encoding="utf-8")
             pipeline_id, version_id = self._upload(str(path), ir.name)
-        params = typed_parameters(ir, params or {})
         experiment_id = self._experiment(experiment or "Default")
         name = run_name or f"{ir.name} {time.strftime('%Y-%m-%d %H:%M:%S')} {secrets.token_hex(2)}"
         run = self._create_run_once(name, experiment_id, pipeline_id, version_id, params or {})

@@ -14,6 +14,7 @@ from kfp_notebook.backends.local.environments import PackageEnvironmentError, en
 from kfp_notebook.backends.local.executor import Outcome, TaskRun, run_python_task
 from kfp_notebook.backends.local.instances import Artifacts, Node
 from kfp_notebook.backends.local.platform import volume_folder
+from kfp_notebook.backends.local.task_environment import task_environment
 from kfp_notebook.ir import ArtifactType
 from kfp_notebook.status import TaskState
 
@@ -30,6 +31,7 @@ class Prepared:
     environments: dict[str, Requirements] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    base_environment: dict[str, str] = field(default_factory=dict)  # what every task gets from the kernel
 
 
 class Attempts:
@@ -59,8 +61,8 @@ class Attempts:
         folder = self.scheduler.store.task_folder(self.scheduler.folder, node.id)
         outputs = component.outputs
         output_artifacts = {name: _new_artifact(name, kind, folder) for name, kind in outputs.artifacts.items()}
-        environment = dict(component.container.env)
-        environment.update(self.prepared.secrets.get(component.name, {}))
+        secrets = self.prepared.secrets.get(component.name, {})
+        environment = task_environment(self.prepared.base_environment, component.container.env, secrets)
         return TaskRun(
             folder, component.program, parameters, artifacts, {n: p.type for n, p in outputs.parameters.items()},
             output_artifacts, environment, self._mounts(node),

@@ -46,18 +46,20 @@ class TaskCache:
         self.folder = folder
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The cached outputs, or None if absent or if an output artifact no longer exists."""
+        """The cached outputs, or None if absent, damaged, or if an output artifact changed since it was stored."""
         path = self.folder / f"{key}.json"
         try:
             outputs = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # absent, unreadable or damaged: a miss, and the task runs
+            hashes = outputs["hashes"]
+            intact = all(os.path.exists(uri) and fingerprint(uri) == digest for uri, digest in hashes.items())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a miss, and the task runs again
             return None
-        return outputs if all(os.path.exists(uri) for uri in outputs.get("files", [])) else None
+        return outputs if intact else None
 
     def put(self, key: str, outputs: dict[str, Any]) -> None:
-        """Store outputs; the artifact files that exist now must still exist for a later hit."""
+        """Store outputs with the content hash of every artifact that exists now (checked on every hit)."""
         uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
-        outputs = {**outputs, "files": [uri for uri in uris if os.path.exists(uri)]}
+        outputs = {**outputs, "hashes": {uri: fingerprint(uri) for uri in uris if os.path.exists(uri)}}
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f"{key}.json.tmp-{unique_suffix()}"
         temporary.write_text(json.dumps(outputs), encoding="utf-8")

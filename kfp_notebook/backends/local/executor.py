@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.local import immutability, supervision, task_main
 from kfp_notebook.ir import PythonProgram
 from kfp_notebook.parameters import coerce
 
@@ -54,11 +55,15 @@ class ProcessGroups:
         with self._lock:
             if self.stopped:
                 raise InterruptedError("the run was stopped")
-            process = subprocess.Popen(command, start_new_session=True, **kwargs)
+            watch = supervision.KernelWatch.read_end()
+            env = {**kwargs.pop("env", os.environ), supervision.WATCH_ENV: str(watch)}
+            process = subprocess.Popen(command, start_new_session=True, pass_fds=(watch,), env=env, **kwargs)
             self._running[process.pid] = process
             return process
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
+        """The task's main process ended: stop whatever it left running in its process group."""
+        supervision.signal_group(process.pid, signal.SIGKILL)
         with self._lock:
             self._running.pop(process.pid, None)
 
@@ -68,44 +73,71 @@ class ProcessGroups:
             self.stopped = True
             running = list(self._running.values())
         for process in running:
-            _signal_group(process.pid, signal.SIGTERM)
+            supervision.signal_group(process.pid, signal.SIGTERM)
         for process in running:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=grace)
-            _signal_group(process.pid, signal.SIGKILL)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+            supervision.signal_group(process.pid, signal.SIGKILL)
 
 
 def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
     """One attempt: write the program and executor input, run kfp's executor, collect the outputs."""
+    executor_input, command = _prepare(task)
+    inputs = input_uris(task)
+    before = immutability.signature(inputs)
+    code = _run(task, command, groups)
+    altered = immutability.changed(before, immutability.signature(inputs))
+    if altered:
+        return Outcome(False, message=_altered_message(altered))
+    if code != 0:
+        return Outcome(False, message=_failure_message(task.folder, code))
+    outcome = _outputs(task, executor_input)
+    immutability.seal(a["uri"] for items in outcome.artifacts.values() for a in items)
+    return outcome
+
+
+def _prepare(task: TaskRun) -> tuple[dict[str, Any], list[str]]:
+    """The task's program and executor input in its folder (the input travels as a file); the command."""
     task.folder.mkdir(parents=True, exist_ok=True)
     program_file = task.folder / "ephemeral_component.py"
     program_file.write_text(task.program.source, encoding="utf-8")
     executor_input = _executor_input(task)
-    (task.folder / "executor_input.json").write_text(json.dumps(executor_input, indent=2), encoding="utf-8")
+    input_file = task.folder / "executor_input.json"
+    input_file.write_text(json.dumps(executor_input, indent=2), encoding="utf-8")
     command = [
         sys.executable, "-m", "kfp_notebook.backends.local.task_main",
         "--component_module_path", str(program_file),
-        "--executor_input", json.dumps(executor_input),
+        task_main.INPUT_FILE_FLAG, str(input_file),
         "--function_to_execute", task.program.function,
     ]  # fmt: skip
+    return executor_input, command
+
+
+def _run(task: TaskRun, command: list[str], groups: ProcessGroups) -> int:
+    """Run the task's process (recorded by pid + start time) to its end; its exit code."""
     with open(task.folder / "stdout.log", "wb") as out, open(task.folder / "stderr.log", "wb") as err:
         process = groups.start(command, cwd=task.folder, env=_environment(task), stdout=out, stderr=err)
         try:
-            code = process.wait()
+            supervision.record_process(task.folder, process.pid)
+            return process.wait()
         finally:
             groups.finished(process)
-    if code != 0:
-        return Outcome(False, message=_failure_message(task.folder, code))
-    return _outputs(task, executor_input)
+
+
+def input_uris(task: TaskRun) -> list[str]:
+    return sorted({str(a["uri"]) for items in task.artifacts.values() for a in items if a.get("uri")})
+
+
+def _altered_message(paths: list[str]) -> str:
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return (
+        f"it changed its input artifact ({shown}); inputs are read-only, as the producer's output and the cache "
+        "must stay as produced. Write the changed data to an output artifact (Output[...]) instead."
+    )
 
 
 def _environment(task: TaskRun) -> dict[str, str]:
-    environment = {**os.environ, **task.environment, "_KFP_RUNTIME": "true", "PYTHONUNBUFFERED": "1"}
+    environment = {**task.environment, "_KFP_RUNTIME": "true", "PYTHONUNBUFFERED": "1"}
     environment["PYTHONIOENCODING"] = "utf-8"
     if task.mounts:
         environment["KFP_NOTEBOOK_MOUNTS"] = json.dumps(task.mounts)

@@ -20,6 +20,10 @@ class MissingSecretError(KfpNotebookError):
     """A secret the pipeline needs has no local value: the run does not start."""
 
 
+class SecretsFileError(KfpNotebookError):
+    """The local secrets file cannot be read; the message never quotes it."""
+
+
 def secret_variable(secret: str, key: str) -> str:
     """The environment variable that gives a secret's key locally: KFP_SECRET_<SECRET>_<KEY>."""
     return "KFP_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", f"{secret}_{key}").upper()
@@ -38,9 +42,24 @@ def secret_value(secret: str, key: str) -> str | None:
     path = secrets_file()
     if not path.exists():
         return None
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = _secrets_document(path)
     found = (document.get(secret) or {}).get(key) if isinstance(document, dict) else None
     return None if found is None else str(found)
+
+
+def _secrets_document(path: Path) -> object:
+    """The secrets file's content; a malformed file is named by its line number only, never its text."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark is not None else ""
+        raise SecretsFileError(
+            f"the secrets file {path} is not valid YAML{where}; fix it (format: `SECRET: {{KEY: value}}`) "
+            "and run again (its lines are not shown, as they hold secrets)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretsFileError(f"cannot read the secrets file {path}: {exc.__class__.__name__}") from None
 
 
 def secret_environment(platform: Platform) -> dict[str, str]:

@@ -13,10 +13,12 @@ from kfp_notebook.backends.local.details import LocalFiles, task_log
 from kfp_notebook.backends.local.platform import ignored_settings, secret_environment
 from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore
-from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.backends.local.supervision import stop_leftovers
+from kfp_notebook.backends.local.task_environment import base_environment
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import Component, PipelineIR
 from kfp_notebook.parameters import pipeline_parameters
-from kfp_notebook.results import TaskResult
+from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle
 
 
@@ -30,9 +32,11 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
-                 environments_folder: str | os.PathLike[str] | None = None):  # fmt: skip
+                 environments_folder: str | os.PathLike[str] | None = None,
+                 task_env_passthrough: tuple[str, ...] = ()):  # fmt: skip
         self.runs_folder = runs_folder
         self.environments = Path(environments_folder) if environments_folder else None
+        self.passthrough = tuple(task_env_passthrough)
 
     def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: RunOptions | None = None
               ) -> RunHandle:  # fmt: skip
@@ -44,8 +48,9 @@ class LocalBackend(Backend):
         if ir.input_artifacts:
             raise NotRunnableLocally(f"{ir.name} takes input artifacts, which local runs cannot provide yet")
         prepared = preflight(ir)
+        prepared.base_environment = base_environment(self.passthrough)
         store = RunStore(options.runs_folder or self.runs_folder)
-        run_id, folder = store.create(ir.name, yaml_text, values)
+        run_id, folder = _create(store, ir.name, yaml_text, values)
         cache = TaskCache(store.root / ".cache") if options.cache else None
         workers = options.workers or os.cpu_count() or 1
         return Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments).start()
@@ -56,12 +61,49 @@ class LocalBackend(Backend):
         return records[:count] if count else records
 
     def task_log(self, run_id: str | None, task: str, tail: int | None = None) -> str:
+        found = _task(RunStore(self.runs_folder).load(run_id), task)
+        return task_log(found.folder, tail) or f"({found.task_id} wrote nothing; it is {found.state})"
+
+    def task_result(self, run_id: str | None, task: str) -> TaskResult:
+        """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
+        return _task(RunStore(self.runs_folder).load(run_id), task)
+
+    def run_state(self, run_id: str | None) -> RunResult:
+        """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""
+        return RunStore(self.runs_folder).load(run_id)
+
+    def stop(self, run_id: str) -> str:
+        """Stop every task process of a run this kernel did not start (pid + start time checked); says what."""
         result = RunStore(self.runs_folder).load(run_id)
-        found = result[task]
-        return task_log(found.folder, tail) or f"({found.task_id} wrote nothing; it ended {found.state})"
+        stopped = stop_leftovers(Path(result.folder or ""))
+        what = f"stopped the processes of {', '.join(stopped)}" if stopped else "no process of it was running"
+        return f"run {result.run_id} ({result.state}): {what}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
-        return RunStore(self.runs_folder).load(run_id)[task], LocalFiles()
+        return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
+
+
+def _task(result: RunResult, task: str) -> TaskResult:
+    """A task of a run by id or name; an unknown one raises UnknownNameError listing the run's tasks."""
+    try:
+        return result[task]
+    except KeyError:
+        names = ", ".join(result.tasks) or "none yet"
+        raise UnknownNameError(f"no task {task!r} in run {result.run_id} (tasks: {names}); name one of them") from None
+
+
+class RunsFolderError(KfpNotebookError):
+    """The runs folder cannot be written."""
+
+
+def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any]) -> tuple[str, Path]:
+    try:
+        return store.create(name, yaml_text, values)
+    except OSError as exc:
+        raise RunsFolderError(
+            f"cannot write a run folder in {store.root} ({exc.strerror or exc}), so the run did not start. "
+            "Choose a writable folder: %config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)."
+        ) from None
 
 
 def preflight(ir: PipelineIR) -> Prepared:

@@ -7,6 +7,7 @@ The scheduler is also the handle's controls: cancel, interrupt, results, logs an
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -27,6 +28,7 @@ from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 
 _CANCEL = object()
 _BROKEN = object()
+_CHECKPOINT = object()  # a worker's event: the scheduler writes the run's live state
 
 
 class Scheduler:
@@ -47,6 +49,7 @@ class Scheduler:
         self.broken = False
         self.store_failure = ""
         self._emit_lock = threading.Lock()
+        self.events = store.open_events(folder)
         self.thread = threading.Thread(target=self._main, name=f"kfp-run-{run_id}", daemon=True)
 
     @property
@@ -87,7 +90,10 @@ class Scheduler:
                 self._advance()
                 if root.closed:
                     break
+                self._checkpoint()
                 message = self.inbox.get()
+                if message is _CHECKPOINT:
+                    continue
                 if message is _CANCEL:
                     self._cancel_everything()
                     break
@@ -227,28 +233,68 @@ class Scheduler:
         for dag in self.dags:
             dag.closed = True
 
-    def _finish_run(self) -> None:
-        if self.broken or any(n.state is TaskState.FAILED for n in self.nodes.values()):
-            final = TaskState.CANCELED if self.canceled and not self.broken else TaskState.FAILED
-        else:
-            final = TaskState.CANCELED if self.canceled else TaskState.SUCCEEDED
-        result = self.result()
-        result.state = final.value
+    def _checkpoint(self) -> None:
+        """Write the batch of events and the run's state so far (run.json), for `%kfp runs/status/logs` anywhere."""
+        if self.store_failure:
+            raise RunnerError(self.store_failure)
+        with self._emit_lock:
+            try:
+                self.events.flush()
+            except Exception as exc:
+                self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
+                raise RunnerError(self.store_failure) from None
         try:
-            self.store.save_result(result, {"finished": time.time(), "notices": self.handle.notices})
+            self.store.save_result(self.result(), {})
+        except Exception as exc:
+            self.store_failure = f"cannot write the run's state in {self.folder / 'run.json'}: {exc}"
+            raise RunnerError(self.store_failure) from None
+
+    def _finish_run(self) -> None:
+        """Write the last event and run.json, then tell the handle; what cannot be written ends the run FAILED."""
+        final = self._final_state()
+        try:
+            self._save_final(final, self.handle.message)
         except Exception as exc:  # the run still ends, FAILED, naming the file it could not write
             final = TaskState.FAILED
-            self.handle.message = f"cannot save the run's results in {self.folder / 'run.json'}: {exc}"
-        self._emit("", final, self.handle.message)
+            saving = f"cannot save the run's results in {self.folder / 'run.json'}: {exc}"
+            self.handle.message = self.store_failure or saving
+            with contextlib.suppress(Exception):  # run.json says FAILED where it still can
+                self.store.save_result(self._final_result(final), {"finished": time.time()})
+        with self._emit_lock:
+            self.handle.publish(TaskEvent(self.run_id, "", final, time.time(), self.handle.message))
+
+    def _final_state(self) -> TaskState:
+        if self.broken or any(n.state is TaskState.FAILED for n in self.nodes.values()):
+            return TaskState.CANCELED if self.canceled and not self.broken else TaskState.FAILED
+        return TaskState.CANCELED if self.canceled else TaskState.SUCCEEDED
+
+    def _save_final(self, final: TaskState, message: str) -> None:
+        with self._emit_lock:
+            if self.store_failure:
+                raise RunnerError(self.store_failure)
+            try:
+                self.events.append(TaskEvent(self.run_id, "", final, time.time(), message))
+                self.events.close()
+            except Exception as exc:
+                self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
+                raise
+        self.store.save_result(self._final_result(final), {"finished": time.time(), "notices": self.handle.notices})
+
+    def _final_result(self, final: TaskState) -> RunResult:
+        result = self.result()
+        result.state, result.message = final.value, self.handle.message
+        return result
 
     def result(self) -> RunResult:
-        tasks = {node.id: self._task_result(node) for node in list(self.nodes.values())}
+        live = self.handle.tasks  # RUNNING comes from the workers' events, not from the graph
+        tasks = {node.id: self._task_result(node, live.get(node.id)) for node in list(self.nodes.values())}
         return RunResult(
             self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message
         )
 
-    def _task_result(self, node: Node) -> TaskResult:
-        return TaskResult(node.id, node.display_name, node.task.kfp_name, node.state.value, node.parameters,
+    def _task_result(self, node: Node, live: TaskStatus | None = None) -> TaskResult:
+        state = live.state if live is not None and not node.state.finished else node.state
+        return TaskResult(node.id, node.display_name, node.task.kfp_name, state.value, node.parameters,
                           node.artifacts, node.message, node.folder)  # fmt: skip
 
     def _emit(self, task_id: str, state: TaskState, message: str = "") -> None:
@@ -262,14 +308,15 @@ class Scheduler:
         if self.store_failure:
             return
         try:
-            self.store.record_event(self.folder, event)
+            self.events.append(event)
         except Exception as exc:
             self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
             self.inbox.put(_BROKEN)
 
     def emit(self, task_id: str, state: TaskState, message: str = "") -> None:
-        """Report a task's state change (from any thread)."""
+        """Report a task's state change (from any thread); the scheduler then writes the run's live state."""
         self._emit(task_id, state, message)
+        self.inbox.put(_CHECKPOINT)
 
 
 class RunnerError(Exception):
