@@ -48,28 +48,72 @@ class ForkedTask:
     def __init__(self, connection: socket.socket, pid: int):
         self._connection, self.pid = connection, pid
         self.returncode: int | None = None
+        self._ended = threading.Event()
+        threading.Thread(target=self._read_exit, name=f"kfp-task-{pid}", daemon=True).start()
+
+    def _read_exit(self) -> None:
+        try:
+            self.returncode = int(json.loads(_read_line(self._connection))["exit"])
+        except (OSError, ValueError, KeyError):  # the starter is gone: the task went with it
+            self.returncode = -signal.SIGKILL
+        finally:
+            self._connection.close()
+            self._ended.set()
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code (negative: killed by that signal), as subprocess.Popen.wait gives it."""
-        if self.returncode is None:
-            self._connection.settimeout(timeout)
-            try:
-                line = _read_line(self._connection)
-            except TimeoutError:
-                raise subprocess.TimeoutExpired(TASK_MODULE, timeout or 0) from None
-            self._connection.close()
-            self.returncode = int(json.loads(line)["exit"])
-        return int(self.returncode)
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(TASK_MODULE, timeout or 0)
+        return int(self.returncode if self.returncode is not None else -signal.SIGKILL)
 
 
 class TaskStarter:
     """The kernel's side of one starter process (started lazily, kept for the kernel's life)."""
 
-    def __init__(self, pass_fds: tuple[int, ...] = ()) -> None:
-        self._pass_fds = pass_fds
+    _shared: TaskStarter | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self, pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None) -> None:
+        self._pass_fds, self._env = pass_fds, env
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._folder: str | None = None
+        self._warming: threading.Thread | None = None
+        self._owner = os.getpid()
+
+    @classmethod
+    def shared(cls, pass_fds: tuple[int, ...], env: dict[str, str]) -> TaskStarter:
+        """This kernel process's starter (a forked kernel makes its own)."""
+        with cls._shared_lock:
+            if cls._shared is None or cls._shared._owner != os.getpid():
+                cls._shared = cls(pass_fds, env)
+            return cls._shared
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def ready(self) -> bool:
+        """Started and answering: tasks can be forked from it now."""
+        process = self._process
+        return process is not None and process.poll() is None and self._warming is None
+
+    def warm_up(self) -> None:
+        """Start the starter in the background (tasks start fresh processes until it is ready)."""
+        with self._lock:
+            if self._warming is not None or (self._process is not None and self._process.poll() is None):
+                return
+            self._warming = threading.Thread(target=self._warm, name="kfp-starter-warm-up", daemon=True)
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self._ensure_running()
+        except (OSError, StarterError):  # tasks go on starting fresh processes
+            pass
+        finally:
+            self._warming = None
 
     @property
     def address(self) -> str:
@@ -99,13 +143,15 @@ class TaskStarter:
                 return
             self._folder = tempfile.mkdtemp(prefix="kfp-notebook-starter-")
             command = [sys.executable, "-m", "kfp_notebook.backends.local.starter", self.address]
-            self._process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=self._pass_fds, start_new_session=True
-            )
-            assert self._process.stdout is not None
-            if self._process.stdout.readline().strip() != b"ready":
-                self._process.kill()
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=self._pass_fds,
+                start_new_session=True, env=self._env, cwd=self._folder,
+            )  # fmt: skip
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != b"ready":
+                process.kill()
                 raise StarterError("the task starter did not start")
+            self._process = process
 
     def close(self) -> None:
         """Stop the starter (and with it any task it still runs)."""
@@ -231,6 +277,7 @@ def _become_task(request: dict[str, Any], sockets: list[socket.socket], fds: lis
         os.close(fd)
     os.environ.clear()
     os.environ.update(request["env"])
+    sys.path[0] = request["cwd"]  # as `python -m` started in the task's folder would have it
     import io
 
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
