@@ -29,6 +29,9 @@ from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
 _CANCEL = object()
 _BROKEN = object()
 _CHECKPOINT = object()  # a worker's event: the scheduler writes the run's live state
+#: run.json is rewritten at most this often while a run goes (events are appended every batch); a big run
+#: would otherwise rewrite all its tasks after every event.
+STATE_SECONDS = 0.5
 
 
 class Scheduler:
@@ -48,6 +51,7 @@ class Scheduler:
         self.canceled = False
         self.broken = False
         self.store_failure = ""
+        self._state_saved, self._state_due = 0.0, False
         self._emit_lock = threading.Lock()
         self.events = store.open_events(folder)
         self.thread = threading.Thread(target=self._main, name=f"kfp-run-{run_id}", daemon=True)
@@ -91,7 +95,10 @@ class Scheduler:
                 if root.closed:
                     break
                 self._checkpoint()
-                message = self.inbox.get()
+                try:
+                    message = self.inbox.get(timeout=STATE_SECONDS if self._state_due else None)
+                except queue.Empty:
+                    continue
                 if message is _CHECKPOINT:
                     continue
                 if message is _CANCEL:
@@ -243,6 +250,10 @@ class Scheduler:
             except Exception as exc:
                 self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
                 raise RunnerError(self.store_failure) from None
+        if time.monotonic() - self._state_saved < STATE_SECONDS:
+            self._state_due = True
+            return
+        self._state_due, self._state_saved = False, time.monotonic()
         try:
             self.store.save_result(self.result(), {})
         except Exception as exc:
