@@ -21,6 +21,7 @@ from kfp_notebook.ir.model import (
     Component,
     Container,
     Dag,
+    Importer,
     Interface,
     Loop,
     OutputChoice,
@@ -46,6 +47,7 @@ __all__ = [
     "Component",
     "Container",
     "Dag",
+    "Importer",
     "Interface",
     "Loop",
     "OutputChoice",
@@ -146,6 +148,8 @@ class PipelineIR:
         self.components[name] = component
         if component.kind == "python" and container is not None:
             component.program = _program(container)
+        if "importer" in executor:
+            component.importer = _importer(executor["importer"])
         if "dag" in raw:
             component.dag = _dag(raw["dag"])
             for task_name, task in raw["dag"].get("tasks", {}).items():
@@ -250,7 +254,21 @@ def _platform(raw: dict[str, Any]) -> Platform:
         for e in raw.get("secretAsVolume", [])
     )
     pulls = tuple(_secret_name(e) for e in raw.get("imagePullSecret", []))
-    return Platform(mounts, secrets, volumes, pulls, tuple(sorted(raw)))
+    field_paths = tuple((e.get("name", ""), e.get("fieldPath", "")) for e in raw.get("fieldPathAsEnv", []))
+    metadata = raw.get("podMetadata", {})
+    return Platform(
+        mounts, secrets, volumes, pulls, field_paths, dict(metadata.get("labels", {})),
+        dict(metadata.get("annotations", {})), tuple(sorted(raw)),
+    )  # fmt: skip
+
+
+def _importer(raw: dict[str, Any]) -> Importer:
+    uri = raw.get("artifactUri", {})
+    constant = uri.get("constant")
+    return Importer(
+        None if constant is None else str(constant), raw.get("typeSchema", {}), dict(raw.get("metadata", {})),
+        bool(raw.get("reimport")),
+    )  # fmt: skip
 
 
 def _secret_name(entry: dict[str, Any]) -> ValueSource:
