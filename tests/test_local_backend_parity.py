@@ -187,6 +187,27 @@ IMPORTER = (
 """,
 )
 
+WORKSPACE = (
+    [
+        """def write_workspace(workspace: str) -> str:
+    import os
+    assert workspace == '/kfp-workspace', workspace
+    os.makedirs(os.path.join(workspace, 'data'), exist_ok=True)
+    with open(os.path.join(workspace, 'data', 'note.txt'), 'w') as f:
+        f.write('shared')
+    return os.path.join(workspace, 'data', 'note.txt')
+""",
+        """def read_workspace(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+""",
+    ],
+    """def workspace_probe():
+    written = write_workspace(workspace=dsl.WORKSPACE_PATH_PLACEHOLDER)
+    read_workspace(path=written.output)
+""",
+)
+
 
 def define(ip, probe: tuple[list[str], str], name: str) -> None:
     """Define the probe through the magics, after checking it compiles as the hand-written kfp version does."""
@@ -345,6 +366,16 @@ def test_an_artifact_written_to_a_custom_path_reaches_the_downstream_task(ip, ru
     handle = run("custom_path_probe")
     assert handle.state is TaskState.SUCCEEDED, messages(handle)
     assert handle.result()["read-dataset"].output == "Hello, World!"
+
+
+def test_the_workspace_is_one_folder_every_task_sees_at_the_backends_path(ip, run):
+    components, pipeline = WORKSPACE
+    config = "pipeline_config=dsl.PipelineConfig(workspace=dsl.WorkspaceConfig(size='1Gi'))"
+    run_cells(ip, *("@dsl.component\n" + c for c in components), f"@dsl.pipeline({config})\n" + pipeline)
+    handle = run("workspace_probe")
+    assert handle.state is TaskState.SUCCEEDED, messages(handle)
+    assert handle.result()["read-workspace"].output == "shared"
+    assert (Path(handle.result().folder) / "workspace" / "data" / "note.txt").read_text(encoding="utf-8") == "shared"
 
 
 @pytest.fixture

@@ -74,6 +74,8 @@ class PipelineIR:
         spec = documents[0]
         kubernetes = (documents[1] if len(documents) > 1 else {}).get("platforms", {}).get("kubernetes", {})
         self._platforms: dict[str, Any] = kubernetes.get("deploymentSpec", {}).get("executors", {})
+        #: whether the pipeline has a workspace (dsl.WorkspaceConfig): a volume every task sees at /kfp-workspace
+        self.workspace: bool = "workspace" in kubernetes.get("pipelineConfig", {})
         self._executors: dict[str, Any] = spec.get("deploymentSpec", {}).get("executors", {})
         self._raw_components: dict[str, Any] = spec.get("components", {})
         info = spec.get("pipelineInfo", {})

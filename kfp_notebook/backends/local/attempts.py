@@ -15,6 +15,7 @@ from kfp_notebook.backends.local.environments import PackageEnvironmentError, en
 from kfp_notebook.backends.local.executor import Outcome, TaskRun, run_python_task
 from kfp_notebook.backends.local.importing import imported_artifact
 from kfp_notebook.backends.local.instances import Artifacts, Node
+from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
 from kfp_notebook.backends.local.platform import secret_environment, volume_folder, write_secret_volume
 from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
 from kfp_notebook.ir import ArtifactType, ValueSource
@@ -107,6 +108,10 @@ class Attempts:
             folder = volume_folder(self.scheduler.folder, str(pvc))
             folder.mkdir(parents=True, exist_ok=True)
             mounts[mount.path] = str(folder)
+        if self.scheduler.ir.workspace:
+            workspace = self.scheduler.folder / "workspace"
+            workspace.mkdir(exist_ok=True)
+            mounts[WORKSPACE_PATH] = str(workspace)
         return mounts
 
     def volume_task(self, node: Node, parameters: dict[str, Any]) -> tuple[TaskState, str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: `{{$.inputs.parameters['name']}}`, alone or inside a longer string (an f-string in the pipeline).
+WORKSPACE_PATH = "/kfp-workspace"  # where the backend mounts a pipeline's workspace (kfp's WORKSPACE_MOUNT_PATH)
 INPUT_REFERENCE = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
 _RUN_IDS = uuid.UUID("6b1c3f5e-6f6e-4b7c-9d1e-6b667020f16a")  # the namespace local run ids are derived in
 
@@ -31,6 +32,8 @@ class RunInfo:
 
 def run_placeholder(value: Any, run: RunInfo, task_name: str, dag_execution: int) -> Any:
     """A constant input that is exactly one of the run placeholders, replaced as the driver does; others unchanged."""
+    if isinstance(value, str) and "{{$.workspace_path}}" in value:
+        return value.replace("{{$.workspace_path}}", WORKSPACE_PATH)
     if not isinstance(value, str) or not value.startswith("{{$.pipeline_"):
         return value
     values = {
