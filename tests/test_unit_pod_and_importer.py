@@ -62,3 +62,26 @@ def test_the_workspace_placeholder_becomes_the_backends_mount_path_inside_any_st
     run = RunInfo.for_run("p-1")
     assert run_placeholder("{{$.workspace_path}}/data", run, "t", 1) == "/kfp-workspace/data"
     assert run_placeholder("{{$.pipeline_job_name}}-suffix", run, "t", 1) == "{{$.pipeline_job_name}}-suffix"
+
+
+def test_a_secret_name_passed_down_into_a_loop_is_known_before_the_run_but_a_loop_item_is_not():
+    from kfp import dsl, kubernetes
+
+    from kfp_notebook.backends.local.runner import known_before_the_run
+    from kfp_notebook.ir import PipelineIR
+
+    @dsl.component(base_image="python:3.11")
+    def reader():
+        pass
+
+    @dsl.pipeline
+    def nested_secrets(secret: str = "db", teams: list = ["a"]):  # noqa: B006 (a pipeline default)
+        with dsl.ParallelFor(teams) as team, dsl.If(secret != ""):
+            kubernetes.use_secret_as_env(reader(), secret_name=secret, secret_key_to_env={"k": "K"})
+            kubernetes.use_secret_as_env(reader(), secret_name=team, secret_key_to_env={"k": "K"})
+
+    ir = PipelineIR.from_pipeline(nested_secrets)
+    readers = [t for t in ir.walk() if not t.is_group]
+    found = {t.name: known_before_the_run(ir, t.path, t.component.platform.secrets_as_env[0].secret, {"secret": "prod"})
+             for t in readers}  # fmt: skip
+    assert found == {"reader": "prod", "reader-2": None}

@@ -106,7 +106,10 @@ def upstream(node: Node) -> list[str]:
     (`set_cpu_limit(task.output)`); the backend still waits for it, and so does this runner.
     """
     names = list(node.task.dependencies)
-    sources = [*node.task.parameters.values(), *node.task.artifacts.values()]
+    platform = node.task.component.platform
+    secrets = [s.secret for s in platform.secrets_as_env] + [s.secret for s in platform.secrets_as_volume]
+    sources = [*node.task.parameters.values(), *node.task.artifacts.values(), *secrets]
+    sources += [m.pvc for m in platform.pvc_mounts]
     for source in sources:
         producer = getattr(source, "producer", "")
         if producer and producer not in names and producer in node.dag.nodes:

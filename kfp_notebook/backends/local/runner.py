@@ -71,7 +71,7 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     prepared = Prepared()
     resources: list[str] = []
     for task in ir.walk():
-        _check_task(task, values or {})
+        _check_task(ir, task, values or {})
     for component in ir.components.values():
         short = component.name.removeprefix("comp-")
         if component.kind == "container":
@@ -92,15 +92,12 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     return prepared
 
 
-def _check_task(task: Task, values: dict[str, Any]) -> None:
+def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> None:
     """Secrets and imported files a task needs, where their names are known before the run (constants and
     pipeline parameters); names that come from loop items or outputs are checked when the task starts."""
 
     def known(source: ValueSource) -> str | None:
-        if source.kind == "constant":
-            return str(source.value)
-        at_root = "/" not in task.path
-        return str(values[source.name]) if at_root and source.kind == "input" and source.name in values else None
+        return known_before_the_run(ir, task.path, source, values)
 
     platform = task.component.platform
     secret_environment(platform, known)
@@ -111,6 +108,19 @@ def _check_task(task: Task, values: dict[str, Any]) -> None:
         problem = importer_problem(uri, f"dsl.importer {task.name!r}") if uri is not None else None
         if problem:
             raise NotRunnableLocally(problem + " The run did not start.")
+
+
+def known_before_the_run(ir: PipelineIR, path: str, source: ValueSource, values: dict[str, Any]) -> str | None:
+    """A value known before the run: a constant, or a pipeline parameter passed down through groups (None else)."""
+    while source.kind == "input" and not source.selector:
+        if "/" not in path:
+            return str(values[source.name]) if source.name in values else None
+        path = path.rsplit("/", 1)[0]
+        group = ir.task(path)
+        if group is None or source.name not in group.parameters:
+            return None  # a loop item
+        source = group.parameters[source.name]
+    return str(source.value) if source.kind == "constant" and not source.selector else None
 
 
 def _not_runnable(component: Component) -> str:
