@@ -196,6 +196,8 @@ def test_ignore_upstream_failure_gives_the_default_for_a_failed_producers_output
     consumer = next(n for n in dag.nodes.values() if n.task.runs_after_failure)
     parameters, _ = instances.resolve_inputs(consumer, RUN)
     assert parameters == {"x": -1}
+    dag.nodes["make"].state = TaskState.SKIPPED  # skipped because its own upstream failed: the default too
+    assert instances.resolve_inputs(consumer, RUN)[0] == {"x": -1}
     dag.nodes["make"].state = TaskState.RUNNING  # not finished: no default stands in
     with pytest.raises(InputError, match="has no such value"):
         instances.resolve_inputs(consumer, RUN)

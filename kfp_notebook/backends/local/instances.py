@@ -172,8 +172,8 @@ def _output(node: Node, source: ValueSource, name: str) -> Any:
     producer = node.dag.nodes[source.producer]
     if source.name in producer.parameters:
         return producer.parameters[source.name]
-    if node.task.runs_after_failure and producer.state.finished and not producer.state.ok:
-        return _ABSENT  # ignore_upstream_failure(): the input's default stands in, as kfp documents
+    if node.task.runs_after_failure and producer.state.finished:
+        return _ABSENT  # ignore_upstream_failure(): the producer failed or was skipped; the input's default stands in
     raise InputError(
         f"input {name!r} of task {node.id!r} comes from output {source.name!r} of {producer.id!r}, "
         f"which has no such value (that task ended {producer.state.value.lower()})"
