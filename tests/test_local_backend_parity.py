@@ -368,14 +368,23 @@ def test_an_artifact_written_to_a_custom_path_reaches_the_downstream_task(ip, ru
     assert handle.result()["read-dataset"].output == "Hello, World!"
 
 
-def test_the_workspace_is_one_folder_every_task_sees_at_the_backends_path(ip, run):
-    components, pipeline = WORKSPACE
+IN_WORKSPACE = """def custom_path_in_workspace():
+    folder = make_folder(path='/kfp-workspace/out')
+    written = write_custom(where='/kfp-workspace/out/custom.txt').after(folder)
+    read_dataset(in_dataset=written.outputs['out_dataset'])
+"""
+
+
+def test_an_artifact_written_to_a_custom_path_under_a_mount_path_reaches_the_downstream_task(ip, run):
+    components, _ = CUSTOM_PATH
+    make_folder = "def make_folder(path: str):\n    import os\n    os.makedirs(path, exist_ok=True)\n"
     config = "pipeline_config=dsl.PipelineConfig(workspace=dsl.WorkspaceConfig(size='1Gi'))"
-    run_cells(ip, *("@dsl.component\n" + c for c in components), f"@dsl.pipeline({config})\n" + pipeline)
-    handle = run("workspace_probe")
+    run_cells(
+        ip, *("@dsl.component\n" + c for c in [*components, make_folder]), f"@dsl.pipeline({config})\n" + IN_WORKSPACE
+    )
+    handle = run("custom_path_in_workspace")
     assert handle.state is TaskState.SUCCEEDED, messages(handle)
-    assert handle.result()["read-workspace"].output == "shared"
-    assert (Path(handle.result().folder) / "workspace" / "data" / "note.txt").read_text(encoding="utf-8") == "shared"
+    assert handle.result()["read-dataset"].output == "Hello, World!"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from kfp_notebook.backends.local.instances import Artifacts, Node
 from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
 from kfp_notebook.backends.local.platform import secret_environment, volume_folder, write_secret_volume
 from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
+from kfp_notebook.backends.local.task_main import mapper
 from kfp_notebook.ir import ArtifactType, ValueSource
 from kfp_notebook.status import TaskState
 
@@ -148,7 +149,7 @@ class Attempts:
             if outcome is None or scheduler.canceled:
                 return
             if outcome.ok:
-                keep_custom_paths(outcome)
+                keep_custom_paths(outcome, task.mounts)
                 self._store(node, outcome, parameters, artifacts)
         except Exception as exc:  # whatever failed on this worker ends the task, never the worker silently
             outcome = Outcome(False, message=f"the local runner failed on this task: {type(exc).__name__}: {exc}")
@@ -200,12 +201,13 @@ def _new_artifact(name: str, kind: ArtifactType, folder: Path) -> dict[str, Any]
     return {"name": name, "type": kind.schema, "uri": uri, "metadata": {}}
 
 
-def keep_custom_paths(outcome: Outcome) -> None:
+def keep_custom_paths(outcome: Outcome, mounts: dict[str, str]) -> None:
     """An artifact the component wrote to a path of its choosing (`set_path`) is copied to its URI, as the launcher
-    uploads it, so that downstream tasks find it there."""
+    uploads it, so that downstream tasks find it there (a path under a mount path read from its local folder)."""
+    local = mapper(mounts)
     for items in outcome.artifacts.values():
         for artifact in items:
-            custom = artifact.pop("custom_path", None)
+            custom = local(artifact.pop("custom_path", None))
             if not custom or not Path(custom).exists() or Path(custom) == Path(artifact["uri"]):
                 continue
             target = Path(artifact["uri"])
