@@ -5,6 +5,7 @@ from kfp import dsl
 
 from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.instances import DagInstance, InputError, Loop
+from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import TaskState
 
@@ -42,6 +43,9 @@ def wired(n: int = 3, label: str = "given"):
         use(x=entry.size)
 
 
+RUN = RunInfo.for_run("wired-20261202-171000-ab12", created=0)
+
+
 @pytest.fixture(scope="module")
 def ir():
     return PipelineIR.from_pipeline(wired)
@@ -71,7 +75,7 @@ def test_the_typed_ir_reads_tasks_groups_and_sources(ir):
 def test_inputs_come_from_producers_pipeline_inputs_and_defaults(ir):
     dag = root(ir)
     dag.nodes["make"].parameters = {"Output": 7}
-    parameters, artifacts = instances.resolve_inputs(dag.nodes["use"], "run-1")
+    parameters, artifacts = instances.resolve_inputs(dag.nodes["use"], RUN)
     assert parameters == {"x": 7, "label": "given", "ratio": 0.5}
     assert artifacts == {}
 
@@ -80,27 +84,30 @@ def test_an_input_whose_producer_gave_nothing_names_both(ir):
     dag = root(ir)
     dag.nodes["make"].state = TaskState.FAILED
     with pytest.raises(InputError, match=r"input 'x' of task 'use' comes from output 'Output' of 'make'.*ended failed"):
-        instances.resolve_inputs(dag.nodes["use"], "run-1")
+        instances.resolve_inputs(dag.nodes["use"], RUN)
 
 
 def test_integral_floats_become_ints_as_the_backend_passes_them(ir):
     dag = root(ir)
     dag.nodes["make"].parameters = {"Output": 7.0}
-    parameters, _ = instances.resolve_inputs(dag.nodes["use"], "run-1")
+    parameters, _ = instances.resolve_inputs(dag.nodes["use"], RUN)
     assert parameters["x"] == 7 and isinstance(parameters["x"], int)
 
 
-@pytest.mark.parametrize(("state", "expected"), [(TaskState.SUCCEEDED, "SUCCEEDED"), (TaskState.CACHED, "SUCCEEDED"),
-                                                 (TaskState.FAILED, "FAILED"), (TaskState.CANCELED, "CANCELED")])  # fmt: skip
-def test_the_exit_task_gets_the_final_status_of_what_it_guards(ir, state, expected):
+@pytest.mark.parametrize(("state", "expected", "code"), [(TaskState.SUCCEEDED, "COMPLETE", None),
+                                                         (TaskState.CACHED, "CACHED", None),
+                                                         (TaskState.FAILED, "FAILED", 2),
+                                                         (TaskState.CANCELED, "CANCELED", 1)])  # fmt: skip
+def test_the_exit_task_gets_the_final_status_the_driver_gives(ir, state, expected, code):
     dag = root(ir)
     guard = next(n for n in dag.nodes.values() if n.task.is_group and n.task.loop is None)
-    guard.state, guard.message = state, "boom" if expected != "SUCCEEDED" else ""
+    guard.state, guard.message = state, "boom" if code else ""
     exit_node = next(n for n in dag.nodes.values() if n.task.runs_after_failure)
-    parameters, _ = instances.resolve_inputs(exit_node, "run-9")
+    parameters, _ = instances.resolve_inputs(exit_node, RUN)
     status = parameters["status"]
-    assert status["state"] == expected and status["pipelineJobResourceName"] == "run-9"
-    assert status["error"]["code"] == (0 if expected == "SUCCEEDED" else 1)
+    assert status["state"] == expected and status["pipelineJobResourceName"] == RUN.resource_name
+    assert status["pipelineTaskName"] == guard.task.name == "exit-handler-1"
+    assert status["error"].get("code") == code and status["error"].get("message") == ("boom" if code else None)
 
 
 def test_loop_items_from_a_literal_list_and_from_a_producer(ir):
@@ -145,6 +152,58 @@ def test_a_condition_is_evaluated_on_the_tasks_resolved_inputs():
     outcomes = []
     for node in inner.nodes.values():
         inner.parameters = {k: 5 for k in node.task.parameters}
-        parameters, _ = instances.resolve_inputs(node, "r")
+        parameters, _ = instances.resolve_inputs(node, RUN)
         outcomes.append(instances.condition_holds(node, parameters))
     assert sorted(outcomes) == [False, True]
+
+
+@dsl.component(base_image="python:3.11")
+def names(job: str, resource: str, job_id: str, task: str, task_id: str, created: str, scheduled: str, text: str):
+    pass
+
+
+@dsl.component(base_image="python:3.11")
+def tolerant(x: int = -1) -> int:
+    return x
+
+
+@dsl.pipeline(name="placeholder-wiring")
+def placeholder_wiring(label: str = "x"):
+    first = make(n=1)
+    names(job=dsl.PIPELINE_JOB_NAME_PLACEHOLDER, resource=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER,
+          job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, task=dsl.PIPELINE_TASK_NAME_PLACEHOLDER,
+          task_id=dsl.PIPELINE_TASK_ID_PLACEHOLDER, created=dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
+          scheduled=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER, text=f"{label}-{first.output}")  # fmt: skip
+    tolerant(x=first.output).after(make(n=2)).ignore_upstream_failure()
+    use(x=3).set_cpu_limit(first.output)
+
+
+def test_placeholders_and_input_references_get_the_drivers_values():
+    dag = root(PipelineIR.from_pipeline(placeholder_wiring), {"label": "x"})
+    dag.execution_id = 7
+    dag.nodes["make"].parameters = {"Output": 5}
+    parameters, _ = instances.resolve_inputs(dag.nodes["names"], RUN)
+    assert parameters["job"] == parameters["resource"] == RUN.resource_name
+    assert parameters["job_id"] == RUN.job_id and len(RUN.job_id) == 36
+    assert parameters["task"] == "names" and parameters["task_id"] == "7"
+    assert parameters["created"] == parameters["scheduled"] == "1970-01-01T00:00:00Z"
+    assert parameters["text"] == "x-5"
+
+
+def test_ignore_upstream_failure_gives_the_default_for_a_failed_producers_output():
+    dag = root(PipelineIR.from_pipeline(placeholder_wiring), {"label": "x"})
+    dag.nodes["make"].state = TaskState.FAILED
+    consumer = next(n for n in dag.nodes.values() if n.task.runs_after_failure)
+    parameters, _ = instances.resolve_inputs(consumer, RUN)
+    assert parameters == {"x": -1}
+    dag.nodes["make"].state = TaskState.SKIPPED  # skipped because its own upstream failed: the default too
+    assert instances.resolve_inputs(consumer, RUN)[0] == {"x": -1}
+    dag.nodes["make"].state = TaskState.RUNNING  # not finished: no default stands in
+    with pytest.raises(InputError, match="has no such value"):
+        instances.resolve_inputs(consumer, RUN)
+
+
+def test_a_producer_that_only_feeds_a_task_setting_is_still_waited_for():
+    dag = root(PipelineIR.from_pipeline(placeholder_wiring), {"label": "x"})
+    limited = next(n for n in dag.nodes.values() if "cpu_limit" in n.task.parameters)
+    assert limited.task.dependencies == () and instances.upstream(limited) == ["make"]

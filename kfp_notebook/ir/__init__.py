@@ -21,6 +21,7 @@ from kfp_notebook.ir.model import (
     Component,
     Container,
     Dag,
+    Importer,
     Interface,
     Loop,
     OutputChoice,
@@ -46,6 +47,7 @@ __all__ = [
     "Component",
     "Container",
     "Dag",
+    "Importer",
     "Interface",
     "Loop",
     "OutputChoice",
@@ -72,6 +74,8 @@ class PipelineIR:
         spec = documents[0]
         kubernetes = (documents[1] if len(documents) > 1 else {}).get("platforms", {}).get("kubernetes", {})
         self._platforms: dict[str, Any] = kubernetes.get("deploymentSpec", {}).get("executors", {})
+        #: whether the pipeline has a workspace (dsl.WorkspaceConfig): a volume every task sees at /kfp-workspace
+        self.workspace: bool = "workspace" in kubernetes.get("pipelineConfig", {})
         self._executors: dict[str, Any] = spec.get("deploymentSpec", {}).get("executors", {})
         self._raw_components: dict[str, Any] = spec.get("components", {})
         info = spec.get("pipelineInfo", {})
@@ -149,6 +153,8 @@ class PipelineIR:
         self.components[name] = component
         if component.kind == "python" and container is not None:
             component.program = _program(container)
+        if "importer" in executor:
+            component.importer = _importer(executor["importer"])
         if "dag" in raw:
             component.dag = _dag(raw["dag"])
             for task_name, task in raw["dag"].get("tasks", {}).items():
@@ -253,7 +259,21 @@ def _platform(raw: dict[str, Any]) -> Platform:
         for e in raw.get("secretAsVolume", [])
     )
     pulls = tuple(_secret_name(e) for e in raw.get("imagePullSecret", []))
-    return Platform(mounts, secrets, volumes, pulls, tuple(sorted(raw)))
+    field_paths = tuple((e.get("name", ""), e.get("fieldPath", "")) for e in raw.get("fieldPathAsEnv", []))
+    metadata = raw.get("podMetadata", {})
+    return Platform(
+        mounts, secrets, volumes, pulls, field_paths, dict(metadata.get("labels", {})),
+        dict(metadata.get("annotations", {})), tuple(sorted(raw)),
+    )  # fmt: skip
+
+
+def _importer(raw: dict[str, Any]) -> Importer:
+    uri = raw.get("artifactUri", {})
+    constant = uri.get("constant")
+    return Importer(
+        None if constant is None else str(constant), raw.get("typeSchema", {}), dict(raw.get("metadata", {})),
+        bool(raw.get("reimport")),
+    )  # fmt: skip
 
 
 def _secret_name(entry: dict[str, Any]) -> ValueSource:

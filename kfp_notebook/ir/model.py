@@ -125,7 +125,20 @@ class Platform:
     secrets_as_env: tuple[SecretAsEnv, ...] = ()
     secrets_as_volume: tuple[SecretAsVolume, ...] = ()
     image_pull_secrets: tuple[ValueSource, ...] = ()
+    field_path_env: tuple[tuple[str, str], ...] = ()  # (environment variable, downward-API field path)
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
     settings: tuple[str, ...] = ()  # every setting kfp-kubernetes wrote, by its IR name
+
+
+@dataclass(frozen=True)
+class Importer:
+    """A dsl.importer: where the artifact is (a constant, or the task's `uri` input), its type and metadata."""
+
+    uri: str | None  # None: the `uri` input parameter gives it
+    schema: dict[str, Any]
+    metadata: dict[str, Any]
+    reimport: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,4 +215,5 @@ class Component:
     platform: Platform = field(default_factory=Platform)
     program: PythonProgram | None = None
     dag: Dag | None = None
+    importer: Importer | None = None
     identity: dict[str, Any] = field(default_factory=dict, repr=False)  # what defines it, for cache keys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +13,14 @@ from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.cache import TaskCache, cache_key
 from kfp_notebook.backends.local.environments import PackageEnvironmentError, ensure_environment
 from kfp_notebook.backends.local.executor import Outcome, TaskRun, run_python_task
+from kfp_notebook.backends.local.importing import imported_artifact
 from kfp_notebook.backends.local.instances import Artifacts, Node
-from kfp_notebook.backends.local.platform import volume_folder
+from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
+from kfp_notebook.backends.local.platform import secret_environment, volume_folder, write_secret_volume
+from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
 from kfp_notebook.backends.local.task_environment import task_environment
-from kfp_notebook.ir import ArtifactType
+from kfp_notebook.backends.local.task_main import mapper
+from kfp_notebook.ir import ArtifactType, ValueSource
 from kfp_notebook.status import TaskState
 
 if TYPE_CHECKING:
@@ -26,10 +31,9 @@ Requirements = tuple[tuple[str, ...], tuple[str, ...]]  # (packages, index URLs)
 
 @dataclass
 class Prepared:
-    """What the preflight worked out, by component name: package sets, secret environments; and notices."""
+    """What the preflight worked out, by component name: package sets; and notices."""
 
     environments: dict[str, Requirements] = field(default_factory=dict)
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     base_environment: dict[str, str] = field(default_factory=dict)  # what every task gets from the kernel
 
@@ -39,6 +43,7 @@ class Attempts:
 
     def __init__(self, scheduler: Scheduler, prepared: Prepared, cache: TaskCache | None, environments: Path | None):
         self.scheduler, self.prepared, self.cache, self.environments = scheduler, prepared, cache, environments
+        self.secret_folders: dict[str, Path] = {}  # by task id: secrets mounted as files, removed when it ends
 
     def cached(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> str | None:
         """Outputs reused from an earlier run with the same component and inputs: the message, or None."""
@@ -61,21 +66,54 @@ class Attempts:
         folder = self.scheduler.store.task_folder(self.scheduler.folder, node.id)
         outputs = component.outputs
         output_artifacts = {name: _new_artifact(name, kind, folder) for name, kind in outputs.artifacts.items()}
-        secrets = self.prepared.secrets.get(component.name, {})
-        environment = task_environment(self.prepared.base_environment, component.container.env, secrets)
         return TaskRun(
             folder, component.program, parameters, artifacts, {n: p.type for n, p in outputs.parameters.items()},
-            output_artifacts, environment, self._mounts(node),
+            output_artifacts, self._environment(node), {**self._mounts(node), **self._secret_volumes(node)},
         )  # fmt: skip
+
+    def _environment(self, node: Node) -> dict[str, str]:
+        """The kernel's base, the container's env and the downward API's values for its pod, then its secrets."""
+        platform = node.task.component.platform
+        assert node.task.component.container is not None
+        secrets = secret_environment(platform, lambda source: self._secret_name(node, source))
+        pod = Pod(pod_name(self.scheduler.info.resource_name, node.id), platform.pod_labels, platform.pod_annotations)
+        declared = {**node.task.component.container.env, **pod_environment(platform, pod)}
+        return task_environment(self.prepared.base_environment, declared, secrets)
+
+    def _secret_name(self, node: Node, source: ValueSource) -> str:
+        """A secret's name in this task instance (a constant, a pipeline parameter, a loop item, an output)."""
+        return str(instances.parameter_value(node, "secret name", source, self.scheduler.info))
+
+    def _secret_volumes(self, node: Node) -> dict[str, str]:
+        """Mount path → a private temporary folder holding the secret's keys as read-only files."""
+        mounts = {}
+        for number, entry in enumerate(node.task.component.platform.secrets_as_volume):
+            if node.id not in self.secret_folders:
+                self.secret_folders[node.id] = Path(tempfile.mkdtemp(prefix="kfp-notebook-secrets-"))
+            folder = self.secret_folders[node.id] / str(number)
+            write_secret_volume(self._secret_name(node, entry.secret), folder)
+            mounts[entry.mount_path] = str(folder)
+        return mounts
+
+    def forget_secrets(self, node: Node) -> None:
+        folder = self.secret_folders.pop(node.id, None)
+        if folder is not None:
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(0o700)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _mounts(self, node: Node) -> dict[str, str]:
         """Mount path → the local folder standing for the PVC (created by CreatePVC or named with --volume)."""
         mounts = {}
         for mount in node.task.component.platform.pvc_mounts:
-            pvc = instances.parameter_value(node, "pvc name", mount.pvc, self.scheduler.run_id)
+            pvc = instances.parameter_value(node, "pvc name", mount.pvc, self.scheduler.info)
             folder = volume_folder(self.scheduler.folder, str(pvc))
             folder.mkdir(parents=True, exist_ok=True)
             mounts[mount.path] = str(folder)
+        if self.scheduler.ir.workspace:
+            workspace = self.scheduler.folder / "workspace"
+            workspace.mkdir(exist_ok=True)
+            mounts[WORKSPACE_PATH] = str(workspace)
         return mounts
 
     def volume_task(self, node: Node, parameters: dict[str, Any]) -> tuple[TaskState, str]:
@@ -90,6 +128,18 @@ class Attempts:
         shutil.rmtree(volume_folder(run_folder, parameters["pvc_name"]), ignore_errors=True)
         return TaskState.SUCCEEDED, f"volume {parameters['pvc_name']} deleted"
 
+    def import_artifact(self, node: Node, parameters: dict[str, Any]) -> tuple[TaskState, str]:
+        """dsl.importer: the artifact at a local path or file:// URI becomes the task's output `artifact`."""
+        importer = node.task.component.importer
+        assert importer is not None
+        self.scheduler.emit(node.id, TaskState.RUNNING)
+        try:
+            artifact = imported_artifact(importer, parameters)
+        except ValueError as exc:
+            return TaskState.FAILED, str(exc)
+        node.artifacts = {"artifact": [artifact]}
+        return TaskState.SUCCEEDED, f"imported {artifact['uri']}"
+
     # -- on a worker thread -----------------------------------------------------------------------------
 
     def run(self, node: Node, task: TaskRun, parameters: dict[str, Any], artifacts: Artifacts) -> None:
@@ -100,9 +150,12 @@ class Attempts:
             if outcome is None or scheduler.canceled:
                 return
             if outcome.ok:
+                keep_custom_paths(outcome, task.mounts)
                 self._store(node, outcome, parameters, artifacts)
         except Exception as exc:  # whatever failed on this worker ends the task, never the worker silently
             outcome = Outcome(False, message=f"the local runner failed on this task: {type(exc).__name__}: {exc}")
+        finally:
+            self.forget_secrets(node)
         scheduler.report(node, outcome)
 
     def _store(self, node: Node, outcome: Outcome, parameters: dict[str, Any], artifacts: Artifacts) -> None:
@@ -147,3 +200,20 @@ class Attempts:
 def _new_artifact(name: str, kind: ArtifactType, folder: Path) -> dict[str, Any]:
     uri = str(folder / "artifacts" / name)
     return {"name": name, "type": kind.schema, "uri": uri, "metadata": {}}
+
+
+def keep_custom_paths(outcome: Outcome, mounts: dict[str, str]) -> None:
+    """An artifact the component wrote to a path of its choosing (`set_path`) is copied to its URI, as the launcher
+    uploads it, so that downstream tasks find it there (a path under a mount path read from its local folder)."""
+    local = mapper(mounts)
+    for items in outcome.artifacts.values():
+        for artifact in items:
+            custom = local(artifact.pop("custom_path", None))
+            if not custom or not Path(custom).exists() or Path(custom) == Path(artifact["uri"]):
+                continue
+            target = Path(artifact["uri"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if Path(custom).is_dir():
+                shutil.copytree(custom, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(custom, target)

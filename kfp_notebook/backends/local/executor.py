@@ -212,6 +212,7 @@ def _outputs(task: TaskRun, executor_input: dict[str, Any]) -> Outcome:
         reported = (written.get("artifacts", {}).get(name, {}).get("artifacts") or [{}])[0]
         artifacts[name] = [
             {**artifact, "metadata": reported.get("metadata", {}), "uri": reported.get("uri") or artifact["uri"]}
+            | ({"custom_path": reported["custom_path"]} if reported.get("custom_path") else {})
         ]
     return Outcome(True, parameters, artifacts)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.backends.local.cel import evaluate
+from kfp_notebook.backends.local.placeholders import RunInfo, input_references, run_placeholder
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, Task, ValueSource
 from kfp_notebook.parameters import coerce
@@ -77,6 +78,7 @@ class DagInstance:
     artifacts: Artifacts
     owner: Node | None
     index: int | None = None
+    execution_id: int = 0  # the number the driver's {{$.pipeline_task_uuid}} gives tasks of this instance
     nodes: dict[str, Node] = field(default_factory=dict)
     closed: bool = False
 
@@ -97,15 +99,33 @@ def open_dag(dag: DagInstance) -> list[Node]:
     return list(dag.nodes.values())
 
 
-def resolve_inputs(node: Node, run_id: str) -> tuple[dict[str, Any], Artifacts]:
+def upstream(node: Node) -> list[str]:
+    """The tasks `node` waits for: its declared dependencies and every task whose output it reads.
+
+    kfp leaves a producer out of `dependentTasks` when its output only feeds a task setting
+    (`set_cpu_limit(task.output)`); the backend still waits for it, and so does this runner.
+    """
+    names = list(node.task.dependencies)
+    platform = node.task.component.platform
+    secrets = [s.secret for s in platform.secrets_as_env] + [s.secret for s in platform.secrets_as_volume]
+    sources = [*node.task.parameters.values(), *node.task.artifacts.values(), *secrets]
+    sources += [m.pvc for m in platform.pvc_mounts]
+    for source in sources:
+        producer = getattr(source, "producer", "")
+        if producer and producer not in names and producer in node.dag.nodes:
+            names.append(producer)
+    return names
+
+
+def resolve_inputs(node: Node, run: RunInfo) -> tuple[dict[str, Any], Artifacts]:
     """The task's input parameter values (typed as its component declares) and input artifacts."""
     declared = node.task.component.inputs.parameters
-    parameters = {}
+    raw = {}
     for name, source in node.task.parameters.items():
-        value = parameter_value(node, name, source, run_id)
-        if value is _ABSENT:
-            continue
-        parameters[name] = coerce(value, declared[name].type if name in declared else None)
+        value = parameter_value(node, name, source, run)
+        if value is not _ABSENT:
+            raw[name] = value
+    parameters = {name: _typed(node, name, _references(node, name, value, raw)) for name, value in raw.items()}
     for name, definition in declared.items():
         if name not in parameters and definition.has_default:
             parameters[name] = coerce(definition.default, definition.type)
@@ -113,20 +133,33 @@ def resolve_inputs(node: Node, run_id: str) -> tuple[dict[str, Any], Artifacts]:
     return parameters, artifacts
 
 
+def _typed(node: Node, name: str, value: Any) -> Any:
+    declared = node.task.component.inputs.parameters
+    return coerce(value, declared[name].type if name in declared else None)
+
+
+def _references(node: Node, name: str, value: Any, raw: dict[str, Any]) -> Any:
+    try:
+        return input_references(value, raw)
+    except KeyError as exc:
+        missing = exc.args[0]
+        raise InputError(f"input {name!r} of task {node.id!r} refers to {missing!r}, which has no value") from None
+
+
 _ABSENT = object()
 
 
-def parameter_value(node: Node, name: str, source: ValueSource, run_id: str) -> Any:
+def parameter_value(node: Node, name: str, source: ValueSource, run: RunInfo) -> Any:
     """The value a source gives inside `node`'s DAG instance (a selector applied when there is one)."""
     dag = node.dag
     if source.kind == "constant":
-        value = source.value
+        value = run_placeholder(source.value, run, node.task.name, dag.execution_id)
     elif source.kind == "input":
         value = dag.parameters.get(source.name, _ABSENT)
     elif source.kind == "task_output":
         value = _output(node, source, name)
     elif source.kind == "final_status":
-        value = final_status(dag.nodes[source.producer], run_id)
+        value = final_status(dag.nodes[source.producer], run)
     else:
         raise InputError(f"input {name!r} of task {node.id!r} has a source the local runner does not know: {source}")
     if source.selector and value is not _ABSENT:
@@ -137,12 +170,14 @@ def parameter_value(node: Node, name: str, source: ValueSource, run_id: str) -> 
 
 def _output(node: Node, source: ValueSource, name: str) -> Any:
     producer = node.dag.nodes[source.producer]
-    if source.name not in producer.parameters:
-        raise InputError(
-            f"input {name!r} of task {node.id!r} comes from output {source.name!r} of {producer.id!r}, "
-            f"which has no such value (that task ended {producer.state.value.lower()})"
-        )
-    return producer.parameters[source.name]
+    if source.name in producer.parameters:
+        return producer.parameters[source.name]
+    if node.task.runs_after_failure and producer.state.finished:
+        return _ABSENT  # ignore_upstream_failure(): the producer failed or was skipped; the input's default stands in
+    raise InputError(
+        f"input {name!r} of task {node.id!r} comes from output {source.name!r} of {producer.id!r}, "
+        f"which has no such value (that task ended {producer.state.value.lower()})"
+    )
 
 
 def _artifact(node: Node, name: str) -> list[dict[str, Any]]:
@@ -158,14 +193,22 @@ def _artifact(node: Node, name: str) -> list[dict[str, Any]]:
     return list(items)
 
 
-def final_status(producer: Node, run_id: str) -> dict[str, Any]:
-    """The PipelineTaskFinalStatus an exit handler receives."""
-    state = "SUCCEEDED" if producer.state.ok else producer.state.value
+#: The execution states (ML Metadata's) the backend reports in a PipelineTaskFinalStatus.
+_FINAL_STATES = {TaskState.SUCCEEDED: "COMPLETE", TaskState.CACHED: "CACHED", TaskState.SKIPPED: "COMPLETE",
+                 TaskState.FAILED: "FAILED", TaskState.CANCELED: "CANCELED"}  # fmt: skip
+#: google.rpc codes for the error of a task that did not complete (the backend leaves `error` empty).
+_ERROR_CODES = {"FAILED": 2, "CANCELED": 1}
+
+
+def final_status(producer: Node, run: RunInfo) -> dict[str, Any]:
+    """The PipelineTaskFinalStatus an exit task receives, with the driver's field names and values."""
+    state = _FINAL_STATES.get(producer.state, producer.state.value)
+    error = {"code": _ERROR_CODES[state], "message": producer.message} if state in _ERROR_CODES else {}
     return {
         "state": state,
-        "pipelineJobResourceName": run_id,
-        "pipelineTaskName": producer.id,
-        "error": {"code": 0 if state == "SUCCEEDED" else 1, "message": producer.message},
+        "pipelineJobResourceName": run.resource_name,
+        "pipelineTaskName": producer.name,
+        "error": error,
     }
 
 

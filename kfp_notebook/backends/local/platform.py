@@ -1,18 +1,19 @@
-"""Kubernetes settings, locally: PVCs become folders, secrets come from a local source, the rest is announced."""
+"""Kubernetes settings, locally: PVCs become folders, secrets come from local values (env, files), the rest is noted."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from kfp_notebook.errors import KfpNotebookError
-from kfp_notebook.ir import Platform
+from kfp_notebook.ir import Platform, ValueSource
 
 #: Platform settings this backend applies; any other is announced as not applied locally.
-APPLIED = {"pvcMount", "secretAsEnv"}
+APPLIED = {"pvcMount", "secretAsEnv", "secretAsVolume", "fieldPathAsEnv", "podMetadata"}
 SECRETS_FILE_ENV = "KFP_NOTEBOOK_SECRETS"
 
 
@@ -62,19 +63,51 @@ def _secrets_document(path: Path) -> object:
         raise SecretsFileError(f"cannot read the secrets file {path}: {exc.__class__.__name__}") from None
 
 
-def secret_environment(platform: Platform) -> dict[str, str]:
+SecretName = Callable[[ValueSource], "str | None"]  # a secret's name from its source; None: not known yet
+
+
+def secret_environment(platform: Platform, name_of: SecretName) -> dict[str, str]:
     """Environment variables a task gets from secrets (raises MissingSecretError naming what is missing)."""
     environment = {}
     for entry in platform.secrets_as_env:
-        secret = str(entry.secret.value) if entry.secret.kind == "constant" else None
+        secret = name_of(entry.secret)
         for key, variable in entry.keys:
             value = secret_value(secret, key) if secret else None
-            if value is None:
-                if entry.optional:
-                    continue
-                raise MissingSecretError(missing_secret_message(str(secret), key))
-            environment[variable] = value
+            if value is None and secret is not None and not entry.optional:
+                raise MissingSecretError(missing_secret_message(secret, key))
+            if value is not None:
+                environment[variable] = value
     return environment
+
+
+def secret_keys(secret: str) -> dict[str, str]:
+    """Every key of a secret in the secrets file (a volume holds them all, as a mounted Kubernetes secret does)."""
+    path = secrets_file()
+    document = _secrets_document(path) if path.exists() else None
+    found = document.get(secret) if isinstance(document, dict) else None
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def check_secret_volumes(platform: Platform, name_of: SecretName) -> None:
+    """Every secret mounted as a volume has keys in the secrets file (unless it is optional)."""
+    for entry in platform.secrets_as_volume:
+        secret = name_of(entry.secret)
+        if secret is not None and not entry.optional and not secret_keys(secret):
+            raise MissingSecretError(
+                f"the pipeline mounts secret {secret!r} at {entry.mount_path}, which has no local keys, so the run did "
+                f"not start. Add it to {secrets_file()} as `{secret}: {{key: value, ...}}`: each key becomes a "
+                "read-only file at the mount path (a file outside the notebook; never in the notebook)."
+            )
+
+
+def write_secret_volume(secret: str, folder: Path) -> None:
+    """The secret's keys as read-only files in `folder` (made private to this user)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, value in secret_keys(secret).items():
+        path = folder / key
+        path.write_text(value, encoding="utf-8")
+        path.chmod(0o444)
+    folder.chmod(0o555)
 
 
 def missing_secret_message(secret: str, key: str) -> str:

@@ -10,13 +10,15 @@ from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRe
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
-from kfp_notebook.backends.local.platform import ignored_settings, secret_environment
+from kfp_notebook.backends.local.importing import importer_problem
+from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
+from kfp_notebook.backends.local.pod import check_field_paths
 from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
-from kfp_notebook.ir import Component, PipelineIR
+from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.parameters import pipeline_parameters
 from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle
@@ -47,7 +49,7 @@ class LocalBackend(Backend):
         values = pipeline_parameters(ir, parameters or {})
         if ir.input_artifacts:
             raise NotRunnableLocally(f"{ir.name} takes input artifacts, which local runs cannot provide yet")
-        prepared = preflight(ir)
+        prepared = preflight(ir, values)
         prepared.base_environment = base_environment(self.passthrough)
         store = RunStore(options.runs_folder or self.runs_folder)
         run_id, folder = _create(store, ir.name, yaml_text, values)
@@ -106,17 +108,19 @@ def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any]) 
         ) from None
 
 
-def preflight(ir: PipelineIR) -> Prepared:
+def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     """Everything that must hold before the first task starts; raises with the fix otherwise."""
     prepared = Prepared()
     resources: list[str] = []
+    for task in ir.walk():
+        _check_task(ir, task, values or {})
     for component in ir.components.values():
         short = component.name.removeprefix("comp-")
-        if component.kind in ("container", "importer"):
+        if component.kind == "container":
             raise NotRunnableLocally(_not_runnable(component))
         if component.kind != "python":
             continue
-        prepared.secrets[component.name] = secret_environment(component.platform)
+        check_field_paths(component.platform, short)
         program = component.program
         if program is not None and program.packages:
             prepared.environments[component.name] = (program.packages, program.index_urls)
@@ -130,13 +134,40 @@ def preflight(ir: PipelineIR) -> Prepared:
     return prepared
 
 
+def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> None:
+    """Secrets and imported files a task needs, where their names are known before the run (constants and
+    pipeline parameters); names that come from loop items or outputs are checked when the task starts."""
+
+    def known(source: ValueSource) -> str | None:
+        return known_before_the_run(ir, task.path, source, values)
+
+    platform = task.component.platform
+    secret_environment(platform, known)
+    check_secret_volumes(platform, known)
+    importer = task.component.importer
+    if importer is not None:
+        uri = importer.uri if importer.uri is not None else known(task.parameters.get("uri", ValueSource("none")))
+        problem = importer_problem(uri, f"dsl.importer {task.name!r}") if uri is not None else None
+        if problem:
+            raise NotRunnableLocally(problem + " The run did not start.")
+
+
+def known_before_the_run(ir: PipelineIR, path: str, source: ValueSource, values: dict[str, Any]) -> str | None:
+    """A value known before the run: a constant, or a pipeline parameter passed down through groups (None else)."""
+    while source.kind == "input" and not source.selector:
+        if "/" not in path:
+            return str(values[source.name]) if source.name in values else None
+        path = path.rsplit("/", 1)[0]
+        group = ir.task(path)
+        if group is None or source.name not in group.parameters:
+            return None  # a loop item
+        source = group.parameters[source.name]
+    return str(source.value) if source.kind == "constant" and not source.selector else None
+
+
 def _not_runnable(component: Component) -> str:
     image = component.container.image if component.container else "?"
-    what = (
-        "imports an artifact (dsl.importer)"
-        if component.kind == "importer"
-        else f"runs the container image {image} with its own command"
-    )
+    what = f"runs the container image {image} with its own command"
     return (
         f"{component.name.removeprefix('comp-')} {what}: local runs execute Python components (%%component, "
         "@dsl.component) only. Submit this pipeline to Kubeflow, or write that step as a Python component."

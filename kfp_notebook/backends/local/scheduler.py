@@ -21,7 +21,9 @@ from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.cel import CelError
 from kfp_notebook.backends.local.executor import Outcome, ProcessGroups
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
+from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
@@ -42,6 +44,7 @@ class Scheduler:
                  environments: Path | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
         self.handle = RunHandle(run_id, ir.name, "local", self, notices=list(prepared.notices))
+        self.info = RunInfo.for_run(run_id)
         self.groups = ProcessGroups()
         self.attempts = Attempts(self, prepared, cache, environments)
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"kfp-task-{run_id}")
@@ -119,6 +122,7 @@ class Scheduler:
 
     def _open(self, dag: DagInstance) -> None:
         self.dags.append(dag)
+        dag.execution_id = len(self.dags)
         for node in instances.open_dag(dag):
             self.nodes[node.id] = node
             status = TaskStatus(node.id, node.display_name, component=node.task.component.name)
@@ -139,16 +143,16 @@ class Scheduler:
                         progressed = True
 
     def _ready(self, node: Node) -> bool:
-        return all(node.dag.nodes[name].state.finished for name in node.task.dependencies)
+        return all(node.dag.nodes[name].state.finished for name in instances.upstream(node))
 
     def _start(self, node: Node) -> None:
         node.started = True
-        upstream = [node.dag.nodes[name] for name in node.task.dependencies]
+        upstream = [node.dag.nodes[name] for name in instances.upstream(node)]
         if not node.task.runs_after_failure and any(other.blocks_downstream for other in upstream):
             failed = next(o.id for o in upstream if o.blocks_downstream)
             return self._settle(node, TaskState.SKIPPED, f"not run: upstream task {failed} did not succeed")
         try:
-            parameters, artifacts = instances.resolve_inputs(node, self.run_id)
+            parameters, artifacts = instances.resolve_inputs(node, self.info)
             if not instances.condition_holds(node, parameters):
                 node.skipped_by_condition = True
                 return self._settle(node, TaskState.SKIPPED, "condition is false")
@@ -158,10 +162,16 @@ class Scheduler:
             return self._start_dag(node, parameters, artifacts)
         if node.kind in ("createpvc", "deletepvc"):
             return self._settle(node, *self.attempts.volume_task(node, parameters))
+        if node.kind == "importer":
+            return self._settle(node, *self.attempts.import_artifact(node, parameters))
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
             return self._settle(node, TaskState.CACHED, cached)
-        task = self.attempts.prepare(node, parameters, artifacts)
+        try:
+            task = self.attempts.prepare(node, parameters, artifacts)
+        except (KfpNotebookError, CelError) as exc:  # a secret or setting known only now is missing
+            self.attempts.forget_secrets(node)
+            return self._settle(node, TaskState.FAILED, str(exc))
         node.folder = str(task.folder)
         self.handle.set_task_folder(node.id, node.folder)
         self.pool.submit(self.attempts.run, node, task, parameters, artifacts)
