@@ -8,6 +8,7 @@ much of the load; a third of the runs go without it, so every one of their tasks
 import json
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -63,12 +64,16 @@ def test_fifty_runs_end_leave_no_process_and_compute_what_the_functions_compute(
     failure = OneStoreFailure(at=700)
     monkeypatch.setattr(EventLog, "append", lambda log, event: failure(log, event))
     backend, chance = LocalBackend(tmp_path / "runs"), random.Random(10)
-    plan = [(index % 5, index % 3 == 0, chance.random() < 0.2, chance.uniform(0, 1.5)) for index in range(RUNS)]
+    plan = [(index % 5, index % 3 == 0, chance.random() < 0.2, chance.randint(1, 40)) for index in range(RUNS)]
 
     def one(step):
-        offset, fresh, cancel, delay = step  # a third of the runs without the cache: every task a process
+        offset, fresh, cancel, events = step  # a third of the runs without the cache: every task a process
         handle = backend.start(yaml_text, {"offset": offset}, RunOptions(workers=2, cache=not fresh))
-        if cancel and not handle.wait(delay):
+        if cancel:  # at a random point of the run: after its first `events` events (runs are fast, times vary)
+            for _ in range(2000):
+                if handle.done or len(handle.events) >= events:
+                    break
+                time.sleep(0.005)
             handle.cancel()
         assert handle.wait(120), f"run {handle.run_id} did not end"
         return offset, handle
@@ -79,7 +84,9 @@ def test_fifty_runs_end_leave_no_process_and_compute_what_the_functions_compute(
     assert set(states) <= {TaskState.SUCCEEDED, TaskState.CANCELED, TaskState.FAILED}
     failed = [h for _, h in ended if h.state is TaskState.FAILED]
     assert failure.calls > failure.at, f"only {failure.calls} events: the failure was not injected"
-    assert len(failed) == 1 and "No space left on device (injected)" in failed[0].message
+    assert len(failed) == 1 and "No space left on device (injected)" in failed[0].message, [
+        (h.message, [t.message for t in h.tasks.values() if t.state is TaskState.FAILED][:2]) for h in failed
+    ]
     assert states.count(TaskState.SUCCEEDED) >= RUNS // 2 and states.count(TaskState.CANCELED) >= 1
     for offset, handle in ended:
         if handle.state is TaskState.SUCCEEDED:

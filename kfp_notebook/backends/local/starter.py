@@ -45,18 +45,20 @@ class StarterError(RuntimeError):
 class ForkedTask:
     """A task process forked by the starter: its pid (= its process group) and, once it ended, its exit status."""
 
-    def __init__(self, connection: socket.socket, pid: int):
-        self._connection, self.pid = connection, pid
+    def __init__(self, connection: socket.socket, replies: Any, pid: int):
+        self._connection, self._replies, self.pid = connection, replies, pid
         self.returncode: int | None = None
         self._ended = threading.Event()
         threading.Thread(target=self._read_exit, name=f"kfp-task-{pid}", daemon=True).start()
 
     def _read_exit(self) -> None:
         try:
-            self.returncode = int(json.loads(_read_line(self._connection))["exit"])
+            line = self._replies.readline()
+            self.returncode = int(json.loads(line)["exit"]) if line else -signal.SIGKILL
         except (OSError, ValueError, KeyError):  # the starter is gone: the task went with it
             self.returncode = -signal.SIGKILL
         finally:
+            self._replies.close()
             self._connection.close()
             self._ended.set()
 
@@ -124,18 +126,21 @@ class TaskStarter:
         """Fork a child that runs the task module with `arguments`, in `cwd`, with exactly `env`."""
         self._ensure_running()
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        replies = connection.makefile("rb")  # one line with the pid, one with the exit status (maybe in one read)
         try:
             connection.connect(self.address)
             request = {"arguments": arguments, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
             connection.sendall(json.dumps(request).encode() + b"\n")
-            answer = json.loads(_read_line(connection))
+            answer = json.loads(replies.readline() or b"{}")
         except (OSError, ValueError) as exc:
+            replies.close()
             connection.close()
             raise StarterError(f"the task starter did not answer: {exc}") from None
         if "pid" not in answer:
+            replies.close()
             connection.close()
             raise StarterError(f"the task starter could not start the task: {answer.get('error')}")
-        return ForkedTask(connection, int(answer["pid"]))
+        return ForkedTask(connection, replies, int(answer["pid"]))
 
     def _ensure_running(self) -> None:
         with self._lock:
