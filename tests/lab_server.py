@@ -99,3 +99,17 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"JupyterLab did not start in 60 s:\n{log.read_text()[-3000:]}")
+
+
+def browser_marks() -> list:
+    """The marks of a browser test module: browser, slow, and skipped (saying how to fix it) without Chromium."""
+    import pytest
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.slow,
+        pytest.mark.skipif(
+            not os.path.exists(CHROMIUM),
+            reason="Chromium missing: apt-get install chromium (make test does it as root)",
+        ),
+    ]

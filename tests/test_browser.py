@@ -6,24 +6,19 @@ installs both where it can, so CI runs these. Screenshots go to out/screenshots/
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, jupyterlab
+from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, browser_marks, jupyterlab
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "out" / "screenshots"
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason="Chromium missing: apt-get install chromium (make test does it as root)"
-    ),
+    *browser_marks(),
     pytest.mark.skipif(
         not (ROOT / "kfp_notebook" / "labextension" / "package.json").exists(),
         reason="the lab extension is not built: run `make labextension` (needs Node/npm)",

@@ -5,25 +5,20 @@ The outputs are static HTML/SVG, so no lab extension is needed. Screenshots go t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, jupyterlab
+from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, browser_marks, jupyterlab
 from test_results_views import EVALUATE, PIPELINE, TRAIN
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "out" / "screenshots"
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason="Chromium missing: apt-get install chromium (make test does it as root)"
-    ),
+    *browser_marks(),
 ]
 
 CELLS = [
