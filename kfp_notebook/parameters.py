@@ -47,6 +47,11 @@ def coerce(value: Any, parameter_type: str | None) -> Any:
     return value
 
 
+#: How messages name each kind of value.
+KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "list": "a JSON list",
+              "dict": "a JSON object", "str": "a string"}  # fmt: skip
+
+
 def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
     """A pipeline parameter given as text (`--param NAME=VALUE`), parsed for its declared type."""
     kind = PARAMETER_TYPES.get(parameter_type, "str")
@@ -68,7 +73,7 @@ def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
     except ValueError:
         examples = {"int": "3", "float": "0.5", "bool": "true", "list": "'[1, 2]'", "dict": """'{"a": 1}'"""}
         raise OptionError(
-            f"--param {name}={text!r} is not a {kind} (example: --param {name}={examples[kind]})"
+            f"--param {name}={text!r} is not {KIND_WORDS[kind]} (example: --param {name}={examples[kind]})"
         ) from None
 
 

@@ -142,7 +142,7 @@ def test_a_failing_cell_exits_2_naming_the_cell_without_a_traceback(tmp_path):
         (["compile", "missing.ipynb"], "notebook 'missing.ipynb' not found"),
         (["run", "quickstart.ipynb", "--param", "2=a"], "--param '2=a' must be NAME=VALUE"),
         (["compile", "quickstart.ipynb", "nope"], "no pipeline named 'nope'"),
-        (["run", "quickstart.ipynb", "--param", "a=abc"], "kfp-notebook: --param a='abc' is not a float"),
+        (["run", "quickstart.ipynb", "--param", "a=abc"], "kfp-notebook: --param a='abc' is not a number"),
         (["run", "quickstart.ipynb", "--param", "c=1"], "kfp-notebook: add-pipeline has no parameter 'c'"),
         (["logs", "add", "--runs-dir", "empty"], "empty: run a pipeline with"),
     ],

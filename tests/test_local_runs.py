@@ -286,7 +286,7 @@ def test_container_components_are_refused_before_start(ip, run):
     ("params", "message"),
     [
         ({"nope": 1}, r"chain has no parameter 'nope' \(its parameters: n\)"),
-        ({"n": "three"}, r"--param n='three' is not a int"),
+        ({"n": "three"}, r"--param n='three' is not an integer"),
     ],
 )
 def test_bad_parameters_are_refused(ip, run, params, message):
@@ -307,7 +307,7 @@ def test_kfp_run_magic_shows_states_and_metrics(ip, tmp_path, capsys):
     assert "Wrote executor output file" in capsys.readouterr().out
     ip.run_cell("%kfp runs")
     assert capsys.readouterr().out.splitlines()[1].split()[1:4] == ["chain", "local", "SUCCEEDED"]
-    with pytest.raises(UsageError, match=r"--param n='x' is not a int"):
+    with pytest.raises(UsageError, match=r"--param n='x' is not an integer"):
         ip.run_cell("%kfp run --param n=x")
     with pytest.raises(UsageError, match=r"no task 'nope' in run"):
         ip.run_cell("%kfp logs nope")

@@ -163,7 +163,7 @@ def test_the_panel_offers_a_field_per_parameter_with_defaults(everything):
 def test_bad_values_are_refused_at_their_fields(everything):
     panel = kfp_notebook.show(everything)
     assert panel.run({"values": {"items": "[1,", "flag": "perhaps"}}) is None
-    assert panel.field_errors == {"items": "'[1,' is not a list", "flag": "'perhaps' is not a bool"}
+    assert panel.field_errors == {"items": "'[1,' is not a JSON list", "flag": "'perhaps' is not true or false"}
     assert panel.busy == ""
 
 

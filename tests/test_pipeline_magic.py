@@ -192,3 +192,13 @@ def test_python_api_compile_returns_and_writes_yaml(ip, tmp_path):
     assert (tmp_path / "a" / "p.yaml").read_text(encoding="utf-8") == text
     with pytest.raises(CompileError, match=r"must end with .yaml or .yml"):
         kfp_notebook.compile(ip.user_ns["p"], tmp_path / "p.txt")
+
+
+def test_v1_spellings_we_support_do_not_warn(ip):
+    import warnings
+
+    ip.run_cell("%%component\ndef sq(x: int) -> int:\n    return x * x\n")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ip.run_cell("%%pipeline\ndef p(x: int = 1):\n    with dsl.Condition(x > 0):\n        sq(x=x)\n")
+    assert not [w for w in seen if "Condition is deprecated" in str(w.message)]

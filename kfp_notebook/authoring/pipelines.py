@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,7 +31,9 @@ def build_pipeline(
     used: list[NotebookComponent] = []
     token = components_in_use.set(used)
     try:
-        pipeline = dsl.pipeline(func, **kwargs)
+        with warnings.catch_warnings():  # v1 spellings we support (dsl.Condition) are not the user's to fix
+            warnings.filterwarnings("ignore", message=r"dsl\.Condition is deprecated", category=DeprecationWarning)
+            pipeline = dsl.pipeline(func, **kwargs)
     except Exception as exc:
         raise explain_build_error(cell, node, exc) from exc
     finally:
