@@ -16,6 +16,7 @@ is unsafe or unavailable (not Linux/macOS) callers start fresh processes instead
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import selectors
@@ -316,6 +317,7 @@ def main() -> None:
 
     for module in WARM_MODULES:
         importlib.import_module(module)
+    gc.freeze()  # what is imported stays shared with the children: their collections do not touch (copy) it
     _Server(sys.argv[1]).serve()
 
 
