@@ -9,13 +9,19 @@ import textwrap
 import pytest
 
 import kfp_notebook
-from kfp_notebook.backends.local import starter
 from kfp_notebook.backends.local.executor import _starter
 from kfp_notebook.status import TaskState
 
 from helpers import eventually
 
-pytestmark = pytest.mark.skipif(not starter.available(), reason="fork-based task starting is not available here")
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork-based task starting needs fork")
+
+
+@pytest.fixture(autouse=True)
+def starter_on(monkeypatch):
+    """The starter is opt-in (KFP_NOTEBOOK_STARTER=1) for now; these tests turn it on."""
+    monkeypatch.setenv("KFP_NOTEBOOK_STARTER", "1")
+
 
 CELLS = [
     textwrap.dedent("""

@@ -35,8 +35,12 @@ WARM_MODULES = ("kfp.dsl.executor_main", TASK_MODULE, "json", "typing")
 
 
 def available() -> bool:
-    """Fork-based starting is used on POSIX systems with fork (Linux, macOS); elsewhere tasks start fresh."""
-    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get("KFP_NOTEBOOK_STARTER", "1") != "0"
+    """Fork-based starting, on POSIX systems with fork, when `KFP_NOTEBOOK_STARTER=1` (off by default for now).
+
+    It is opt-in until a rare failure is explained: in the soak test (two runs at a time, cancels, an injected
+    store failure) about one run in five had a forked task end by SIGKILL that no code path of ours sends.
+    """
+    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get("KFP_NOTEBOOK_STARTER", "0") == "1"
 
 
 class StarterError(RuntimeError):
