@@ -296,7 +296,7 @@ def test_invalid_parameters_are_refused_at_the_field(page):
     first.locator(".kfp-params input[name='items']").fill("[1, 2")
     first.locator(".kfp-run").click()
     first.locator(".kfp-field-error").wait_for(timeout=30_000)
-    assert "not a list" in first.locator(".kfp-field-error").inner_text()
+    assert "is not a JSON list" in first.locator(".kfp-field-error").inner_text()
 
 
 def test_a_double_click_starts_one_run(page, lab):
