@@ -642,3 +642,17 @@ def select(panel, content):
 def test_a_lost_iteration_colours_its_loop_node_lost():
     states = {"for-loop-2[0]/sq": TaskState.SUCCEEDED, "for-loop-2[1]/sq": TaskState.LOST, "other": TaskState.LOST}
     assert graph.node_states(states) == {"for-loop-2/sq": TaskState.LOST, "other": TaskState.LOST}
+
+
+def test_a_failure_reading_the_results_is_shown_and_frees_the_buttons(everything):
+    class Broken:
+        def result(self):
+            raise OSError("disk gone")
+
+    panel = kfp_notebook.show(everything)
+    handle = RunHandle("run-x", "everything", "local", controls=Broken())  # type: ignore[arg-type]
+    handle.add_task(TaskStatus("notify", "notify", component="comp-notify"))
+    panel.follow(handle)
+    handle.publish(TaskEvent("run-x", "", TaskState.FAILED, time.time()))
+    eventually(lambda: panel.busy == "", 10)
+    assert panel.message["text"] == "OSError: disk gone"

@@ -219,7 +219,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             if self._selected == selected:
                 self.details = details
 
-        in_background(lambda: details_for(selected, self.model, handle, node_details), show)
+        in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
 
     def receive_svg(self, content: dict[str, Any]) -> None:
         """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""
@@ -255,7 +255,13 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             self.message = {}
         if handle.done and self.busy == "run":
             self.busy = "finishing"
-            in_background(handle.result, self._finished)
+            in_background(handle.result, self._finished, self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        """Reading a run's results or a task's details failed: say so in the panel; the buttons work again."""
+        self.message = {"kind": "error", "text": f"{type(exc).__name__}: {exc}", "details": ""}
+        if self.busy == "finishing":
+            self.busy = ""
 
     def _finished(self, result: Any) -> None:
         """The run's results arrived (read off the event loop): metrics table, the first failure, done."""
@@ -273,16 +279,18 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.busy = ""
 
 
-def in_background(work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+def in_background(work: Callable[[], Any], then: Callable[[Any], None], failed: Callable[[Exception], None]) -> None:
     """Do `work` on a thread (it may wait on the network), then `then(result)` on the kernel's event loop.
 
-    A failure shows nothing here: `then` gets no call, and the panel stays as it was.
+    A failure reaches `failed` on the event loop (the panel shows it), never a traceback in the cell.
     """
 
     def run() -> None:
         try:
             value = work()
-        except Exception:  # the panel keeps what it shows; the cell's own view reports the run's errors
+        except Exception as exc:  # shown in the panel by `failed`
+            error = exc
+            later(0, lambda: failed(error))
             return
         later(0, lambda: then(value))
 
