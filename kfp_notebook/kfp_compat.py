@@ -7,7 +7,10 @@ fails there, loudly and by name, instead of somewhere deep in a run.
 from __future__ import annotations
 
 import functools
+import inspect
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +54,36 @@ def function_source(function: Callable[..., Any]) -> str:
     from kfp.dsl.component_factory import _get_function_source_definition
 
     return _get_function_source_definition(function)
+
+
+class _CallerNameOnlyInspect:
+    """`inspect` for kfp's pipeline_task, whose task setters call `inspect.stack()[1][3]` only for a name.
+
+    `inspect.stack()` reads source-file information of every frame and looks each one up in
+    `sys.modules` (linear for cell code): 30–70 ms per `set_cpu_request` in a kernel, several setters
+    per task with `--cpu/--memory/--gpu`, seconds for a pipeline. This gives the same records' first
+    four fields from the frames alone; every other name is `inspect`'s own.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(inspect, name)
+
+    @staticmethod
+    def stack(context: int = 1) -> list[tuple[Any, str, int, str, None, None]]:
+        records = []
+        frame: types.FrameType | None = sys._getframe(1)
+        while frame is not None:
+            records.append((frame, frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name, None, None))
+            frame = frame.f_back
+        return records
+
+
+def fast_task_setters() -> None:
+    """Make kfp's task setters skip `inspect.stack()`'s file lookups (`kfp.dsl.pipeline_task.inspect`)."""
+    from kfp.dsl import pipeline_task
+
+    if isinstance(getattr(pipeline_task, "inspect", None), type(inspect)):
+        pipeline_task.inspect = _CallerNameOnlyInspect()  # type: ignore[assignment]
 
 
 # -- compiling ----------------------------------------------------------------------------------------

@@ -52,6 +52,43 @@ def test_kfp_writes_the_preamble_we_reproduce_above_the_function():
     assert program.endswith(kfp_compat.function_source(add.python_func) + "\n")
 
 
+def test_kfp_task_setters_use_inspect_only_for_the_callers_name():
+    """fast_task_setters replaces `inspect` in pipeline_task: kfp must still use it only as `inspect.stack()[1][3]`."""
+    from kfp.dsl import pipeline_task
+
+    source = inspect.getsource(pipeline_task)
+    uses = [line.strip() for line in source.splitlines() if "inspect." in line]
+    assert uses == ["caller_method_name = inspect.stack()[1][3]"]
+
+
+def test_fast_task_setters_give_the_same_task_and_the_same_error_naming_the_setter():
+    from kfp.dsl import pipeline_task
+
+    kfp_compat.fast_task_setters()
+    kfp_compat.fast_task_setters()  # idempotent
+    assert not isinstance(pipeline_task.inspect, type(inspect))
+    assert pipeline_task.inspect.signature is inspect.signature  # everything else is inspect's own
+
+    @dsl.component(base_image="python:3.11")
+    def step() -> int:
+        return 1
+
+    @dsl.pipeline
+    def inner() -> int:
+        return step().output
+
+    seen = {}
+
+    @dsl.pipeline
+    def outer():
+        task = step().set_cpu_request("500m").set_memory_limit("1G")
+        seen["resources"] = (task.container_spec.resources.cpu_request, task.container_spec.resources.memory_limit)
+        with pytest.raises(ValueError, match=r"^set_cpu_limit can only be used on single-step components"):
+            inner().set_cpu_limit("1")
+
+    assert seen["resources"] == ("500m", "1G")
+
+
 def test_kfp_still_writes_yaml_through_open_in_the_module_we_shadow(tmp_path, monkeypatch):
     """The UTF-8 fix works only while kfp's writer looks `open` up in pipeline_spec_builder's globals."""
     from kfp import compiler
