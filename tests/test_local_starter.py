@@ -19,8 +19,17 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork-based task
 
 @pytest.fixture(autouse=True)
 def starter_on(monkeypatch):
-    """The starter is opt-in (KFP_NOTEBOOK_STARTER=1) for now; these tests turn it on."""
+    """The starter is on by default; these tests make sure of it whatever the environment says."""
     monkeypatch.setenv("KFP_NOTEBOOK_STARTER", "1")
+
+
+def test_the_starter_is_on_by_default_and_off_with_the_variable(monkeypatch):
+    from kfp_notebook.backends.local import starter
+
+    monkeypatch.delenv("KFP_NOTEBOOK_STARTER")
+    assert starter.available()
+    monkeypatch.setenv("KFP_NOTEBOOK_STARTER", "0")
+    assert not starter.available()
 
 
 CELLS = [
@@ -127,3 +136,38 @@ def _pid_alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def _napping_task(folder, name: str) -> tuple[list[str], dict[str, str], str, str, str]:
+    """task_main arguments for a task that sleeps 60 s (spawn's arguments, directly)."""
+    from kfp_notebook.backends.local import task_main
+
+    task = folder / name
+    task.mkdir()
+    (task / "program.py").write_text("def nap():\n    import time\n    time.sleep(60)\n")
+    (task / "input.json").write_text('{"inputs": {}, "outputs": {"outputFile": "%s"}}' % (task / "out.json"))
+    arguments = ["--component_module_path", str(task / "program.py"), task_main.INPUT_FILE_FLAG,
+                 str(task / "input.json"), "--function_to_execute", "nap"]  # fmt: skip
+    return arguments, {"PATH": os.environ["PATH"]}, str(task), str(task / "out.log"), str(task / "err.log")
+
+
+def test_a_task_stopped_the_moment_it_is_forked_stops_alone(tmp_path):
+    """A cancel's SIGTERM that reaches a child as it is forked ends that child, and only that child.
+
+    (It once reached children still running the starter's own SIGTERM handler, which stopped every
+    other task of the starter, those of other runs included; or arrived before the child had its own
+    process group and was lost.)"""
+    from kfp_notebook.backends.local.starter import TaskStarter
+
+    starter = TaskStarter()
+    try:
+        survivor = starter.spawn(*_napping_task(tmp_path, "survivor"))
+        for index in range(40):
+            stopped = starter.spawn(*_napping_task(tmp_path, f"stopped-{index}"))
+            os.killpg(stopped.pid, signal.SIGTERM)  # as a cancel does, as soon as the pid is known
+            assert stopped.wait(10) == -signal.SIGTERM
+        assert survivor.returncode is None and _group_alive(survivor.pid)
+        os.killpg(survivor.pid, signal.SIGTERM)
+        assert survivor.wait(10) == -signal.SIGTERM
+    finally:
+        starter.close()

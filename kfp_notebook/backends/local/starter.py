@@ -4,8 +4,8 @@ Starting Python and importing kfp's executor costs far more than a task's own wo
 process that already did costs a few milliseconds. The starter is that process. It never runs task
 code itself, so every child starts from the same pristine state: nothing one task changes
 (`sys.modules`, `os.environ`, builtins, module globals) reaches the next. Each child gets its own
-session and process group, working directory, stdout/stderr files and environment, exactly as a
-fresh `python -m kfp_notebook.backends.local.task_main` would.
+process group (the starter is a session of its own, without a terminal), working directory,
+stdout/stderr files and environment, exactly as a fresh `python -m ...task_main` would.
 
 The kernel talks to the starter over a Unix socket: one connection per task, a JSON request, the
 child's pid back, then its exit status when it ends. The starter watches its stdin (a pipe from the
@@ -35,12 +35,11 @@ WARM_MODULES = ("kfp.dsl.executor_main", TASK_MODULE, "json", "typing")
 
 
 def available() -> bool:
-    """Fork-based starting, on POSIX systems with fork, when `KFP_NOTEBOOK_STARTER=1` (off by default for now).
+    """Fork-based starting: on POSIX systems with fork, unless `KFP_NOTEBOOK_STARTER=0`.
 
-    It is opt-in until a rare failure is explained: in the soak test (two runs at a time, cancels, an injected
-    store failure) about one run in five had a forked task end by SIGKILL that no code path of ours sends.
+    Not on Windows (no fork) nor where `fork` is missing; tasks then start as fresh processes.
     """
-    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get("KFP_NOTEBOOK_STARTER", "0") == "1"
+    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get("KFP_NOTEBOOK_STARTER", "1") != "0"
 
 
 class StarterError(RuntimeError):
@@ -188,6 +187,9 @@ def _read_line(connection: socket.socket) -> bytes:
 
 # -- the starter process --------------------------------------------------------------------------------
 
+#: The signals the starter handles itself; a forked child starts with them blocked and resets them.
+_STARTER_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
+
 
 class _Server:
     """Accepts task requests, forks children, reports their exit; ends with the kernel."""
@@ -224,17 +226,34 @@ class _Server:
         connection, _ = self.listener.accept()
         try:
             request = json.loads(_read_line(connection))
-            pid = os.fork()
+            pid = self._fork(request)
         except (OSError, ValueError) as exc:
             with contextlib.suppress(OSError):
                 connection.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
             connection.close()
             return
-        if pid == 0:
-            self._child(request)
         self.waiting[pid] = connection
         connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         self._reap()
+
+    def _fork(self, request: dict[str, Any]) -> int:
+        """Fork the task's child; its process group exists before its pid is reported.
+
+        The starter's signals stay blocked across the fork until the child has reset their handlers: a
+        cancel's SIGTERM that reached a child still running the starter's own handler would stop every
+        *other* task (`_shutdown`). Parent and child both set the child's group, so a cancel sent as soon as
+        the pid is known never misses it.
+        """
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STARTER_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self._child(request, previous)
+            with contextlib.suppress(OSError):  # the child may have set it (or ended) already
+                os.setpgid(pid, pid)
+            return pid
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def _reap(self) -> None:
         while self.waiting:
@@ -251,11 +270,13 @@ class _Server:
                     connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
                 connection.close()
 
-    def _child(self, request: dict[str, Any]) -> None:
+    def _child(self, request: dict[str, Any], signal_mask: set[int | signal.Signals]) -> None:
         """In the forked child: become the task (never returns)."""
         code = 1
         try:
-            _become_task(request, [self.listener, *self.waiting.values()], [self.wakeup_read])
+            siblings, self.waiting = list(self.waiting.values()), {}
+            _become_task(request, [self.listener, *siblings], [self.wakeup_read])
+            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)  # default actions from here on
             code = _run_task(request["arguments"])
         finally:
             os._exit(code)
@@ -269,10 +290,10 @@ class _Server:
 
 
 def _become_task(request: dict[str, Any], sockets: list[socket.socket], fds: list[int]) -> None:
-    """A fresh task's process state: own session, cwd, stdio files, exactly its environment, default signals."""
-    os.setsid()
+    """A fresh task's process state: own process group, cwd, stdio files, exactly its environment, default signals."""
+    os.setpgid(0, 0)
     signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+    for sig in _STARTER_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     for sock in sockets:
         sock.close()
