@@ -119,6 +119,18 @@ def test_parallel_for_honours_parallelism_and_collects_in_order(ip, run, tmp_pat
         assert sum(1 for s, e in spans if s <= start < e) <= 2
 
 
+def test_tasks_of_one_component_share_one_program_file_and_write_no_bytecode(ip, run, tmp_path):
+    define(ip, *CHAIN[:2])
+    ip.run_cell("%%pipeline\ndef twice(n: int = 3):\n    total(data=make(n=n).outputs['data'])\n    make(n=4)\n")
+    handle = run("twice")
+    assert handle.state is TaskState.SUCCEEDED, handle.message
+    run_folder = tmp_path / "runs" / handle.run_id
+    programs = sorted(run_folder.glob("programs/*/ephemeral_component.py"))
+    assert len(programs) == 2  # make (two tasks) and total
+    assert {"def make(" in p.read_text() for p in programs} == {True, False}
+    assert not list(run_folder.rglob("__pycache__")) and not list(run_folder.rglob(".ephemeral_component.py.*"))
+
+
 def test_independent_tasks_run_at_the_same_time(ip, run, tmp_path):
     define(
         ip,

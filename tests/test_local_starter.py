@@ -56,7 +56,9 @@ CELLS = [
             "sys.modules": "leaked_module" in sys.modules,
             "parent": os.getppid(),
             "cwd is the task folder": os.getcwd().endswith("observe"),
-            "path[0] is the task folder": sys.path[0] == os.getcwd(),
+            "path[0] is the program's folder": sys.path[0] == os.path.dirname(sys.modules["ephemeral_component"].__file__),
+            "path[1] is the task folder": sys.path[1] == os.getcwd(),
+            "no bytecode written": sys.dont_write_bytecode,
         }
     """),
     "%%pipeline\ndef leaky():\n    observe(after=mutate().output)\n",
@@ -85,7 +87,9 @@ def test_a_task_forked_by_the_starter_sees_nothing_the_previous_one_changed(ip, 
         "module global": False,
         "sys.modules": False,
         "cwd is the task folder": True,
-        "path[0] is the task folder": True,
+        "path[0] is the program's folder": True,
+        "path[1] is the task folder": True,
+        "no bytecode written": True,
     }
 
 
@@ -169,5 +173,41 @@ def test_a_task_stopped_the_moment_it_is_forked_stops_alone(tmp_path):
         assert survivor.returncode is None and _group_alive(survivor.pid)
         os.killpg(survivor.pid, signal.SIGTERM)
         assert survivor.wait(10) == -signal.SIGTERM
+    finally:
+        starter.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                found.append(int(stat))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the starter's children in /proc")
+def test_spare_children_killed_while_idle_are_replaced_and_tasks_still_run(tmp_path):
+    """The starter forks children ahead of requests; one killed from outside is never handed a task."""
+    from kfp_notebook.backends.local.starter import SPARES, TaskStarter
+
+    starter = TaskStarter()
+    try:
+        starter._ensure_running()
+        eventually(lambda: len(_children(starter.pid)) == SPARES, 10)
+        for spare in _children(starter.pid):
+            os.kill(spare, signal.SIGKILL)
+        arguments, env, cwd, out, err = _napping_task(tmp_path, "after")
+        program = tmp_path / "after" / "program.py"
+        program.write_text("def nap():\n    return None\n")
+        task = starter.spawn(arguments, env, cwd, out, err)
+        assert task.wait(10) == 0, (tmp_path / "after" / "err.log").read_text()
+        assert (tmp_path / "after" / "out.json").exists()
+        eventually(lambda: len(_children(starter.pid)) == SPARES, 10)  # refilled
     finally:
         starter.close()

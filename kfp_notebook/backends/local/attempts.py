@@ -69,6 +69,7 @@ class Attempts:
         return TaskRun(
             folder, component.program, parameters, artifacts, {n: p.type for n, p in outputs.parameters.items()},
             output_artifacts, self._environment(node), {**self._mounts(node), **self._secret_volumes(node)},
+            programs=self.scheduler.folder / "programs",
         )  # fmt: skip
 
     def _environment(self, node: Node) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -32,6 +33,7 @@ class TaskRun:
     environment: dict[str, str] = field(default_factory=dict)
     mounts: dict[str, str] = field(default_factory=dict)
     package_folder: Path | None = None
+    programs: Path | None = None  # the run's folder of component programs (one file per program); else `folder`
 
 
 @dataclass
@@ -138,18 +140,37 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
 def _prepare(task: TaskRun) -> tuple[dict[str, Any], list[str]]:
     """The task's program and executor input in its folder (the input travels as a file); the command."""
     task.folder.mkdir(parents=True, exist_ok=True)
-    program_file = task.folder / "ephemeral_component.py"
-    program_file.write_text(task.program.source, encoding="utf-8")
+    program_file = _program_file(task)
     executor_input = _executor_input(task)
     input_file = task.folder / "executor_input.json"
     input_file.write_text(json.dumps(executor_input, indent=2), encoding="utf-8")
     command = [
-        sys.executable, "-m", "kfp_notebook.backends.local.task_main",
+        sys.executable, "-B", "-m", "kfp_notebook.backends.local.task_main",
         "--component_module_path", str(program_file),
         task_main.INPUT_FILE_FLAG, str(input_file),
         "--function_to_execute", task.program.function,
     ]  # fmt: skip
     return executor_input, command
+
+
+def _program_file(task: TaskRun) -> Path:
+    """The component's program, written once per run and shared by its tasks (read-only to them).
+
+    As in a pod, the program's folder holds nothing else (kfp's executor puts that folder on sys.path).
+    Tasks run with `-B`: no bytecode is written next to it, by any of them.
+    """
+    if task.programs is None:
+        path = task.folder / "ephemeral_component.py"
+        path.write_text(task.program.source, encoding="utf-8")
+        return path
+    digest = hashlib.sha256(task.program.source.encode()).hexdigest()[:16]
+    path = task.programs / digest / "ephemeral_component.py"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
+        partial.write_text(task.program.source, encoding="utf-8")
+        os.replace(partial, path)  # whole or absent, for a task of the same component starting alongside
+    return path
 
 
 def _run(task: TaskRun, command: list[str], groups: ProcessGroups) -> int:

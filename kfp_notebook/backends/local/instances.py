@@ -81,6 +81,10 @@ class DagInstance:
     execution_id: int = 0  # the number the driver's {{$.pipeline_task_uuid}} gives tasks of this instance
     nodes: dict[str, Node] = field(default_factory=dict)
     closed: bool = False
+    # The scheduler's bookkeeping, so that a finished task costs the work of its dependents, not of the DAG:
+    waiting: dict[str, set[str]] = field(default_factory=dict)  # node name → its unfinished upstream tasks
+    dependents: dict[str, list[str]] = field(default_factory=dict)  # node name → the nodes that wait for it
+    unfinished: set[str] = field(default_factory=set)
 
     @property
     def finished(self) -> bool:
@@ -92,11 +96,36 @@ class DagInstance:
 
 
 def open_dag(dag: DagInstance) -> list[Node]:
-    """Create the nodes of a DAG instance (all PENDING)."""
+    """Create the nodes of a DAG instance (all PENDING) and what each one waits for."""
     assert dag.component.dag is not None
     for name, task in dag.component.dag.tasks.items():
         dag.nodes[name] = Node(f"{dag.prefix}{name}", task, dag)
+    for name, node in dag.nodes.items():
+        dag.waiting[name] = set(upstream(node))
+        for producer in dag.waiting[name]:
+            dag.dependents.setdefault(producer, []).append(name)
+    dag.unfinished = set(dag.nodes)
     return list(dag.nodes.values())
+
+
+def ready_nodes(dag: DagInstance) -> list[Node]:
+    """The nodes of a newly opened DAG instance that wait for nothing."""
+    return [dag.nodes[name] for name, waits in dag.waiting.items() if not waits]
+
+
+def settle(node: Node) -> list[Node]:
+    """Note that `node` finished; the nodes of its DAG instance that this leaves waiting for nothing."""
+    dag = node.dag
+    if node.name not in dag.unfinished:
+        return []
+    dag.unfinished.discard(node.name)
+    ready = []
+    for name in dag.dependents.get(node.name, ()):
+        waits = dag.waiting[name]
+        waits.discard(node.name)
+        if not waits:
+            ready.append(dag.nodes[name])
+    return ready
 
 
 def upstream(node: Node) -> list[str]:

@@ -11,6 +11,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class Scheduler:
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"kfp-task-{run_id}")
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.dags: list[DagInstance] = []
+        self.ready: deque[Node] = deque()  # nodes whose upstream tasks all finished, not started yet
         self.nodes: dict[str, Node] = {}
         self.canceled = False
         self.broken = False
@@ -129,21 +131,16 @@ class Scheduler:
             status.is_group = node.task.is_group
             self.handle.add_task(status)
             self._emit(node.id, TaskState.PENDING)
+        self.ready.extend(instances.ready_nodes(dag))
         if not dag.nodes:
             self._close(dag)
 
     def _advance(self) -> None:
-        progressed = True
-        while progressed and not self.canceled:
-            progressed = False
-            for dag in [d for d in self.dags if not d.closed]:
-                for node in list(dag.nodes.values()):
-                    if not node.started and self._ready(node):
-                        self._start(node)
-                        progressed = True
-
-    def _ready(self, node: Node) -> bool:
-        return all(node.dag.nodes[name].state.finished for name in instances.upstream(node))
+        """Start every node whose upstream tasks all finished, in the order they became ready."""
+        while self.ready and not self.canceled:
+            node = self.ready.popleft()
+            if not node.started and not node.dag.closed:
+                self._start(node)
 
     def _start(self, node: Node) -> None:
         node.started = True
@@ -216,7 +213,8 @@ class Scheduler:
     def _settle(self, node: Node, state: TaskState, message: str = "") -> None:
         node.state, node.message = state, message
         self._emit(node.id, state, message)
-        if node.dag.finished and not node.dag.closed:
+        self.ready.extend(instances.settle(node))
+        if not node.dag.unfinished and not node.dag.closed:
             self._close(node.dag)
 
     def _close(self, dag: DagInstance) -> None:

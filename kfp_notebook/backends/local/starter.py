@@ -26,12 +26,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 TASK_MODULE = "kfp_notebook.backends.local.task_main"
 #: Modules every task needs, imported once by the starter (children inherit them).
-WARM_MODULES = ("kfp.dsl.executor_main", TASK_MODULE, "json", "typing")
+WARM_MODULES = ("kfp.dsl.executor_main", TASK_MODULE, "kfp_notebook.backends.local.supervision", "json", "typing")
 
 
 def available() -> bool:
@@ -129,22 +130,23 @@ class TaskStarter:
     def spawn(self, arguments: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> ForkedTask:
         """Fork a child that runs the task module with `arguments`, in `cwd`, with exactly `env`."""
         self._ensure_running()
-        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        replies = connection.makefile("rb")  # one line with the pid, one with the exit status (maybe in one read)
-        try:
-            connection.connect(self.address)
-            request = {"arguments": arguments, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
-            connection.sendall(json.dumps(request).encode() + b"\n")
-            answer = json.loads(replies.readline() or b"{}")
-        except (OSError, ValueError) as exc:
+        request = json.dumps({"arguments": arguments, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr})
+        for _ in range(3):  # a child that died before it answered never started the task: ask again
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            replies = connection.makefile("rb")  # one line with the pid, one with the exit status (maybe one read)
+            try:
+                connection.connect(self.address)
+                connection.sendall(request.encode() + b"\n")
+                answer = json.loads(replies.readline() or b"{}")
+            except (OSError, ValueError) as exc:
+                answer = {"error": f"the task starter did not answer: {exc}"}
+            if "pid" in answer:
+                return ForkedTask(connection, replies, int(answer["pid"]))
             replies.close()
             connection.close()
-            raise StarterError(f"the task starter did not answer: {exc}") from None
-        if "pid" not in answer:
-            replies.close()
-            connection.close()
-            raise StarterError(f"the task starter could not start the task: {answer.get('error')}")
-        return ForkedTask(connection, replies, int(answer["pid"]))
+            if "exit" not in answer:
+                break
+        raise StarterError(f"the task starter could not start the task: {answer.get('error', answer)}")
 
     def _ensure_running(self) -> None:
         with self._lock:
@@ -191,14 +193,32 @@ def _read_line(connection: socket.socket) -> bytes:
 _STARTER_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
 
 
+#: Children forked ahead of requests, so that a task's start waits for no fork (two cover workers = CPUs here).
+SPARES = 2
+
+
+class _Spare:
+    """A child forked ahead of a request: pristine, in its own process group, waiting on `control`."""
+
+    def __init__(self, pid: int, control: socket.socket):
+        self.pid, self.control = pid, control
+
+
 class _Server:
-    """Accepts task requests, forks children, reports their exit; ends with the kernel."""
+    """Accepts task requests, hands each to a spare child, reports deaths by signal; ends with the kernel.
+
+    A task reports its own exit status to the kernel (it holds the request's connection) just before it
+    exits, so the kernel does not wait for the process's teardown; the starter reports the status of a
+    task that died without saying so (killed by a signal) once it reaps it.
+    """
 
     def __init__(self, address: str):
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(address)
         self.listener.listen(128)
-        self.waiting: dict[int, socket.socket] = {}
+        self.running: dict[int, socket.socket] = {}  # task pid → the kernel's connection for it
+        self.spares: list[_Spare] = []
+        self.refill_at = 0.0  # when forking a spare may be tried again
         self.selector = selectors.DefaultSelector()
         self.wakeup_read, wakeup_write = os.pipe()
         os.set_blocking(wakeup_write, False)
@@ -212,7 +232,11 @@ class _Server:
     def serve(self) -> None:
         print("ready", flush=True)
         while True:
-            for key, _ in self.selector.select():
+            wanted = len(self.spares) < SPARES
+            events = self.selector.select(max(0.0, self.refill_at - time.monotonic()) if wanted else None)
+            if not events and wanted:  # nothing waits: fork a spare now rather than when a task asks for one
+                self._refill_one()
+            for key, _ in events:
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "child":
@@ -225,83 +249,137 @@ class _Server:
     def _accept(self) -> None:
         connection, _ = self.listener.accept()
         try:
-            request = json.loads(_read_line(connection))
-            pid = self._fork(request)
-        except (OSError, ValueError) as exc:
+            request = _read_line(connection)
+            pid = self._hand_over(request, connection)
+        except OSError as exc:
             with contextlib.suppress(OSError):
                 connection.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
             connection.close()
             return
-        self.waiting[pid] = connection
-        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        self.running[pid] = connection
         self._reap()
 
-    def _fork(self, request: dict[str, Any]) -> int:
-        """Fork the task's child; its process group exists before its pid is reported.
+    def _hand_over(self, request: bytes, connection: socket.socket) -> int:
+        """Give the request and the kernel's connection to a live spare (forked now if none is left); its pid.
+
+        The child itself answers the kernel with its pid, then with its exit status: a spare that died idle
+        is skipped here, and one that dies before answering never ran the task (the kernel starts it afresh).
+        """
+        while True:
+            spare = self.spares.pop(0) if self.spares else self._fork_spare()
+            try:
+                socket.send_fds(spare.control, [request], [connection.fileno()])
+                return spare.pid
+            except OSError:  # it died idle (killed from outside): reaped as a spare, never as a task
+                continue
+            finally:
+                spare.control.close()
+
+    def _refill_one(self) -> None:
+        try:
+            self.spares.append(self._fork_spare())
+        except OSError:  # out of processes now: requests fork on demand (or fail, and the kernel starts fresh)
+            self.refill_at = time.monotonic() + 0.1
+
+    def _fork_spare(self) -> _Spare:
+        """Fork a spare child; its process group exists before its pid is ever reported.
 
         The starter's signals stay blocked across the fork until the child has reset their handlers: a
         cancel's SIGTERM that reached a child still running the starter's own handler would stop every
         *other* task (`_shutdown`). Parent and child both set the child's group, so a cancel sent as soon as
         the pid is known never misses it.
         """
+        ours, theirs = socket.socketpair()
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STARTER_SIGNALS)
         try:
             pid = os.fork()
             if pid == 0:
-                self._child(request, previous)
+                self._spare(theirs, ours, previous)
             with contextlib.suppress(OSError):  # the child may have set it (or ended) already
                 os.setpgid(pid, pid)
-            return pid
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            theirs.close()
+        return _Spare(pid, ours)
 
     def _reap(self) -> None:
-        while self.waiting:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            connection = self.waiting.pop(pid, None)
-            if connection is not None:
-                code = os.waitstatus_to_exitcode(status)
+            connection = self.running.pop(pid, None)
+            if connection is not None:  # after the task's own report the kernel reads no further
                 with contextlib.suppress(OSError):
-                    connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
+                    connection.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
                 connection.close()
+            for spare in [s for s in self.spares if s.pid == pid]:  # a spare killed while idle
+                spare.control.close()
+                self.spares.remove(spare)
 
-    def _child(self, request: dict[str, Any], signal_mask: set[int | signal.Signals]) -> None:
-        """In the forked child: become the task (never returns)."""
-        code = 1
+    def _spare(self, control: socket.socket, ours: socket.socket, signal_mask: set[int | signal.Signals]) -> None:
+        """In the forked child: wait for a request, become that task, report its exit (never returns)."""
+        code = 0
         try:
-            siblings, self.waiting = list(self.waiting.values()), {}
-            _become_task(request, [self.listener, *siblings], [self.wakeup_read])
-            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)  # default actions from here on
+            others = [self.listener, ours, *self.running.values(), *(s.control for s in self.spares)]
+            self.running, self.spares = {}, []
+            _leave_starter(others, [self.wakeup_read], signal_mask)
+            received = _receive(control)
+            if received is None:  # the starter is gone before a task came
+                return
+            request, connection = received
+            code = 1
+            connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+            _become_task(request)
             code = _run_task(request["arguments"])
+            with contextlib.suppress(OSError):  # the kernel may have stopped listening (cancel, exit)
+                connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
         finally:
             os._exit(code)
 
     def _shutdown(self) -> None:
-        """The kernel is gone (or asked us to stop): stop every task's process group, then exit."""
-        for pid in list(self.waiting):
+        """The kernel is gone (or asked us to stop): stop every task's process group, then exit (spares follow)."""
+        for pid in list(self.running):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         os._exit(0)
 
 
-def _become_task(request: dict[str, Any], sockets: list[socket.socket], fds: list[int]) -> None:
-    """A fresh task's process state: own process group, cwd, stdio files, exactly its environment, default signals."""
+def _leave_starter(sockets: list[socket.socket], fds: list[int], signal_mask: set[int | signal.Signals]) -> None:
+    """A spare's own state: own process group, default signals, none of the starter's sockets."""
     os.setpgid(0, 0)
     signal.set_wakeup_fd(-1)
     for sig in _STARTER_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)  # default actions from here on
     for sock in sockets:
         sock.close()
     for fd in fds:
         os.close(fd)
+
+
+def _receive(control: socket.socket) -> tuple[dict[str, Any], socket.socket] | None:
+    """The request and the kernel's connection for it, or None when the starter closed `control`."""
+    data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+    if not fds:
+        return None
+    while not data.endswith(b"\n"):
+        chunk = control.recv(1 << 20)
+        if not chunk:
+            return None
+        data += chunk
+    control.close()
+    return json.loads(data), socket.socket(fileno=fds[0])
+
+
+def _become_task(request: dict[str, Any]) -> None:
+    """A fresh task's process state: cwd, stdio files, exactly its environment."""
     os.chdir(request["cwd"])
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
+    os.close(null)
     for target, path in ((1, request["stdout"]), (2, request["stderr"])):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(fd, target)
@@ -309,6 +387,7 @@ def _become_task(request: dict[str, Any], sockets: list[socket.socket], fds: lis
     os.environ.clear()
     os.environ.update(request["env"])
     sys.path[0] = request["cwd"]  # as `python -m` started in the task's folder would have it
+    sys.dont_write_bytecode = True  # as `python -B`, which fresh task processes get
     import io
 
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
@@ -337,11 +416,22 @@ def _run_task(arguments: list[str]) -> int:
     return code
 
 
+def _fill_caches() -> None:
+    """Compile once the regular expressions every task's argument parsing compiles (kfp's executor_main uses
+    argparse): `re`'s cache is all this leaves, and nothing a task can tell from a fresh interpreter."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="warm-up")
+    parser.add_argument("--flag", type=str)
+    parser.parse_known_args(["--flag", "value"])
+
+
 def main() -> None:
     import importlib
 
     for module in WARM_MODULES:
         importlib.import_module(module)
+    _fill_caches()
     gc.freeze()  # what is imported stays shared with the children: their collections do not touch (copy) it
     _Server(sys.argv[1]).serve()
 
