@@ -124,14 +124,15 @@ def test_the_starter_and_its_tasks_die_with_their_kernel(tmp_path):
         starter._ensure_running()
         task = starter.spawn(["--not-a-task"], {{"PATH": "/usr/bin:/bin"}}, {str(tmp_path)!r},
                              {str(tmp_path / "out")!r}, {str(tmp_path / "err")!r})
-        print(starter.pid, flush=True)
+        print(starter.pid, starter.address, flush=True)
         time.sleep(60)
     """)
     kernel = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    starter_pid = int(kernel.stdout.readline())
+    starter_pid, address = kernel.stdout.readline().split()
     os.kill(kernel.pid, signal.SIGKILL)
     kernel.wait(10)
-    eventually(lambda: not _pid_alive(starter_pid), 10)
+    eventually(lambda: not _pid_alive(int(starter_pid)), 10)
+    eventually(lambda: not os.path.exists(os.path.dirname(address)), 10)  # its socket's folder is removed
 
 
 def _pid_alive(pid: int) -> bool:

@@ -19,7 +19,9 @@ import contextlib
 import gc
 import json
 import os
+import select
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,30 +50,51 @@ class StarterError(RuntimeError):
 
 
 class ForkedTask:
-    """A task process forked by the starter: its pid (= its process group) and, once it ended, its exit status."""
+    """A task process forked by the starter: its pid (= its process group) and, once it ended, its exit status.
 
-    def __init__(self, connection: socket.socket, replies: Any, pid: int):
-        self._connection, self._replies, self.pid = connection, replies, pid
+    The exit status is the next line on the task's connection (from the task itself, or from the starter when
+    the task died by a signal); whoever waits reads it, so no thread is kept per task.
+    """
+
+    def __init__(self, connection: socket.socket, received: bytes, pid: int):
+        self._connection, self._received, self.pid = connection, received, pid
         self.returncode: int | None = None
-        self._ended = threading.Event()
-        threading.Thread(target=self._read_exit, name=f"kfp-task-{pid}", daemon=True).start()
-
-    def _read_exit(self) -> None:
-        try:
-            line = self._replies.readline()
-            self.returncode = int(json.loads(line)["exit"]) if line else -signal.SIGKILL
-        except (OSError, ValueError, KeyError):  # the starter is gone: the task went with it
-            self.returncode = -signal.SIGKILL
-        finally:
-            self._replies.close()
-            self._connection.close()
-            self._ended.set()
+        self._reading = threading.Lock()
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code (negative: killed by that signal), as subprocess.Popen.wait gives it."""
-        if not self._ended.wait(timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._reading.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             raise subprocess.TimeoutExpired(TASK_MODULE, timeout or 0)
-        return int(self.returncode if self.returncode is not None else -signal.SIGKILL)
+        try:
+            while self.returncode is None:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if b"\n" not in self._received and remaining is not None and remaining <= 0:
+                    raise subprocess.TimeoutExpired(TASK_MODULE, timeout or 0)
+                self._read(remaining)
+            return self.returncode
+        finally:
+            self._reading.release()
+
+    def _read(self, timeout: float | None) -> None:
+        if b"\n" not in self._received:
+            poller = select.poll()
+            poller.register(self._connection, select.POLLIN)
+            if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
+                return
+            try:
+                chunk = self._connection.recv(4096)
+            except OSError:
+                chunk = b""
+            self._received += chunk
+            if chunk:
+                return
+        line = self._received.partition(b"\n")[0]
+        try:
+            self.returncode = int(json.loads(line)["exit"]) if line else -signal.SIGKILL
+        except (ValueError, KeyError, TypeError):  # the starter is gone: the task went with it
+            self.returncode = -signal.SIGKILL
+        self._connection.close()
 
 
 class TaskStarter:
@@ -133,16 +156,15 @@ class TaskStarter:
         request = json.dumps({"arguments": arguments, "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr})
         for _ in range(3):  # a child that died before it answered never started the task: ask again
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            replies = connection.makefile("rb")  # one line with the pid, one with the exit status (maybe one read)
             try:
                 connection.connect(self.address)
                 connection.sendall(request.encode() + b"\n")
-                answer = json.loads(replies.readline() or b"{}")
+                line, rest = _read_line(connection).split(b"\n", 1)
+                answer = json.loads(line)
             except (OSError, ValueError) as exc:
                 answer = {"error": f"the task starter did not answer: {exc}"}
             if "pid" in answer:
-                return ForkedTask(connection, replies, int(answer["pid"]))
-            replies.close()
+                return ForkedTask(connection, rest, int(answer["pid"]))
             connection.close()
             if "exit" not in answer:
                 break
@@ -175,11 +197,14 @@ class TaskStarter:
                 process.wait(5)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
+        if self._folder is not None:  # the starter removes it on its way out, unless it was killed
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def _read_line(connection: socket.socket) -> bytes:
+    """What the peer sent up to and including a newline (and whatever came with it after)."""
     data = b""
-    while not data.endswith(b"\n"):
+    while b"\n" not in data:
         chunk = connection.recv(65536)
         if not chunk:
             raise OSError("the task starter closed the connection")
@@ -213,6 +238,7 @@ class _Server:
     """
 
     def __init__(self, address: str):
+        self.address = address
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(address)
         self.listener.listen(128)
@@ -344,6 +370,9 @@ class _Server:
         for pid in list(self.running):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):  # the socket's private folder goes with it
+            os.unlink(self.address)
+            os.rmdir(os.path.dirname(self.address))
         os._exit(0)
 
 
