@@ -219,6 +219,38 @@ def test_a_thousand_events_are_coalesced(everything):
     assert changes[-1]["kfp-task-exit-handler-1_prepare"] == "SUCCEEDED"
 
 
+def test_a_panel_update_grows_linearly_with_the_tasks_of_a_wide_run(ip, monkeypatch):
+    """One update of a wide run reads each task a bounded number of times (it once compared every task
+    with every node: seconds per update, on the kernel's event loop)."""
+    from kfp_notebook.view import dag, states
+
+    ip.run_cell("%%component\ndef one(i: int) -> int:\n    return i\n")
+
+    def wide(n: int):
+        ip.run_cell(f"%%pipeline\ndef wide_{n}():\n    for i in range({n}):\n        one(i=i)\n")
+        return ip.user_ns[f"wide_{n}"]
+
+    def calls_per_update(n: int) -> int:
+        panel = kfp_notebook.show(wide(n))
+        handle = RunHandle(f"run-{n}", f"wide-{n}", "local", controls=None)  # type: ignore[arg-type]
+        for member in panel.model.nodes:
+            handle.add_task(TaskStatus(member, member, component="comp-one"))
+        counted = {"calls": 0}
+        real = dag.model_id
+
+        def counting(task_id: str) -> str:
+            counted["calls"] += 1
+            return real(task_id)
+
+        monkeypatch.setattr(states, "model_id", counting)
+        states.run_view(panel.model, handle)
+        monkeypatch.setattr(states, "model_id", real)
+        return counted["calls"]
+
+    small, large = calls_per_update(40), calls_per_update(400)
+    assert large <= 12 * small, (small, large)  # 10× the tasks: about 10× the work, not 100×
+
+
 def test_pipeline_cells_show_the_panel_and_kfp_show_too(ip, capsys):
     ip.run_cell("%%component\ndef sq(x: int) -> int:\n    return x * x\n")
     capsys.readouterr()
@@ -656,3 +688,19 @@ def test_a_failure_reading_the_results_is_shown_and_frees_the_buttons(everything
     handle.publish(TaskEvent("run-x", "", TaskState.FAILED, time.time()))
     eventually(lambda: panel.busy == "", 10)
     assert panel.message["text"] == "OSError: disk gone"
+
+
+def test_the_live_view_of_a_big_run_shows_failures_and_running_tasks_first_and_counts_the_rest():
+    from kfp_notebook.view.run_summaries import MAX_TASK_ROWS, progress
+
+    handle = RunHandle("run-big", "big", "local", controls=None)  # type: ignore[arg-type]
+    for index in range(1000):
+        handle.add_task(TaskStatus(f"step-{index}", f"step-{index}", component="comp-step"))
+    for index in range(600):
+        handle.publish(TaskEvent("run-big", f"step-{index}", TaskState.SUCCEEDED, time.time()))
+    handle.publish(TaskEvent("run-big", "step-700", TaskState.RUNNING, time.time()))
+    handle.publish(TaskEvent("run-big", "step-990", TaskState.FAILED, time.time(), "ValueError: bad"))
+    rows = progress(handle).rows
+    assert [name for name, _ in rows[:2]] == ["step-990", "step-700"]
+    assert len(rows) == MAX_TASK_ROWS + 1
+    assert rows[-1] == ("…", f"{1000 - MAX_TASK_ROWS} more tasks (562 succeeded, 398 pending)")

@@ -21,7 +21,7 @@ from traitlets import Bool, Dict, List, Unicode
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import coerce, parse_parameter
-from kfp_notebook.status import RunHandle
+from kfp_notebook.status import RunHandle, TaskStatus
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
@@ -245,10 +245,11 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         handle = self.handle
         if handle is None:
             return
-        states = graph.node_states({t.task_id: t.state for t in handle.tasks.values()})
+        tasks = list(handle.tasks.values())  # one consistent copy for everything this update shows
+        states = graph.node_states({t.task_id: t.state for t in tasks})
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
-        self.progress = progress_line(handle)
-        self.run_view = run_states.run_view(self.model, handle)
+        self.progress = progress_line(handle, tasks)
+        self.run_view = run_states.run_view(self.model, handle, tasks)
         if handle.connection_message:
             self.message = {"kind": "info", "text": handle.connection_message, "details": "", "connection": True}
         elif self.message.get("connection"):
@@ -317,11 +318,11 @@ def _kernel() -> Any:
     return getattr(shell, "kernel", None)
 
 
-def progress_line(handle: RunHandle) -> str:
+def progress_line(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> str:
     """State, tasks done out of the tasks that run a container, elapsed time, run id."""
     from kfp_notebook.view.run_summaries import task_counts
 
-    done, total = task_counts(handle)
+    done, total = task_counts(handle, tasks)
     elapsed = (handle.finished or time.time()) - handle.started
     return f"{handle.state.value.lower()} · {done}/{total} tasks · {elapsed:.1f} s · run {handle.run_id}"
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState
+from kfp_notebook.status import RunHandle, TaskState, TaskStatus
 from kfp_notebook.view.summaries import Summary
 
 MAX_TASK_ROWS = 40
+#: The order of a big run's rows: failures first, then what is running; the rest in the pipeline's order.
+URGENCY = {TaskState.FAILED: 0, TaskState.LOST: 1, TaskState.RUNNING: 2}
 
 
 def progress(handle: RunHandle) -> Summary:
@@ -17,9 +20,13 @@ def progress(handle: RunHandle) -> Summary:
     elapsed = (handle.finished or time.time()) - handle.started
     title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{total} tasks · {elapsed:.1f} s"
     tasks = list(handle.tasks.values())
+    if len(tasks) > MAX_TASK_ROWS:  # a big run: what failed and what runs first, the rest counted by state
+        tasks.sort(key=lambda status: URGENCY.get(status.state, len(URGENCY)))
     rows = [(status.task_id, _task_line(status)) for status in tasks[:MAX_TASK_ROWS]]
     if len(tasks) > MAX_TASK_ROWS:
-        rows.append(("…", f"{len(tasks) - MAX_TASK_ROWS} more tasks"))
+        rest = Counter(status.state.value.lower() for status in tasks[MAX_TASK_ROWS:])
+        counted = ", ".join(f"{count} {state}" for state, count in rest.most_common())
+        rows.append(("…", f"{len(tasks) - MAX_TASK_ROWS} more tasks ({counted})"))
     if handle.message:
         rows.insert(0, ("run", handle.message))
     if handle.connection_message:
@@ -38,9 +45,9 @@ def recorded(result: Any) -> Summary:
     return Summary(title, [("run", result.message)] * bool(result.message) + rows, [])
 
 
-def task_counts(handle: RunHandle) -> tuple[int, int]:
+def task_counts(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> tuple[int, int]:
     """Finished tasks and all tasks, counting the tasks that run a container (not conditions or loops)."""
-    tasks = [t for t in handle.tasks.values() if not t.is_group]
+    tasks = [t for t in (handle.tasks.values() if tasks is None else tasks) if not t.is_group]
     return sum(1 for t in tasks if t.state.finished), len(tasks)
 
 

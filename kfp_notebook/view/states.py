@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,9 @@ def legend() -> list[dict[str, str]]:
     return [look.__dict__.copy() for look in LEGEND]
 
 
-def run_view(model: DagModel, handle: RunHandle) -> dict[str, Any]:
+def run_view(model: DagModel, handle: RunHandle, tasks: list[TaskStatus] | None = None) -> dict[str, Any]:
     """Everything the front end needs to show a run's progress (JSON, sent as one trait)."""
-    tasks = list(handle.tasks.values())
+    tasks = list(handle.tasks.values()) if tasks is None else tasks
     folded = node_states({t.task_id: t.state for t in tasks})
     return {
         "state": handle.state.value,
@@ -62,18 +63,21 @@ def run_view(model: DagModel, handle: RunHandle) -> dict[str, Any]:
 def derived_states(model: DagModel, folded: dict[str, TaskState], done: bool) -> dict[str, str]:
     """States the backend does not name: waiting/queued before a start, not executed/lost after the run."""
     derived: dict[str, str] = {}
+    incoming: dict[str, list[str]] = {}
+    for edge in model.edges:
+        incoming.setdefault(edge.target, []).append(edge.source)
     for member in [*model.nodes, *model.groups]:
         state = folded.get(member)
         if done and (state is None or state in FINAL_OVERRIDES):
             derived[node_element_id(member)] = FINAL_OVERRIDES.get(state or TaskState.PENDING, "NOT_EXECUTED")
         elif not done and state is TaskState.PENDING:
-            derived[node_element_id(member)] = "WAITING" if _upstream_busy(model, member, folded) else "QUEUED"
+            derived[node_element_id(member)] = "WAITING" if _upstream_busy(incoming, member, folded) else "QUEUED"
     return derived
 
 
-def _upstream_busy(model: DagModel, member: str, folded: dict[str, TaskState]) -> bool:
+def _upstream_busy(incoming: dict[str, list[str]], member: str, folded: dict[str, TaskState]) -> bool:
     scopes = {member, *(member.rsplit("/", n)[0] for n in range(1, member.count("/") + 1))}
-    sources = [e.source for e in model.edges if e.target in scopes]
+    sources = [source for scope in scopes for source in incoming.get(scope, ())]
     return any(not (folded.get(source) or TaskState.PENDING).finished for source in sources)
 
 
@@ -83,7 +87,8 @@ def task_totals(model: DagModel, tasks: list[TaskStatus]) -> dict[str, int]:
     The total is fixed from the start where loop items are literal, so it does not grow during the run.
     """
     runs = [t for t in tasks if not t.is_group]
-    total = sum(max(_expected(model, member), _seen(runs, member)) for member in model.nodes)
+    seen = Counter(model_id(t.task_id) for t in runs)
+    total = sum(max(_expected(model, member), seen[member]) for member in model.nodes)
     return {
         "done": sum(1 for t in runs if t.state.ok),
         "failed": sum(1 for t in runs if t.state is TaskState.FAILED),
@@ -105,10 +110,6 @@ def _expected(model: DagModel, member: str) -> int:
 def _scopes(member: str) -> list[str]:
     parts = member.split("/")
     return ["/".join(parts[:n]) for n in range(1, len(parts))]
-
-
-def _seen(runs: list[TaskStatus], member: str) -> int:
-    return sum(1 for t in runs if model_id(t.task_id) == member)
 
 
 def iterations(loop: str, tasks: list[TaskStatus]) -> dict[str, TaskState]:
