@@ -68,8 +68,8 @@ class Attempts:
         output_artifacts = {name: _new_artifact(name, kind, folder) for name, kind in outputs.artifacts.items()}
         return TaskRun(
             folder, component.program, parameters, artifacts, {n: p.type for n, p in outputs.parameters.items()},
-            output_artifacts, self._environment(node), {**self._mounts(node), **self._secret_volumes(node)},
-            programs=self.scheduler.folder / "programs",
+            output_artifacts, self.scheduler.folder / "programs", self._environment(node),
+            {**self._mounts(node), **self._secret_volumes(node)},
         )  # fmt: skip
 
     def _environment(self, node: Node) -> dict[str, str]:

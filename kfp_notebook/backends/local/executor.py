@@ -30,10 +30,10 @@ class TaskRun:
     artifacts: dict[str, list[dict[str, Any]]]
     output_parameters: dict[str, str]
     output_artifacts: dict[str, dict[str, Any]]
+    programs: Path  # the run's folder of component programs, one file per program
     environment: dict[str, str] = field(default_factory=dict)
     mounts: dict[str, str] = field(default_factory=dict)
     package_folder: Path | None = None
-    programs: Path | None = None  # the run's folder of component programs (one file per program); else `folder`
 
 
 @dataclass
@@ -159,10 +159,6 @@ def _program_file(task: TaskRun) -> Path:
     As in a pod, the program's folder holds nothing else (kfp's executor puts that folder on sys.path).
     Tasks run with `-B`: no bytecode is written next to it, by any of them.
     """
-    if task.programs is None:
-        path = task.folder / "ephemeral_component.py"
-        path.write_text(task.program.source, encoding="utf-8")
-        return path
     digest = hashlib.sha256(task.program.source.encode()).hexdigest()[:16]
     path = task.programs / digest / "ephemeral_component.py"
     if not path.exists():

@@ -87,10 +87,6 @@ class DagInstance:
     unfinished: set[str] = field(default_factory=set)
 
     @property
-    def finished(self) -> bool:
-        return all(node.state.finished for node in self.nodes.values())
-
-    @property
     def failed(self) -> bool:
         return any(node.state in (TaskState.FAILED, TaskState.CANCELED) for node in self.nodes.values())
 

@@ -291,7 +291,7 @@ class _Server:
         The child itself answers the kernel with its pid, then with its exit status: a spare that died idle
         is skipped here, and one that dies before answering never ran the task (the kernel starts it afresh).
         """
-        while True:
+        for _ in range(SPARES + 1):  # each spare, then one forked now
             spare = self.spares.pop(0) if self.spares else self._fork_spare()
             try:
                 socket.send_fds(spare.control, [request], [connection.fileno()])
@@ -300,6 +300,7 @@ class _Server:
                 continue
             finally:
                 spare.control.close()
+        raise OSError("no child of the task starter took the task")
 
     def _refill_one(self) -> None:
         try:
