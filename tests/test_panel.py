@@ -264,10 +264,26 @@ def test_pipeline_cells_show_the_panel_and_kfp_show_too(ip, capsys):
     assert capsys.readouterr().out.startswith("pipeline q (kfp name 'q')")
 
 
+SMALL_NOTEBOOK = [
+    "%load_ext kfp_notebook",
+    "%%component\ndef sq(x: int) -> int:\n    return x * x",
+    "%%pipeline\ndef p(x: int = 1):\n    sq(x=x)",
+]
+
+
+def _write_notebook(path, cells: list[str]) -> None:
+    """A notebook of these code cells with a python3 kernelspec, written to `path`."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(cells=[new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+
+
 @pytest.mark.slow
 def test_a_notebook_with_three_panels_grows_by_less_than_300_kb(tmp_path):
     import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
 
     from kfp_notebook.headless import run_notebook
 
@@ -278,12 +294,8 @@ def test_a_notebook_with_three_panels_grows_by_less_than_300_kb(tmp_path):
     ]
     sizes = {}
     for panel in (True, False):
-        notebook = new_notebook(
-            cells=[new_code_cell(f"%config KfpMagics.panel = {panel}"), *(new_code_cell(c) for c in cells)]
-        )
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         path = tmp_path / f"panels-{panel}.ipynb"
-        nbformat.write(notebook, path)
+        _write_notebook(path, [f"%config KfpMagics.panel = {panel}", *cells])
         run = run_notebook(path, tmp_path / f"run-{panel}")
         assert run.errors() == []
         sizes[panel] = (tmp_path / f"run-{panel}" / path.name).stat().st_size
@@ -300,18 +312,10 @@ def test_a_notebook_with_three_panels_grows_by_less_than_300_kb(tmp_path):
 def test_html_export_shows_the_dag_as_a_picture(tmp_path):
     import nbformat
     from nbconvert import HTMLExporter
-    from nbformat.v4 import new_code_cell, new_notebook
 
     from kfp_notebook.headless import run_notebook
 
-    cells = [
-        "%load_ext kfp_notebook",
-        "%%component\ndef sq(x: int) -> int:\n    return x * x",
-        "%%pipeline\ndef p(x: int = 1):\n    sq(x=x)",
-    ]
-    notebook = new_notebook(cells=[new_code_cell(c) for c in cells])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "n.ipynb")
+    _write_notebook(tmp_path / "n.ipynb", SMALL_NOTEBOOK)
     run_notebook(tmp_path / "n.ipynb", tmp_path / "out")
     html, _ = HTMLExporter().from_notebook_node(nbformat.read(tmp_path / "out" / "n.ipynb", as_version=4))
     import base64
@@ -622,17 +626,7 @@ def test_nbconvert_execute_without_dot_shows_the_dag_in_the_html(tmp_path):
     import sys
     from html import unescape
 
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
-
-    cells = [
-        "%load_ext kfp_notebook",
-        "%%component\ndef sq(x: int) -> int:\n    return x * x",
-        "%%pipeline\ndef p(x: int = 1):\n    sq(x=x)",
-    ]
-    notebook = new_notebook(cells=[new_code_cell(c) for c in cells])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "n.ipynb")
+    _write_notebook(tmp_path / "n.ipynb", SMALL_NOTEBOOK)
     env = {**os.environ, "PATH": _path_without_dot(tmp_path), "KFP_NOTEBOOK_CACHE_DIR": str(tmp_path / "cache")}
     assert shutil.which("dot", path=env["PATH"]) is None
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--execute", "n.ipynb"]
