@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import Backend, RunOptions
 from kfp_notebook.errors import OptionError, UnknownNameError
 from kfp_notebook.registry import Registry
-from kfp_notebook.status import RunHandle
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import RunRecord
 
 if TYPE_CHECKING:
     from kfp_notebook.view.panel import PipelinePanel
@@ -76,7 +77,7 @@ class Session:
         return self.registry.current_component(component) if component is not None else pipeline
 
     def compile(self, pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
-        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.ir.compiling import compile_yaml
 
         return compile_yaml(self.current_form(pipeline), path)
 

@@ -13,7 +13,7 @@ from kfp_notebook.backends.base import RunOptions
 from kfp_notebook.backends.kubeflow.backend import KubeflowBackend, ParameterTooLarge
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, client, resolve
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import ConnectionState, TaskState
+from kfp_notebook.tracking.states import ConnectionState, TaskState
 
 from helpers import eventually
 from kfp_contract_server import Fault, argo_details, contract_server, executor_pod_name

@@ -18,7 +18,7 @@ from kfp_notebook.backends.base import RunOptions
 from kfp_notebook.backends.local import supervision
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import EventLog
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 

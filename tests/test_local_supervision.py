@@ -19,7 +19,7 @@ from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.session import Session
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 

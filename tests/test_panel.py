@@ -10,7 +10,8 @@ import pytest
 
 import kfp_notebook
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture as graph_picture
 
@@ -285,7 +286,7 @@ def _write_notebook(path, cells: list[str]) -> None:
 def test_a_notebook_with_three_panels_grows_by_less_than_300_kb(tmp_path):
     import nbformat
 
-    from kfp_notebook.headless import run_notebook
+    from kfp_notebook.headless.notebooks import run_notebook
 
     cells = ["%load_ext kfp_notebook", "from kfp import dsl", "%%component\ndef sq(x: int) -> int:\n    return x * x"]
     cells += [
@@ -313,7 +314,7 @@ def test_html_export_shows_the_dag_as_a_picture(tmp_path):
     import nbformat
     from nbconvert import HTMLExporter
 
-    from kfp_notebook.headless import run_notebook
+    from kfp_notebook.headless.notebooks import run_notebook
 
     _write_notebook(tmp_path / "n.ipynb", SMALL_NOTEBOOK)
     run_notebook(tmp_path / "n.ipynb", tmp_path / "out")

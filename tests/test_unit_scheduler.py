@@ -13,7 +13,7 @@ from kfp_notebook.backends.local.cache import TaskCache, cache_key, fingerprint
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import EventLog, RunStore
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 
 @dsl.component(base_image="python:3.11")

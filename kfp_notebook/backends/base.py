@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from kfp_notebook.errors import OptionError
-from kfp_notebook.results import TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import TaskResult
 
 #: Backends by the name users give (`%kfp run` is local, `%kfp submit` is kubeflow).
 BACKEND_NAMES = ("local", "kubeflow")
@@ -46,29 +47,6 @@ def _where(name: str) -> str:
     return "it sets how runs on this machine work: use it with %kfp run"
 
 
-@dataclass
-class RunRecord:
-    """One run as listings and the run history show it; `metrics` maps task → metric → value."""
-
-    run_id: str
-    pipeline: str
-    where: str
-    state: str
-    started: float | None = None
-    finished: float | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    folder: str | None = None
-    message: str = ""  # what could not be read about the run (its metrics, say)
-
-    @property
-    def duration(self) -> float | None:
-        return self.finished - self.started if self.started and self.finished else None
-
-    def metric(self, task: str, name: str) -> float | None:
-        return self.metrics.get(task, {}).get(name)
-
-
 class Backend(ABC):
     """Runs compiled pipelines somewhere."""
 
@@ -92,13 +70,3 @@ class Backend(ABC):
     @abstractmethod
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         """A task's result with its output artifacts, and a reader of their files (raises UnknownNameError)."""
-
-
-class ArtifactFiles(Protocol):
-    """Where an artifact's bytes come from: the local disk, or Kubeflow's artifact endpoint."""
-
-    def read(self, uri: str, limit: int) -> tuple[bytes, int | None]:
-        """Up to `limit` bytes of the file at `uri`, and its full size when known."""
-
-    def listing(self, uri: str) -> list[tuple[str, int]]:
-        """The files at `uri` with their sizes: [("", size)] for one file, relative names for a folder."""

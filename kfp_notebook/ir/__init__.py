@@ -97,7 +97,7 @@ class PipelineIR:
         """The IR of a kfp pipeline object, without writing YAML (the same dicts the YAML holds)."""
         from google.protobuf import json_format
 
-        from kfp_notebook.compiling import refuse_non_finite_defaults
+        from kfp_notebook.ir.compiling import refuse_non_finite_defaults
 
         refuse_non_finite_defaults(pipeline)
         documents = [json_format.MessageToDict(pipeline.pipeline_spec)]

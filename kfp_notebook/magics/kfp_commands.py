@@ -14,7 +14,7 @@ from kfp_notebook.authoring import options as opts
 from kfp_notebook.backends.base import RunOptions
 from kfp_notebook.errors import OptionError
 from kfp_notebook.magics.help_texts import KFP_HELP
-from kfp_notebook.status import RunHandle
+from kfp_notebook.tracking.handle import RunHandle
 
 if TYPE_CHECKING:
     from kfp_notebook.magics import KfpMagics
@@ -183,7 +183,7 @@ def connect_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def doctor_command(magics: KfpMagics, words: list[str]) -> None:
-    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
     from kfp_notebook.ir import PipelineIR
 
     args = _parse("%kfp doctor", words, ["pipeline"], ["--namespace"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.ir import Component, PipelineIR, Task
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view import labels
 
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view.dag import DagModel, model_id, node_element_id
 from kfp_notebook.view.states import item_suffix, iterations
 

@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kfp_notebook.backends.base import Backend, RunRecord
+from kfp_notebook.backends.base import Backend
+from kfp_notebook.tracking.records import RunRecord
 
 
 def newest_first(records: list[RunRecord]) -> list[RunRecord]:

@@ -20,8 +20,8 @@ from traitlets import Bool, Dict, List, Unicode
 
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.parameters import coerce, parse_parameter
-from kfp_notebook.status import RunHandle, TaskStatus
+from kfp_notebook.ir.parameters import coerce, parse_parameter
+from kfp_notebook.tracking.handle import RunHandle, TaskStatus
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states

@@ -6,7 +6,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskStatus
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view.summaries import Summary
 
 MAX_TASK_ROWS = 40

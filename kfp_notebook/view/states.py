@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskStatus
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view import labels
 from kfp_notebook.view.dag import DagModel, fold_states, model_id, node_element_id, node_states
 

@@ -18,7 +18,7 @@ def connect(connection: Connection, secret: str | None = None) -> Any:
         raise KubeflowConnectionError("--auth dex needs --user EMAIL (for example --user user@example.com)")
     if connection.auth == "dex" and secret is None:
         secret = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {connection.user}: ")
-    from kfp_notebook.cluster.logs import in_cluster_logs
+    from kfp_notebook.backends.kubeflow.cluster.logs import in_cluster_logs
 
     backend = KubeflowBackend(connection, client(connection, secret))
     backend.cluster = in_cluster_logs(connection.namespace)

@@ -15,7 +15,7 @@ from typing import Any
 from kfp_notebook import kfp_compat
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, explain
 from kfp_notebook.errors import UnknownNameError
-from kfp_notebook.results import TaskResult
+from kfp_notebook.tracking.results import TaskResult
 
 #: URI scheme → the UI's `source` parameter
 SOURCES = {"minio": "minio", "s3": "s3", "gs": "gcs"}

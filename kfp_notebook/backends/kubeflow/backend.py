@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
-from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import Backend, RunOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.parameters import typed_parameters
-from kfp_notebook.results import TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.ir.parameters import typed_parameters
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import TaskResult
 
 POLL_START, POLL_MAX = 1.0, 10.0
 RECENT_RUNS = 10
@@ -55,7 +56,7 @@ class KubeflowBackend(Backend):
         self.connection, self.client = connection, client
         self.poll_start, self.poll_max = POLL_START, POLL_MAX
         self.relogin: Any = None
-        #: Inside the cluster: a kfp_notebook.cluster ClusterAccess; task logs then come from the Kubernetes API.
+        #: Inside the cluster: a cluster.ClusterAccess; task logs then come from the Kubernetes API.
         self.cluster: Any = None
 
     def refresh_session(self) -> bool:
@@ -88,7 +89,7 @@ class KubeflowBackend(Backend):
 
     def check_cluster(self, ir: PipelineIR) -> str:
         """Refuse (SubmitRefused) a run whose pods would miss a secret, key or PVC; one line of what was checked."""
-        from kfp_notebook.cluster.doctor import check_before_submit
+        from kfp_notebook.backends.kubeflow.cluster.doctor import check_before_submit
 
         return check_before_submit(ir, self.connection.namespace)
 
@@ -178,7 +179,7 @@ class KubeflowBackend(Backend):
         if pod is None:
             raise KubeflowConnectionError(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
         if self.cluster is not None:
-            from kfp_notebook.cluster.logs import pod_log
+            from kfp_notebook.backends.kubeflow.cluster.logs import pod_log
 
             return pod_log(self.cluster, pod, tail).rstrip("\n")
         query = {"podname": pod, "runid": run_id}

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from kfp_notebook.backends.kubeflow.connection import explain
 from kfp_notebook.backends.kubeflow.tasks import task_states
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import ConnectionState, RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import ConnectionState, TaskState
 
 if TYPE_CHECKING:
     from kfp_notebook.backends.kubeflow.backend import KubeflowBackend

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 STATES = {
     "PENDING": TaskState.PENDING,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import Backend, RunOptions
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
@@ -19,9 +19,10 @@ from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
-from kfp_notebook.parameters import pipeline_parameters
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.ir.parameters import pipeline_parameters
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import RunResult, TaskResult
 
 
 class NotRunnableLocally(KfpNotebookError):

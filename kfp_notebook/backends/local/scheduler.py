@@ -26,8 +26,9 @@ from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import TaskState
 
 _CANCEL = object()
 _BROKEN = object()

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import RunRecord
 from kfp_notebook.backends.local import supervision
 from kfp_notebook.backends.local.cache import unique_suffix
 from kfp_notebook.errors import UnknownNameError
-from kfp_notebook.results import RunResult
-from kfp_notebook.status import TaskEvent
+from kfp_notebook.tracking.handle import TaskEvent
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.results import RunResult
 
 RUNS_ENV = "KFP_NOTEBOOK_RUNS"
 _UNFINISHED = ("PENDING", "RUNNING")

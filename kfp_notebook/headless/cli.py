@@ -42,7 +42,7 @@ class Output:
 
     def kernel_text(self, text: str) -> None:
         """What the kernel printed: progress lines shown, the notebook's own prints only with --verbose."""
-        from kfp_notebook.notebook_kernel import PROGRESS, RESULT
+        from kfp_notebook.headless.kernel import PROGRESS, RESULT
 
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
@@ -140,7 +140,7 @@ def _local_backend(args: argparse.Namespace) -> Any:
 def doctor_command(args: argparse.Namespace, output: Output) -> int:
     import tempfile
 
-    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
     from kfp_notebook.ir import PipelineIR
 
     ir = None
@@ -169,7 +169,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 @contextmanager
 def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
     """The notebook's definitions executed in a fresh kernel, ready for the command's cell."""
-    from kfp_notebook.notebook_kernel import HeadlessNotebook
+    from kfp_notebook.headless.kernel import HeadlessNotebook
 
     path = Path(args.notebook)
     if not path.is_file():
@@ -184,7 +184,7 @@ def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
 def _call(function: str, *arguments: Any) -> str:
     """The command's cell: one call of a notebook_kernel function with literal arguments."""
     listed = ", ".join(repr(a) for a in arguments)
-    return f"from kfp_notebook import notebook_kernel as _kfp_command\n_kfp_command.{function}({listed})"
+    return f"from kfp_notebook.headless import kernel as _kfp_command\n_kfp_command.{function}({listed})"
 
 
 def _target(given: str | None) -> tuple[str, bool]:
