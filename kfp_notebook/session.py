@@ -18,6 +18,8 @@ from kfp_notebook.errors import OptionError, UnknownNameError
 from kfp_notebook.registry import Registry
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.task_ids import find_task_id
 
 if TYPE_CHECKING:
     from kfp_notebook.view.panel import PipelinePanel
@@ -155,7 +157,7 @@ class Session:
         while True:
             write(follower.read_new())
             found = local.task_result(run_id, task)
-            if found.state not in ("PENDING", "RUNNING"):
+            if TaskState.parse(found.state).finished:
                 write(follower.read_new())
                 return found.state
             time.sleep(poll)
@@ -223,12 +225,9 @@ class Session:
 def find_task(handle: RunHandle, task: str) -> str:
     """A task of the run by id or by name (the first instance, for tasks inside loops)."""
     tasks = handle.tasks
-    if task in tasks:
-        return task
-    wanted = {task, task.replace("_", "-")}
-    for task_id, status in tasks.items():
-        if status.name in wanted or task_id.rsplit("/", 1)[-1] in wanted:
-            return task_id
+    found = find_task_id(tasks, task, {task_id: status.name for task_id, status in tasks.items()})
+    if found is not None:
+        return found
     raise UnknownNameError(
         f"no task {task!r} in run {handle.run_id} (tasks: {', '.join(tasks) or 'none yet'}); "
         "name one of them, for example `%kfp logs " + (next(iter(tasks), "train")) + "`"

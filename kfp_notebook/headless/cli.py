@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.tracking.states import TaskState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CONNECT_FLAGS = ("--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host")
@@ -208,13 +209,13 @@ def _outcome(data: dict[str, Any], output: Output) -> int:
     lines += [f"  {task}: {info['state']}" + _task_extra(info) for task, info in data["tasks"].items()]
     lines += [f"  {data['message']}"] if data["message"] else []
     output.result(data, "\n".join(lines))
-    return EXIT_FAILED if data["state"] in ("FAILED", "CANCELED") else EXIT_OK
+    return EXIT_FAILED if TaskState.parse(data["state"]).unsuccessful else EXIT_OK
 
 
 def _task_extra(info: dict[str, Any]) -> str:
     outputs = ", ".join(f"{k}={v!r}" for k, v in info["outputs"].items())
     metrics = ", ".join(f"{k}={v}" for k, v in info["metrics"].items())
-    message = info["message"].strip().splitlines()[-1] if info["state"] == "FAILED" and info["message"] else ""
+    message = info["message"].strip().splitlines()[-1] if info["state"] == TaskState.FAILED and info["message"] else ""
     return "".join(f" · {part}" for part in (outputs, metrics, message) if part)
 
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from kfp_notebook.tracking.states import ConnectionState, TaskState
+from kfp_notebook.tracking.states import ConnectionState, TaskCounts, TaskState, count_tasks
+from kfp_notebook.tracking.task_ids import path_of
 
 
 @dataclass
@@ -83,8 +84,10 @@ class RunHandle:
     """A run in progress or finished: its state, its tasks' states, and events to subscribe to."""
 
     def __init__(self, run_id: str, pipeline_name: str, backend: str, controls: RunControls,
-                 *, link: str = "", notices: list[str] | None = None):  # fmt: skip
+                 *, link: str = "", notices: list[str] | None = None,
+                 expected: dict[str, int] | None = None):  # fmt: skip
         self.run_id, self.pipeline_name, self.backend, self.link = run_id, pipeline_name, backend, link
+        self.expected: dict[str, int] = dict(expected or {})  # node path → task instances known to come
         self.notices: list[str] = list(notices or [])
         self.state = TaskState.PENDING
         self.message = ""
@@ -158,11 +161,10 @@ class RunHandle:
     def task_details(self, task_id: str) -> dict[str, Any]:
         return self._controls.task_details(task_id)
 
-    def counts(self) -> dict[TaskState, int]:
-        counts = {state: 0 for state in TaskState}
-        for status in self.tasks.values():
-            counts[status.state] += 1
-        return counts
+    def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:
+        """Container tasks finished, failed, canceled, running, and in all (fixed from the start where it can be)."""
+        tasks = list(self.tasks.values()) if tasks is None else tasks
+        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected)
 
     # -- for the backend that made the handle ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from kfp_notebook.backends.base import Backend
 from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.task_ids import kfp_task_name
 
 
 def newest_first(records: list[RunRecord]) -> list[RunRecord]:
@@ -125,8 +126,8 @@ def run_history(backends: Iterable[Backend], pipeline: Any = None) -> RunHistory
     records: list[RunRecord] = []
     for backend in backends:
         found = backend.runs(name)
-        if name is not None and not found and "_" in name:
-            found = backend.runs(name.replace("_", "-"))
+        if name is not None and not found and kfp_task_name(name) != name:  # kfp names pipelines as it names tasks
+            found = backend.runs(kfp_task_name(name))
         records += found
     notes = [r.message for r in records if r.message]
     return RunHistory(newest_first(records), notes)

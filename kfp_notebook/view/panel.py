@@ -22,6 +22,8 @@ from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.ir.parameters import coerce, parse_parameter
 from kfp_notebook.tracking.handle import RunHandle, TaskStatus
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
@@ -271,11 +273,11 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             "columns": table.columns,
             "rows": [[name, [row.get(c, "") for c in table.columns]] for name, row in table.rows],
         }
-        failed = [t for t in result.tasks.values() if t.state == "FAILED"]
+        failed = [t for t in result.tasks.values() if t.state == TaskState.FAILED]
         if failed:
             headline = self.run_view.get("failure", {}).get("text") or f"{failed[0].task_id} failed"
             self.message = {"kind": "error", "text": headline, "details": failed[0].message}
-        elif result.state == "CANCELED":
+        elif result.state == TaskState.CANCELED:
             self.message = {"kind": "info", "text": "run stopped", "details": ""}
         self.busy = ""
 
@@ -320,11 +322,9 @@ def _kernel() -> Any:
 
 def progress_line(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> str:
     """State, tasks done out of the tasks that run a container, elapsed time, run id."""
-    from kfp_notebook.view.run_summaries import task_counts
-
-    done, total = task_counts(handle, tasks)
+    counts = handle.task_counts(tasks).text()
     elapsed = (handle.finished or time.time()) - handle.started
-    return f"{handle.state.value.lower()} · {done}/{total} tasks · {elapsed:.1f} s · run {handle.run_id}"
+    return f"{handle.state.value.lower()} · {counts} · {elapsed:.1f} s · run {handle.run_id}"
 
 
 def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
@@ -386,7 +386,7 @@ def static_details(ir: PipelineIR, model: graph.DagModel, element_id: str) -> di
 
 def run_details(handle: RunHandle, member: str, limit: int = 20) -> list[dict[str, Any]]:
     """What each instance of the node's task did in the run (iterations of a loop each have one)."""
-    instances = [task_id for task_id in handle.tasks if graph.model_id(task_id) == member][:limit]
+    instances = [task_id for task_id in handle.tasks if path_of(task_id) == member][:limit]
     return [handle.task_details(task_id) for task_id in instances]
 
 

@@ -21,6 +21,8 @@ from kfp_notebook.ir.parameters import typed_parameters
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import TaskResult
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.task_ids import kfp_task_name
 
 POLL_START, POLL_MAX = 1.0, 10.0
 RECENT_RUNS = 10
@@ -175,7 +177,7 @@ class KubeflowBackend(Backend):
             raise explain(self.connection, exc) from None
         details = (run.run_details.task_details if run.run_details else None) or []
         name, _, index = task.partition("#")
-        pod = executor_pod(details, name.replace("_", "-"), int(index or 0))
+        pod = executor_pod(details, kfp_task_name(name), int(index or 0))
         if pod is None:
             raise KubeflowConnectionError(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
         if self.cluster is not None:
@@ -262,7 +264,7 @@ class KubeflowBackend(Backend):
         return records
 
     def _attach_metrics(self, record: RunRecord) -> None:
-        if record.state not in ("SUCCEEDED", "FAILED"):
+        if record.state not in (TaskState.SUCCEEDED, TaskState.FAILED):
             return
         try:
             record.metrics = {task: dict(values) for task, values in self.metrics(record.run_id)}

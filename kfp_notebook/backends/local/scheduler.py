@@ -45,7 +45,9 @@ class Scheduler:
                  prepared: Prepared, workers: int, cache: TaskCache | None,
                  environments: Path | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
-        self.handle = RunHandle(run_id, ir.name, "local", self, notices=list(prepared.notices))
+        self.handle = RunHandle(
+            run_id, ir.name, "local", self, notices=list(prepared.notices), expected=ir.expected_runs()
+        )
         self.info = RunInfo.for_run(run_id)
         self.groups = ProcessGroups()
         self.attempts = Attempts(self, prepared, cache, environments)

@@ -16,9 +16,9 @@ from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.tracking.handle import TaskEvent
 from kfp_notebook.tracking.records import RunRecord
 from kfp_notebook.tracking.results import RunResult
+from kfp_notebook.tracking.states import TaskState
 
 RUNS_ENV = "KFP_NOTEBOOK_RUNS"
-_UNFINISHED = ("PENDING", "RUNNING")
 _RUN_ID = re.compile(r"(?!\.)[A-Za-z0-9._-]{1,200}")  # a folder name in the runs folder, never a path
 
 
@@ -45,7 +45,7 @@ class RunStore:
                 "run_id": run_id,
                 "pipeline": pipeline,
                 "parameters": parameters,
-                "state": "PENDING",
+                "state": TaskState.PENDING.value,
                 "started": time.time(),
                 "tasks": {},
                 "kernel": supervision.identity(),
@@ -112,14 +112,16 @@ class RunStore:
 
 def with_liveness(data: dict[str, Any]) -> dict[str, Any]:
     """A run left PENDING/RUNNING by a kernel that no longer runs is LOST, with its unfinished tasks."""
-    if data.get("state") not in _UNFINISHED or supervision.alive(data.get("kernel")):
+    if TaskState.parse(data.get("state", "")).finished or supervision.alive(data.get("kernel")):
         return data
     tasks = {
-        task_id: {**task, "state": "LOST"} if task.get("state") in _UNFINISHED else task
+        task_id: {**task, "state": TaskState.LOST.value}
+        if not TaskState.parse(task.get("state", "")).finished
+        else task
         for task_id, task in (data.get("tasks") or {}).items()
     }
     message = "the kernel that ran it is gone; `%kfp stop RUN` stops any of its tasks still running"
-    return {**data, "state": "LOST", "tasks": tasks, "message": data.get("message") or message}
+    return {**data, "state": TaskState.LOST.value, "tasks": tasks, "message": data.get("message") or message}
 
 
 class EventLog:
