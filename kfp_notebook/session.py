@@ -8,17 +8,16 @@ Python API works on a fresh session of its own.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kfp_notebook.backends.base import Backend, RunOptions
-from kfp_notebook.errors import OptionError, UnknownNameError
+from kfp_notebook.backends import registry as backend_registry
+from kfp_notebook.backends.base import Backend, BackendOptions
+from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.registry import Registry
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.records import RunRecord
-from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.task_ids import find_task_id
 
 if TYPE_CHECKING:
@@ -38,8 +37,9 @@ class Settings:
     environments_dir: str | os.PathLike[str] | None = None
     task_env_passthrough: tuple[str, ...] = ()  # kernel variables local tasks get on purpose
 
-    def local_options(self) -> RunOptions:
-        return RunOptions(workers=self.workers or None, cache=self.cache, runs_folder=self.runs_dir)
+    def run_defaults(self) -> dict[str, Any]:
+        """What the settings say about runs (each backend takes the options it has: today the local one)."""
+        return {"workers": self.workers or None, "cache": self.cache, "runs_folder": self.runs_dir}
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Session:
     runs: dict[str, RunHandle] = field(default_factory=dict)
     panels: dict[str, PipelinePanel] = field(default_factory=dict)  # the latest panel of each pipeline (kfp name)
     shown: list[PipelinePanel] = field(default_factory=list)  # every panel shown, for the Submit button
-    kubeflow: Backend | None = None
+    connected: dict[str, Backend] = field(default_factory=dict)  # remote backends by name, once connected
 
     @staticmethod
     def current() -> Session:
@@ -86,28 +86,31 @@ class Session:
     # -- backends and runs ----------------------------------------------------------------------------
 
     def backend(self, where: str) -> Backend:
-        if where == "local":
-            from kfp_notebook.backends.local.runner import LocalBackend
-
-            settings = self.settings
-            return LocalBackend(settings.runs_dir, settings.environments_dir, settings.task_env_passthrough)
-        if where == "kubeflow":
-            if self.kubeflow is None:
-                raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
-            return self.kubeflow
-        raise OptionError(f"unknown backend {where!r} (backends: local, kubeflow)")
+        """The backend called `where` (see `backends.registry`), with this kernel's settings and connection."""
+        return backend_registry.factory(where)(self.settings, self.connected.get(where))
 
     def backends(self) -> list[Backend]:
-        """The backends runs can be listed from: local, and Kubeflow when connected."""
-        return [self.backend("local"), *([self.kubeflow] if self.kubeflow is not None else [])]
+        """The backends runs can be listed from: local, and every connected one."""
+        return [self.backend("local"), *self.connected.values()]
+
+    def remote(self) -> Backend | None:
+        """The backend `%kfp submit` and the panel's Submit button send runs to: the one connected last."""
+        return next(reversed(self.connected.values()), None)
+
+    def _able(self, ability: str) -> Backend:
+        """The first backend that can do what `ability` (a `Capabilities` field) names."""
+        return next(b for b in self.backends() if getattr(b.capabilities, ability))
 
     def start(self, pipeline: Any, parameters: dict[str, Any] | None = None, where: str = "local",
-              options: RunOptions | None = None, panel: PipelinePanel | None = None) -> RunHandle:  # fmt: skip
-        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it."""
-        if options is None:
-            options = self.settings.local_options() if where == "local" else RunOptions()
+              options: BackendOptions | dict[str, Any] | None = None, panel: PipelinePanel | None = None
+              ) -> RunHandle:  # fmt: skip
+        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it.
+
+        `options` are the backend's own (its options class, or a dict of them); unset ones come from the settings.
+        """
         backend = self.backend(where)
-        handle = backend.start(self.compile(pipeline), parameters, options)
+        defaults = {k: v for k, v in self.settings.run_defaults().items() if k in _fields(backend.options_type)}
+        handle = backend.start(self.compile(pipeline), parameters, backend.options(options, defaults))
         self.runs[handle.run_id] = handle
         for shown in {id(p): p for p in (self.panels.get(handle.pipeline_name), panel) if p is not None}.values():
             shown.follow(handle)
@@ -141,29 +144,15 @@ class Session:
             handle.cancel()
             handle.wait(30)
             return f"run {handle.run_id}: {handle.state.value}"
-        return self._local().stop(run_id)
+        return self._able("stops_foreign_runs").stop_foreign(run_id)
 
     def recorded_run(self, run_id: str | None = None) -> Any:
         """A local run as its folder shows it now (the newest when None), whichever kernel runs or ran it."""
-        return self._local().run_state(run_id)
+        return self._able("reads_records").run_record(run_id)
 
     def follow_log(self, task: str, run_id: str | None, write: Callable[[str], None], poll: float = 0.5) -> str:
-        """Write a local task's log as it grows until the task ends; returns its final state."""
-        from kfp_notebook.backends.local.details import LogFollower
-
-        local = self._local()
-        run_id = run_id or local.run_state(None).run_id
-        follower = LogFollower(local.task_result(run_id, task).folder)
-        while True:
-            write(follower.read_new())
-            found = local.task_result(run_id, task)
-            if TaskState.parse(found.state).finished:
-                write(follower.read_new())
-                return found.state
-            time.sleep(poll)
-
-    def _local(self) -> Any:
-        return self.backend("local")
+        """Write a task's log as it grows until the task ends; returns its final state."""
+        return self._able("follows_logs").follow_task_log(run_id, task, write, poll)
 
     def runs_of(self, pipeline: str | None = None) -> dict[str, list[RunRecord]]:
         """Recent runs by backend, newest first (of one pipeline, by its kfp name, when given)."""
@@ -204,7 +193,7 @@ class Session:
     # -- panels and Kubeflow ---------------------------------------------------------------------------
 
     def show(self, pipeline: Any, name: str | None = None, output_dir: str | None = None,
-             options: RunOptions | None = None) -> PipelinePanel:  # fmt: skip
+             options: dict[str, Any] | None = None) -> PipelinePanel:  # fmt: skip
         from kfp_notebook.view.panel import PipelinePanel
 
         pipeline = self.current_form(pipeline)
@@ -216,8 +205,9 @@ class Session:
         return panel
 
     def connect(self, backend: Backend) -> None:
-        """Kubeflow is connected: `%kfp submit` and every panel's Submit button send runs there."""
-        self.kubeflow = backend
+        """A remote backend is connected: `%kfp submit` and every panel's Submit button send runs there."""
+        self.connected.pop(backend.name, None)
+        self.connected[backend.name] = backend
         for panel in self.shown:
             panel.enable_submit()
 
@@ -232,3 +222,9 @@ def find_task(handle: RunHandle, task: str) -> str:
         f"no task {task!r} in run {handle.run_id} (tasks: {', '.join(tasks) or 'none yet'}); "
         "name one of them, for example `%kfp logs " + (next(iter(tasks), "train")) + "`"
     )
+
+
+def _fields(options_type: type) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(options_type)}

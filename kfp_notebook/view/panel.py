@@ -31,7 +31,6 @@ from kfp_notebook.view.details import details_for
 from kfp_notebook.view.front_end import package_info
 
 if TYPE_CHECKING:
-    from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
 MODULE = package_info()["name"]
@@ -72,7 +71,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
-                 options: RunOptions | None = None, **kwargs: Any):  # fmt: skip
+                 options: dict[str, Any] | None = None, **kwargs: Any):  # fmt: skip
         super().__init__(**kwargs)
         self.legend = run_states.legend()
         self.pipeline, self.name, self.session = pipeline, name, session
@@ -89,7 +88,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.observe(self._update_picture, names=["run_view"])
         self.picture_id = ""
         self._load(PipelineIR.from_pipeline(pipeline))
-        if session.kubeflow is not None:
+        if session.remote() is not None:
             self.enable_submit()
 
     def _load(self, ir: PipelineIR) -> None:
@@ -165,16 +164,17 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
 
     def run(self, content: dict[str, Any] | None = None) -> RunHandle | None:
         """Validate the form, then start a local run whose states colour the DAG as they change."""
-        return self._start(content, "local")
+        return self._start(content, "local", self._options)
 
     def submit(self, content: dict[str, Any] | None = None) -> RunHandle | None:
         """Validate the form, then submit a run to Kubeflow whose states colour the DAG as they change."""
-        if self.session.kubeflow is None:
+        remote = self.session.remote()
+        if remote is None:
             self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
             return None
-        return self._start(content, "kubeflow")
+        return self._start(content, remote.name, None)
 
-    def _start(self, content: dict[str, Any] | None, where: str) -> RunHandle | None:
+    def _start(self, content: dict[str, Any] | None, where: str, options: Any) -> RunHandle | None:
         if self.busy:
             return None
         values = dict((content or {}).get("values") or self.values)
@@ -184,7 +184,6 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             self.message = {"kind": "error", "text": "fix the highlighted parameters", "details": ""}
             return None
         self.busy = "run"
-        options = self._options if where == "local" else None
         return self.session.start(self.pipeline, parsed, where, options, panel=self)
 
     def follow(self, handle: RunHandle) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
-from kfp_notebook.backends.base import Backend, RunOptions
+from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
@@ -53,6 +54,8 @@ class KubeflowBackend(Backend):
     """Runs pipelines on a Kubeflow Pipelines server through a hardened kfp.Client."""
 
     name = "kubeflow"
+    capabilities = Capabilities(remote=True)
+    options_type = KubeflowOptions
 
     def __init__(self, connection: Connection, client: Any):
         self.connection, self.client = connection, client
@@ -68,11 +71,10 @@ class KubeflowBackend(Backend):
         kfp_compat.set_cookie(self.client, self.relogin())
         return True
 
-    def start(self, yaml_text: str, params: dict[str, Any] | None = None, options: RunOptions | None = None
-              ) -> RunHandle:  # fmt: skip
+    def start(self, yaml_text: str, params: dict[str, Any] | None = None, options: Any = None) -> RunHandle:
         """Upload the pipeline (a new version when the name exists), ensure the experiment, create one run."""
-        options = options or RunOptions()
-        options.refuse("Kubeflow", ("workers", "cache", "runs_folder"))
+        options = self.options(options)
+        assert isinstance(options, KubeflowOptions)
         experiment, run_name = options.experiment, options.run_name
         ir = PipelineIR.from_yaml(yaml_text)
         params = typed_parameters(ir, params or {})

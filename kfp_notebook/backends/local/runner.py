@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import Backend, RunOptions
+from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.local import LocalOptions
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
@@ -23,6 +26,7 @@ from kfp_notebook.ir.parameters import pipeline_parameters
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import TaskState
 
 
 class NotRunnableLocally(KfpNotebookError):
@@ -33,6 +37,8 @@ class LocalBackend(Backend):
     """Runs pipelines on this machine, the embedded default; runs are kept in a runs folder."""
 
     name = "local"
+    capabilities = Capabilities(follows_logs=True, reads_records=True, stops_foreign_runs=True)
+    options_type = LocalOptions
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
                  environments_folder: str | os.PathLike[str] | None = None,
@@ -41,11 +47,10 @@ class LocalBackend(Backend):
         self.environments = Path(environments_folder) if environments_folder else None
         self.passthrough = tuple(task_env_passthrough)
 
-    def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: RunOptions | None = None
-              ) -> RunHandle:  # fmt: skip
+    def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: Any = None) -> RunHandle:
         """Start running a compiled pipeline on this machine; returns at once with the run's handle."""
-        options = options or RunOptions()
-        options.refuse("local", ("experiment", "run_name", "skip_checks"))
+        options = self.options(options)
+        assert isinstance(options, LocalOptions)
         ir = PipelineIR.from_yaml(yaml_text)
         values = pipeline_parameters(ir, parameters or {})
         if ir.input_artifacts:
@@ -71,11 +76,25 @@ class LocalBackend(Backend):
         """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
         return _task(RunStore(self.runs_folder).load(run_id), task)
 
-    def run_state(self, run_id: str | None) -> RunResult:
+    def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""
         return RunStore(self.runs_folder).load(run_id)
 
-    def stop(self, run_id: str) -> str:
+    def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:
+        """Write a task's log as it grows until the task ends, also a run of another kernel; its final state."""
+        from kfp_notebook.backends.local.details import LogFollower
+
+        run_id = run_id or self.run_record(None).run_id
+        follower = LogFollower(self.task_result(run_id, task).folder)
+        while True:
+            write(follower.read_new())
+            found = self.task_result(run_id, task)
+            if TaskState.parse(found.state).finished:
+                write(follower.read_new())
+                return found.state
+            time.sleep(poll)
+
+    def stop_foreign(self, run_id: str) -> str:
         """Stop every task process of a run this kernel did not start (pid + start time checked); says what."""
         result = RunStore(self.runs_folder).load(run_id)
         stopped = stop_leftovers(Path(result.folder or ""))
