@@ -272,7 +272,7 @@ def test_a_loop_shows_its_iterations_by_state_and_the_failed_item(page):
     )
     assert fourth.locator(".kfp-failure-text").inner_text() == "shard [item=13] failed: ValueError: bad shard"
     assert fourth.locator(".kfp-loop-progress").text_content() == "✓19 ✗1 / 20"
-    assert "19/20 tasks" in fourth.locator(".kfp-progress").inner_text()
+    assert "20/20 tasks · 20/20 iterations · 1 failed" in fourth.locator(".kfp-progress").inner_text()
     fourth.locator("svg g.cluster .kfp-loop-progress").click(force=True)
     first_row = fourth.locator(".kfp-side .kfp-iteration").first
     first_row.wait_for(timeout=30_000)
@@ -340,7 +340,7 @@ def test_stop_cancels_the_run(page):
         "(panel) => !panel.querySelector('.kfp-run').disabled", arg=third.element_handle(), timeout=30_000
     )
     assert "run stopped" in third.locator(".kfp-message").inner_text()
-    assert third.locator(".kfp-progress").inner_text().startswith("canceled · 0/1 tasks")
+    assert third.locator(".kfp-progress").inner_text().startswith("canceled · 1/1 tasks")
     shot(third, "run-stopped")
 
 
