@@ -285,7 +285,7 @@ def _deepest(following: dict[str, str], member: str) -> str:
 def _default_image() -> str:
     from kfp_notebook.authoring.components import kfp_default_image
 
-    return kfp_default_image() or "python:3.11"
+    return kfp_default_image()
 
 
 def _add_member(graph: Any, model: DagModel, member: str, default_image: str, styles: dict[str, Any]) -> None:
