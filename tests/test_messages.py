@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from IPython.core.error import UsageError
 
+from kfp_notebook.commands import KFP
 from kfp_notebook.magics.help_texts import KFP_HELP
 from kfp_notebook.magics.kfp_commands import COMMANDS
 
@@ -16,21 +15,13 @@ BAD_VALUES = ["²", "٣x", "-1", "0", "nan", "inf", "", "no-such-thing", "x" * 3
 
 
 def flags_by_command() -> dict[str, list[str]]:
-    """The flags each sub-command's help line (and its continuation lines) lists."""
-    found: dict[str, list[str]] = {}
-    current = None
-    for line in KFP_HELP.splitlines():
-        start = re.match(r"\s*%kfp ([a-z-]+)", line)
-        if start:
-            current = start.group(1)
-            found.setdefault(current, [])
-        if current is not None:
-            found[current] += [f for f in re.findall(r"(--[a-z][a-z-]*|-o)\b", line) if f not in found[current]]
-    return found
+    """The flags each sub-command declares (kfp_notebook/commands.py: the parsers and the help are made from it)."""
+    return {name: [flag for option in command.options for flag in option.flags] for name, command in KFP.items()}
 
 
 def test_the_help_lists_every_sub_command():
     assert set(flags_by_command()) == set(COMMANDS)
+    assert all(f"%kfp {name}" in KFP_HELP for name in COMMANDS)
 
 
 @pytest.fixture
