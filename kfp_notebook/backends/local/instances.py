@@ -47,6 +47,7 @@ class Node:
     message: str = ""
     loop: Loop | None = None
     folder: str | None = None  # where its files are, once it started
+    absent: dict[str, str] = field(default_factory=dict)  # output name → why it has no value (an empty loop)
 
     @property
     def name(self) -> str:
@@ -199,6 +200,8 @@ def _output(node: Node, source: ValueSource, name: str) -> Any:
         return producer.parameters[source.name]
     if node.task.runs_after_failure and producer.state.finished:
         return _ABSENT  # ignore_upstream_failure(): the producer failed or was skipped; the input's default stands in
+    if source.name in producer.absent:
+        raise InputError(f"input {name!r} of task {node.id!r} has no value: {producer.absent[source.name]}")
     raise InputError(
         f"input {name!r} of task {node.id!r} comes from output {source.name!r} of {producer.id!r}, "
         f"which has no such value (that task ended {producer.state.value.lower()})"
@@ -211,6 +214,8 @@ def _artifact(node: Node, name: str) -> list[dict[str, Any]]:
         return list(node.dag.artifacts.get(source.name, []))
     producer = node.dag.nodes[source.producer]
     items = producer.artifacts.get(source.name)
+    if items is None and source.name in producer.absent:
+        raise InputError(f"input artifact {name!r} of task {node.id!r} has no value: {producer.absent[source.name]}")
     if items is None:
         raise InputError(
             f"input artifact {name!r} of task {node.id!r} comes from {producer.id!r}, which did not produce it"
@@ -271,6 +276,38 @@ def dag_outputs(dag: DagInstance) -> tuple[dict[str, Any], Artifacts]:
         for choice in choices:
             artifacts.setdefault(name, []).extend(dag.nodes[choice.producer].artifacts.get(choice.key, []))
     return parameters, artifacts
+
+
+def empty_loop_outputs(node: Node) -> dict[str, str]:
+    """Why each output of a loop that had no items has no value.
+
+    The backend's driver collects a loop's outputs only when its `iteration_count` is above 0; with none it
+    looks for the task inside the loop, which never ran, and fails the consuming task. So does this runner.
+    """
+    dag = node.task.component.dag
+    assert dag is not None
+    reasons = {}
+    for name, choices in [*dag.output_parameters.items(), *dag.output_artifacts.items()]:
+        inner = f" (output {choices[0].key!r} of {choices[0].producer!r})" if choices else ""
+        reasons[name] = (
+            f"it collects{inner} from the loop {node.id!r}, which had no items: the loop ran 0 times, so there is "
+            "nothing to collect (the KFP backend fails this task too)"
+        )
+    return reasons
+
+
+def absent_dag_outputs(dag: DagInstance, parameters: dict[str, Any], artifacts: Artifacts) -> dict[str, str]:
+    """Why outputs of a finished DAG instance have no value, carried up from a task inside (an empty loop)."""
+    assert dag.component.dag is not None
+    reasons = {}
+    outputs = [*dag.component.dag.output_parameters.items(), *dag.component.dag.output_artifacts.items()]
+    for name, choices in outputs:
+        if name in parameters or name in artifacts:
+            continue
+        found = [dag.nodes[c.producer].absent[c.key] for c in choices if c.key in dag.nodes[c.producer].absent]
+        if found:
+            reasons[name] = found[0]
+    return reasons
 
 
 def collect_loop_outputs(loop: Loop) -> tuple[dict[str, Any], Artifacts]:

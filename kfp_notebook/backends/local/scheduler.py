@@ -181,7 +181,8 @@ class Scheduler:
         node.loop = Loop(items, node.task.loop.parallelism)
         node.parameters, node.artifacts = parameters, artifacts
         if not items:
-            return self._settle(node, TaskState.SUCCEEDED)
+            node.absent = instances.empty_loop_outputs(node)
+            return self._settle(node, TaskState.SUCCEEDED, "the loop had no items")
         self._next_iterations(node)
 
     def _next_iterations(self, node: Node) -> None:
@@ -225,6 +226,7 @@ class Scheduler:
         parameters, artifacts = instances.dag_outputs(dag)
         if owner.loop is None:
             owner.parameters, owner.artifacts = parameters, artifacts
+            owner.absent = instances.absent_dag_outputs(dag, parameters, artifacts)
             return self._settle(owner, TaskState.FAILED if dag.failed else TaskState.SUCCEEDED, _failed_message(dag))
         loop = owner.loop
         assert dag.index is not None
