@@ -154,6 +154,8 @@ def failing_cells() -> list[str]:
         "%%component\ndef double(x: int) -> int:\n    return 2 * x\n",
         "%%component\ndef total(xs: list) -> int:\n    return sum(xs)\n",
         "%%component\ndef fine() -> int:\n    return 1\n",
+        "%%component\ndef nan_file(out: OutputPath(float)):\n    with open(out, 'w') as f:\n        f.write('nan')\n",
+        "%%component\ndef use_float(x: float) -> float:\n    return x\n",
     ]
     body = [f"    bad_{kind}(text={text!r}).set_display_name('bad-{i}')" for i, (kind, text, _) in enumerate(BAD_FILES)]
     body += [
@@ -161,6 +163,10 @@ def failing_cells() -> list[str]:
         "    quits(how='sys.exit').set_display_name('exit-sys')",
         "    returns_nan()",
         "    fine()",
+        "    n = nan_file()",
+        "    use_float(x=n.output)",
+        "    with dsl.If(n.output > 0):",
+        "        use_float(x=n.output)",
         "    with dsl.ParallelFor(items) as item:",
         "        d = double(x=item)",
         "    total(xs=dsl.Collected(d.output))",
@@ -185,6 +191,12 @@ def test_what_the_launcher_cannot_read_fails_its_producer_naming_it(ip, tmp_path
         assert "output 'out' was not written" in result[name].message
     assert result["returns-nan"].state == TaskState.FAILED.value and "nan" in result["returns-nan"].message
     assert result["fine"].state == TaskState.SUCCEEDED.value
+    assert result["nan-file"].state == TaskState.SUCCEEDED.value  # the launcher reads nan as a Go float
+    assert (
+        result["use-float"].state == TaskState.FAILED.value and "cannot pass to a task" in result["use-float"].message
+    )
+    condition = next(t for t in result.tasks.values() if t.name.startswith("condition"))
+    assert condition.state == TaskState.SKIPPED.value  # NaN > 0 is false in CEL: the task under it does not run
     assert result["total"].state == TaskState.FAILED.value
     assert "had no items" in result["total"].message and "0 times" in result["total"].message
 

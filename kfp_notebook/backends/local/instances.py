@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.backends.local.cel import evaluate
+from kfp_notebook.backends.local.output_values import check_wire_value
 from kfp_notebook.backends.local.placeholders import RunInfo, input_references, run_placeholder
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, Task, ValueSource
@@ -157,6 +158,20 @@ def resolve_inputs(node: Node, run: RunInfo) -> tuple[dict[str, Any], Artifacts]
             parameters[name] = coerce(definition.default, definition.type)
     artifacts = {name: _artifact(node, name) for name in node.task.artifacts}
     return parameters, artifacts
+
+
+def check_sendable(node: Node, parameters: dict[str, Any]) -> None:
+    """Refuse inputs the backend cannot send to a task: its driver writes the executor input as protobuf JSON,
+    which has no NaN or Infinity (an `OutputPath(float)` file may hold `nan` or `inf`; the launcher reads it)."""
+    for name, value in parameters.items():
+        try:
+            check_wire_value(value)
+        except ValueError as exc:
+            raise InputError(
+                f"input {name!r} of task {node.id!r} is {value!r}, which the KFP backend cannot pass to a task ({exc}: "
+                "its driver writes a task's inputs as protobuf JSON, which has no NaN or Infinity); "
+                "produce a finite number, or a string"
+            ) from None
 
 
 def _typed(node: Node, name: str, value: Any) -> Any:

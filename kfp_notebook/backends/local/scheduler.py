@@ -161,6 +161,10 @@ class Scheduler:
             return self._settle(node, *self.attempts.volume_task(node, parameters))
         if node.kind == "importer":
             return self._settle(node, *self.attempts.import_artifact(node, parameters))
+        try:
+            instances.check_sendable(node, parameters)
+        except InputError as exc:
+            return self._settle(node, TaskState.FAILED, str(exc))
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
             return self._settle(node, TaskState.CACHED, cached)
