@@ -167,3 +167,11 @@ def test_the_missing_output_message_names_the_output_and_the_file():
 def test_as_received_keeps_strings_and_bools():
     assert as_received({"a": [True, "1.0"]}) == {"a": [True, "1.0"]}
     assert go_parse_float("-0") == 0
+
+
+def test_outputs_cached_under_an_earlier_way_of_reading_are_not_reused(monkeypatch):
+    from kfp_notebook.backends.local import cache
+
+    key = cache.cache_key({"c": 1}, {"x": 1}, {})
+    monkeypatch.setattr(cache, "OUTPUTS_READ_AS", "loose")
+    assert cache.cache_key({"c": 1}, {"x": 1}, {}) != key
