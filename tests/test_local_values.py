@@ -188,7 +188,7 @@ def test_what_the_launcher_cannot_read_fails_its_producer_naming_it(ip, tmp_path
         assert any(expected in m for m in messages), (expected, messages)
     for name in ("quits", "quits-2"):
         assert result[name].state == TaskState.FAILED.value
-        assert "output 'out' was not written" in result[name].message
+        assert "output 'out' has no value" in result[name].message
     assert result["returns-nan"].state == TaskState.FAILED.value and "nan" in result["returns-nan"].message
     assert result["fine"].state == TaskState.SUCCEEDED.value
     assert result["nan-file"].state == TaskState.SUCCEEDED.value  # the launcher reads nan as a Go float

@@ -175,3 +175,12 @@ def test_outputs_cached_under_an_earlier_way_of_reading_are_not_reused(monkeypat
     key = cache.cache_key({"c": 1}, {"x": 1}, {})
     monkeypatch.setattr(cache, "OUTPUTS_READ_AS", "loose")
     assert cache.cache_key({"c": 1}, {"x": 1}, {}) != key
+
+
+def test_a_function_returning_none_for_a_declared_output_fails_it(tmp_path):
+    from kfp_notebook.backends.local.executor import Outcome, TaskRun, _outputs
+
+    task = TaskRun(tmp_path, None, {}, {}, {"Output": "STRING"}, {}, tmp_path)  # type: ignore[arg-type]
+    (tmp_path / "executor_output.json").write_text("{}")
+    outcome = _outputs(task, {"outputs": {"outputFile": str(tmp_path / "executor_output.json")}})
+    assert outcome == Outcome(False, message=str(missing_output("Output", str(tmp_path / "outputs" / "Output"))))

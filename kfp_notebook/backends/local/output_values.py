@@ -215,7 +215,7 @@ def returned_output(name: str, value: Any) -> Any:
 
 def missing_output(name: str, path: str) -> OutputValueError:
     return OutputValueError(
-        f"output {name!r} was not written: the task ended with exit code 0 but neither returned it nor wrote its "
-        f"file {path}; the KFP launcher fails a task whose output it cannot read (did the task call os._exit(0) "
-        "or sys.exit(0) before its outputs were written?)"
+        f"output {name!r} has no value: the task ended with exit code 0 without returning it or writing its file "
+        f"{path} (did it return None, or call os._exit(0) or sys.exit(0) before its outputs were written?); the KFP "
+        "launcher fails a task whose output it cannot read"
     )
