@@ -134,3 +134,26 @@ def test_literals_cel_refuses_are_refused_with_the_reason(expression, message):
 def test_comments_and_heterogeneous_equality():
     assert evaluate("1 == 1.0 // a comment\n && true != 1 && 'a' != 1", {}) is True
     assert evaluate("x == '\t'", {"x": "\t"}) is True
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("int('42')", 42),
+        ("int(-3.9)", -3),
+        ("double('1_000.5')", 1000.5),
+        ("double('inf') > 1e308", True),
+        ("bool('T')", True),
+        ("bool('False')", False),
+    ],
+)
+def test_conversions_read_strings_as_cel_go_does(expression, expected):
+    assert evaluate(expression, {}) == expected
+
+
+@pytest.mark.parametrize(
+    "expression", ["int('3.7')", "int('1_000')", "bool('yes')", "double('1,5')", "int(double('inf'))"]
+)
+def test_conversions_cel_go_refuses_are_refused(expression):
+    with pytest.raises(CelError, match="failed"):
+        evaluate(expression, {})

@@ -4,11 +4,11 @@ import math
 
 import pytest
 
+from kfp_notebook.backends.local.go_strconv import go_parse_float
 from kfp_notebook.backends.local.output_values import (
     OutputValueError,
     as_received,
     file_output,
-    go_parse_float,
     missing_output,
     read_file_value,
     returned_output,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kfp_notebook.backends.local.cel_lexing import CelError, Token, tokenize
+from kfp_notebook.backends.local.go_strconv import go_parse_bool, go_parse_float, go_parse_int
 
 __all__ = ["CelError", "evaluate", "tokenize"]
 
@@ -18,9 +19,18 @@ def _to_bool(value: Any) -> bool:
 
 
 def _to_int(value: Any) -> int:
-    if isinstance(value, str):
-        return int(float(value)) if "." in value or "e" in value.lower() else int(value)
-    return int(value)
+    """CEL's int(): a string as Go's strconv.ParseInt reads it (cel-go), a double truncated toward zero."""
+    return go_parse_int(value) if isinstance(value, str) else int(value)
+
+
+def _to_double(value: Any) -> float:
+    """CEL's double(): a string as Go's strconv.ParseFloat reads it (cel-go)."""
+    return go_parse_float(value) if isinstance(value, str) else float(value)
+
+
+def _bool_conversion(value: Any) -> bool:
+    """CEL's bool(): a string as Go's strconv.ParseBool reads it (cel-go)."""
+    return go_parse_bool(value) if isinstance(value, str) else bool(value)
 
 
 def _to_string(value: Any) -> str:
@@ -33,9 +43,9 @@ def _to_string(value: Any) -> str:
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": _to_int,
-    "double": float,
+    "double": _to_double,
     "string": _to_string,
-    "bool": _to_bool,
+    "bool": _bool_conversion,
     "parseJson": lambda text: json.loads(text) if isinstance(text, str) else text,
     "size": len,
 }
@@ -192,7 +202,7 @@ class _Parser:
             raise CelError(f"the function {name!r} in the condition {self.text!r} is not supported locally")
         try:
             return function(*arguments)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise CelError(
                 f"{name}({', '.join(map(repr, arguments))}) failed in the condition {self.text!r}: {exc}"
             ) from None
