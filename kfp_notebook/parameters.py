@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.errors import OptionError
@@ -42,6 +43,21 @@ def protobuf_json(value: Any) -> Any:
     return number
 
 
+def parameter_text(value: Any) -> str:
+    """A value as KFP's launcher and driver write it into a string (`PbValueToText`, the launcher's placeholders):
+    numbers in plain decimal (Go's FormatFloat(v, 'f', -1): 3, 0.0000001, no exponent), true / false, lists and
+    dicts as compact JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return format(Decimal(repr(float(value))).normalize(), "f")
+    return json.dumps(protobuf_json(value), separators=(",", ":"), sort_keys=True)
+
+
 def coerce(value: Any, parameter_type: str | None) -> Any:
     """A value for an input of `parameter_type` (kfp's IR name), converted as the backend would."""
     value = protobuf_json(value)
@@ -50,7 +66,7 @@ def coerce(value: Any, parameter_type: str | None) -> Any:
     if parameter_type == "NUMBER_DOUBLE" and isinstance(value, (str, int)) and not isinstance(value, bool):
         return float(value)
     if parameter_type == "STRING" and not isinstance(value, str):
-        return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        return parameter_text(value)  # the driver turns any value given to a string input into its text
     if parameter_type in ("LIST", "STRUCT") and isinstance(value, str):
         return json.loads(value)
     return value

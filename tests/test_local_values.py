@@ -225,3 +225,16 @@ def test_run_refuses_a_value_of_another_type(ip, tmp_path):
             kfp_notebook.run(ip.user_ns["typed"], {"i": bad}, runs_folder=tmp_path / "runs")
     assert math.isclose(kfp_notebook.run(ip.user_ns["typed"], {"i": 3}, runs_folder=tmp_path / "runs").result()[
         "show"].output, 3)  # fmt: skip
+
+
+def test_outputs_inside_an_fstring_are_written_as_the_launcher_writes_them(ip, tmp_path):
+    run_cells(
+        ip,
+        "%%component\ndef tiny() -> float:\n    return 1e-07\n",
+        "%%component\ndef flag() -> bool:\n    return True\n",
+        "%%component\ndef pair() -> list:\n    return [1, 2.0]\n",
+        "%%component\ndef echo(text: str) -> str:\n    return text\n",
+        "%%pipeline\ndef fstrings():\n    echo(text=f'{tiny().output}|{flag().output}|{pair().output}')\n",
+    )
+    result = kfp_notebook.run(ip.user_ns["fstrings"], runs_folder=tmp_path / "runs").result()
+    assert result["echo"].output == "0.0000001|true|[1,2]"

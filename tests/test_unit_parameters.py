@@ -7,7 +7,7 @@ from kfp import dsl
 
 from kfp_notebook.errors import OptionError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.parameters import parse_parameter, pipeline_parameters, protobuf_json
+from kfp_notebook.parameters import coerce, parameter_text, parse_parameter, pipeline_parameters, protobuf_json
 
 
 # kfp reads `Optional[str]`, not `str | None`
@@ -96,3 +96,25 @@ def test_the_form_and_param_refuse_what_the_api_refuses(text, kind):
 def test_numbers_travel_as_protobuf_json_writes_doubles(value, expected):
     received = protobuf_json(value)
     assert received == expected and type(received) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("a b", "a b"),
+        (True, "true"),
+        (False, "false"),
+        (3, "3"),
+        (3.0, "3"),
+        (-0.5, "-0.5"),
+        (1e-07, "0.0000001"),  # Go's FormatFloat(v, 'f', -1): never an exponent
+        (1e21, "1000000000000000000000"),
+        (2**60, "1152921504606847000"),  # a double's shortest digits
+        (0.1, "0.1"),
+        ([1, 2.0, "a"], '[1,2,"a"]'),
+        ({"b": 1, "a": [True]}, '{"a":[true],"b":1}'),
+    ],
+)
+def test_values_become_text_as_the_launcher_writes_them(value, text):
+    assert parameter_text(value) == text
+    assert coerce(value, "STRING") == text
