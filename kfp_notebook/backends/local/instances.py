@@ -303,9 +303,9 @@ def empty_loop_outputs(node: Node) -> dict[str, str]:
     assert dag is not None
     reasons = {}
     for name, choices in [*dag.output_parameters.items(), *dag.output_artifacts.items()]:
-        inner = f" (output {choices[0].key!r} of {choices[0].producer!r})" if choices else ""
+        inner = f" output {choices[0].key!r} of {choices[0].producer!r}" if choices else ""
         reasons[name] = (
-            f"it collects{inner} from the loop {node.id!r}, which had no items: the loop ran 0 times, so there is "
+            f"it collects{inner} in the loop {node.id!r}, which had no items: the loop ran 0 times, so there is "
             "nothing to collect (the KFP backend fails this task too)"
         )
     return reasons
