@@ -78,7 +78,10 @@ def _literal(text: str, position: int) -> Token | None:
     start = prefix.end()
     end = text.find(quote, start) if raw else _escaped_end(text, start, quote)
     if end < 0:
-        raise CelError(f"the string starting at position {position} of the condition {text!r} is not closed")
+        raise CelError(
+            f"the string starting at position {position} of the condition {text!r} is not closed; kfp writes a "
+            "compared string into a condition as it is, so a quote inside it ends the string (cel-go refuses it too)"
+        )
     body = text[start:end]
     if len(quote) == 1 and ("\n" in body or "\r" in body):
         raise CelError(
