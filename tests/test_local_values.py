@@ -156,6 +156,8 @@ def failing_cells() -> list[str]:
         "%%component\ndef fine() -> int:\n    return 1\n",
         "%%component\ndef nan_file(out: OutputPath(float)):\n    with open(out, 'w') as f:\n        f.write('nan')\n",
         "%%component\ndef use_float(x: float) -> float:\n    return x\n",
+        "%%component\ndef truthy() -> int:\n    return True\n",
+        "%%component\ndef use_int(x: int) -> int:\n    return x\n",
     ]
     body = [f"    bad_{kind}(text={text!r}).set_display_name('bad-{i}')" for i, (kind, text, _) in enumerate(BAD_FILES)]
     body += [
@@ -165,6 +167,7 @@ def failing_cells() -> list[str]:
         "    fine()",
         "    n = nan_file()",
         "    use_float(x=n.output)",
+        "    use_int(x=truthy().output)",
         "    with dsl.If(n.output > 0):",
         "        use_float(x=n.output)",
         "    with dsl.ParallelFor(items) as item:",
@@ -191,6 +194,8 @@ def test_what_the_launcher_cannot_read_fails_its_producer_naming_it(ip, tmp_path
         assert "output 'out' has no value" in result[name].message
     assert result["returns-nan"].state == TaskState.FAILED.value and "nan" in result["returns-nan"].message
     assert result["fine"].state == TaskState.SUCCEEDED.value
+    assert result["truthy"].state == TaskState.SUCCEEDED.value  # kfp's executor takes True for an int (a bool is one)
+    assert result["use-int"].state == TaskState.FAILED.value and "type mismatch" in result["use-int"].message
     assert result["nan-file"].state == TaskState.SUCCEEDED.value  # the launcher reads nan as a Go float
     assert (
         result["use-float"].state == TaskState.FAILED.value and "cannot pass to a task" in result["use-float"].message

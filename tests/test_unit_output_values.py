@@ -8,6 +8,7 @@ from kfp_notebook.backends.local.go_strconv import go_parse_float
 from kfp_notebook.backends.local.output_values import (
     OutputValueError,
     as_received,
+    driver_mismatch,
     file_output,
     missing_output,
     read_file_value,
@@ -184,3 +185,23 @@ def test_a_function_returning_none_for_a_declared_output_fails_it(tmp_path):
     (tmp_path / "executor_output.json").write_text("{}")
     outcome = _outputs(task, {"outputs": {"outputFile": str(tmp_path / "executor_output.json")}})
     assert outcome == Outcome(False, message=str(missing_output("Output", str(tmp_path / "outputs" / "Output"))))
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "refused"),
+    [
+        (3, N, None),
+        (2.5, N, None),  # a number is a number: the driver passes 2.5 to an int input
+        (True, N, "bool"),
+        ("3", N, "string"),
+        (1, B, "number"),
+        (False, B, None),
+        ({"a": 1}, L, "struct"),
+        ([], M, "list"),
+        (None, M, "null"),
+        (7, S, None),  # a string input takes any value, as its text
+        ({"state": "COMPLETE"}, "TASK_FINAL_STATUS", None),
+    ],
+)
+def test_the_driver_refuses_an_input_of_another_kind(value, kind, refused):
+    assert driver_mismatch(value, kind) == refused

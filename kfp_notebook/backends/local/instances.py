@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.backends.local.cel import evaluate
-from kfp_notebook.backends.local.output_values import check_wire_value
+from kfp_notebook.backends.local.output_values import check_wire_value, driver_mismatch
 from kfp_notebook.backends.local.placeholders import RunInfo, input_references, run_placeholder
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, Task, ValueSource
-from kfp_notebook.parameters import coerce
+from kfp_notebook.parameters import PARAMETER_TYPES, coerce
 from kfp_notebook.status import TaskState
 
 Artifacts = dict[str, list[dict[str, Any]]]
@@ -152,6 +152,8 @@ def resolve_inputs(node: Node, run: RunInfo) -> tuple[dict[str, Any], Artifacts]
         value = parameter_value(node, name, source, run)
         if value is not _ABSENT:
             raw[name] = value
+            if source.kind == "task_output" and name in declared:
+                _check_kind(node, name, source, value)
     parameters = {name: _typed(node, name, _references(node, name, value, raw)) for name, value in raw.items()}
     for name, definition in declared.items():
         if name not in parameters and definition.has_default:
@@ -172,6 +174,18 @@ def check_sendable(node: Node, parameters: dict[str, Any]) -> None:
                 "its driver writes a task's inputs as protobuf JSON, which has no NaN or Infinity); "
                 "produce a finite number, or a string"
             ) from None
+
+
+def _check_kind(node: Node, name: str, source: ValueSource, value: Any) -> None:
+    """The driver's check of a task's input against its declared type: a bool for an int input fails the task."""
+    parameter_type = node.task.component.inputs.parameters[name].type
+    kind = driver_mismatch(value, parameter_type)
+    if kind is not None:
+        raise InputError(
+            f"input {name!r} of task {node.id!r} is declared {PARAMETER_TYPES.get(parameter_type, parameter_type)}, "
+            f"but output {source.name!r} of {source.producer!r} is {value!r} (a {kind}); the KFP driver refuses it "
+            "(input parameter type mismatch): return a value of the declared type"
+        )
 
 
 def _typed(node: Node, name: str, value: Any) -> Any:

@@ -139,3 +139,25 @@ def missing_output(name: str, path: str) -> OutputValueError:
         f"{path} (did it return None, or call os._exit(0) or sys.exit(0) before its outputs were written?); the KFP "
         "launcher fails a task whose output it cannot read"
     )
+
+
+#: The kind of protobuf Value the driver accepts for an input of each type (a STRING input takes any, as text).
+_DRIVER_KINDS = {"NUMBER_INTEGER": "number", "NUMBER_DOUBLE": "number", "BOOLEAN": "bool", "LIST": "list",
+                 "STRUCT": "struct", "TASK_FINAL_STATUS": "struct", "TASK_CONFIG": "struct"}  # fmt: skip
+
+
+def value_kind(value: Any) -> str:
+    """The kind of protobuf Value a Python value travels as."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    kinds = {str: "string", list: "list", dict: "struct", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def driver_mismatch(value: Any, parameter_type: str) -> str | None:
+    """The kind of `value` when the driver refuses it for an input of `parameter_type` ("type mismatch"), else None."""
+    expected = _DRIVER_KINDS.get(parameter_type)
+    kind = value_kind(value)
+    return kind if expected is not None and kind != expected else None
