@@ -164,6 +164,10 @@ class Scheduler:
             return self._settle(node, *self.attempts.volume_task(node, parameters))
         if node.kind == "importer":
             return self._settle(node, *self.attempts.import_artifact(node, parameters))
+        try:
+            instances.check_sendable(node, parameters)
+        except InputError as exc:
+            return self._settle(node, TaskState.FAILED, str(exc))
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
             return self._settle(node, TaskState.CACHED, cached)
@@ -184,7 +188,8 @@ class Scheduler:
         node.loop = Loop(items, node.task.loop.parallelism)
         node.parameters, node.artifacts = parameters, artifacts
         if not items:
-            return self._settle(node, TaskState.SUCCEEDED)
+            node.absent = instances.empty_loop_outputs(node)
+            return self._settle(node, TaskState.SUCCEEDED, "the loop had no items")
         self._next_iterations(node)
 
     def _next_iterations(self, node: Node) -> None:
@@ -228,6 +233,7 @@ class Scheduler:
         parameters, artifacts = instances.dag_outputs(dag)
         if owner.loop is None:
             owner.parameters, owner.artifacts = parameters, artifacts
+            owner.absent = instances.absent_dag_outputs(dag, parameters, artifacts)
             return self._settle(owner, TaskState.FAILED if dag.failed else TaskState.SUCCEEDED, _failed_message(dag))
         loop = owner.loop
         assert dag.index is not None
