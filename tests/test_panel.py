@@ -15,7 +15,7 @@ from kfp_notebook.tracking.states import LOOKS, TaskState
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture as graph_picture
 
-from helpers import eventually
+from helpers import eventually, front_end_calls
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
 
@@ -167,6 +167,48 @@ def test_bad_values_are_refused_at_their_fields(everything):
     assert panel.run({"values": {"items": "[1,", "flag": "perhaps"}}) is None
     assert panel.field_errors == {"items": "'[1,' is not a JSON list", "flag": "'perhaps' is not true or false"}
     assert panel.busy == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "error"),
+    [
+        ("NUMBER_INTEGER", "x (example: 3)", "'x (example: 3)' is not an integer"),
+        ("NUMBER_INTEGER", "--param n=3x", "'--param n=3x' is not an integer"),
+        ("NUMBER_DOUBLE", "n=0.5", "'n=0.5' is not a number"),
+        ("STRUCT", "[1]", "'[1]' is not a JSON object"),
+        ("NUMBER_INTEGER", "", "required"),
+    ],
+)
+def test_a_field_error_is_the_problem_as_data_whatever_the_value_says(kind, text, error):
+    """The field and its problem come apart from the parser, not cut out of the --param message's wording."""
+    from kfp_notebook.view.form import validate
+
+    parsed, errors = validate([{"name": "n", "type": kind, "default": "", "required": True}], {"n": text})
+    assert (parsed, errors) == ({}, {"n": error})
+
+
+def _acks(panel, monkeypatch, *messages):
+    sent = []
+    monkeypatch.setattr(panel, "send", lambda content, *a, **k: sent.append(content))
+    for message in messages:
+        panel._on_message(panel, message, [])
+    return [m["action"] for m in sent if m.get("event") == "handled"]
+
+
+def test_each_button_action_is_acknowledged_by_name_and_nothing_else_is(everything, monkeypatch):
+    panel = kfp_notebook.show(everything)
+    monkeypatch.setattr(panel, "select", lambda content: None)
+    monkeypatch.setattr(panel.session, "compile", lambda *a: "yaml")
+    messages = [{"action": "select", "node": ""}, {"action": "svg", "svg": "<svg/>"}, {"action": "dance"},
+                {"action": "compile"}, {"action": "submit"}, {"action": "stop"}]  # fmt: skip
+    assert _acks(panel, monkeypatch, *messages) == ["compile", "submit", "stop"]
+
+
+def test_an_ack_clears_only_its_own_actions_pending_state_in_the_front_end():
+    table = [("run", "run", ""), ("run", "compile", "run"), ("compile", "stop", "compile"), ("submit", "submit", ""),
+             ("", "run", ""), ("run", "select", "run")]  # fmt: skip
+    left = front_end_calls("messages", "pendingAfterAck", [[pending, acked] for pending, acked, _ in table])
+    assert left == [expected for _, _, expected in table]
 
 
 def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
