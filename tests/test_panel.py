@@ -138,9 +138,7 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append(data))
     panel._ipython_display_()
     assert panel.run().wait(120)
-    deadline = time.time() + 20
-    while not updates and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: updates, 20)
     (saved,) = updates
     svg = saved["image/svg+xml"]
     fills = {look.state: look.picture_fill for look in LOOKS}
@@ -258,7 +256,7 @@ def test_a_thousand_events_are_coalesced(everything):
     for index in range(1000):
         state = TaskState.RUNNING if index < 999 else TaskState.SUCCEEDED
         handle.publish(TaskEvent("run-1", "exit-handler-1/prepare", state, time.time()))
-    time.sleep(0.5)
+    eventually(lambda: changes and changes[-1].get("kfp-task-exit-handler-1_prepare") == "SUCCEEDED", 10)
     assert 1 <= len(changes) <= 5
     assert changes[-1]["kfp-task-exit-handler-1_prepare"] == "SUCCEEDED"
 
@@ -586,9 +584,7 @@ def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
 
 
 def _wait_idle(panel):
-    deadline = time.time() + 20
-    while panel.busy and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not panel.busy, 20)
 
 
 def test_a_failed_iteration_is_named_first_with_its_item_and_its_cell_line(ip, tmp_path, monkeypatch):
