@@ -546,6 +546,7 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
     picture = unescape(panel.static_svg)
     assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
+    assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
     assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
 
 

