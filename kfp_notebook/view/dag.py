@@ -43,7 +43,7 @@ GROUP_KIND_CLASSES = {
 #: An edge that runs after a failure (into an exit task); the invisible edges that stack wide pipelines into rows.
 EXIT_EDGE_CLASS = "kfp-exit-edge"
 ROW_EDGE_CLASS = "kfp-row"
-#: Every class above: the front end's and the CSS's kfp- classes on the DAG are checked against it (tests).
+#: Every class above: the front end's copy (labextension/src/dot.ts) is checked against it (tests/test_unit_dag.py).
 DOT_CLASSES = frozenset(
     {TASK_CLASS, BADGED_CLASS, EXIT_TASK_CLASS, GROUP_CLASS, *GROUP_KIND_CLASSES.values(), EXIT_EDGE_CLASS,
      ROW_EDGE_CLASS}
