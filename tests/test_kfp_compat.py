@@ -89,6 +89,37 @@ def test_fast_task_setters_give_the_same_task_and_the_same_error_naming_the_sett
     assert seen["resources"] == ("500m", "1G")
 
 
+def test_no_module_of_the_package_patches_kfp_when_imported():
+    """kfp_compat's patches are applied by a call (the magics' first cell), never as an import's side effect."""
+    import ast
+    from pathlib import Path
+
+    package = Path(kfp_compat.__file__).parent
+    patching = []
+    for path in package.rglob("*.py"):
+        for statement in ast.parse(path.read_text(encoding="utf-8")).body:
+            calls = [n for n in ast.walk(statement) if isinstance(n, ast.Call)]
+            if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and any(
+                "kfp_compat" in ast.unparse(call.func) for call in calls
+            ):
+                patching.append(f"{path.relative_to(package)}:{statement.lineno}")
+    assert patching == []
+
+
+def test_importing_the_task_defaults_leaves_kfp_alone_and_the_first_cell_patches_it(ip, monkeypatch):
+    import importlib
+
+    from kfp.dsl import pipeline_task
+
+    from kfp_notebook.authoring import task_defaults
+
+    monkeypatch.setattr(pipeline_task, "inspect", inspect)
+    importlib.reload(task_defaults)
+    assert pipeline_task.inspect is inspect
+    ip.run_cell("%%component\ndef one() -> int:\n    return 1\n")
+    assert not isinstance(pipeline_task.inspect, type(inspect))
+
+
 def test_kfp_still_writes_yaml_through_open_in_the_module_we_shadow(tmp_path, monkeypatch):
     """The UTF-8 fix works only while kfp's writer looks `open` up in pipeline_spec_builder's globals."""
     from kfp import compiler

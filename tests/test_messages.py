@@ -9,7 +9,7 @@ from kfp_notebook.commands import KFP
 from kfp_notebook.magics.help_texts import KFP_HELP
 from kfp_notebook.magics.kfp_commands import COMMANDS
 
-pytestmark = pytest.mark.slow
+# Tests that run a pipeline first (the `defined` fixture) are marked slow; the others are fast.
 
 BAD_VALUES = ["²", "٣x", "-1", "0", "nan", "inf", "", "no-such-thing", "x" * 300, "a b", "../..", "=", "--"]
 
@@ -42,6 +42,7 @@ def attempt(ip, line: str, capsys) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_bad_values_for_every_flag_get_a_plain_message(defined, command, capsys):
     lines = [f"{command} {value!r}" if value else command for value in BAD_VALUES]
@@ -53,6 +54,7 @@ def test_bad_values_for_every_flag_get_a_plain_message(defined, command, capsys)
         assert "unexpectedly" not in said and "Traceback" not in said, (line, said)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

@@ -8,7 +8,7 @@ import numbers
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from kfp_notebook.errors import OptionError
+from kfp_notebook.errors import OptionError, ParameterValueError
 
 if TYPE_CHECKING:
     from kfp_notebook.ir import Parameter, PipelineIR
@@ -99,9 +99,7 @@ def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
         return value
     except ValueError:
         examples = {"int": "3", "float": "0.5", "bool": "true", "list": "'[1, 2]'", "dict": """'{"a": 1}'"""}
-        raise OptionError(
-            f"--param {name}={text!r} is not {KIND_WORDS[kind]} (example: --param {name}={examples[kind]})"
-        ) from None
+        raise ParameterValueError(name, f"{text!r} is not {KIND_WORDS[kind]}", examples[kind]) from None
 
 
 def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
