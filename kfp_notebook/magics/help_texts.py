@@ -30,7 +30,8 @@ KFP_HELP = """%kfp SUBCOMMAND ...
 
   %kfp compile [PIPELINE] [-o FILE]   compile a pipeline (the latest one by default) to YAML
   %kfp run [PIPELINE] [--param NAME=VALUE]... [--no-wait] [--workers N] [--no-cache]
-                                      run it on this machine, showing task states live
+                                      run it on this machine, showing task states live (a COMPONENT
+                                      instead runs on its own, as a one-task pipeline)
   %kfp runs [PIPELINE]                the runs of a pipeline (the latest by default) in the runs folder and,
                                       when connected, on Kubeflow: state, times, parameters, metrics
   %kfp compare [RUN ...] [--last N] [--by PARAM] [-o FILE.csv|FILE.md]

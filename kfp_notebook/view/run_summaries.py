@@ -67,3 +67,26 @@ def failures(handle: RunHandle) -> list[str]:
     return [
         f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
     ]
+
+
+def pipeline_outputs(result: Any) -> Summary | None:
+    """The pipeline's own outputs (RunResult.outputs), one row each; None when it has none."""
+    if not result.outputs:
+        return None
+    rows = [(name, output_text(value)) for name, value in result.outputs.items()]
+    return Summary(f"outputs of {result.pipeline}", rows)
+
+
+def output_text(value: Any) -> str:
+    """A parameter as Python shows it; an artifact as its type and where it is; a list of artifacts counted."""
+    if _is_artifact(value):
+        return f"{value['type'].get('schemaTitle', 'artifact')} · {value.get('uri', '')}"
+    if isinstance(value, list) and value and all(_is_artifact(item) for item in value):
+        kinds = sorted({item["type"].get("schemaTitle", "artifact") for item in value})
+        return f"{len(value)} × {', '.join(kinds)}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _is_artifact(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
