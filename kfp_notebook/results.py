@@ -70,6 +70,11 @@ def format_metric(value: Any, kind: str = "RAW") -> str:
     return f"{value * 100:.3f}%" if kind.upper() == "PERCENTAGE" else f"{value:.3f}"
 
 
+def is_artifact(value: Any) -> bool:
+    """Whether a value is an artifact as results hold them (a dict with its type and uri)."""
+    return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from kfp_notebook.results import is_artifact
 from kfp_notebook.status import RunHandle, TaskState, TaskStatus
 from kfp_notebook.view.summaries import Summary
 
@@ -79,14 +80,10 @@ def pipeline_outputs(result: Any) -> Summary | None:
 
 def output_text(value: Any) -> str:
     """A parameter as Python shows it; an artifact as its type and where it is; a list of artifacts counted."""
-    if _is_artifact(value):
+    if is_artifact(value):
         return f"{value['type'].get('schemaTitle', 'artifact')} · {value.get('uri', '')}"
-    if isinstance(value, list) and value and all(_is_artifact(item) for item in value):
+    if isinstance(value, list) and value and all(is_artifact(item) for item in value):
         kinds = sorted({item["type"].get("schemaTitle", "artifact") for item in value})
         return f"{len(value)} × {', '.join(kinds)}"
     text = repr(value)
     return text if len(text) <= 200 else text[:199] + "…"
-
-
-def _is_artifact(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
