@@ -21,6 +21,8 @@ from kfp_notebook.errors import OptionError
 from kfp_notebook.results import RunResult, is_artifact
 from kfp_notebook.status import RunHandle, TaskState
 
+WORKSPACE_PLACEHOLDER = "{{$.workspace_path}}"
+
 
 @dataclasses.dataclass
 class LocalRunner(SubprocessRunner):  # type: ignore[misc]  # kfp.local accepts SubprocessRunner and its subclasses
@@ -76,16 +78,29 @@ def _run(pipeline_spec: Any, arguments: dict[str, Any], component: bool) -> dict
     folder = runner.runs_folder or config.pipeline_root
     document = json_format.MessageToDict(pipeline_spec)
     options = RunOptions(runner.workers, bool(config.enable_caching), folder)
-    handle = LocalBackend(folder).start(yaml.safe_dump(document, sort_keys=False), arguments, options)
+    handle = LocalBackend(folder).start(_yaml(document), arguments, options)
     _follow(handle, runner.show_logs)
     result = handle.result()
     if handle.state is TaskState.SUCCEEDED:
         return kfp_outputs(result)
-    message = kfp_compat.kfp_local_failure(None if component else document["pipelineInfo"]["name"], _failed(result))
+    failed = _failed(result)
+    if not component:  # kfp.local logs the task's failure, then the pipeline's
+        kfp_compat.log_kfp_local_error(kfp_compat.kfp_local_failure(None, failed[:1]))
+    message = kfp_compat.kfp_local_failure(None if component else document["pipelineInfo"]["name"], failed)
     if config.raise_on_error:
         raise RuntimeError(message)
     kfp_compat.log_kfp_local_error(message)
     return {}
+
+
+def _yaml(document: dict[str, Any]) -> str:
+    """The pipeline's YAML. kfp.local hands over the PipelineSpec alone (a pipeline's PipelineConfig and
+    kfp-kubernetes settings stay behind); a pipeline that uses dsl.WORKSPACE_PATH_PLACEHOLDER gets its workspace."""
+    text = yaml.safe_dump(document, sort_keys=False)
+    if WORKSPACE_PLACEHOLDER not in text:
+        return text
+    platform: dict[str, Any] = {"platforms": {"kubernetes": {"pipelineConfig": {"workspace": {}}}}}
+    return yaml.safe_dump_all([document, platform], sort_keys=False)
 
 
 def _follow(handle: RunHandle, show_logs: bool) -> None:
