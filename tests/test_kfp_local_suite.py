@@ -34,7 +34,7 @@ _BACKEND = "we give the KFP backend's value"
 NOT_APPLICABLE: dict[str, tuple[str, str]] = {
     "pipeline_orchestrator_test.py::TestRunLocalPipeline::test_artifact_io": (
         _LAYOUT,
-        "checks that an output artifact's URI ends in <task>/<output>; ours are <run>/tasks/<task>/artifacts/<output> "
+        "checks that an output artifact's URI ends in `<task>/<output>`; ours are `<run>/tasks/<task>/artifacts/<output>` "
         "(the artifact, its contents and metadata are the same)",
     ),
     "pipeline_orchestrator_test.py::TestRunLocalPipeline::test_pipeline_in_pipeline_complex": (

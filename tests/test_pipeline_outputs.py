@@ -10,6 +10,7 @@ from kfp.dsl import Dataset, Model, Output
 
 import kfp_notebook
 from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.ir import PipelineIR
 from kfp_notebook.status import TaskState
 
 pytestmark = pytest.mark.slow
@@ -140,3 +141,36 @@ def test_kfp_run_of_an_unknown_name_lists_pipelines_and_components(ip):
 def test_python_run_of_a_component_on_its_own(tmp_path):
     result = kfp_notebook.run(train, {"rate": 0.5}, runs_folder=tmp_path).result()
     assert result.outputs["Output"] == 5.0 and result.outputs["model"]["metadata"] == {"rate": 0.5}
+
+
+@dsl.component
+def say(text: str) -> str:
+    return text
+
+
+@dsl.pipeline
+def branches(flag: bool = True) -> NamedTuple("Outputs", chosen=str, looped=list):
+    with dsl.If(flag == True):  # noqa: E712
+        yes = say(text="yes")
+    with dsl.Else():
+        no = say(text="no")
+    with dsl.ParallelFor(["a", "b"]) as item:
+        each = say(text=item)
+    Outputs = NamedTuple("Outputs", chosen=str, looped=list)  # noqa: UP014
+    return Outputs(chosen=dsl.OneOf(yes.output, no.output), looped=dsl.Collected(each.output))
+
+
+def test_kubeflow_outputs_follow_oneof_branches_and_leave_out_what_a_loop_produced():
+    from kfp_notebook.backends.kubeflow.outputs import pipeline_outputs
+
+    ir = PipelineIR.from_yaml(kfp_notebook.compile(branches))
+    names = sorted(t.name for t in ir.walk() if t.component.kind == "python")
+    assert len(names) == 3
+    second_branch = names[1]  # say-2: the Else branch
+    recorded = {second_branch: {"outputs": {"Output": "no"}}, names[2]: {"outputs": {"Output": "b"}}}
+    assert pipeline_outputs(ir, recorded, []) == {"chosen": "no"}
+
+
+def test_a_local_runs_outputs_follow_oneof_branches_and_collect_a_loop(tmp_path):
+    result = kfp_notebook.run(branches, {"flag": False}, runs_folder=tmp_path).result()
+    assert result.outputs == {"chosen": "no", "looped": ["a", "b"]}
