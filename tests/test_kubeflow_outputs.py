@@ -13,8 +13,7 @@ CELLS = [
     "from typing import NamedTuple",
     "%%component\ndef train(lr: float, model: Output[Model]) -> float:\n    return lr * 10\n",
     "%%component\ndef pick(flag: bool) -> str:\n    return 'yes' if flag else 'no'\n",
-    "%%component\ndef package(lr: float, model: Output[Model]):\n    model.metadata['lr'] = lr\n",
-    "%%pipeline\ndef fit(lr: float = 0.1) -> Model:\n    return package(lr=lr).outputs['model']\n",
+    "%%pipeline\ndef fit(lr: float = 0.1) -> Model:\n    return train(lr=lr).outputs['model']\n",
     "%%pipeline\ndef experiment(lr: float = 0.1) -> NamedTuple('Outputs', score=float, model=Model, label=str):\n"
     "    trained = train(lr=lr)\n"
     "    inner = fit(lr=lr)\n"
@@ -46,9 +45,15 @@ def test_a_kubeflow_runs_outputs_come_from_the_tasks_its_root_dag_names(ip, conn
     handle = ip.run_cell("%kfp submit experiment --no-wait --param lr=0.5").result
     assert handle.wait(30)
     model = {"name": "model", "type": "system.Model", "uri": "minio://mlpipeline/v2/artifacts/m", "metadata": {"a": 1}}
-    parameters = {"train": {"outputs": {"Output": 5.0}}, "pick": {"outputs": {"Output": "yes"}}}
-    # the model comes from the sub-pipeline fit, whose package task made it
-    mlmd.seed(handle.run_id, {"train": {}, "pick": {}, "package": {}}, {"package": [model]}, parameters)
+    other = {**model, "uri": "minio://mlpipeline/v2/artifacts/root-train-model"}
+    parameters = {
+        "train": {"outputs": {"Output": 5.0}},
+        "fit/train": {"outputs": {"Output": 99.0}},
+        "pick": {"outputs": {"Output": "yes"}},
+    }
+    # two tasks named train: the score is the root's, the model is the one train made inside the sub-pipeline fit
+    tasks = {"train": {}, "fit/train": {}, "pick": {}}
+    mlmd.seed(handle.run_id, tasks, {"fit/train": [model], "train": [other]}, parameters)
     outputs = handle.result().outputs
     assert outputs["score"] == 5.0 and outputs["label"] == "yes"
     assert outputs["model"]["uri"] == model["uri"] and outputs["model"]["metadata"] == {"a": 1.0}

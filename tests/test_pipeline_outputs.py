@@ -161,14 +161,23 @@ def branches(flag: bool = True) -> NamedTuple("Outputs", chosen=str, looped=list
 
 
 def test_kubeflow_outputs_follow_oneof_branches_and_leave_out_what_a_loop_produced():
-    from kfp_notebook.backends.kubeflow.outputs import pipeline_outputs
+    from kfp_notebook.backends.kubeflow.outputs import Recorded, pipeline_outputs
 
     ir = PipelineIR.from_yaml(kfp_notebook.compile(branches))
     names = sorted(t.name for t in ir.walk() if t.component.kind == "python")
     assert len(names) == 3
     second_branch = names[1]  # say-2: the Else branch
-    recorded = {second_branch: {"outputs": {"Output": "no"}}, names[2]: {"outputs": {"Output": "b"}}}
-    assert pipeline_outputs(ir, recorded, []) == {"chosen": "no"}
+    executions = [
+        {"id": 1, "name": "run/x", "task": "", "parent": None, "outputs": {}},
+        {"id": 2, "task": second_branch, "parent": 1, "outputs": {"Output": "no"}},  # no condition DAG: not seen
+        {"id": 3, "task": "condition-branches-1", "parent": 1, "outputs": {}},
+        {"id": 4, "task": "condition-3", "parent": 3, "outputs": {}},
+        {"id": 5, "task": second_branch, "parent": 4, "outputs": {"Output": "no"}},
+        {"id": 6, "task": names[2], "parent": 1, "outputs": {"Output": "b"}},
+    ]
+    assert pipeline_outputs(ir, Recorded(executions, [])) == {"chosen": "no"}
+    by_name = [{**e, "parent": None} for e in executions if e["id"] == 2]  # a store without the tree: by name
+    assert pipeline_outputs(ir, Recorded(by_name, [])) == {"chosen": "no"}
 
 
 def test_a_local_runs_outputs_follow_oneof_branches_and_collect_a_loop(tmp_path):
