@@ -187,7 +187,8 @@ KFP = {
     for c in (
         Command("%kfp compile", "compile a pipeline (the latest by default) to PIPELINE.yaml", (_PIPELINE_ARG,),
                 (Option(("-o", "--output"), "the file to write", "FILE"),)),
-        Command("%kfp run", "run it on this machine, showing task states live", (_PIPELINE_ARG,),
+        Command("%kfp run", "run it on this machine, showing task states live (a COMPONENT instead runs on its own, "
+                "as a one-task pipeline)", (_PIPELINE_ARG,),
                 (PARAM, NO_WAIT, WORKERS, NO_CACHE)),
         Command("%kfp runs", "the runs of a pipeline, here and when connected on Kubeflow: state, times, "
                 "parameters, metrics", (_PIPELINE_ARG,)),

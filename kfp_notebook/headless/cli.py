@@ -207,6 +207,7 @@ def _outcome(data: dict[str, Any], output: Output) -> int:
         f"run {data['run_id']} ({data['backend']}): {data['state']}" + (f" · {data['link']}" if data["link"] else "")
     ]
     lines += [f"  {task}: {info['state']}" + _task_extra(info) for task, info in data["tasks"].items()]
+    lines += [f"  outputs: {_pipeline_outputs(data)}"] if data.get("outputs") else []
     lines += [f"  {data['message']}"] if data["message"] else []
     output.result(data, "\n".join(lines))
     return EXIT_FAILED if TaskState.parse(data["state"]).unsuccessful else EXIT_OK
@@ -217,6 +218,12 @@ def _task_extra(info: dict[str, Any]) -> str:
     metrics = ", ".join(f"{k}={v}" for k, v in info["metrics"].items())
     message = info["message"].strip().splitlines()[-1] if info["state"] == TaskState.FAILED and info["message"] else ""
     return "".join(f" · {part}" for part in (outputs, metrics, message) if part)
+
+
+def _pipeline_outputs(data: dict[str, Any]) -> str:
+    from kfp_notebook.view.run_summaries import output_text
+
+    return ", ".join(f"{name}={output_text(value)}" for name, value in data["outputs"].items())
 
 
 def _connect_line(args: argparse.Namespace) -> str:

@@ -70,7 +70,7 @@ def submit_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
 def _start(magics: KfpMagics, args: Any, where: str, options: dict[str, Any]) -> RunHandle | None:
     session = magics.session
     parameters = opts.parameter_assignments(args.param)
-    handle = session.start(session.pipeline(args.pipeline), parameters, where, options)
+    handle = session.start(session.runnable(args.pipeline), parameters, where, options)
     if handle.link:
         print("\n".join([*handle.notices, f"submitted run {handle.run_id}: {handle.link}"]))
     if args.no_wait:
@@ -81,7 +81,7 @@ def _start(magics: KfpMagics, args: Any, where: str, options: dict[str, Any]) ->
 
 def follow(magics: KfpMagics, handle: RunHandle) -> None:
     """Show the run's progress live until it ends (or until an interrupt, which does what the backend says)."""
-    from kfp_notebook.view.run_summaries import failures, progress
+    from kfp_notebook.view.run_summaries import failures, pipeline_outputs, progress
 
     view = display(progress(handle), display_id=True)
     interrupted = magics.session.wait(handle, lambda h: view.update(progress(h)) if view is not None else None)
@@ -93,7 +93,11 @@ def follow(magics: KfpMagics, handle: RunHandle) -> None:
     final.warnings += failures(handle)
     if view is not None:
         view.update(final)
-    table = handle.result().metrics_table()
+    result = handle.result()
+    outputs = pipeline_outputs(result)
+    if outputs is not None:
+        display(outputs)
+    table = result.metrics_table()
     if table.rows:
         display(table)
 

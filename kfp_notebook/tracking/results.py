@@ -72,6 +72,11 @@ def format_metric(value: Any, kind: str = "RAW") -> str:
     return f"{value * 100:.3f}%" if kind.upper() == "PERCENTAGE" else f"{value:.3f}"
 
 
+def is_artifact(value: Any) -> bool:
+    """Whether a value is an artifact as results hold them (a dict with its type and uri)."""
+    return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -130,6 +135,14 @@ class RunResult:
     tasks: dict[str, TaskResult]
     folder: str | None = None
     message: str = ""
+    #: The pipeline's own outputs, named as it declares them: parameter values, and artifacts (one artifact
+    #: as its dict of name, uri, metadata and type; a list output as a list of them). Empty until it succeeds.
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> Any:
+        """The pipeline's single output (`-> int: return t.output`), as kfp's `.output`; None otherwise."""
+        return next(iter(self.outputs.values())) if len(self.outputs) == 1 else None
 
     def __getitem__(self, task: str) -> TaskResult:
         """A task by id or by name (the first instance, for tasks inside loops)."""
@@ -151,10 +164,14 @@ class RunResult:
             "state": self.state,
             "message": self.message,
             "folder": self.folder,
+            "outputs": self.outputs,
             "tasks": {k: vars(v) for k, v in self.tasks.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         tasks = {k: TaskResult(**v) for k, v in data.get("tasks", {}).items()}
-        return cls(data["run_id"], data["pipeline"], data["state"], tasks, data.get("folder"), data.get("message", ""))
+        outputs = dict(data.get("outputs") or {})
+        return cls(
+            data["run_id"], data["pipeline"], data["state"], tasks, data.get("folder"), data.get("message", ""), outputs
+        )

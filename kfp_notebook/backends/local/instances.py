@@ -350,3 +350,16 @@ def collect_loop_outputs(loop: Loop) -> tuple[dict[str, Any], Artifacts]:
         for name, items in iteration_artifacts.items():
             artifacts.setdefault(name, []).extend(items)
     return parameters, artifacts
+
+
+def pipeline_outputs(root: DagInstance) -> dict[str, Any]:
+    """The pipeline's own outputs from its finished root DAG, named as it declares them: parameter values,
+    and for an artifact output its artifact (a list of them when declared a list, as dsl.Collected gives)."""
+    parameters, artifacts = dag_outputs(root)
+    declared = root.component.outputs.artifacts
+    outputs: dict[str, Any] = dict(parameters)
+    for name, items in artifacts.items():
+        listed = name in declared and declared[name].is_list
+        if listed or items:
+            outputs[name] = list(items) if listed else items[0]
+    return outputs

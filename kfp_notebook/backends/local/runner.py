@@ -29,8 +29,8 @@ from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import TaskState
 
 
-class NotRunnableLocally(KfpNotebookError):
-    """The pipeline uses something the local backend cannot run."""
+class NotRunnableLocally(KfpNotebookError, RuntimeError):
+    """The pipeline uses something the local backend cannot run (a RuntimeError, as kfp.local raises)."""
 
 
 class LocalBackend(Backend):
@@ -140,6 +140,8 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
             raise NotRunnableLocally(_not_runnable(component))
         if component.kind != "python":
             continue
+        if _containerized(component):
+            raise NotRunnableLocally(_containerized_message(component))
         check_field_paths(component.platform, short)
         program = component.program
         if program is not None and program.packages:
@@ -183,6 +185,23 @@ def known_before_the_run(ir: PipelineIR, path: str, source: ValueSource, values:
             return None  # a loop item
         source = group.parameters[source.name]
     return str(source.value) if source.kind == "constant" and not source.selector else None
+
+
+def _containerized(component: Component) -> bool:
+    """A containerized Python component (`@dsl.component(target_image=...)`): its code is in the image it was
+    built into, not in the pipeline (the command only calls `python3 -m kfp.dsl.executor_main`)."""
+    program = component.program
+    return program is not None and program.source.strip().endswith("kfp.dsl.executor_main")
+
+
+def _containerized_message(component: Component) -> str:
+    image = component.container.image if component.container else "?"
+    return (
+        f"{component.name.removeprefix('comp-')} is a containerized Python component (@dsl.component(target_image="
+        f"{image!r})): its code lives in that image, not in the pipeline, so local runs cannot run it. The run did "
+        "not start. Remove target_image to run it locally, or build the image (kfp component build) and submit the "
+        "pipeline to Kubeflow."
+    )
 
 
 def _not_runnable(component: Component) -> str:

@@ -58,6 +58,7 @@ class Scheduler:
         self.nodes: dict[str, Node] = {}
         self.canceled = False
         self.broken = False
+        self.outputs: dict[str, Any] = {}  # the pipeline's own outputs, once its root DAG succeeded
         self.store_failure = ""
         self._state_saved, self._state_due = 0.0, False
         self._emit_lock = threading.Lock()
@@ -229,6 +230,7 @@ class Scheduler:
         dag.closed = True
         owner = dag.owner
         if owner is None:
+            self.outputs = {} if dag.failed or self.canceled else instances.pipeline_outputs(dag)
             return
         parameters, artifacts = instances.dag_outputs(dag)
         if owner.loop is None:
@@ -317,8 +319,9 @@ class Scheduler:
         live = self.handle.tasks  # RUNNING comes from the workers' events, not from the graph
         tasks = {node.id: self._task_result(node, live.get(node.id)) for node in list(self.nodes.values())}
         return RunResult(
-            self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message
-        )
+            self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message,
+            dict(self.outputs),
+        )  # fmt: skip
 
     def _task_result(self, node: Node, live: TaskStatus | None = None) -> TaskResult:
         state = live.state if live is not None and not node.state.finished else node.state
