@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -62,6 +63,7 @@ class _Server:
         self.listener.bind(address)
         self.listener.listen(128)
         self.running: dict[int, socket.socket] = {}  # task pid → the kernel's connection for it
+        self.temp: dict[int, str] = {}  # task pid → its private temporary folder, removed if the kernel dies
         self.spares: list[_Spare] = []
         self.refill_at = 0.0  # when forking a spare may be tried again
         self.selector = selectors.DefaultSelector()
@@ -102,6 +104,7 @@ class _Server:
             connection.close()
             return
         self.running[pid] = connection
+        self.temp[pid] = _temporary_folder(request)
         self._reap()
 
     def _hand_over(self, request: bytes, connection: socket.socket) -> int:
@@ -157,6 +160,7 @@ class _Server:
             if pid == 0:
                 return
             connection = self.running.pop(pid, None)
+            self.temp.pop(pid, None)
             if connection is not None:  # after the task's own report the kernel reads no further
                 with contextlib.suppress(OSError):
                     connection.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
@@ -202,6 +206,9 @@ class _Server:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         process_tree.kill_descendants()
+        for folder in self.temp.values():  # their supervisors were killed before they could
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
         _remove_folder(self.address)
         os._exit(0)
 
@@ -270,6 +277,14 @@ def _fill_caches() -> None:
     parser = argparse.ArgumentParser(prog="warm-up")
     parser.add_argument("--flag", type=str)
     parser.parse_known_args(["--flag", "value"])
+
+
+def _temporary_folder(request: bytes) -> str:
+    """The task's private temporary folder named in its request ("" if none)."""
+    try:
+        return str(json.loads(request).get("env", {}).get(task_supervisor.TEMP_ENV) or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _remove_folder(address: str) -> None:
