@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import immutability, supervision, task_main
+from kfp_notebook.backends.local import immutability, logs, supervision, task_main
 from kfp_notebook.backends.local.launch import ProcessGroups
 from kfp_notebook.ir import PythonProgram
 from kfp_notebook.parameters import coerce
+
+#: The end of a failed task's stderr shown in its message.
+FAILURE_LINES = 15
 
 
 @dataclass
@@ -166,6 +169,6 @@ def _read_parameter(text: str, parameter_type: str) -> Any:
 
 
 def _failure_message(folder: Path, code: int) -> str:
-    stderr = (folder / "stderr.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    tail = "\n".join(stderr[-15:])
+    tail = "\n".join(logs.last_lines(folder / "stderr.log", FAILURE_LINES + 5)).strip()  # (blank lines at the end)
+    tail = "\n".join(tail.splitlines()[-FAILURE_LINES:])
     return f"exited with code {code}" + (f"; end of its stderr:\n{tail}" if tail else "")
