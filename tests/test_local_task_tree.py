@@ -259,3 +259,18 @@ def test_a_script_leaves_no_starter_folder_and_no_traceback(how, tmp_path):
         assert done.returncode == 0 and "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     # the output pipes close when the starter ends too: by now it is gone
     assert not list(tmp_path.glob("kfp-notebook-*"))
+
+
+def test_a_tree_is_found_through_proc_children_or_every_process_parent(monkeypatch):
+    """Both ways of listing children give the same tree (kernels built without /proc/PID/task/TID/children)."""
+    shell = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
+    try:
+        eventually(lambda: len(process_tree.descendants(shell.pid)) == 2, timeout=10)
+        listed = process_tree.descendants(shell.pid)
+        monkeypatch.setattr(process_tree, "children", process_tree._children_by_parent)
+        assert sorted(process_tree.descendants(shell.pid)) == sorted(listed)
+        process_tree.kill_descendants(shell.pid)
+        assert shell.wait(10) is not None and not [pid for pid in listed if running(pid)]
+    finally:
+        shell.kill()
+        shell.wait()

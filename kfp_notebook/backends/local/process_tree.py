@@ -46,12 +46,14 @@ def _prctl(option: int, value: int) -> bool:
 
 
 def children(pid: int) -> list[int]:
-    """The live children of `pid` (of all its threads); [] where /proc does not list them."""
+    """The live children of `pid` (of all its threads); [] where there is no /proc."""
     found: list[int] = []
     try:
         threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return found
+    if not os.path.exists(f"/proc/{pid}/task/{threads[0]}/children"):  # a kernel built without it
+        return _children_by_parent(pid)
     for thread in threads:
         with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{thread}/children") as handle:
             found.extend(int(word) for word in handle.read().split())
@@ -105,6 +107,21 @@ def reap() -> list[tuple[int, int]]:
         if pid == 0:
             return ended
         ended.append((pid, status))
+
+
+def _children_by_parent(pid: int) -> list[int]:
+    """The live children of `pid`, found by reading every process's parent (slower: each process's stat)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 1 and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
+                found.append(int(name))
+    return found
 
 
 def _running(pid: int) -> bool:
