@@ -78,16 +78,20 @@ def signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def kill_descendants(pid: int | None = None, skip: Iterable[int] = (), reaping: bool = True) -> None:
+def kill_descendants(
+    pid: int | None = None, skip: Iterable[int] = (), reaping: bool = True, keep: Iterable[int] = ()
+) -> None:
     """SIGKILL every process below `pid` (this one when None), round after round until none is left.
 
     A killed parent's children re-parent to the nearest subreaper (this process, when it is one) and are
     found in the next round; with `reaping`, this process collects its ended children (so no zombie of its
-    own stays behind); a caller that waits for some children itself passes False.
+    own stays behind); a caller that waits for some children itself passes False. Processes in `keep` are
+    spared (their children are not).
     """
     pid = os.getpid() if pid is None else pid
+    spared = set(keep)
     for _ in range(KILL_ROUNDS):
-        found = descendants(pid, skip)
+        found = [child for child in descendants(pid, skip) if child not in spared]
         if not found:
             return
         signal_all(found, signal.SIGKILL)

@@ -23,6 +23,7 @@ from typing import Any
 
 from kfp_notebook.backends.local import process_tree, task_supervisor
 from kfp_notebook.backends.local.starter import TASK_MODULE, read_line
+from kfp_notebook.backends.local.supervision import WATCH_ENV
 
 #: Modules every task needs, imported once by the starter (children inherit them).
 WARM_MODULES = (
@@ -179,23 +180,22 @@ class _Server:
             process_tree.signal_all([stray], signal.SIGKILL)
 
     def _spare(self, control: socket.socket, ours: socket.socket, signal_mask: set[int | signal.Signals]) -> None:
-        """In the forked child: wait for a request, become that task, report its exit (never returns)."""
+        """In the forked child: the task's supervisor, with the task's process forked already; wait for a
+        request, run it, report its exit (never returns)."""
         code = 0
         try:
             others = [self.listener, ours, *self.running.values(), *(s.control for s in self.spares)]
             self.running, self.spares = {}, []
             _leave_starter(others, [self.wakeup_read], signal_mask)
+            supervisor = task_supervisor.Supervisor(_task_setup, private=(control.fileno(),))
             received = _receive(control)
             if received is None:  # the starter is gone before a task came
                 return
             request, connection = received
             code = 1
             connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
-            _become_task(request)
-            task_supervisor.PRIVATE_FDS.append(connection.fileno())  # the task's own process never holds it
-            code = _run_task(request["arguments"])
-            with contextlib.suppress(OSError):  # the kernel may have stopped listening (cancel, exit)
-                connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
+            _become_task(request)  # the supervisor's own output goes to the task's logs too
+            code = _supervise(supervisor, request, connection)
         finally:
             os._exit(code)
 
@@ -261,12 +261,34 @@ def _become_task(request: dict[str, Any]) -> None:
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", write_through=True)
 
 
-def _run_task(arguments: list[str]) -> int:
-    """Run the task module's main as `python -m` would; its exit status."""
+def _task_setup(message: bytes) -> Any:
+    """In the task's process: become the requested task; kfp's executor to run."""
     from kfp_notebook.backends.local import task_main
 
-    sys.argv = [TASK_MODULE, *arguments]
-    return task_supervisor.exit_code_of(task_main.main)
+    request = json.loads(message)
+    _become_task(request)
+    sys.argv = [TASK_MODULE, *request["arguments"]]
+    return task_main.execute
+
+
+def _supervise(supervisor: task_supervisor.Supervisor, request: dict[str, Any], connection: socket.socket) -> int:
+    """Run the request's task; its exit status reaches the kernel as soon as it is known (the tree dead)."""
+    reported = False
+
+    def report(code: int) -> None:
+        nonlocal reported
+        reported = True
+        with contextlib.suppress(OSError):  # the kernel may have stopped listening (cancel, exit)
+            connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
+
+    watch, temp = request["env"].get(WATCH_ENV, ""), request["env"].get(task_supervisor.TEMP_ENV)
+    message = json.dumps(request).encode()
+    code = task_supervisor.exit_code_of(
+        lambda: sys.exit(supervisor.run(message, int(watch) if watch.isdigit() else None, temp, report))
+    )
+    if not reported:
+        report(code)
+    return code
 
 
 def _fill_caches() -> None:

@@ -74,14 +74,16 @@ def main() -> None:
     from kfp_notebook.backends.local import supervision, task_supervisor
 
     watch = os.environ.pop(supervision.WATCH_ENV, "")
-    raise SystemExit(task_supervisor.supervise(execute, int(watch) if watch.isdigit() else None))
+    temp = os.environ.pop(task_supervisor.TEMP_ENV, None)
+    raise SystemExit(task_supervisor.supervise(execute, int(watch) if watch.isdigit() else None, temp))
 
 
 def execute() -> None:
     """In the task's own process: its inputs, its mounts, its temporary folder, then kfp's executor."""
     import tempfile
 
-    tempfile.tempdir = None  # found again from this task's TMPDIR (a forked task inherits the starter's)
+    # this task's own folder (a forked task would keep the starter's), without tempfile's probe of candidates
+    tempfile.tempdir = os.environ.get("TMPDIR") or None
     sys.argv = read_executor_input(sys.argv)
     refuse_input_writes(input_artifact_paths(sys.argv))
     mounts = json.loads(os.environ.get("KFP_NOTEBOOK_MOUNTS") or "{}")
