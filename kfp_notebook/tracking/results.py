@@ -53,16 +53,10 @@ class TaskResult:
         return values
 
     def log(self, tail: int | None = None) -> str:
-        """The task's stdout then stderr (the last `tail` lines of each, if given)."""
-        if not self.folder:
-            return ""
-        parts = []
-        for stream in ("stdout", "stderr"):
-            path = Path(self.folder) / f"{stream}.log"
-            if path.exists():
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                parts.append("\n".join(lines[-tail:] if tail else lines))
-        return "\n".join(p for p in parts if p)
+        """The task's stdout then stderr (the last `tail` lines of each, if given, read from the end)."""
+        from kfp_notebook.backends.local.logs import task_log
+
+        return task_log(self.folder, tail)
 
 
 def format_metric(value: Any, kind: str = "RAW") -> str:

@@ -20,6 +20,7 @@ from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
+from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandlerFactory
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.ir.parameters import pipeline_parameters
@@ -42,8 +43,10 @@ class LocalBackend(Backend):
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
                  environments_folder: str | os.PathLike[str] | None = None,
-                 task_env_passthrough: tuple[str, ...] = ()):  # fmt: skip
+                 task_env_passthrough: tuple[str, ...] = (),
+                 task_handler: TaskHandlerFactory = ProcessTaskHandler):  # fmt: skip
         self.runs_folder = runs_folder
+        self.task_handler = task_handler  # each run's task attempts go through one handler it makes
         self.environments = Path(environments_folder) if environments_folder else None
         self.passthrough = tuple(task_env_passthrough)
 
@@ -61,7 +64,9 @@ class LocalBackend(Backend):
         run_id, folder = _create(store, ir.name, yaml_text, values)
         cache = TaskCache(store.root / ".cache") if options.cache else None
         workers = options.workers or os.cpu_count() or 1
-        return Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments).start()
+        handler = self.task_handler()
+        scheduler = Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments, handler)
+        return scheduler.start()
 
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
         """Every run in the runs folder (the newest `count` when given)."""

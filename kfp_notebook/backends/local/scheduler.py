@@ -20,10 +20,11 @@ from kfp_notebook.backends.local import details, instances
 from kfp_notebook.backends.local.attempts import Attempts, Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.cel import CelError
-from kfp_notebook.backends.local.executor import Outcome, ProcessGroups
+from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandler
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
@@ -43,13 +44,13 @@ class Scheduler:
 
     def __init__(self, ir: PipelineIR, run_id: str, parameters: dict[str, Any], folder: Path, store: RunStore,
                  prepared: Prepared, workers: int, cache: TaskCache | None,
-                 environments: Path | None = None):  # fmt: skip
+                 environments: Path | None = None, handler: TaskHandler | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
         self.handle = RunHandle(
             run_id, ir.name, "local", self, notices=list(prepared.notices), expected=ir.expected_runs()
         )
         self.info = RunInfo.for_run(run_id)
-        self.groups = ProcessGroups()
+        self.handler = handler if handler is not None else ProcessTaskHandler()
         self.attempts = Attempts(self, prepared, cache, environments)
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"kfp-task-{run_id}")
         self.inbox: queue.Queue[Any] = queue.Queue()
@@ -79,7 +80,7 @@ class Scheduler:
         """Stop every task process (whole process groups) and end the run CANCELED."""
         self.canceled = True
         self.inbox.put(_CANCEL)
-        self.groups.stop_all()
+        self.handler.stop_all()
 
     def interrupt(self) -> str:
         self.cancel()
@@ -250,7 +251,7 @@ class Scheduler:
 
     def _cancel_everything(self, state: TaskState = TaskState.CANCELED) -> None:
         self.canceled = True
-        self.groups.stop_all()
+        self.handler.stop_all()
         message = "the run was stopped" if state is TaskState.CANCELED else self.handle.message
         for node in list(self.nodes.values()):
             if not node.state.finished:
