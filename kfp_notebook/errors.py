@@ -47,3 +47,17 @@ class CompileError(KfpNotebookError):
 
 class UnknownNameError(KfpNotebookError, LookupError):
     """A component or pipeline name that this kernel has not defined."""
+
+
+#: Where the user reads our messages: "notebook" (magics, the Python API) or "command" (the kfp-notebook command).
+_AUDIENCE = {"where": "notebook"}
+
+
+def speak_to_command_line() -> None:
+    """From now on messages advise the kfp-notebook command's flags (`--runs-dir`) instead of `%config`."""
+    _AUDIENCE["where"] = "command"
+
+
+def advice(in_notebook: str, on_command_line: str) -> str:
+    """The advice that fits where the user reads the message."""
+    return on_command_line if _AUDIENCE["where"] == "command" else in_notebook

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.errors import OptionError
@@ -52,6 +53,28 @@ KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false",
               "dict": "a JSON object", "str": "a string"}  # fmt: skip
 
 
+def check_finite(name: str, value: Any, given: str = "") -> Any:
+    """`value` when every number in it is finite; NaN and ±infinity (also `1e400`, too big for a double) are
+    refused everywhere: Kubeflow takes a run's parameters as protobuf Values, whose JSON cannot carry them."""
+    if finite(value):
+        return value
+    raise OptionError(
+        f"{given or f'parameter {name!r} = {value!r}'} is not a finite number (or holds one that is not): Kubeflow "
+        "takes parameters as protobuf Values, whose JSON has no NaN or Infinity. Pass a finite number "
+        "(for example 1e300), or declare the parameter as str and convert it in the component"
+    )
+
+
+def finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(finite(item) for item in value)
+    return True
+
+
 def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
     """A pipeline parameter given as text (`--param NAME=VALUE`), parsed for its declared type."""
     kind = PARAMETER_TYPES.get(parameter_type, "str")
@@ -69,12 +92,12 @@ def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
             raise ValueError
         if kind in ("list", "dict") and not isinstance(value, list if kind == "list" else dict):
             raise ValueError
-        return value
     except ValueError:
         examples = {"int": "3", "float": "0.5", "bool": "true", "list": "'[1, 2]'", "dict": """'{"a": 1}'"""}
         raise OptionError(
             f"--param {name}={text!r} is not {KIND_WORDS[kind]} (example: --param {name}={examples[kind]})"
         ) from None
+    return check_finite(name, value, f"--param {name}={text!r}")
 
 
 def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
@@ -88,8 +111,9 @@ def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
     typed = {}
     for name, value in given.items():
         kind = declared[name].type
-        typed[name] = (
-            parse_parameter(name, value, kind) if isinstance(value, str) and kind != "STRING" else coerce(value, kind)
+        typed[name] = check_finite(
+            name,
+            parse_parameter(name, value, kind) if isinstance(value, str) and kind != "STRING" else coerce(value, kind),
         )
     return typed
 

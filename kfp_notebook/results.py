@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.strict_json import number
+
 METRICS_SCHEMA = "system.Metrics"
 
 
@@ -47,7 +49,8 @@ class TaskResult:
             for artifact in items:
                 if artifact.get("type", {}).get("schemaTitle") == METRICS_SCHEMA:
                     metadata = artifact.get("metadata") or {}
-                    values.update({k: float(v) for k, v in metadata.items() if _is_number(v)})
+                    numbers = {k: number(v) for k, v in metadata.items()}  # "NaN" is how run.json keeps a NaN
+                    values.update({k: v for k, v in numbers.items() if v is not None})
         return values
 
     def log(self, tail: int | None = None) -> str:
@@ -68,10 +71,6 @@ def format_metric(value: Any, kind: str = "RAW") -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return str(value)
     return f"{value * 100:.3f}%" if kind.upper() == "PERCENTAGE" else f"{value:.3f}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _v1_formats(uri: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
+from kfp_notebook.backends.local.store import default_runs_folder
 from kfp_notebook.errors import OptionError, UnknownNameError
 from kfp_notebook.registry import Registry
 from kfp_notebook.status import RunHandle
@@ -27,7 +28,7 @@ class Settings:
     """What `%config KfpMagics.<name>` sets (the magics copy their traits here)."""
 
     output_dir: str = "."
-    runs_dir: str | os.PathLike[str] | None = None
+    runs_dir: str | os.PathLike[str] | None = field(default_factory=lambda: str(default_runs_folder()))
     workers: int = 0
     cache: bool = True
     base_image: str | None = None

@@ -17,7 +17,7 @@ from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
-from kfp_notebook.errors import KfpNotebookError, UnknownNameError
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.parameters import pipeline_parameters
 from kfp_notebook.results import RunResult, TaskResult
@@ -102,9 +102,10 @@ def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any]) 
     try:
         return store.create(name, yaml_text, values)
     except OSError as exc:
+        fix = advice("%config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)", "--runs-dir DIR")
         raise RunsFolderError(
             f"cannot write a run folder in {store.root} ({exc.strerror or exc}), so the run did not start. "
-            "Choose a writable folder: %config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)."
+            f"Choose a writable folder: {fix}."
         ) from None
 
 
