@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import strict_json
-from kfp_notebook.errors import KfpNotebookError, speak_to_command_line
+from kfp_notebook.errors import KfpNotebookError, command_line_audience
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CONNECT_FLAGS = ("--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host")
@@ -69,9 +69,9 @@ class Output:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     output = Output(args.json, args.verbose)
-    speak_to_command_line()
     try:
-        return int(COMMANDS[args.command](args, output))
+        with command_line_audience():
+            return int(COMMANDS[args.command](args, output))
     except KfpNotebookError as exc:
         output.error(str(exc), getattr(exc, "traceback", ""))
         return EXIT_USAGE

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class KfpNotebookError(Exception):
     """Base class of every error a user should read (shown without a traceback inside magics)."""
@@ -56,6 +59,17 @@ _AUDIENCE = {"where": "notebook"}
 def speak_to_command_line() -> None:
     """From now on messages advise the kfp-notebook command's flags (`--runs-dir`) instead of `%config`."""
     _AUDIENCE["where"] = "command"
+
+
+@contextmanager
+def command_line_audience() -> Iterator[None]:
+    """Messages advise the command's flags while the block runs (the kfp-notebook command in this process)."""
+    before = _AUDIENCE["where"]
+    _AUDIENCE["where"] = "command"
+    try:
+        yield
+    finally:
+        _AUDIENCE["where"] = before
 
 
 def advice(in_notebook: str, on_command_line: str) -> str:

@@ -200,3 +200,43 @@ def test_control_characters_are_escaped_one_line():
     assert shown_text("a\nb\r\t\x1b[0m\u202e\u2066\x85") == "a\\nb\\r\\t\\x1b[0m\\u202e\\u2066\\x85"
     assert shown_text("naïve — ok ✓") == "naïve — ok ✓"
     assert "\n" not in repr(RunHistory([]))
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [("", "is empty"), ("not json {", "not JSON"), ('{"a": 1}', "not a Jupyter notebook"), ("[1]", "not a Jupyter")],
+)
+@pytest.mark.parametrize("command", [["run"], ["compile"], ["submit", "--host", "http://127.0.0.1:9"]])
+def test_a_file_that_is_not_a_notebook_is_a_usage_error_in_one_line(tmp_path, capsys, content, says, command):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(content, encoding="utf-8")
+    assert cli.main([command[0], str(path), *command[1:]]) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and says in captured.err and "Traceback" not in captured.err
+    assert cli.main([command[0], str(path), "--json", *command[1:]]) == cli.EXIT_USAGE
+    assert says in strict(capsys.readouterr().out)["error"]
+
+
+def test_cli_logs_refuses_tail_0_as_the_magic_does(tmp_path, capsys, ip):
+    assert cli.main(["logs", "train", "--tail", "0", "--runs-dir", str(tmp_path)]) == cli.EXIT_USAGE
+    cli_message = capsys.readouterr().err
+    with pytest.raises(UsageError) as magic:
+        ip.run_line_magic("kfp", "logs train --tail 0")
+    assert "--tail '0' must be a whole number of at least 1" in cli_message and str(magic.value) in cli_message
+
+
+def test_cli_messages_advise_runs_dir_not_config(tmp_path, capsys):
+    from kfp_notebook.errors import command_line_audience
+
+    assert cli.main(["logs", "train", "--runs-dir", str(tmp_path / "none")]) == cli.EXIT_USAGE
+    message = capsys.readouterr().err
+    assert "--runs-dir" in message and "%config" not in message and "%kfp run" not in message
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    from kfp_notebook.backends.local.runner import RunsFolderError, _create
+
+    with pytest.raises(RunsFolderError) as refused, command_line_audience():
+        _create(RunStore(blocked / "runs"), "p", "y", {})
+    assert "--runs-dir DIR" in str(refused.value) and "%config" not in str(refused.value)
+    with pytest.raises(RunsFolderError, match=r"%config KfpMagics\.runs_dir"):  # in a notebook, as before
+        _create(RunStore(blocked / "runs"), "p", "y", {})
