@@ -1,4 +1,4 @@
-"""The kfp-notebook command: compile, run, submit, runs, logs and doctor for a notebook, from a terminal or CI.
+"""The kfp-notebook command: compile, run, submit, runs, logs, stop and doctor for a notebook, from a terminal or CI.
 
 Exit codes: 0 success, 1 the run failed (or the doctor found a FAIL), 2 a usage or notebook error.
 """
@@ -137,6 +137,14 @@ def logs_command(args: argparse.Namespace, output: Output) -> int:
     return EXIT_OK
 
 
+def stop_command(args: argparse.Namespace, output: Output) -> int:
+    """Ask the kernel that runs a local run to stop it (it ends CANCELED); a LOST run's processes are stopped."""
+    backend = _local_backend(args)
+    said = backend.stop(args.run)
+    output.result({"run_id": args.run, "state": backend.run_state(args.run).state, "message": said}, said)
+    return EXIT_OK
+
+
 def _local_backend(args: argparse.Namespace) -> Any:
     from kfp_notebook.backends.local.runner import LocalBackend
 
@@ -165,6 +173,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "submit": submit_command,
     "runs": runs_command,
     "logs": logs_command,
+    "stop": stop_command,
     "doctor": doctor_command,
 }
 
@@ -302,6 +311,9 @@ def parser() -> argparse.ArgumentParser:
     _local(_connect(_common(commands.add_parser("runs", help="recent runs (local, or --kubeflow)"))))
     commands.choices["runs"].add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     _logs(_local(_connect(_common(commands.add_parser("logs", help="a task's log (local, or --kubeflow)")))))
+    stop = _common(commands.add_parser("stop", help="stop a local run, whichever kernel runs it"))
+    stop.add_argument("run", help="the run id (kfp-notebook runs lists them)")
+    stop.add_argument("--runs-dir", default="kfp_runs", help="folder of the local runs (default: kfp_runs)")
     _connect(_notebook(commands.add_parser("doctor", help="check KFP, the cluster and what a pipeline needs"), True))
     return main_parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from kfp_notebook.backends.local.importing import importer_problem
 from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
 from kfp_notebook.backends.local.pod import check_field_paths
 from kfp_notebook.backends.local.scheduler import Scheduler
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import RunStore, request_stop
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
@@ -22,6 +23,9 @@ from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.parameters import pipeline_parameters
 from kfp_notebook.results import RunResult, TaskResult
 from kfp_notebook.status import RunHandle
+
+#: Seconds `stop` waits for the run's own kernel to end it before stopping the task processes itself.
+STOP_PATIENCE = 10.0
 
 
 class NotRunnableLocally(KfpNotebookError):
@@ -74,15 +78,33 @@ class LocalBackend(Backend):
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""
         return RunStore(self.runs_folder).load(run_id)
 
-    def stop(self, run_id: str) -> str:
-        """Stop every task process of a run this kernel did not start (pid + start time checked); says what."""
-        result = RunStore(self.runs_folder).load(run_id)
-        stopped = stop_leftovers(Path(result.folder or ""))
+    def stop(self, run_id: str, patience: float = STOP_PATIENCE) -> str:
+        """Stop a run this kernel did not start: its kernel is asked to (it ends the run CANCELED and starts
+        nothing more); whatever task process is still running after that, or of a LOST run, is stopped here."""
+        store = RunStore(self.runs_folder)
+        result = store.load(run_id)
+        folder = Path(result.folder or store.root / result.run_id)
+        if result.state in ("PENDING", "RUNNING"):
+            request_stop(folder, f"pid {os.getpid()}")
+            result = _wait_until_finished(store, result.run_id, patience)
+        stopped = stop_leftovers(folder)
         what = f"stopped the processes of {', '.join(stopped)}" if stopped else "no process of it was running"
+        if result.state in ("PENDING", "RUNNING"):
+            what = f"its kernel did not answer the stop request within {patience:g} s; {what}"
         return f"run {result.run_id} ({result.state}): {what}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
+
+
+def _wait_until_finished(store: RunStore, run_id: str, patience: float) -> RunResult:
+    """The run as its folder shows it once it has finished, or after `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = store.load(run_id)
+        if result.state not in ("PENDING", "RUNNING") or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
 
 
 def _task(result: RunResult, task: str) -> TaskResult:
