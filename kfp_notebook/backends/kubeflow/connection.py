@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
+from kfp_notebook.backends.kubeflow.redaction import redact, remember_client, server_text
+from kfp_notebook.backends.kubeflow.redaction import remember as remember_secret
 from kfp_notebook.errors import KfpNotebookError
 
 AUTH_KINDS = ("none", "token", "cookie", "sa", "dex")
@@ -29,7 +31,10 @@ GET_RETRIES = 3
 
 
 class KubeflowConnectionError(KfpNotebookError):
-    """Kubeflow Pipelines cannot be reached or refuses us; the message says why and what to do."""
+    """Kubeflow Pipelines cannot be reached or refuses us; the message says why and what to do (never a secret)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ def client(connection: Connection, secret: str | None = None) -> Any:
             )
         except Exception as exc:
             raise explain(connection, exc) from None
+    remember_client(made)
     harden(made, connection.timeout)
     try:
         kfp_compat.healthz(made)
@@ -150,7 +156,7 @@ def probe(connection: Connection, credentials: dict[str, Any]) -> None:
     except Exception as exc:
         raise explain(connection, exc) from None
     if response.status != 200:
-        raise explain(connection, _Status(response.status, response.data.decode("utf-8", "replace")[:200]))
+        raise explain(connection, _Status(response.status, server_text(response.data)))
     try:
         json.loads(response.data)
     except ValueError:
@@ -164,6 +170,13 @@ class _Status(Exception):
 
 
 def _credentials(connection: Connection, secret: str | None) -> dict[str, Any]:
+    """What kfp.Client needs to authenticate; each secret in it is remembered, to be redacted from server texts."""
+    credentials = _made_credentials(connection, secret)
+    remember_secret(credentials.get("existing_token"), credentials.get("cookies"))
+    return credentials
+
+
+def _made_credentials(connection: Connection, secret: str | None) -> dict[str, Any]:
     if connection.auth == "dex":
         return {"cookies": login(connection, secret)}
     if connection.auth == "token":
@@ -184,8 +197,11 @@ def login(connection: Connection, password: str | None = None) -> str:
     if not connection.user:
         raise KubeflowConnectionError("--auth dex needs --user EMAIL (for example --user user@example.com)")
     password = password or os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {connection.user}: ")
+    remember_secret(password)
     verify: bool | str = False if connection.insecure else (connection.ca_cert or True)
-    return dex_session(connection.host, connection.user, password, verify, connection.timeout)
+    cookie = dex_session(connection.host, connection.user, password, verify, connection.timeout)
+    remember_secret(cookie)
+    return cookie
 
 
 def harden(made: Any, timeout: float) -> None:
@@ -205,7 +221,7 @@ def harden(made: Any, timeout: float) -> None:
 def explain(connection: Connection, exc: Exception) -> KubeflowConnectionError:
     """One message per kind of failure, with what to do."""
     status = getattr(exc, "status", None)
-    text = f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {server_text(str(exc))}"
     if status in (401, 403):
         return KubeflowConnectionError(
             f"{connection.host} refused the credentials (HTTP {status}); check --auth {connection.auth} "
@@ -218,8 +234,10 @@ def explain(connection: Connection, exc: Exception) -> KubeflowConnectionError:
         )
     if "SSL" in text or "certificate" in text.lower():
         return KubeflowConnectionError(
-            f"TLS to {connection.host} failed ({exc}); pass --ca-cert PATH, or --insecure for a test cluster"
+            f"TLS to {connection.host} failed ({server_text(str(exc))}); "
+            "pass --ca-cert PATH, or --insecure for a test cluster"
         )
     if status is not None:
-        return KubeflowConnectionError(f"{connection.host} answered HTTP {status}: {getattr(exc, 'body', '') or exc}")
+        said = server_text(getattr(exc, "body", "") or str(exc))
+        return KubeflowConnectionError(f"{connection.host} answered HTTP {status}: {said}")
     return KubeflowConnectionError(f"cannot reach {connection.host}: {text}. Check the host and that Kubeflow is up")
