@@ -107,3 +107,27 @@ def test_remembered_credentials_are_redacted_anywhere_in_a_text():
     shown = server_text("you sent pw-Very-Secret-9 and cookievalue123 and othervalue456\nbye")
     assert shown == "you sent *** and *** and *** bye"
     assert server_text("y" * 1000).endswith("… (700 more characters)")
+
+
+def test_a_remembered_connection_keeps_every_setting_and_a_flag_given_now_wins(monkeypatch, tmp_path):
+    from kfp_notebook.backends.kubeflow.connection import Connection, remember
+
+    given = Connection("https://kfp.example/pipeline", "team", "token", "https://ui.example", "/ca.pem", True, 30, "me")
+    remember(given)
+    assert resolve(None, None, None) == given
+    assert resolve(None, None, None, ui_host="https://other-ui", ca_cert="/other.pem").ca_cert == "/other.pem"
+    assert resolve(None, None, None, ui_host="https://other-ui").ui_host == "https://other-ui"
+    monkeypatch.setenv("KF_PIPELINES_UI_ENDPOINT", "https://env-ui")
+    assert resolve(None, None, None).ui_host == "https://env-ui"  # the environment over what was remembered
+    assert resolve("https://h", None, None, ui_host="https://flag-ui").ui_host == "https://flag-ui"  # a flag over both
+    assert resolve("https://h", None, None).ui_host == "https://env-ui"
+
+
+def test_connect_help_lists_every_flag_connect_takes():
+    import re
+
+    from kfp_notebook.magics.help_texts import KFP_HELP
+    from kfp_notebook.magics.kfp_commands import CONNECT_OPTIONS
+
+    block = KFP_HELP.split("%kfp connect", 1)[1].split("%kfp submit", 1)[0]
+    assert set(re.findall(r"--[a-z][a-z-]*", block)) == {flag.rstrip("!") for flag in CONNECT_OPTIONS}

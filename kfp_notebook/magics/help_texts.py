@@ -45,8 +45,10 @@ KFP_HELP = """%kfp SUBCOMMAND ...
   %kfp stop [RUN]                     stop a running run (the latest by default); a local run of
                                       another kernel, or LOST: stop its task processes still running
   %kfp connect --host URL [--namespace NS] [--auth none|token|cookie|sa|dex] [--user EMAIL]
-               [--ca-cert PATH] [--insecure]
-                                      connect to Kubeflow Pipelines (secrets from env or a prompt)
+               [--ca-cert PATH] [--insecure] [--ui-host URL]
+                                      connect to Kubeflow Pipelines (secrets from env or a prompt);
+                                      --ui-host: the KFP UI for links and logs (else
+                                      $KF_PIPELINES_UI_ENDPOINT); settings are remembered
   %kfp submit [PIPELINE] [--experiment NAME] [--run-name NAME] [--param NAME=VALUE]... [--no-wait]
                [--skip-checks]        upload, create a run on Kubeflow, follow it live (refused first
                                       when a secret, key or PVC it mounts is missing in the cluster)

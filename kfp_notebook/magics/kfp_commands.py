@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kfp_notebook.magics import KfpMagics
 
 Command = Callable[["KfpMagics", list[str]], Any]
+CONNECT_OPTIONS = ["--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host", "--insecure!"]
 
 
 def dispatch(magics: KfpMagics, words: list[str]) -> Any:
@@ -173,8 +174,7 @@ def connect_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.backends.kubeflow import connect
     from kfp_notebook.backends.kubeflow.connection import remember, resolve
 
-    spec = ["--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host", "--insecure!"]
-    args = _parse("%kfp connect", words, [], spec)
+    args = _parse("%kfp connect", words, [], CONNECT_OPTIONS)
     options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host, "user": args.user}
     connection = resolve(args.host, args.namespace, args.auth, **options)
     magics.session.connect(connect(connection))

@@ -64,7 +64,8 @@ def settings_file() -> Path:
 
 
 def remember(connection: Connection) -> None:
-    """Keep host, namespace and auth kind (no token, cookie or password) for the next session."""
+    """Keep every setting (host, namespace, auth kind, user, UI host, CA file, insecure, timeout), never a token,
+    cookie or password, for the next session."""
     path = settings_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(connection), indent=2), encoding="utf-8")
@@ -81,20 +82,22 @@ def remembered() -> Connection | None:
 
 
 def resolve(host: str | None, namespace: str | None, auth: str | None, **options: Any) -> Connection:
-    """The connection to use: given values, else kfp's environment variables, else the in-cluster defaults."""
+    """The connection to use: given values, else kfp's environment variables, else the remembered connection,
+    else the in-cluster defaults (the UI host: --ui-host, else KF_PIPELINES_UI_ENDPOINT, else remembered)."""
     if auth is not None and auth not in AUTH_KINDS:
         raise KubeflowConnectionError(f"--auth {auth!r} is not one of {', '.join(AUTH_KINDS)}")
     in_cluster = Path(os.environ.get("KF_PIPELINES_SA_TOKEN_PATH", SA_TOKEN_PATH)).exists()
     previous = remembered() if host is None and not os.environ.get("KF_PIPELINES_ENDPOINT") else None
-    if previous is not None:
+    options = {k: v for k, v in options.items() if v is not None and v is not False}  # given explicitly
+    fallback_ui = None
+    if previous is not None:  # every setting remembered, each one given now winning
         namespace, auth = namespace or previous.namespace, auth or previous.auth
-        options.setdefault("user", previous.user)
-        options = {k: v for k, v in options.items() if v is not None}
-        host = previous.host
+        for key in ("user", "ca_cert", "insecure", "timeout"):
+            options.setdefault(key, getattr(previous, key))
+        host, fallback_ui = previous.host, previous.ui_host
     host = host or os.environ.get("KF_PIPELINES_ENDPOINT")
     if host is None and in_cluster:
-        host = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
-        options.setdefault("ui_host", IN_CLUSTER_UI)
+        host, fallback_ui = "http://ml-pipeline.kubeflow.svc.cluster.local:8888", IN_CLUSTER_UI
     if host is None:
         raise KubeflowConnectionError(
             "no Kubeflow Pipelines host: `%kfp connect --host https://HOST/pipeline`, or set KF_PIPELINES_ENDPOINT"
@@ -104,8 +107,7 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
             f"--host {host!r} must start with http:// or https:// (example: https://kubeflow.example.com/pipeline)"
         )
     kind = auth or ("sa" if in_cluster else "none")
-    ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or options.pop("ui_host", None)
-    options.pop("ui_host", None)
+    ui_host = options.pop("ui_host", None) or os.environ.get("KF_PIPELINES_UI_ENDPOINT") or fallback_ui
     return Connection(host.rstrip("/"), namespace, kind, ui_host, **options)
 
 
