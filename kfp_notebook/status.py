@@ -9,12 +9,15 @@ backend needs to know which backend a handle came from.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, Protocol
+
+_log = logging.getLogger("kfp_notebook")
 
 
 class TaskState(str, Enum):
@@ -125,6 +128,7 @@ class RunHandle:
         self._controls = controls
         self._tasks: dict[str, TaskStatus] = {}
         self._subscribers: list[Subscriber] = []
+        self._failed_subscribers: list[Subscriber] = []
         self._changed = threading.Condition()
 
     def __repr__(self) -> str:
@@ -217,8 +221,17 @@ class RunHandle:
         for callback in subscribers:
             try:
                 callback(event)
-            except Exception:
-                self._unsubscribe(callback)
+            except Exception as exc:  # the run goes on, and so do the subscriber's updates; the user is told
+                self._subscriber_failed(callback, exc)
+
+    def _subscriber_failed(self, callback: Subscriber, exc: Exception) -> None:
+        """Log a subscriber's first failure (with its traceback) and show it in the run's notices, once."""
+        if any(failed is callback for failed in self._failed_subscribers):
+            return
+        self._failed_subscribers.append(callback)
+        name = getattr(callback, "__qualname__", None) or type(callback).__name__
+        _log.error("a subscriber of run %s (%s) failed; it keeps getting events", self.run_id, name, exc_info=exc)
+        self.notices.append(f"showing this run's progress failed ({name}: {type(exc).__name__}: {exc}); it goes on")
 
     def _apply(self, event: TaskEvent) -> None:
         if event.connection is not None:

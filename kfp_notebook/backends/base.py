@@ -73,6 +73,8 @@ class Backend(ABC):
     """Runs compiled pipelines somewhere."""
 
     name: str = ""
+    #: Finished runs can be read back from the backend (`runs`, `task_log`…), so a session need not hold them.
+    keeps_finished_runs: bool = False
 
     @abstractmethod
     def start(self, yaml_text: str, parameters: dict[str, Any] | None, options: RunOptions) -> RunHandle:

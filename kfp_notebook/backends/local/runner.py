@@ -36,6 +36,7 @@ class LocalBackend(Backend):
     """Runs pipelines on this machine, the embedded default; runs are kept in a runs folder."""
 
     name = "local"
+    keeps_finished_runs = True
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
                  environments_folder: str | os.PathLike[str] | None = None,
@@ -73,6 +74,10 @@ class LocalBackend(Backend):
     def task_result(self, run_id: str | None, task: str) -> TaskResult:
         """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
         return _task(RunStore(self.runs_folder).load(run_id), task)
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether the runs folder has a run of that id."""
+        return RunStore(self.runs_folder).has(run_id)
 
     def run_state(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""

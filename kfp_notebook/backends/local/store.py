@@ -98,6 +98,10 @@ class RunStore:
                 records.append(record)
         return sorted(records, key=lambda r: r.started or 0, reverse=True)
 
+    def has(self, run_id: str) -> bool:
+        """Whether a run of that id has a folder with a run.json here."""
+        return bool(_RUN_ID.fullmatch(run_id)) and (self.root / run_id / "run.json").is_file()
+
     def load(self, run_id: str | None = None) -> RunResult:
         """A run's results from disk (the newest readable run when no id is given)."""
         runs = self.list_runs()
