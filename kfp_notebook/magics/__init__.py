@@ -46,6 +46,7 @@ class KfpMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.session = Session()
+        self.session.registry.namespace = shell.user_ns if shell is not None else None
         self._settings_changed()
         self._notebook = NotebookHistory(self._cell_sources)
 
