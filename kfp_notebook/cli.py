@@ -212,6 +212,13 @@ def check_notebook(path: Path) -> None:
         raise KfpNotebookError(f"{path} is not a notebook: not JSON ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list) or "nbformat" not in document:
         raise KfpNotebookError(f"{path} is JSON but not a Jupyter notebook (no 'cells' list and 'nbformat' version)")
+    broken = next((n for n, cell in enumerate(document["cells"], 1) if not _is_cell(cell)), None)
+    if broken is not None:
+        raise KfpNotebookError(f"{path} is not a valid notebook: its cell {broken} has no cell_type and source")
+
+
+def _is_cell(cell: Any) -> bool:
+    return isinstance(cell, dict) and isinstance(cell.get("cell_type"), str) and "source" in cell
 
 
 def _call(function: str, *arguments: Any) -> str:

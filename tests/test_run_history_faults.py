@@ -204,7 +204,13 @@ def test_control_characters_are_escaped_one_line():
 
 @pytest.mark.parametrize(
     ("content", "says"),
-    [("", "is empty"), ("not json {", "not JSON"), ('{"a": 1}', "not a Jupyter notebook"), ("[1]", "not a Jupyter")],
+    [
+        ("", "is empty"),
+        ("not json {", "not JSON"),
+        ('{"a": 1}', "not a Jupyter notebook"),
+        ("[1]", "not a Jupyter"),
+        ('{"nbformat": 4, "cells": ["x = 1"]}', "its cell 1 has no cell_type"),
+    ],
 )
 @pytest.mark.parametrize("command", [["run"], ["compile"], ["submit", "--host", "http://127.0.0.1:9"]])
 def test_a_file_that_is_not_a_notebook_is_a_usage_error_in_one_line(tmp_path, capsys, content, says, command):

@@ -22,6 +22,7 @@ from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.parameters import coerce, parse_parameter
 from kfp_notebook.status import RunHandle, TaskStatus
+from kfp_notebook.strict_json import jsonable
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
@@ -217,7 +218,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
 
         def show(details: dict[str, Any]) -> None:
             if self._selected == selected:
-                self.details = details
+                self.details = jsonable(details)  # strict JSON for the front end: a NaN metric is "NaN"
 
         in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
 
