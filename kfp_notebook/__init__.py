@@ -48,12 +48,10 @@ def run(
 
     Interrupting the wait (Ctrl-C, or the notebook's stop button) stops every task of the run.
     """
-    from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
     session = Session.current()
-    runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
-    handle = session.start(pipeline, params, "local", RunOptions(workers, cache, runs_folder))
+    handle = session.start(pipeline, params, "local", {"workers": workers, "cache": cache, "runs_folder": runs_folder})
     if wait and session.wait(handle) is not None:
         raise KeyboardInterrupt
     return handle
@@ -72,12 +70,10 @@ def show(
 
     Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
     """
-    from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
-    session = Session.current()
-    runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
-    return session.show(pipeline, name, output_dir, RunOptions(workers, cache, runs_folder))
+    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder}
+    return Session.current().show(pipeline, name, output_dir, options)
 
 
 def runs(pipeline: Any = None, *, runs_folder: str | os.PathLike[str] | None = None) -> Any:

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
+from kfp_notebook.backends import registry as backend_registry
+from kfp_notebook.backends.base import Backend, BackendOptions
 from kfp_notebook.backends.local.store import default_runs_folder
-from kfp_notebook.errors import OptionError, UnknownNameError
+from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.registry import Registry
-from kfp_notebook.status import RunHandle, TaskEvent
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.task_ids import find_task_id
 
 if TYPE_CHECKING:
     from kfp_notebook.view.panel import PipelinePanel
@@ -37,8 +40,9 @@ class Settings:
     environments_dir: str | os.PathLike[str] | None = None
     task_env_passthrough: tuple[str, ...] = ()  # kernel variables local tasks get on purpose
 
-    def local_options(self) -> RunOptions:
-        return RunOptions(workers=self.workers or None, cache=self.cache, runs_folder=self.runs_dir)
+    def run_defaults(self) -> dict[str, Any]:
+        """What the settings say about runs (each backend takes the options it has: today the local one)."""
+        return {"workers": self.workers or None, "cache": self.cache, "runs_folder": self.runs_dir}
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Session:
     last_run: str | None = None  # the run this kernel started last: what %kfp status/logs mean without --run
     panels: dict[str, PipelinePanel] = field(default_factory=dict)  # the latest panel of each pipeline (kfp name)
     shown: weakref.WeakSet[PipelinePanel] = field(default_factory=weakref.WeakSet)  # panels on screen (Submit)
-    kubeflow: Backend | None = None
+    connected: dict[str, Backend] = field(default_factory=dict)  # remote backends by name, once connected
 
     @staticmethod
     def current() -> Session:
@@ -80,37 +84,40 @@ class Session:
         return self.registry.current_component(component) if component is not None else pipeline
 
     def compile(self, pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
-        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.ir.compiling import compile_yaml
 
         return compile_yaml(self.current_form(pipeline), path)
 
     # -- backends and runs ----------------------------------------------------------------------------
 
     def backend(self, where: str) -> Backend:
-        if where == "local":
-            from kfp_notebook.backends.local.runner import LocalBackend
-
-            settings = self.settings
-            return LocalBackend(settings.runs_dir, settings.environments_dir, settings.task_env_passthrough)
-        if where == "kubeflow":
-            if self.kubeflow is None:
-                raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
-            return self.kubeflow
-        raise OptionError(f"unknown backend {where!r} (backends: local, kubeflow)")
+        """The backend called `where` (see `backends.registry`), with this kernel's settings and connection."""
+        return backend_registry.factory(where)(self.settings, self.connected.get(where))
 
     def backends(self) -> list[Backend]:
-        """The backends runs can be listed from: local, and Kubeflow when connected."""
-        return [self.backend("local"), *([self.kubeflow] if self.kubeflow is not None else [])]
+        """The backends runs can be listed from: local, and every connected one."""
+        return [self.backend("local"), *self.connected.values()]
+
+    def remote(self) -> Backend | None:
+        """The backend `%kfp submit` and the panel's Submit button send runs to: the one connected last."""
+        return next(reversed(self.connected.values()), None)
+
+    def _able(self, ability: str) -> Backend:
+        """The first backend that can do what `ability` (a `Capabilities` field) names."""
+        return next(b for b in self.backends() if getattr(b.capabilities, ability))
 
     def start(self, pipeline: Any, parameters: dict[str, Any] | None = None, where: str = "local",
-              options: RunOptions | None = None, panel: PipelinePanel | None = None) -> RunHandle:  # fmt: skip
-        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it."""
-        if options is None:
-            options = self.settings.local_options() if where == "local" else RunOptions()
+              options: BackendOptions | dict[str, Any] | None = None, panel: PipelinePanel | None = None
+              ) -> RunHandle:  # fmt: skip
+        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it.
+
+        `options` are the backend's own (its options class, or a dict of them); unset ones come from the settings.
+        """
         backend = self.backend(where)
-        handle = backend.start(self.compile(pipeline), parameters, options)
+        defaults = {k: v for k, v in self.settings.run_defaults().items() if k in _fields(backend.options_type)}
+        handle = backend.start(self.compile(pipeline), parameters, backend.options(options, defaults))
         self.runs[handle.run_id], self.last_run = handle, handle.run_id
-        if backend.keeps_finished_runs:
+        if backend.capabilities.reads_records:  # a finished run is read back from its record, not held
             handle.subscribe(self._forget_when_finished)
         for shown in {id(p): p for p in (self.panels.get(handle.pipeline_name), panel) if p is not None}.values():
             shown.follow(handle)
@@ -149,32 +156,27 @@ class Session:
             handle.cancel()
             handle.wait(30)
             return f"run {handle.run_id}: {handle.state.value}"
-        return self._local().stop(run_id)
+        return self._able("stops_foreign_runs").stop_foreign(run_id)
 
     def recorded_run(self, run_id: str | None = None) -> Any:
         """A local run as its folder shows it now (the newest when None), whichever kernel runs or ran it."""
-        return self._local().run_state(run_id)
+        return self._able("reads_records").run_record(run_id)
 
     def follow_log(self, task: str, run_id: str | None, write: Callable[[str], None], poll: float = 0.5) -> str:
         """Write a task's log as it grows until the task ends (of this kernel's latest run by default); returns its
-        final state. A run of this kernel that is not on this machine is followed through its handle."""
-        from kfp_notebook.backends.local.details import LogFollower
+        final state. A run of this kernel that no backend keeps a record of is followed through its handle."""
+        run_id = run_id or self.last_run
+        handle = self.runs.get(run_id or "")
+        if handle is not None and not self._has_record(handle.run_id):
+            return follow_handle_log(handle, task, write, poll)
+        return self._able("follows_logs").follow_task_log(run_id, task, write, poll)
 
-        local = self._local()
-        run_id = run_id or self.last_run or local.run_state(None).run_id
-        if run_id in self.runs and not local.has_run(run_id):
-            return follow_handle_log(self.runs[run_id], task, write, poll)
-        follower = LogFollower(local.task_result(run_id, task).folder)
-        while True:
-            write(follower.read_new())
-            found = local.task_result(run_id, task)
-            if found.state not in ("PENDING", "RUNNING"):
-                write(follower.read_new())
-                return found.state
-            time.sleep(poll)
-
-    def _local(self) -> Any:
-        return self.backend("local")
+    def _has_record(self, run_id: str) -> bool:
+        try:
+            self.recorded_run(run_id)
+        except UnknownNameError:
+            return False
+        return True
 
     def runs_of(self, pipeline: str | None = None) -> dict[str, list[RunRecord]]:
         """Recent runs by backend, newest first (of one pipeline, by its kfp name, when given)."""
@@ -216,7 +218,7 @@ class Session:
     # -- panels and Kubeflow ---------------------------------------------------------------------------
 
     def show(self, pipeline: Any, name: str | None = None, output_dir: str | None = None,
-             options: RunOptions | None = None) -> PipelinePanel:  # fmt: skip
+             options: dict[str, Any] | None = None) -> PipelinePanel:  # fmt: skip
         from kfp_notebook.view.panel import PipelinePanel
 
         pipeline = self.current_form(pipeline)
@@ -228,8 +230,9 @@ class Session:
         return panel
 
     def connect(self, backend: Backend) -> None:
-        """Kubeflow is connected: `%kfp submit` and every panel's Submit button send runs there."""
-        self.kubeflow = backend
+        """A remote backend is connected: `%kfp submit` and every panel's Submit button send runs there."""
+        self.connected.pop(backend.name, None)
+        self.connected[backend.name] = backend
         for panel in self.shown:
             panel.enable_submit()
 
@@ -250,13 +253,16 @@ def follow_handle_log(handle: RunHandle, task: str, write: Callable[[str], None]
 def find_task(handle: RunHandle, task: str) -> str:
     """A task of the run by id or by name (the first instance, for tasks inside loops)."""
     tasks = handle.tasks
-    if task in tasks:
-        return task
-    wanted = {task, task.replace("_", "-")}
-    for task_id, status in tasks.items():
-        if status.name in wanted or task_id.rsplit("/", 1)[-1] in wanted:
-            return task_id
+    found = find_task_id(tasks, task, {task_id: status.name for task_id, status in tasks.items()})
+    if found is not None:
+        return found
     raise UnknownNameError(
         f"no task {task!r} in run {handle.run_id} (tasks: {', '.join(tasks) or 'none yet'}); "
         "name one of them, for example `%kfp logs " + (next(iter(tasks), "train")) + "`"
     )
+
+
+def _fields(options_type: type) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(options_type)}

@@ -209,7 +209,7 @@ def test_doctor_checks_what_the_notebooks_pipeline_needs(folder):
 def test_the_console_script_is_declared():
     from importlib.metadata import entry_points
 
-    assert entry_points(group="console_scripts")["kfp-notebook"].value == "kfp_notebook.cli:main"
+    assert entry_points(group="console_scripts")["kfp-notebook"].value == "kfp_notebook.headless.cli:main"
 
 
 def test_ctrl_c_stops_the_local_run_and_exits_1(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import kfp_notebook
-from kfp_notebook.headless import NotebookRun, run_notebook, text_outputs
+from kfp_notebook.headless.notebooks import NotebookRun, run_notebook, text_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

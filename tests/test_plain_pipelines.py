@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from IPython.core.error import UsageError
 
-from kfp_notebook import cli
+from kfp_notebook.headless import cli
 
 pytestmark = pytest.mark.slow
 

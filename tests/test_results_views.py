@@ -258,7 +258,7 @@ def test_v1_ui_metadata_outputs_are_converted(ip, tmp_path):
 
 
 def test_sliced_classification_metrics_draw_each_slice():
-    from kfp_notebook.results import TaskResult
+    from kfp_notebook.tracking.results import TaskResult
 
     sliced = {
         "evaluationSlices": [

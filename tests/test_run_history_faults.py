@@ -12,11 +12,12 @@ import pytest
 from IPython.core.error import UsageError
 
 import kfp_notebook
-from kfp_notebook import cli, strict_json
 from kfp_notebook.backends.local import store as store_module
 from kfp_notebook.backends.local.store import UNREADABLE, RunStore
 from kfp_notebook.errors import OptionError
-from kfp_notebook.parameters import parse_parameter
+from kfp_notebook.headless import cli
+from kfp_notebook.ir.parameters import parse_parameter
+from kfp_notebook.tracking import strict_json
 from kfp_notebook.view.compare import Comparison, compare_data
 from kfp_notebook.view.history import RunHistory, shown_text
 
@@ -140,6 +141,8 @@ def test_a_corrupt_run_json_is_a_row_naming_the_file_in_every_listing(ip, scored
 
     with pytest.raises(UsageError, match=r"run broken-1: its record .*broken-1/run.json is not JSON"):
         ip.run_line_magic("kfp", "status broken-1")
+    with pytest.raises(UsageError, match=r"run broken-4: its record .*broken-4/run.json is not a run record.*'state'"):
+        ip.run_line_magic("kfp", "status broken-4")
     ip.run_line_magic("kfp", "status")  # the newest readable run
     capsys.readouterr()
     assert cli.main(["runs", "--runs-dir", str(scored_runs), "--json"]) == 0

@@ -10,7 +10,8 @@ import tracemalloc
 import pytest
 
 from kfp_notebook.session import Session
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.states import TaskState
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from kfp_notebook import cli
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.headless import cli
 
 from helpers import eventually
 
@@ -101,5 +101,5 @@ def test_a_run_whose_kernel_is_gone_has_its_processes_stopped(owner):
     process, runs, run_id, _ = owner
     process.kill()
     process.wait()
-    said = LocalBackend(runs).stop(run_id, patience=1)
+    said = LocalBackend(runs).stop_foreign(run_id, patience=1)
     assert f"run {run_id} (LOST)" in said

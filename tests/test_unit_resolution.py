@@ -7,7 +7,7 @@ from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.instances import DagInstance, InputError, Loop
 from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 
 @dsl.component(base_image="python:3.11")

@@ -13,7 +13,7 @@ from kfp_notebook.backends.local.cache import TaskCache, cache_key, fingerprint
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import EventLog, RunStore
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 
 @dsl.component(base_image="python:3.11")
@@ -70,9 +70,9 @@ class FakeExecutor:
 def start(tmp_path, yaml_text, monkeypatch, script, cache=False):
     fake = FakeExecutor(script)
     monkeypatch.setattr(attempts, "run_python_task", fake)
-    from kfp_notebook.backends.base import RunOptions
+    from kfp_notebook.backends.local import LocalOptions
 
-    handle = LocalBackend(tmp_path / "runs").start(yaml_text, {}, RunOptions(workers=2, cache=cache))
+    handle = LocalBackend(tmp_path / "runs").start(yaml_text, {}, LocalOptions(workers=2, cache=cache))
     assert handle.wait(30), "the run did not end"
     return handle, fake
 

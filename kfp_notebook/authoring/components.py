@@ -138,7 +138,7 @@ def build_component(
         later = context.later
         component.rebuild = lambda: build_component(cell, node, func, options, config, later(), rename)
     if options.output_component_file:
-        from kfp_notebook.compiling import write_component_yaml
+        from kfp_notebook.ir.compiling import write_component_yaml
 
         write_component_yaml(component, options.output_component_file)
     return component

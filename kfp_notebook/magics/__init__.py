@@ -148,7 +148,7 @@ class KfpMagics(Magics):
             run_cell,
         )
         from kfp_notebook.authoring.pipelines import build_pipeline
-        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.ir.compiling import compile_yaml
         from kfp_notebook.view.summaries import pipeline_summary
 
         options = opts.parse_pipeline_line(line)

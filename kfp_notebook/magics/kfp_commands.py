@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 from IPython.display import display
 
 from kfp_notebook.authoring import options as opts
-from kfp_notebook.backends.base import RunOptions
 from kfp_notebook.errors import OptionError
 from kfp_notebook.magics.help_texts import KFP_HELP
-from kfp_notebook.status import RunHandle
+from kfp_notebook.tracking.handle import RunHandle
 
 if TYPE_CHECKING:
     from kfp_notebook.magics import KfpMagics
@@ -57,18 +56,18 @@ def run_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
     args = _parse("%kfp run", words, ["pipeline"], spec)
     settings = magics.session.settings
     workers = opts.worker_count(args.workers) or settings.workers or None
-    options = RunOptions(workers, settings.cache and not args.no_cache, settings.runs_dir)
+    options = {"workers": workers, "cache": settings.cache and not args.no_cache, "runs_folder": settings.runs_dir}
     return _start(magics, args, "local", options)
 
 
 def submit_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
     spec = ["--experiment", "--run-name", "--param*", "--no-wait!", "--skip-checks!"]
     args = _parse("%kfp submit", words, ["pipeline"], spec)
-    options = RunOptions(experiment=args.experiment, run_name=args.run_name, skip_checks=args.skip_checks)
+    options = {"experiment": args.experiment, "run_name": args.run_name, "skip_checks": args.skip_checks}
     return _start(magics, args, "kubeflow", options)
 
 
-def _start(magics: KfpMagics, args: Any, where: str, options: RunOptions) -> RunHandle | None:
+def _start(magics: KfpMagics, args: Any, where: str, options: dict[str, Any]) -> RunHandle | None:
     session = magics.session
     parameters = opts.parameter_assignments(args.param)
     handle = session.start(session.pipeline(args.pipeline), parameters, where, options)
@@ -184,14 +183,14 @@ def connect_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def doctor_command(magics: KfpMagics, words: list[str]) -> None:
-    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
     from kfp_notebook.ir import PipelineIR
 
     args = _parse("%kfp doctor", words, ["pipeline"], ["--namespace"])
     registry = magics.session.registry
     pipeline = magics.session.pipeline(args.pipeline) if args.pipeline or registry.latest_pipeline else None
     ir = PipelineIR.from_pipeline(pipeline) if pipeline is not None else None
-    print(doctor_report(ir, magics.session.kubeflow, args.namespace).text)
+    print(doctor_report(ir, magics.session.connected.get("kubeflow"), args.namespace).text)
 
 
 def list_command(magics: KfpMagics, words: list[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.errors import OptionError, UnknownNameError
-from kfp_notebook.strict_json import dumps
+from kfp_notebook.tracking.strict_json import dumps
 from kfp_notebook.view.history import RunRecord, shown_text, shown_value
 from kfp_notebook.view.plots import line_plot
 

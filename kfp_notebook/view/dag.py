@@ -2,7 +2,7 @@
 
 The model is built from the compiled pipeline, the one source of truth with what will run. Node ids
 are task paths ("exit-handler-1/for-loop-2/square"); a run's task ids carry loop indexes
-("…/for-loop-2[3]/square"), which `model_id` strips so a run colours the node of its task.
+("…/for-loop-2[3]/square"), which `tracking.task_ids.path_of` strips so a run colours the node of its task.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.ir import Component, PipelineIR, Task
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState, fold
+from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import labels
 
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
@@ -96,7 +97,7 @@ def _add_dag(model: DagModel, dag: Component) -> list[str]:
     members = []
     for task in tasks.values():
         if task.is_group:
-            items = labels.literal_items(task.loop.raw_items) if task.loop is not None else None
+            items = task.loop.literal_items if task.loop is not None else None
             group = Group(task.path, group_kind(task, tasks), _group_label(task, tasks), items=items)
             model.groups[task.path] = group
             group.members = _add_dag(model, task.component)
@@ -324,36 +325,12 @@ def node_element_id(member: str) -> str:
     return "kfp-task-" + re.sub(r"[^A-Za-z0-9_-]", "_", member)
 
 
-def model_id(task_id: str) -> str:
-    """A run's task id without loop indexes: 'for-loop-2[3]/square' → 'for-loop-2/square'."""
-    return re.sub(r"\[\d+\]", "", task_id)
-
-
-_PRECEDENCE = [
-    TaskState.FAILED,
-    TaskState.LOST,
-    TaskState.RUNNING,
-    TaskState.CANCELED,
-    TaskState.PENDING,
-    TaskState.SUCCEEDED,
-    TaskState.CACHED,
-    TaskState.SKIPPED,
-]
-
-
 def node_states(task_states: dict[str, TaskState]) -> dict[str, TaskState]:
     """States per model node: the iterations of a loop fold into one (failed > running > … > skipped)."""
-    folded: dict[str, TaskState] = {}
+    by_node: dict[str, list[TaskState]] = {}
     for task_id, state in task_states.items():
-        key = model_id(task_id)
-        current = folded.get(key)
-        folded[key] = state if current is None or _PRECEDENCE.index(state) < _PRECEDENCE.index(current) else current
-    return folded
-
-
-def fold_states(states: list[TaskState]) -> TaskState:
-    """One state standing for several (a loop's iterations): the first of failed > running > … > skipped."""
-    return min(states, key=_PRECEDENCE.index) if states else TaskState.PENDING
+        by_node.setdefault(path_of(task_id), []).append(state)
+    return {node: fold(states) for node, states in by_node.items()}
 
 
 def render_svg(dot_source: str) -> str | None:

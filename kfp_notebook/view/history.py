@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kfp_notebook.backends.base import Backend, RunRecord
-from kfp_notebook.strict_json import dumps, jsonable
+from kfp_notebook.backends.base import Backend
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.strict_json import dumps, jsonable
+from kfp_notebook.tracking.task_ids import kfp_task_name
 
 #: Characters a text table shows escaped: C0/C1 controls (newlines, ANSI escapes) and the bidi overrides.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -142,8 +144,8 @@ def run_history(backends: Iterable[Backend], pipeline: Any = None) -> RunHistory
     records: list[RunRecord] = []
     for backend in backends:
         found = backend.runs(name)
-        if name is not None and not found and "_" in name:
-            found = backend.runs(name.replace("_", "-"))
+        if name is not None and not found and kfp_task_name(name) != name:  # kfp names pipelines as it names tasks
+            found = backend.runs(kfp_task_name(name))
         records += found
     notes = [r.message for r in records if r.message]
     return RunHistory(newest_first(records), notes)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from kfp_notebook.strict_json import spelled
+from kfp_notebook.tracking.strict_json import spelled
 
 WIDTH, HEIGHT = 360, 220
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 26, 44

@@ -6,7 +6,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view.summaries import Summary
 
 MAX_TASK_ROWS = 40
@@ -16,9 +17,9 @@ URGENCY = {TaskState.FAILED: 0, TaskState.LOST: 1, TaskState.RUNNING: 2}
 
 def progress(handle: RunHandle) -> Summary:
     """One line for the run (n/m tasks, elapsed) and a row per task with its state."""
-    done, total = task_counts(handle)
+    counts = handle.task_counts().text()
     elapsed = (handle.finished or time.time()) - handle.started
-    title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{total} tasks · {elapsed:.1f} s"
+    title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {counts} · {elapsed:.1f} s"
     tasks = list(handle.tasks.values())
     if len(tasks) > MAX_TASK_ROWS:  # a big run: what failed and what runs first, the rest counted by state
         tasks.sort(key=lambda status: URGENCY.get(status.state, len(URGENCY)))
@@ -43,12 +44,6 @@ def recorded(result: Any) -> Summary:
         [("…", f"{len(rows) - MAX_TASK_ROWS} more tasks")] if len(rows) > MAX_TASK_ROWS else []
     )
     return Summary(title, [("run", result.message)] * bool(result.message) + rows, [])
-
-
-def task_counts(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> tuple[int, int]:
-    """Finished tasks and all tasks, counting the tasks that run a container (not conditions or loops)."""
-    tasks = [t for t in (handle.tasks.values() if tasks is None else tasks) if not t.is_group]
-    return sum(1 for t in tasks if t.state.finished), len(tasks)
 
 
 def _task_line(status: Any) -> str:

@@ -1,4 +1,5 @@
 // The messages and synced values between the kernel (kfp_notebook/view/panel.py) and the panel's front end.
+import { NodeState } from './states';
 
 /** What the front end sends the kernel (PipelinePanel._on_message). */
 export type PanelAction =
@@ -25,29 +26,22 @@ export interface Message {
   details?: string;
 }
 
-/** One node state as the legend explains it (view/states.py LEGEND). */
+/** One node state as the legend explains it (tracking/states.py LOOKS). */
 export interface Look {
-  state: string;
+  state: NodeState;
   label: string;
   icon: string;
   meaning: string;
 }
 
-export interface Totals {
-  done: number;
-  total: number;
-  failed?: number;
-  canceled?: number;
-}
-
 /** A run as the panel shows it (view/states.py run_view). */
 export interface RunView {
-  state?: string;
+  state?: NodeState;
   started?: number;
   finished?: number | null;
-  tasks?: Totals;
-  iterations?: Totals;
-  states?: Record<string, string>;
+  /** What the kernel says of the tasks and iterations ('3/22 tasks · 14/20 iterations · 1 failed'). */
+  counts?: string;
+  states?: Record<string, NodeState>;
   loops?: Record<string, Record<string, number>>;
   failure?: { node?: string; task?: string; text?: string };
   notices?: string[];
@@ -61,7 +55,7 @@ export interface Metrics {
 /** One run of a task (or one iteration of a loop) in the details pane (view/details.py). */
 export interface TaskRun {
   id: string;
-  state: string;
+  state: NodeState;
   item?: string;
   duration?: string;
   inputs?: Record<string, string>;

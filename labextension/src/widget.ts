@@ -5,6 +5,7 @@ import { instance, Viz } from '@viz-js/viz';
 import { DetailsPane, element } from './details';
 import { Details, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, RunView } from './messages';
 import { canPopOut, popOut } from './popout';
+import { NODE_STATES } from './states';
 import { Viewport } from './viewport';
 
 // The one place the version is written is package.json; the kernel reads the built copy of it.
@@ -275,17 +276,11 @@ export class PipelinePanelView extends DOMWidgetView {
   /** 'running · 3/22 tasks · 14/20 iterations · 1 failed · 12.3 s': elapsed time ticks here, not in the kernel. */
   private renderProgress(): void {
     const view = this.model.get('run_view') as RunView;
-    if (!view.state || !view.tasks || view.started === undefined) {
+    if (!view.state || !view.counts || view.started === undefined) {
       this.progressLine.textContent = this.model.get('progress');
       return;
     }
-    const parts = [view.state.toLowerCase(), `${view.tasks.done}/${view.tasks.total} tasks`];
-    if (view.iterations?.total) {
-      parts.push(`${view.iterations.done}/${view.iterations.total} iterations`);
-    }
-    if (view.tasks.failed) {
-      parts.push(`${view.tasks.failed} failed`);
-    }
+    const parts = [view.state.toLowerCase(), view.counts];
     const end = view.finished ?? Date.now() / 1000;
     parts.push(elapsedText(Math.max(0, end - view.started)));
     this.progressLine.textContent = parts.join(' · ');
@@ -465,7 +460,7 @@ export class PipelinePanelView extends DOMWidgetView {
     const looks = this.looks();
     const states: Record<string, string> = { ...this.model.get('node_states'), ...(view.states ?? {}) };
     this.svg.querySelectorAll('g.node').forEach(node => {
-      const state = states[node.id] ?? 'PENDING';
+      const state = states[node.id] ?? NODE_STATES[0];
       node.setAttribute('data-state', state);
       const icon = node.querySelector('.kfp-icon');
       if (icon) {

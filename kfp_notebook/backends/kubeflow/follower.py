@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.backends.kubeflow.connection import explain
 from kfp_notebook.backends.kubeflow.redaction import server_text
-from kfp_notebook.backends.kubeflow.tasks import task_states
+from kfp_notebook.backends.kubeflow.tasks import KUBEFLOW_STATES, task_states
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import ConnectionState, RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import ConnectionState, TaskState
+from kfp_notebook.tracking.task_ids import TaskId, find_task_id
 
 if TYPE_CHECKING:
     from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
 
-RUN_STATES = {
-    "PENDING": TaskState.PENDING,
-    "RUNNING": TaskState.RUNNING,
-    "CANCELING": TaskState.RUNNING,
-    "PAUSED": TaskState.RUNNING,
-    "SUCCEEDED": TaskState.SUCCEEDED,
-    "FAILED": TaskState.FAILED,
-    "SKIPPED": TaskState.SKIPPED,
-    "CANCELED": TaskState.CANCELED,
-}
 DETAIL_LOG_LINES = 40
 
 
@@ -35,9 +26,8 @@ class Follower:
 
     def __init__(self, backend: KubeflowBackend, run_id: str, ir: PipelineIR | None):
         self.backend, self.ir = backend, ir
-        self.handle = RunHandle(
-            run_id, ir.name if ir else run_id, "kubeflow", self, link=backend.connection.run_link(run_id)
-        )
+        link, expected = backend.connection.run_link(run_id), ir.expected_runs() if ir else {}
+        self.handle = RunHandle(run_id, ir.name if ir else run_id, "kubeflow", self, link=link, expected=expected)
         self.detached = False
         self.metrics: list[tuple[str, dict[str, float]]] | None = None
         self.metrics_error = ""
@@ -57,7 +47,8 @@ class Follower:
         return f"stopped following run {run_id}; it goes on in Kubeflow: %kfp stop {run_id}"
 
     def task_log(self, task_id: str, tail: int | None = None) -> str:
-        name, index = _name_and_index(task_id)
+        parsed = TaskId(task_id)
+        name, index = parsed.name, parsed.last_index
         return self.backend.task_log(self.handle.run_id, f"{name}#{index}" if index else name, tail)
 
     def task_details(self, task_id: str) -> dict[str, Any]:
@@ -141,7 +132,7 @@ class Follower:
             if status is None or status.state is not state:
                 self._publish(task_id, state, message)
                 changed = True
-        state = RUN_STATES.get(str(run.state), TaskState.RUNNING)
+        state = KUBEFLOW_STATES.get(str(run.state), TaskState.RUNNING)
         if state is not self.handle.state:
             error = getattr(run.error, "message", "") if run.error else ""
             self._publish("", state, error)
@@ -183,16 +174,9 @@ class Follower:
         if self.metrics_error:
             result.message = f"{result.message}; {self.metrics_error}".lstrip("; ")
         for task, values in rows:
-            entry = next(
-                (t for t in result.tasks.values() if t.name == task or t.task_id.rsplit("/", 1)[-1] == task), None
-            )
+            found = find_task_id(result.tasks, task, {t.task_id: t.name for t in result.tasks.values()})
+            entry = result.tasks.get(found) if found is not None else None
             if entry is None:
-                entry = result.tasks.setdefault(task, TaskResult(task, task, task, "SUCCEEDED"))
+                entry = result.tasks.setdefault(task, TaskResult(task, task, task, TaskState.SUCCEEDED))
             artifact = {"name": "metrics", "type": {"schemaTitle": "system.Metrics"}, "uri": "", "metadata": values}
             entry.artifacts.setdefault("metrics", []).append(artifact)
-
-
-def _name_and_index(task_id: str) -> tuple[str, int]:
-    """'for-loop-2[3]/square' → ('square', 3): the task's name and its iteration (0 outside loops)."""
-    indexes = re.findall(r"\[(\d+)\]", task_id)
-    return re.sub(r"\[\d+\]", "", task_id).rsplit("/", 1)[-1], int(indexes[-1]) if indexes else 0

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.results import TaskResult
+from kfp_notebook.tracking.results import TaskResult
 
 DETAIL_LOG_LINES = 40
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from kfp_notebook.backends.local import immutability, starter, supervision, task_main
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.ir import PythonProgram
-from kfp_notebook.parameters import coerce
+from kfp_notebook.ir.parameters import coerce
 
 
 @dataclass

@@ -10,8 +10,8 @@ from kfp_notebook.backends.local.cel import evaluate
 from kfp_notebook.backends.local.placeholders import RunInfo, input_references, run_placeholder
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, Task, ValueSource
-from kfp_notebook.parameters import coerce
-from kfp_notebook.status import TaskState
+from kfp_notebook.ir.parameters import coerce
+from kfp_notebook.tracking.states import TaskState
 
 Artifacts = dict[str, list[dict[str, Any]]]
 

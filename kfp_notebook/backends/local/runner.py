@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.local import LocalOptions
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
@@ -20,9 +22,11 @@ from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
-from kfp_notebook.parameters import pipeline_parameters
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.ir.parameters import pipeline_parameters
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import TaskState
 
 #: Seconds `stop` waits for the run's own kernel to end it before stopping the task processes itself.
 STOP_PATIENCE = 10.0
@@ -36,7 +40,8 @@ class LocalBackend(Backend):
     """Runs pipelines on this machine, the embedded default; runs are kept in a runs folder."""
 
     name = "local"
-    keeps_finished_runs = True
+    capabilities = Capabilities(follows_logs=True, reads_records=True, stops_foreign_runs=True)
+    options_type = LocalOptions
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
                  environments_folder: str | os.PathLike[str] | None = None,
@@ -45,11 +50,10 @@ class LocalBackend(Backend):
         self.environments = Path(environments_folder) if environments_folder else None
         self.passthrough = tuple(task_env_passthrough)
 
-    def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: RunOptions | None = None
-              ) -> RunHandle:  # fmt: skip
+    def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: Any = None) -> RunHandle:
         """Start running a compiled pipeline on this machine; returns at once with the run's handle."""
-        options = options or RunOptions()
-        options.refuse("local", ("experiment", "run_name", "skip_checks"))
+        options = self.options(options)
+        assert isinstance(options, LocalOptions)
         ir = PipelineIR.from_yaml(yaml_text)
         values = pipeline_parameters(ir, parameters or {})
         if ir.input_artifacts:
@@ -75,26 +79,36 @@ class LocalBackend(Backend):
         """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
         return _task(RunStore(self.runs_folder).load(run_id), task)
 
-    def has_run(self, run_id: str) -> bool:
-        """Whether the runs folder has a run of that id."""
-        return RunStore(self.runs_folder).has(run_id)
-
-    def run_state(self, run_id: str | None) -> RunResult:
+    def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""
         return RunStore(self.runs_folder).load(run_id)
 
-    def stop(self, run_id: str, patience: float = STOP_PATIENCE) -> str:
+    def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:
+        """Write a task's log as it grows until the task ends, also a run of another kernel; its final state."""
+        from kfp_notebook.backends.local.details import LogFollower
+
+        run_id = run_id or self.run_record(None).run_id
+        follower = LogFollower(self.task_result(run_id, task).folder)
+        while True:
+            write(follower.read_new())
+            found = self.task_result(run_id, task)
+            if TaskState.parse(found.state).finished:
+                write(follower.read_new())
+                return found.state
+            time.sleep(poll)
+
+    def stop_foreign(self, run_id: str, patience: float = STOP_PATIENCE) -> str:
         """Stop a run this kernel did not start: its kernel is asked to (it ends the run CANCELED and starts
         nothing more); whatever task process is still running after that, or of a LOST run, is stopped here."""
         store = RunStore(self.runs_folder)
         result = store.load(run_id)
         folder = Path(result.folder or store.root / result.run_id)
-        if result.state in ("PENDING", "RUNNING"):
+        if not TaskState.parse(result.state).finished:
             request_stop(folder, f"pid {os.getpid()}")
             result = _wait_until_finished(store, result.run_id, patience)
         stopped = stop_leftovers(folder)
         what = f"stopped the processes of {', '.join(stopped)}" if stopped else "no process of it was running"
-        if result.state in ("PENDING", "RUNNING"):
+        if not TaskState.parse(result.state).finished:
             what = f"its kernel did not answer the stop request within {patience:g} s; {what}"
         return f"run {result.run_id} ({result.state}): {what}"
 
@@ -107,7 +121,7 @@ def _wait_until_finished(store: RunStore, run_id: str, patience: float) -> RunRe
     deadline = time.monotonic() + patience
     while True:
         result = store.load(run_id)
-        if result.state not in ("PENDING", "RUNNING") or time.monotonic() > deadline:
+        if TaskState.parse(result.state).finished or time.monotonic() > deadline:
             return result
         time.sleep(0.1)
 

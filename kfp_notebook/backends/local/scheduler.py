@@ -26,8 +26,9 @@ from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.backends.local.store import RunStore, stop_requested
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import TaskState
 
 _CANCEL = object()
 _BROKEN = object()
@@ -48,7 +49,9 @@ class Scheduler:
                  prepared: Prepared, workers: int, cache: TaskCache | None,
                  environments: Path | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
-        self.handle = RunHandle(run_id, ir.name, "local", self, notices=list(prepared.notices))
+        self.handle = RunHandle(
+            run_id, ir.name, "local", self, notices=list(prepared.notices), expected=ir.expected_runs()
+        )
         self.info = RunInfo.for_run(run_id)
         self.groups = ProcessGroups()
         self.attempts = Attempts(self, prepared, cache, environments)

@@ -10,18 +10,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook import strict_json
-from kfp_notebook.backends.base import RunRecord
 from kfp_notebook.backends.local import supervision
 from kfp_notebook.backends.local.cache import unique_suffix
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
-from kfp_notebook.results import RunResult
-from kfp_notebook.status import TaskEvent
+from kfp_notebook.tracking import strict_json
+from kfp_notebook.tracking.handle import TaskEvent
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.results import RunResult
+from kfp_notebook.tracking.states import TaskState
 
 RUNS_ENV = "KFP_NOTEBOOK_RUNS"
 UNREADABLE = "UNREADABLE"  # the state listings show for a run whose run.json cannot be read
 STOP_REQUEST = "stop-request"  # a file in a run's folder: any kernel or the CLI asks the run's owner to stop it
-_UNFINISHED = ("PENDING", "RUNNING")
 _RUN_ID = re.compile(r"(?!\.)[A-Za-z0-9._-]{1,200}")  # a folder name in the runs folder, never a path
 _ID_ATTEMPTS = 20  # fresh ids tried when one is taken (a collision of 32 random bits in the same second)
 
@@ -46,7 +46,7 @@ class RunStore:
                 "run_id": run_id,
                 "pipeline": pipeline,
                 "parameters": parameters,
-                "state": "PENDING",
+                "state": TaskState.PENDING.value,
                 "started": time.time(),
                 "tasks": {},
                 "kernel": supervision.identity(),
@@ -115,6 +115,10 @@ class RunStore:
             known = ", ".join(r["run_id"] for r in runs[:5]) or "none"
             raise UnknownNameError(f"no run {chosen!r} in {self.root} (recent runs: {known})")
         data, problem = read_run_file(path)
+        try:
+            _check_shape(data)
+        except TypeError as exc:
+            problem = problem or f"is not a run record as kfp-notebook writes it ({exc})"
         if problem:
             raise UnreadableRunError(unreadable_message(chosen, path, problem))
         return RunResult.from_dict(with_liveness(data))
@@ -175,15 +179,17 @@ def stop_requested(run_folder: Path) -> bool:
 
 def with_liveness(data: dict[str, Any]) -> dict[str, Any]:
     """A run left PENDING/RUNNING by a kernel that no longer runs is LOST, with its unfinished tasks."""
-    if data.get("state") not in _UNFINISHED or supervision.alive(data.get("kernel")):
+    if TaskState.parse(data.get("state", "")).finished or supervision.alive(data.get("kernel")):
         return data
     tasks = {
-        task_id: {**task, "state": "LOST"} if task.get("state") in _UNFINISHED else task
+        task_id: {**task, "state": TaskState.LOST.value}
+        if not TaskState.parse(task.get("state", "")).finished
+        else task
         for task_id, task in (data.get("tasks") or {}).items()
     }
     stop = advice("`%kfp stop RUN`", "`%kfp stop RUN` in a notebook")
     message = f"the kernel that ran it is gone; {stop} stops any of its tasks still running"
-    return {**data, "state": "LOST", "tasks": tasks, "message": data.get("message") or message}
+    return {**data, "state": TaskState.LOST.value, "tasks": tasks, "message": data.get("message") or message}
 
 
 class EventLog:

@@ -14,40 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any, Protocol
 
+from kfp_notebook.tracking.states import ConnectionState, TaskCounts, TaskState, count_tasks
+from kfp_notebook.tracking.task_ids import path_of
+
 _log = logging.getLogger("kfp_notebook")
-
-
-class TaskState(str, Enum):
-    """The state of one task (or of a whole run)."""
-
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-    CACHED = "CACHED"
-    CANCELED = "CANCELED"
-    LOST = "LOST"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (TaskState.PENDING, TaskState.RUNNING)
-
-    @property
-    def ok(self) -> bool:
-        """Finished without failing: downstream tasks may run."""
-        return self in (TaskState.SUCCEEDED, TaskState.CACHED, TaskState.SKIPPED)
-
-
-class ConnectionState(str, Enum):
-    """Whether the backend still hears from the run (a remote run goes on while we cannot reach it)."""
-
-    OK = "OK"
-    LOST = "LOST"  # retrying
-    SESSION_EXPIRED = "SESSION_EXPIRED"  # logging in again failed
 
 
 @dataclass
@@ -115,8 +87,10 @@ class RunHandle:
     """A run in progress or finished: its state, its tasks' states, and events to subscribe to."""
 
     def __init__(self, run_id: str, pipeline_name: str, backend: str, controls: RunControls,
-                 *, link: str = "", notices: list[str] | None = None):  # fmt: skip
+                 *, link: str = "", notices: list[str] | None = None,
+                 expected: dict[str, int] | None = None):  # fmt: skip
         self.run_id, self.pipeline_name, self.backend, self.link = run_id, pipeline_name, backend, link
+        self.expected: dict[str, int] = dict(expected or {})  # node path → task instances known to come
         self.notices: list[str] = list(notices or [])
         self.state = TaskState.PENDING
         self.message = ""
@@ -191,11 +165,10 @@ class RunHandle:
     def task_details(self, task_id: str) -> dict[str, Any]:
         return self._controls.task_details(task_id)
 
-    def counts(self) -> dict[TaskState, int]:
-        counts = {state: 0 for state in TaskState}
-        for status in self.tasks.values():
-            counts[status.state] += 1
-        return counts
+    def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:
+        """Container tasks finished, failed, canceled, running, and in all (fixed from the start where it can be)."""
+        tasks = list(self.tasks.values()) if tasks is None else tasks
+        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected)
 
     # -- for the backend that made the handle ---------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook import strict_json
 from kfp_notebook.errors import KfpNotebookError, speak_to_command_line
+from kfp_notebook.tracking import strict_json
 
 SKIP_TAG = "kfp-skip"
 COMMAND = "the command"
@@ -241,7 +241,7 @@ def run_report(handle: Any) -> dict[str, Any]:
 
 def _metrics(task: Any) -> dict[str, Any]:
     """The values a task logged as metrics (numbers, not the formatted text of the metrics table)."""
-    from kfp_notebook.results import METRICS_SCHEMA
+    from kfp_notebook.tracking.results import METRICS_SCHEMA
 
     artifacts = [a for items in task.artifacts.values() for a in items]
     metrics = [a for a in artifacts if a.get("type", {}).get("schemaTitle") == METRICS_SCHEMA]

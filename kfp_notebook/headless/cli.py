@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook import strict_json
 from kfp_notebook.errors import KfpNotebookError, command_line_audience
+from kfp_notebook.tracking import strict_json
+from kfp_notebook.tracking.states import TaskState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CONNECT_FLAGS = ("--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host")
@@ -43,7 +44,7 @@ class Output:
 
     def kernel_text(self, text: str) -> None:
         """What the kernel printed: progress lines shown, the notebook's own prints only with --verbose."""
-        from kfp_notebook.notebook_kernel import PROGRESS, RESULT
+        from kfp_notebook.headless.kernel import PROGRESS, RESULT
 
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
@@ -140,8 +141,8 @@ def logs_command(args: argparse.Namespace, output: Output) -> int:
 def stop_command(args: argparse.Namespace, output: Output) -> int:
     """Ask the kernel that runs a local run to stop it (it ends CANCELED); a LOST run's processes are stopped."""
     backend = _local_backend(args)
-    said = backend.stop(args.run)
-    output.result({"run_id": args.run, "state": backend.run_state(args.run).state, "message": said}, said)
+    said = backend.stop_foreign(args.run)
+    output.result({"run_id": args.run, "state": backend.run_record(args.run).state, "message": said}, said)
     return EXIT_OK
 
 
@@ -154,7 +155,7 @@ def _local_backend(args: argparse.Namespace) -> Any:
 def doctor_command(args: argparse.Namespace, output: Output) -> int:
     import tempfile
 
-    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
     from kfp_notebook.ir import PipelineIR
 
     ir = None
@@ -184,7 +185,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 @contextmanager
 def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
     """The notebook's definitions executed in a fresh kernel, ready for the command's cell."""
-    from kfp_notebook.notebook_kernel import HeadlessNotebook
+    from kfp_notebook.headless.kernel import HeadlessNotebook
 
     path = Path(args.notebook)
     if not path.is_file():
@@ -224,7 +225,7 @@ def _is_cell(cell: Any) -> bool:
 def _call(function: str, *arguments: Any) -> str:
     """The command's cell: one call of a notebook_kernel function with literal arguments."""
     listed = ", ".join(repr(a) for a in arguments)
-    return f"from kfp_notebook import notebook_kernel as _kfp_command\n_kfp_command.{function}({listed})"
+    return f"from kfp_notebook.headless import kernel as _kfp_command\n_kfp_command.{function}({listed})"
 
 
 def _target(given: str | None) -> tuple[str, bool]:
@@ -248,13 +249,13 @@ def _outcome(data: dict[str, Any], output: Output) -> int:
     lines += [f"  {task}: {info['state']}" + _task_extra(info) for task, info in data["tasks"].items()]
     lines += [f"  {data['message']}"] if data["message"] else []
     output.result(data, "\n".join(lines))
-    return EXIT_FAILED if data["state"] in ("FAILED", "CANCELED") else EXIT_OK
+    return EXIT_FAILED if TaskState.parse(data["state"]).unsuccessful else EXIT_OK
 
 
 def _task_extra(info: dict[str, Any]) -> str:
     outputs = ", ".join(f"{k}={v!r}" for k, v in info["outputs"].items())
     metrics = ", ".join(f"{k}={v}" for k, v in info["metrics"].items())
-    message = info["message"].strip().splitlines()[-1] if info["state"] == "FAILED" and info["message"] else ""
+    message = info["message"].strip().splitlines()[-1] if info["state"] == TaskState.FAILED and info["message"] else ""
     return "".join(f" · {part}" for part in (outputs, metrics, message) if part)
 
 

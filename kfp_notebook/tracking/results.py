@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.strict_json import number
+from kfp_notebook.tracking.strict_json import number
+from kfp_notebook.tracking.task_ids import find_task_id
 
 METRICS_SCHEMA = "system.Metrics"
 
@@ -117,13 +118,6 @@ class MetricsTable:
         return f"<table class='kfp-notebook-metrics'><tr><th></th>{head}</tr>{body}</table>"
 
 
-def _kfp_name(name: str) -> str:
-    """The name kfp gives a task of the component called `name` in the notebook (`Train_Model` -> `train-model`)."""
-    from kfp.dsl.utils import maybe_rename_for_k8s
-
-    return maybe_rename_for_k8s(name)
-
-
 @dataclass
 class RunResult:
     """Everything a finished run produced."""
@@ -137,12 +131,9 @@ class RunResult:
 
     def __getitem__(self, task: str) -> TaskResult:
         """A task by id or by name (the first instance, for tasks inside loops)."""
-        if task in self.tasks:
-            return self.tasks[task]
-        wanted = {task, task.replace("_", "-"), _kfp_name(task)}
-        for result in self.tasks.values():
-            if result.name in wanted or result.task_id.rsplit("/", 1)[-1] in wanted:
-                return result
+        found = find_task_id(self.tasks, task, {task_id: result.name for task_id, result in self.tasks.items()})
+        if found is not None:
+            return self.tasks[found]
         raise KeyError(f"no task {task!r} in run {self.run_id} (tasks: {', '.join(self.tasks)})")
 
     def metrics_table(self) -> MetricsTable:
