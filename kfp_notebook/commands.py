@@ -203,7 +203,8 @@ KFP = {
                 (Argument("task", "the task's name or id"),), (RUN, TAIL, FOLLOW)),
         Command("%kfp stop", "stop a running run (the latest by default); a run of another kernel, or LOST: "
                 "what is left of it", (_RUN_ARG,)),
-        Command("%kfp connect", "connect to Kubeflow Pipelines (secrets from the environment or a prompt)",
+        Command("%kfp connect", "connect to Kubeflow Pipelines (secrets from the environment or a prompt); --ui-host: "
+                "the KFP UI for links and logs (else $KF_PIPELINES_UI_ENDPOINT); settings are remembered",
                 options=CONNECTION),
         Command("%kfp submit", "upload, create a run on Kubeflow, follow it live (refused first when a secret, "
                 "key or PVC it mounts is missing)", (_PIPELINE_ARG,), (EXPERIMENT, RUN_NAME, PARAM, NO_WAIT,
@@ -259,6 +260,8 @@ CLI = {
                 "pipeline's runs"),), (RUNS_DIR, KUBEFLOW, *CONNECTION, JSON, VERBOSE)),
         Command("kfp-notebook logs", "a task's log (local, or --kubeflow)", (Argument("task", "the task's name "
                 "(or id)", optional=False),), (RUN, TAIL, RUNS_DIR, KUBEFLOW, *CONNECTION, JSON, VERBOSE)),
+        Command("kfp-notebook stop", "stop a local run, whichever kernel runs it", (Argument("run", "the run id "
+                "(kfp-notebook runs lists them)", optional=False),), (RUNS_DIR, JSON, VERBOSE)),
         Command("kfp-notebook doctor", "check KFP, the cluster and what a pipeline needs",
                 (Argument("notebook", "the .ipynb file (never modified)"), _CLI_PIPELINE),
                 (*CONNECTION, TIMEOUT, JSON, VERBOSE)),

@@ -8,15 +8,18 @@ Python API works on a fresh session of its own.
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.backends import registry as backend_registry
 from kfp_notebook.backends.base import Backend, BackendOptions
+from kfp_notebook.backends.local.store import default_runs_folder
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.registry import Registry
-from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent
 from kfp_notebook.tracking.records import RunRecord
 from kfp_notebook.tracking.task_ids import find_task_id
 
@@ -29,7 +32,7 @@ class Settings:
     """What `%config KfpMagics.<name>` sets (the magics copy their traits here)."""
 
     output_dir: str = "."
-    runs_dir: str | os.PathLike[str] | None = None
+    runs_dir: str | os.PathLike[str] | None = field(default_factory=lambda: str(default_runs_folder()))
     workers: int = 0
     cache: bool = True
     base_image: str | None = None
@@ -48,9 +51,11 @@ class Session:
 
     settings: Settings = field(default_factory=Settings)
     registry: Registry = field(default_factory=Registry)
-    runs: dict[str, RunHandle] = field(default_factory=dict)
+    runs: dict[str, RunHandle] = field(default_factory=dict)  # runs going on (and remote ones): finished local
+    # runs are read from their folder, not held (a handle with its events is ~33 KB)
+    last_run: str | None = None  # the run this kernel started last: what %kfp status/logs mean without --run
     panels: dict[str, PipelinePanel] = field(default_factory=dict)  # the latest panel of each pipeline (kfp name)
-    shown: list[PipelinePanel] = field(default_factory=list)  # every panel shown, for the Submit button
+    shown: weakref.WeakSet[PipelinePanel] = field(default_factory=weakref.WeakSet)  # panels on screen (Submit)
     connected: dict[str, Backend] = field(default_factory=dict)  # remote backends by name, once connected
 
     @staticmethod
@@ -124,10 +129,17 @@ class Session:
         backend = self.backend(where)
         defaults = {k: v for k, v in self.settings.run_defaults().items() if k in _fields(backend.options_type)}
         handle = backend.start(self.compile(pipeline), parameters, backend.options(options, defaults))
-        self.runs[handle.run_id] = handle
+        self.runs[handle.run_id], self.last_run = handle, handle.run_id
+        if backend.capabilities.reads_records:  # a finished run is read back from its record, not held
+            handle.subscribe(self._forget_when_finished)
         for shown in {id(p): p for p in (self.panels.get(handle.pipeline_name), panel) if p is not None}.values():
             shown.follow(handle)
         return handle
+
+    def _forget_when_finished(self, event: TaskEvent) -> None:
+        """A finished run of a backend that keeps its runs is read back from there from now on."""
+        if event.task_id == "" and event.connection is None and event.state.finished:
+            self.runs.pop(event.run_id, None)
 
     def wait(self, handle: RunHandle, on_progress: Callable[[RunHandle], None] | None = None) -> str | None:
         """Wait for the run to end; an interrupt does what it means for the run's backend and says what (returned)."""
@@ -164,8 +176,20 @@ class Session:
         return self._able("reads_records").run_record(run_id)
 
     def follow_log(self, task: str, run_id: str | None, write: Callable[[str], None], poll: float = 0.5) -> str:
-        """Write a task's log as it grows until the task ends; returns its final state."""
+        """Write a task's log as it grows until the task ends (of this kernel's latest run by default); returns its
+        final state. A run of this kernel that no backend keeps a record of is followed through its handle."""
+        run_id = run_id or self.last_run
+        handle = self.runs.get(run_id or "")
+        if handle is not None and not self._has_record(handle.run_id):
+            return follow_handle_log(handle, task, write, poll)
         return self._able("follows_logs").follow_task_log(run_id, task, write, poll)
+
+    def _has_record(self, run_id: str) -> bool:
+        try:
+            self.recorded_run(run_id)
+        except UnknownNameError:
+            return False
+        return True
 
     def runs_of(self, pipeline: str | None = None) -> dict[str, list[RunRecord]]:
         """Recent runs by backend, newest first (of one pipeline, by its kfp name, when given)."""
@@ -173,7 +197,8 @@ class Session:
 
     def task_log(self, task: str, run_id: str | None = None, tail: int | None = None) -> str:
         """A task's log: live from a run of this kernel, else from a backend's record of the run."""
-        handle = self.runs.get(run_id) if run_id else (list(self.runs.values())[-1] if self.runs else None)
+        run_id = run_id or self.last_run
+        handle = self.runs.get(run_id or "")
         if handle is not None:
             task_id = find_task(handle, task)
             status = handle.tasks[task_id]
@@ -188,7 +213,7 @@ class Session:
 
     def task_outputs(self, task: str, run_id: str | None = None) -> tuple[Any, Any]:
         """A task's result with its output artifacts and a reader of their files, from the backend that has the run."""
-        run_id = run_id or (list(self.runs)[-1] if self.runs else None)
+        run_id = run_id or self.last_run
         errors = []
         for backend in self.backends():
             try:
@@ -214,7 +239,7 @@ class Session:
         settings = replace(self.settings, output_dir=output_dir or self.settings.output_dir)
         panel = PipelinePanel(pipeline, title, self, settings.output_dir, options)
         self.panels[pipeline.name] = panel
-        self.shown.append(panel)
+        self.shown.add(panel)
         return panel
 
     def connect(self, backend: Backend) -> None:
@@ -223,6 +248,19 @@ class Session:
         self.connected[backend.name] = backend
         for panel in self.shown:
             panel.enable_submit()
+
+
+def follow_handle_log(handle: RunHandle, task: str, write: Callable[[str], None], poll: float) -> str:
+    """Write what a task of a run adds to its log (read through the run's handle) until the task ends."""
+    task_id, written = find_task(handle, task), 0
+    while True:
+        status = handle.tasks[task_id]
+        text = handle.task_log(task_id)
+        write(text[written:] if len(text) >= written else text)
+        written = len(text)
+        if status.state.finished:
+            return status.state.value
+        time.sleep(poll)
 
 
 def find_task(handle: RunHandle, task: str) -> str:

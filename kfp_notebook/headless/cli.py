@@ -1,4 +1,4 @@
-"""The kfp-notebook command: compile, run, submit, runs, logs and doctor for a notebook, from a terminal or CI.
+"""The kfp-notebook command: compile, run, submit, runs, logs, stop and doctor for a notebook, from a terminal or CI.
 
 Exit codes: 0 success, 1 the run failed (or the doctor found a FAIL), 2 a usage or notebook error.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.commands import CLI, CONNECTION
-from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.errors import KfpNotebookError, command_line_audience
+from kfp_notebook.tracking import strict_json
 from kfp_notebook.tracking.states import TaskState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -55,7 +56,7 @@ class Output:
 
     def result(self, data: Any, text: str) -> None:
         self.end_progress()
-        print(json.dumps(data, indent=2, default=str) if self.as_json else text)
+        print(strict_json.dumps(data, indent=2) if self.as_json else text)
 
     def error(self, message: str, details: str = "") -> None:
         self.end_progress()
@@ -63,14 +64,15 @@ class Output:
             sys.stderr.write(f"{details}\n")
         sys.stderr.write(f"kfp-notebook: {message}\n")
         if self.as_json:
-            print(json.dumps({"error": message}))
+            print(strict_json.dumps({"error": message}))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     output = Output(args.json, args.verbose)
     try:
-        return int(COMMANDS[args.command](CLI[args.command].checked(args), output))
+        with command_line_audience():
+            return int(COMMANDS[args.command](CLI[args.command].checked(args), output))
     except KfpNotebookError as exc:
         output.error(str(exc), getattr(exc, "traceback", ""))
         return EXIT_USAGE
@@ -119,16 +121,28 @@ def runs_command(args: argparse.Namespace, output: Output) -> int:
     backend = _backend(args) if args.kubeflow else _local_backend(args)
     records = backend.runs(args.pipeline)
     where = f"runs on {backend.connection.host}" if args.kubeflow else f"local runs in {args.runs_dir}"
-    output.result([asdict(r) for r in records], f"{where}\n{RunHistory(records)!r}" if records else f"no {where}")
+    history = RunHistory(records, [r.message for r in records if r.message])
+    output.result([asdict(r) for r in records], f"{where}\n{history!r}" if records else f"no {where}")
     return EXIT_OK
 
 
 def logs_command(args: argparse.Namespace, output: Output) -> int:
     if args.kubeflow and not args.run:
         raise KfpNotebookError("--kubeflow logs need --run RUN_ID (kfp-notebook runs --kubeflow lists them)")
+    from kfp_notebook.authoring.options import worker_count
+
+    worker_count(None if args.tail is None else str(args.tail), "--tail")  # the rule `%kfp logs --tail` follows
     backend = _backend(args) if args.kubeflow else _local_backend(args)
     text = backend.task_log(args.run, args.task, args.tail)
     output.result({"run_id": args.run, "task": args.task, "log": text}, text)
+    return EXIT_OK
+
+
+def stop_command(args: argparse.Namespace, output: Output) -> int:
+    """Ask the kernel that runs a local run to stop it (it ends CANCELED); a LOST run's processes are stopped."""
+    backend = _local_backend(args)
+    said = backend.stop_foreign(args.run)
+    output.result({"run_id": args.run, "state": backend.run_record(args.run).state, "message": said}, said)
     return EXIT_OK
 
 
@@ -160,6 +174,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "submit": submit_command,
     "runs": runs_command,
     "logs": logs_command,
+    "stop": stop_command,
     "doctor": doctor_command,
 }
 
@@ -175,11 +190,36 @@ def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
     path = Path(args.notebook)
     if not path.is_file():
         raise KfpNotebookError(f"notebook {args.notebook!r} not found (give the path of an .ipynb file)")
+    check_notebook(path)
     output.progress(f"executing {path.name} in a fresh kernel")
     notebook = HeadlessNotebook(path, args.timeout, output.kernel_text, quiet=not args.verbose)
     with notebook.started():
         notebook.define()
         yield notebook
+
+
+def check_notebook(path: Path) -> None:
+    """Refuse, in one line, a file that is not a Jupyter notebook (empty, not JSON, JSON of another kind)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise KfpNotebookError(f"{path} cannot be read as a notebook ({reason})") from None
+    if not text.strip():
+        raise KfpNotebookError(f"{path} is empty, not a notebook (give the path of an .ipynb file)")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise KfpNotebookError(f"{path} is not a notebook: not JSON ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list) or "nbformat" not in document:
+        raise KfpNotebookError(f"{path} is JSON but not a Jupyter notebook (no 'cells' list and 'nbformat' version)")
+    broken = next((n for n, cell in enumerate(document["cells"], 1) if not _is_cell(cell)), None)
+    if broken is not None:
+        raise KfpNotebookError(f"{path} is not a valid notebook: its cell {broken} has no cell_type and source")
+
+
+def _is_cell(cell: Any) -> bool:
+    return isinstance(cell, dict) and isinstance(cell.get("cell_type"), str) and "source" in cell
 
 
 def _call(function: str, *arguments: Any) -> str:

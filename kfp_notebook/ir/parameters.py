@@ -77,6 +77,28 @@ KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false",
               "dict": "a JSON object", "str": "a string"}  # fmt: skip
 
 
+def check_finite(name: str, value: Any, given: str = "") -> Any:
+    """`value` when every number in it is finite; NaN and ±infinity (also `1e400`, too big for a double) are
+    refused everywhere: Kubeflow takes a run's parameters as protobuf Values, whose JSON cannot carry them."""
+    if finite(value):
+        return value
+    raise OptionError(
+        f"{given or f'parameter {name!r} = {value!r}'} is not a finite number (or holds one that is not): Kubeflow "
+        "takes parameters as protobuf Values, whose JSON has no NaN or Infinity. Pass a finite number "
+        "(for example 1e300), or declare the parameter as str and convert it in the component"
+    )
+
+
+def finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(finite(item) for item in value)
+    return True
+
+
 def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
     """A pipeline parameter given as text (`--param NAME=VALUE`), parsed for its declared type."""
     kind = PARAMETER_TYPES.get(parameter_type, "str")
@@ -96,10 +118,10 @@ def parse_parameter(name: str, text: str, parameter_type: str) -> Any:
             raise ValueError
         if kind in ("list", "dict") and not isinstance(value, list if kind == "list" else dict):
             raise ValueError
-        return value
     except ValueError:
         examples = {"int": "3", "float": "0.5", "bool": "true", "list": "'[1, 2]'", "dict": """'{"a": 1}'"""}
         raise ParameterValueError(name, f"{text!r} is not {KIND_WORDS[kind]}", examples[kind]) from None
+    return check_finite(name, value, f"--param {name}={text!r}")
 
 
 def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +143,7 @@ def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and definition.type != "STRING":
             typed[name] = parse_parameter(name, value, definition.type)
         else:
-            typed[name] = checked_value(ir.name, name, value, definition.type)
+            typed[name] = check_finite(name, checked_value(ir.name, name, value, definition.type))
     return typed
 
 

@@ -159,10 +159,11 @@ def status_command(magics: KfpMagics, words: list[str]) -> None:
 
     args = _parse("status", words)
     session = magics.session
-    if not session.runs or (args.run and args.run not in session.runs):
-        display(recorded(session.recorded_run(args.run)))  # a run of another kernel, as its folder shows it
+    run_id = args.run or session.last_run
+    if run_id not in session.runs:
+        display(recorded(session.recorded_run(run_id)))  # a finished run, or another kernel's: as its folder shows it
         return
-    handle = session.handle(args.run)
+    handle = session.handle(run_id)
     summary = progress(handle)
     summary.warnings += failures(handle)
     display(summary)

@@ -9,6 +9,7 @@ backend needs to know which backend a handle came from.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 
 from kfp_notebook.tracking.states import ConnectionState, TaskCounts, TaskState, count_tasks
 from kfp_notebook.tracking.task_ids import path_of
+
+_log = logging.getLogger("kfp_notebook")
 
 
 @dataclass
@@ -99,6 +102,7 @@ class RunHandle:
         self._controls = controls
         self._tasks: dict[str, TaskStatus] = {}
         self._subscribers: list[Subscriber] = []
+        self._failed_subscribers: list[Subscriber] = []
         self._changed = threading.Condition()
 
     def __repr__(self) -> str:
@@ -164,7 +168,8 @@ class RunHandle:
     def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:
         """Container tasks finished, failed, canceled, running, and in all (fixed from the start where it can be)."""
         tasks = list(self.tasks.values()) if tasks is None else tasks
-        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected)
+        groups = {path_of(t.task_id): t.state for t in tasks if t.is_group}
+        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected, groups)
 
     # -- for the backend that made the handle ---------------------------------------------------------------
 
@@ -190,8 +195,17 @@ class RunHandle:
         for callback in subscribers:
             try:
                 callback(event)
-            except Exception:
-                self._unsubscribe(callback)
+            except Exception as exc:  # the run goes on, and so do the subscriber's updates; the user is told
+                self._subscriber_failed(callback, exc)
+
+    def _subscriber_failed(self, callback: Subscriber, exc: Exception) -> None:
+        """Log a subscriber's first failure (with its traceback) and show it in the run's notices, once."""
+        if any(failed is callback for failed in self._failed_subscribers):
+            return
+        self._failed_subscribers.append(callback)
+        name = getattr(callback, "__qualname__", None) or type(callback).__name__
+        _log.error("a subscriber of run %s (%s) failed; it keeps getting events", self.run_id, name, exc_info=exc)
+        self.notices.append(f"showing this run's progress failed ({name}: {type(exc).__name__}: {exc}); it goes on")
 
     def _apply(self, event: TaskEvent) -> None:
         if event.connection is not None:

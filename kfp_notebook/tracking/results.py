@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.tracking.strict_json import number
 from kfp_notebook.tracking.task_ids import find_task_id
 
 METRICS_SCHEMA = "system.Metrics"
@@ -49,7 +50,8 @@ class TaskResult:
             for artifact in items:
                 if artifact.get("type", {}).get("schemaTitle") == METRICS_SCHEMA:
                     metadata = artifact.get("metadata") or {}
-                    values.update({k: float(v) for k, v in metadata.items() if _is_number(v)})
+                    numbers = {k: number(v) for k, v in metadata.items()}  # "NaN" is how run.json keeps a NaN
+                    values.update({k: v for k, v in numbers.items() if v is not None})
         return values
 
     def log(self, tail: int | None = None) -> str:

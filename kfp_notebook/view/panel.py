@@ -21,6 +21,7 @@ from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.handle import RunHandle, TaskStatus
 from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.strict_json import jsonable
 from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
@@ -221,7 +222,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
 
         def show(details: dict[str, Any]) -> None:
             if self._selected == selected:
-                self.details = details
+                self.details = jsonable(details)  # strict JSON for the front end: a NaN metric is "NaN"
 
         in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from kfp_notebook import kfp_compat
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, explain
+from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.tracking.results import TaskResult
 from kfp_notebook.tracking.states import TaskState
@@ -95,7 +96,8 @@ def run_task(backend: Any, run_id: str, task: str) -> tuple[TaskResult, UiArtifa
     except KubeflowConnectionError:
         raise
     except Exception as exc:
-        raise KubeflowConnectionError(f"cannot read the artifacts of run {run_id} from ML Metadata: {exc}") from None
+        said = server_text(str(exc))
+        raise KubeflowConnectionError(f"cannot read the artifacts of run {run_id} from ML Metadata: {said}") from None
     wanted = spellings(task)
     mine = [o for o in outputs if o["task"] in wanted]
     if not mine:

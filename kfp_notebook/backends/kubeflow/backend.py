@@ -15,6 +15,7 @@ from kfp_notebook import kfp_compat
 from kfp_notebook.backends.base import Backend, Capabilities
 from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
+from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
@@ -247,7 +248,7 @@ class KubeflowBackend(Backend):
         except urllib3.exceptions.HTTPError as exc:
             raise explain(self.connection, exc) from None
         if response.status != 200:
-            body = response.data.decode("utf-8", "replace")[:300]
+            body = server_text(response.data)
             raise KubeflowConnectionError(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
         return response.data.decode("utf-8", "replace")
 
@@ -279,7 +280,7 @@ class KubeflowBackend(Backend):
         try:
             record.metrics = {task: dict(values) for task, values in self.metrics(record.run_id)}
         except Exception as exc:  # metrics are extra: the run is listed without them, saying why
-            record.message = f"metrics of {record.run_id} unavailable: {exc}"
+            record.message = f"metrics of {record.run_id} unavailable: {server_text(str(exc))}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         """A task's output artifacts from ML Metadata; their files through the KFP UI's artifact endpoint."""

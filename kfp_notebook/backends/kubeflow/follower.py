@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.backends.kubeflow.connection import explain
+from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import KUBEFLOW_STATES, task_states
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
@@ -64,7 +65,8 @@ class Follower:
             recorded = self.backend.parameters(self.handle.run_id).get(status.name, {})
             details.update({key: recorded.get(key, {}) for key in ("inputs", "outputs")})
         except Exception as exc:  # the details show what they can, saying what is missing
-            details["message"] = f"{status.message}; inputs and outputs unavailable: {exc}".lstrip("; ")
+            missing = f"inputs and outputs unavailable: {server_text(str(exc))}"
+            details["message"] = f"{status.message}; {missing}".lstrip("; ")
         if self.handle.done:
             details["metrics"] = self._task_metrics(status.name)
         return details
@@ -73,7 +75,7 @@ class Follower:
         try:
             return self.task_log(task_id, DETAIL_LOG_LINES)
         except Exception as exc:  # the details show what they can: a log that cannot be read says why
-            return f"(no log: {exc})"
+            return f"(no log: {server_text(str(exc))})"
 
     def result(self) -> RunResult:
         """States, and the metrics ML Metadata holds for the run (once it has finished)."""
@@ -130,7 +132,7 @@ class Follower:
         try:
             return self.backend.refresh_session()
         except Exception as exc:  # reported: the session expired and the new login failed
-            message = f"the session expired and logging in again failed: {exc}"
+            message = f"the session expired and logging in again failed: {server_text(str(exc))}"
             self.handle.set_connection(ConnectionState.SESSION_EXPIRED, message)
             return False
 
@@ -173,7 +175,7 @@ class Follower:
                     self.metrics = self.backend.metrics(self.handle.run_id)
                 except Exception as exc:  # metrics are extra: the run's result stands without them
                     self.metrics = []
-                    self.metrics_error = f"metrics unavailable: {exc}"
+                    self.metrics_error = f"metrics unavailable: {server_text(str(exc))}"
             return self.metrics
 
     def _task_metrics(self, task_name: str) -> dict[str, float]:

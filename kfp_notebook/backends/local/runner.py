@@ -17,17 +17,20 @@ from kfp_notebook.backends.local.importing import importer_problem
 from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
 from kfp_notebook.backends.local.pod import check_field_paths
 from kfp_notebook.backends.local.scheduler import Scheduler
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import RunStore, request_stop
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandlerFactory
-from kfp_notebook.errors import KfpNotebookError, UnknownNameError
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.ir.parameters import pipeline_parameters
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import TaskState
+
+#: Seconds `stop` waits for the run's own kernel to end it before stopping the task processes itself.
+STOP_PATIENCE = 10.0
 
 
 class NotRunnableLocally(KfpNotebookError, RuntimeError):
@@ -99,15 +102,33 @@ class LocalBackend(Backend):
                 return found.state
             time.sleep(poll)
 
-    def stop_foreign(self, run_id: str) -> str:
-        """Stop every task process of a run this kernel did not start (pid + start time checked); says what."""
-        result = RunStore(self.runs_folder).load(run_id)
-        stopped = stop_leftovers(Path(result.folder or ""))
+    def stop_foreign(self, run_id: str, patience: float = STOP_PATIENCE) -> str:
+        """Stop a run this kernel did not start: its kernel is asked to (it ends the run CANCELED and starts
+        nothing more); whatever task process is still running after that, or of a LOST run, is stopped here."""
+        store = RunStore(self.runs_folder)
+        result = store.load(run_id)
+        folder = Path(result.folder or store.root / result.run_id)
+        if not TaskState.parse(result.state).finished:
+            request_stop(folder, f"pid {os.getpid()}")
+            result = _wait_until_finished(store, result.run_id, patience)
+        stopped = stop_leftovers(folder)
         what = f"stopped the processes of {', '.join(stopped)}" if stopped else "no process of it was running"
+        if not TaskState.parse(result.state).finished:
+            what = f"its kernel did not answer the stop request within {patience:g} s; {what}"
         return f"run {result.run_id} ({result.state}): {what}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
+
+
+def _wait_until_finished(store: RunStore, run_id: str, patience: float) -> RunResult:
+    """The run as its folder shows it once it has finished, or after `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = store.load(run_id)
+        if TaskState.parse(result.state).finished or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
 
 
 def _task(result: RunResult, task: str) -> TaskResult:
@@ -127,9 +148,10 @@ def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any]) 
     try:
         return store.create(name, yaml_text, values)
     except OSError as exc:
+        fix = advice("%config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)", "--runs-dir DIR")
         raise RunsFolderError(
             f"cannot write a run folder in {store.root} ({exc.strerror or exc}), so the run did not start. "
-            "Choose a writable folder: %config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)."
+            f"Choose a writable folder: {fix}."
         ) from None
 
 

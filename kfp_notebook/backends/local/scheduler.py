@@ -23,7 +23,7 @@ from kfp_notebook.backends.local.cel import CelError
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.placeholders import RunInfo
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import RunStore, stop_requested
 from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandler
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
@@ -37,6 +37,10 @@ _CHECKPOINT = object()  # a worker's event: the scheduler writes the run's live 
 #: run.json is rewritten at most this often while a run goes (events are appended every batch); a big run
 #: would otherwise rewrite all its tasks after every event.
 STATE_SECONDS = 0.5
+#: The scheduler looks for a stop request another kernel (or the CLI) left in the run's folder before it starts
+#: anything, and at least this often while it waits.
+STOP_CHECK_SECONDS = 0.2
+STOPPED_FROM_OUTSIDE = "stopped by `%kfp stop` from another kernel or the kfp-notebook command"
 
 
 class Scheduler:
@@ -101,12 +105,16 @@ class Scheduler:
         try:
             self._open(root)
             while not root.closed:
+                if stop_requested(self.folder):  # before anything more starts
+                    self.handle.message = STOPPED_FROM_OUTSIDE
+                    self._cancel_everything()
+                    break
                 self._advance()
                 if root.closed:
                     break
                 self._checkpoint()
                 try:
-                    message = self.inbox.get(timeout=STATE_SECONDS if self._state_due else None)
+                    message = self.inbox.get(timeout=STATE_SECONDS if self._state_due else STOP_CHECK_SECONDS)
                 except queue.Empty:
                     continue
                 if message is _CHECKPOINT:
