@@ -7,8 +7,6 @@ structure (a DAG vs an executor), never by a name.
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +34,7 @@ from kfp_notebook.ir.model import (
     Task,
     ValueSource,
 )
+from kfp_notebook.ir.programs import lightweight_program
 from kfp_notebook.tracking.task_ids import path_of
 
 EXECUTOR_MAIN = "kfp.dsl.executor_main"
@@ -63,7 +62,6 @@ __all__ = [
     "SecretAsVolume",
     "Task",
     "ValueSource",
-    "parse_pip_install",
     "value_source",
 ]
 
@@ -172,7 +170,7 @@ class PipelineIR:
         )  # fmt: skip
         self.components[name] = component
         if component.kind == "python" and container is not None:
-            component.program = _program(container)
+            component.program = lightweight_program(container)
         if "importer" in executor:
             component.importer = _importer(executor["importer"])
         if "dag" in raw:
@@ -254,14 +252,6 @@ def _container(raw: dict[str, Any]) -> Container:
         ),
         raw=raw,
     )
-
-
-def _program(container: Container) -> PythonProgram:
-    args = list(container.args)
-    function = args[args.index("--function_to_execute") + 1]
-    command = container.command
-    packages, index_urls = parse_pip_install(command[2] if len(command) > 2 else "")
-    return PythonProgram(command[-1], function, packages, index_urls)
 
 
 def _platform(raw: dict[str, Any]) -> Platform:
@@ -368,35 +358,3 @@ def _seconds(duration: Any) -> float:
         return float(text.rstrip("s")) if text.endswith("s") else float(text)
     except ValueError:
         return 0.0
-
-
-def parse_pip_install(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The packages and index URLs of the `pip install` kfp writes (its own kfp install left out)."""
-    packages: list[str] = []
-    index_urls: list[str] = []
-    for segment in re.split(r"&&", script):
-        if "pip install" not in segment:
-            continue
-        words = shlex.split(segment.split("pip install", 1)[1])
-        requirements, urls = _install_arguments(words)
-        if any(r.startswith("kfp==") for r in requirements) and "--no-deps" in words:
-            continue
-        packages += requirements
-        index_urls += [u for u in urls if u not in index_urls]
-    return tuple(packages), tuple(index_urls)
-
-
-def _install_arguments(words: list[str]) -> tuple[list[str], list[str]]:
-    requirements, urls, skip_next = [], [], False
-    for position, word in enumerate(words):
-        if skip_next:
-            skip_next = False
-            continue
-        if word in ("--index-url", "--extra-index-url"):
-            urls.append(words[position + 1])
-            skip_next = True
-        elif word == "--trusted-host":
-            skip_next = True
-        elif not word.startswith("-") and word not in ('"$0"', '"$@"'):
-            requirements.append(word)
-    return requirements, urls
