@@ -242,10 +242,10 @@ def run_report(handle: Any) -> dict[str, Any]:
 
 def _metrics(task: Any) -> dict[str, Any]:
     """The values a task logged as metrics (numbers, not the formatted text of the metrics table)."""
-    from kfp_notebook.tracking.results import METRICS_SCHEMA
+    from kfp_notebook.tracking.artifacts import is_metrics
 
     artifacts = [a for items in task.artifacts.values() for a in items]
-    metrics = [a for a in artifacts if a.get("type", {}).get("schemaTitle") == METRICS_SCHEMA]
+    metrics = [a for a in artifacts if is_metrics(a)]
     return {name: value for a in metrics for name, value in (a.get("metadata") or {}).items()}
 
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.tracking.artifacts import Artifact, is_metrics
 from kfp_notebook.tracking.strict_json import number
 from kfp_notebook.tracking.task_ids import find_task_id
-
-METRICS_SCHEMA = "system.Metrics"
 
 
 @dataclass
@@ -23,7 +22,7 @@ class TaskResult:
     component: str
     state: str
     parameters: dict[str, Any] = field(default_factory=dict)
-    artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    artifacts: dict[str, list[Artifact]] = field(default_factory=dict)
     message: str = ""
     folder: str | None = None
 
@@ -37,7 +36,7 @@ class TaskResult:
         shown: dict[str, str] = {}
         for items in self.artifacts.values():
             for artifact in items:
-                if artifact.get("type", {}).get("schemaTitle") == METRICS_SCHEMA:
+                if is_metrics(artifact):
                     formats = _v1_formats(artifact.get("uri", ""))
                     for name, value in (artifact.get("metadata") or {}).items():
                         shown[name] = format_metric(value, formats.get(name, "RAW"))
@@ -48,7 +47,7 @@ class TaskResult:
         values: dict[str, float] = {}
         for items in self.artifacts.values():
             for artifact in items:
-                if artifact.get("type", {}).get("schemaTitle") == METRICS_SCHEMA:
+                if is_metrics(artifact):
                     metadata = artifact.get("metadata") or {}
                     numbers = {k: number(v) for k, v in metadata.items()}  # "NaN" is how run.json keeps a NaN
                     values.update({k: v for k, v in numbers.items() if v is not None})

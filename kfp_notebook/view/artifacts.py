@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
+from kfp_notebook.tracking.artifacts import schema_title
 from kfp_notebook.tracking.results import TaskResult
 from kfp_notebook.view import previews
 from kfp_notebook.view.plots import auc, heat_map, roc_plot
@@ -68,9 +69,9 @@ def task_views(task: TaskResult, output: str | None, files: Files) -> ArtifactVi
     return views
 
 
-def render(title: str, artifact: dict[str, Any], files: Files) -> list[ArtifactView]:
+def render(title: str, artifact: Any, files: Files) -> list[ArtifactView]:
     """One artifact drawn by its type (schema title); unknown types show their URI, size and metadata."""
-    kind = artifact.get("type", {}).get("schemaTitle", "system.Artifact")
+    kind = schema_title(artifact)
     renderer = RENDERERS.get(kind, _generic)
     try:
         return renderer(title, artifact, files)

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from kfp_notebook.tracking.artifacts import schema_title
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.results import is_artifact
 from kfp_notebook.tracking.states import TaskState
@@ -76,9 +77,9 @@ def pipeline_outputs(result: Any) -> Summary | None:
 def output_text(value: Any) -> str:
     """A parameter as Python shows it; an artifact as its type and where it is; a list of artifacts counted."""
     if is_artifact(value):
-        return f"{value['type'].get('schemaTitle', 'artifact')} · {value.get('uri', '')}"
+        return f"{schema_title(value)} · {value.get('uri', '')}"
     if isinstance(value, list) and value and all(is_artifact(item) for item in value):
-        kinds = sorted({item["type"].get("schemaTitle", "artifact") for item in value})
+        kinds = sorted({schema_title(item) for item in value})
         return f"{len(value)} × {', '.join(kinds)}"
     text = repr(value)
     return text if len(text) <= 200 else text[:199] + "…"

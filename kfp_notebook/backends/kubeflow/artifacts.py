@@ -16,6 +16,7 @@ from kfp_notebook import kfp_compat
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.errors import UnknownNameError
+from kfp_notebook.tracking.artifacts import artifact
 from kfp_notebook.tracking.results import TaskResult
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.task_ids import spellings
@@ -105,11 +106,6 @@ def run_task(backend: Any, run_id: str, task: str) -> tuple[TaskResult, UiArtifa
         raise UnknownNameError(f"no artifacts of task {task!r} in run {run_id} (tasks with artifacts: {known})")
     result = TaskResult(mine[0]["task"], mine[0]["task"], "", TaskState.SUCCEEDED)
     for output in mine:
-        artifact = {
-            "name": output["name"],
-            "type": {"schemaTitle": output["type"]},
-            "uri": output["uri"],
-            "metadata": output["metadata"],
-        }
-        result.artifacts.setdefault(output["name"], []).append(artifact)
+        record = artifact(output["name"], output["type"], output["uri"], output["metadata"])
+        result.artifacts.setdefault(output["name"], []).append(record)
     return result, UiArtifactFiles(backend)

@@ -10,6 +10,7 @@ from kfp_notebook.backends.kubeflow.connection import explain
 from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import KUBEFLOW_STATES, task_states
 from kfp_notebook.ir import PipelineIR
+from kfp_notebook.tracking.artifacts import METRICS_SCHEMA, artifact
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import ConnectionState, TaskState
@@ -194,8 +195,7 @@ class Follower:
             entry = result.tasks.get(found) if found is not None else None
             if entry is None:
                 entry = result.tasks.setdefault(task, TaskResult(task, task, task, TaskState.SUCCEEDED))
-            artifact = {"name": "metrics", "type": {"schemaTitle": "system.Metrics"}, "uri": "", "metadata": values}
-            entry.artifacts.setdefault("metrics", []).append(artifact)
+            entry.artifacts.setdefault("metrics", []).append(artifact("metrics", METRICS_SCHEMA, "", values))
 
 
 def _has_outputs(ir: PipelineIR) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_notebook.ir import Component, PipelineIR, Task
+from kfp_notebook.tracking.artifacts import Artifact, artifact
 
 _ABSENT = object()
 
@@ -70,13 +71,13 @@ def _parameter(task: Task, key: str, dag_id: int | None, recorded: Recorded) -> 
     return execution["outputs"].get(key, _ABSENT) if execution is not None else _ABSENT
 
 
-def _artifacts(task: Task, key: str, dag_id: int | None, recorded: Recorded) -> list[dict[str, Any]]:
+def _artifacts(task: Task, key: str, dag_id: int | None, recorded: Recorded) -> list[Artifact]:
     if task.component.kind == "dag":
         found = _inner_outputs(task, dag_id, recorded).get(key)
         return found if isinstance(found, list) else [found] if found else []
     execution = recorded.child(dag_id, task.name)
     return [
-        {"name": key, "type": {"schemaTitle": a["type"]}, "uri": a["uri"], "metadata": _user_metadata(a["metadata"])}
+        artifact(key, a["type"], a["uri"], _user_metadata(a["metadata"]))
         for a in recorded.artifacts
         if execution is not None and a["execution"] == execution["id"] and a["name"] == key
     ]
