@@ -547,6 +547,9 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
     assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
     assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
+    # the WebAssembly Graphviz draws no HTML-like labels: the kernel gives it plain ones, never the node's path
+    assert ">prepare</text>" in picture and ">cpu 2 · mem 1G · GPU 1 · no cache · ↻2</text>" in picture
+    assert "exit-handler-1/prepare</text>" not in picture
     assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
 
 
