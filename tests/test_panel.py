@@ -185,6 +185,18 @@ def test_a_field_error_is_the_problem_as_data_whatever_the_value_says(kind, text
     assert (parsed, errors) == ({}, {"n": error})
 
 
+def test_another_refusal_of_a_value_is_shown_whole_at_its_field(monkeypatch):
+    from kfp_notebook.errors import OptionError
+    from kfp_notebook.view import form
+
+    def refuse(name, text, kind):
+        raise OptionError(f"--param {name}={text!r} is not a finite number (example: 1e300)")
+
+    monkeypatch.setattr(form, "parse_parameter", refuse)
+    fields = [{"name": "x", "type": "NUMBER_DOUBLE", "default": "", "required": True}]
+    assert form.validate(fields, {"x": "NaN"}) == ({}, {"x": "--param x='NaN' is not a finite number (example: 1e300)"})
+
+
 def _acks(panel, monkeypatch, *messages):
     sent = []
     monkeypatch.setattr(panel, "send", lambda content, *a, **k: sent.append(content))
