@@ -374,9 +374,11 @@ def node_states(task_states: dict[str, TaskState]) -> dict[str, TaskState]:
     return {node: fold(states) for node, states in by_node.items()}
 
 
-def picture_svg(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> str | None:
+def picture_svg(model: DagModel, styles: dict[str, dict[str, str]] | None = None, dot: str = "") -> str | None:
     """The DAG's SVG drawn in the kernel (`dot`, else Graphviz in WebAssembly, which draws plain labels only);
-    None when neither exists (the panel's front end draws it)."""
+    None when neither exists (the panel's front end draws it). `dot`: the model's DOT as `to_dot(model)` wrote
+    it, drawn as is where HTML-like labels are drawn."""
     from kfp_notebook.view import svg
 
-    return svg.render_svg(to_dot(model, styles, html_labels=svg.draws_html_labels()).source)
+    html = svg.draws_html_labels()
+    return svg.render_svg(dot if dot and html and not styles else to_dot(model, styles, html_labels=html).source)
