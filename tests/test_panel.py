@@ -185,6 +185,18 @@ def test_a_field_error_is_the_problem_as_data_whatever_the_value_says(kind, text
     assert (parsed, errors) == ({}, {"n": error})
 
 
+def test_another_refusal_of_a_value_is_shown_whole_at_its_field(monkeypatch):
+    from kfp_notebook.errors import OptionError
+    from kfp_notebook.view import form
+
+    def refuse(name, text, kind):
+        raise OptionError(f"--param {name}={text!r} is not a finite number (example: 1e300)")
+
+    monkeypatch.setattr(form, "parse_parameter", refuse)
+    fields = [{"name": "x", "type": "NUMBER_DOUBLE", "default": "", "required": True}]
+    assert form.validate(fields, {"x": "NaN"}) == ({}, {"x": "--param x='NaN' is not a finite number (example: 1e300)"})
+
+
 def _acks(panel, monkeypatch, *messages):
     sent = []
     monkeypatch.setattr(panel, "send", lambda content, *a, **k: sent.append(content))
@@ -547,6 +559,9 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
     assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
     assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
+    # the WebAssembly Graphviz draws no HTML-like labels: the kernel gives it plain ones, never the node's path
+    assert ">prepare</text>" in picture and ">cpu 2 · mem 1G · GPU 1 · no cache · ↻2</text>" in picture
+    assert "exit-handler-1/prepare</text>" not in picture
     assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
 
 

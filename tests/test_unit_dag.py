@@ -126,14 +126,34 @@ def _check_svg(model, svg: str) -> dict[str, ET.Element]:
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
-def test_dot_draws_the_classes_and_a_badged_tasks_last_text_is_its_chips(model, dot):
+def test_dot_draws_the_classes_and_a_badged_tasks_last_text_is_its_chips(model):
     """What the front end's `badgeLine` relies on: the last text of a kfp-badged node is its badge chips."""
-    elements = _check_svg(model, graph.render_svg(dot) or "")
+    elements = _check_svg(model, graph.picture_svg(model) or "")
     badged = elements[graph.node_element_id("exit-handler-1/step")]
     texts = [t.text or "" for t in badged.iter(f"{SVG}text")]
     assert texts[0] == "step" and texts[-1] == "cpu 2 · ↻2"
     plain = elements[graph.node_element_id("exit-handler-1/condition-2/step-2")]
     assert [t.text for t in plain.iter(f"{SVG}text")] == ["step-2"]
+
+
+@pytest.mark.parametrize(
+    ("task", "html", "plain"),
+    [
+        ("exit-handler-1/step", '<step<BR/><FONT POINT-SIZE="8">cpu 2 · ↻2</FONT>>', "step\ncpu 2 · ↻2"),
+        ("notify", "<notify>", "notify"),
+    ],
+)
+def test_labels_are_html_like_for_dot_and_plain_lines_for_a_graphviz_without_them(model, task, html, plain):
+    node = model.nodes[task]
+    assert node.dot_label("python:3.11") == html and node.dot_label("python:3.11", html=False) == plain
+    assert f"label={html} " in _dot_line(graph.to_dot(model).source, graph.node_element_id(task))
+    assert "<FONT" not in graph.to_dot(model, html_labels=False).source
+
+
+def test_a_plain_label_keeps_backslashes_as_written():
+    from kfp_notebook.view.labels import plain_label
+
+    assert plain_label(["C:\\data\\n"], "x") == "C:\\\\data\\\\n\nx"
 
 
 def _front_end_dot_classes() -> set[str]:

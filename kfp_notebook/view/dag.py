@@ -70,9 +70,10 @@ class TaskNode:
             lines.append(labels.truncate(self.image, 36))
         return lines
 
-    def dot_label(self, default_image: str | None) -> str:
-        """The node's DOT label: its lines, and its badges as small chips below."""
-        return labels.html_label(self.lines(default_image), labels.badge_chips(self.badges))
+    def dot_label(self, default_image: str | None, html: bool = True) -> str:
+        """The node's DOT label: its lines, and its badges as chips below (small, in an HTML-like label)."""
+        label = labels.html_label if html else labels.plain_label
+        return label(self.lines(default_image), labels.badge_chips(self.badges))
 
     def dot_class(self) -> str:
         """The node's classes: a task, badged when its label ends with badge chips, an exit task."""
@@ -253,10 +254,11 @@ def _edges(task: Task, prefix: str) -> list[Edge]:
     ]
 
 
-def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> Any:
+def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, html_labels: bool = True) -> Any:
     """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js).
 
-    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills).
+    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills); without
+    `html_labels`, task labels are plain lines (for a Graphviz built without HTML-like labels).
     """
     import graphviz
 
@@ -282,7 +284,7 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> 
     graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
     default_image = _default_image()
     for member in model.top:
-        _add_member(graph, model, member, default_image, styles or {})
+        _add_member(graph, model, member, (default_image, html_labels), styles or {})
     for edge in model.edges:
         attributes = {"label": edge.label} if edge.label else {}
         if edge.source in model.groups:
@@ -324,14 +326,15 @@ def _default_image() -> str:
     return kfp_default_image()
 
 
-def _add_member(graph: Any, model: DagModel, member: str, default_image: str, styles: dict[str, Any]) -> None:
+def _add_member(graph: Any, model: DagModel, member: str, label: tuple[str, bool], styles: dict[str, Any]) -> None:
+    """A task's node, or a group's cluster with its members; `label` is (the default image, HTML-like labels)."""
     if member in model.nodes:
         node = model.nodes[member]
         shape = {"shape": "octagon"} if node.exit_task else {}
         shape.update(styles.get(node_element_id(member), {}))
         tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
         element = {"id": node_element_id(member), "class": node.dot_class()}
-        graph.node(member, node.dot_label(default_image), tooltip=tooltip, **element, **shape)
+        graph.node(member, node.dot_label(*label), tooltip=tooltip, **element, **shape)
         return
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
@@ -345,7 +348,7 @@ def _add_member(graph: Any, model: DagModel, member: str, default_image: str, st
             tooltip=_group_tooltip(group),
         )
         for child in group.members:
-            _add_member(cluster, model, child, default_image, styles)
+            _add_member(cluster, model, child, label, styles)
 
 
 def _group_tooltip(group: Group) -> str:
@@ -371,8 +374,11 @@ def node_states(task_states: dict[str, TaskState]) -> dict[str, TaskState]:
     return {node: fold(states) for node, states in by_node.items()}
 
 
-def render_svg(dot_source: str) -> str | None:
-    """SVG drawn in the kernel (`dot`, else Graphviz in WebAssembly); None when neither exists (the panel draws it)."""
-    from kfp_notebook.view.svg import render_svg as draw
+def picture_svg(model: DagModel, styles: dict[str, dict[str, str]] | None = None, dot: str = "") -> str | None:
+    """The DAG's SVG drawn in the kernel (`dot`, else Graphviz in WebAssembly, which draws plain labels only);
+    None when neither exists (the panel's front end draws it). `dot`: the model's DOT as `to_dot(model)` wrote
+    it, drawn as is where HTML-like labels are drawn."""
+    from kfp_notebook.view import svg
 
-    return draw(dot_source)
+    html = svg.draws_html_labels()
+    return svg.render_svg(dot if dot and html and not styles else to_dot(model, styles, html_labels=html).source)

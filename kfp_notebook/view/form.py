@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kfp_notebook.errors import ParameterValueError
+from kfp_notebook.errors import KfpNotebookError, ParameterValueError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.ir.parameters import coerce, parse_parameter
 
@@ -47,4 +47,6 @@ def validate(fields: list[dict[str, Any]], values: dict[str, Any]) -> tuple[dict
             parsed[field["name"]] = parse_parameter(field["name"], text, field["type"])
         except ParameterValueError as exc:
             errors[field["name"]] = exc.problem
+        except KfpNotebookError as exc:  # another check of the value: its whole message, at the field
+            errors[field["name"]] = str(exc)
     return parsed, errors

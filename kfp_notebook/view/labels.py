@@ -113,6 +113,11 @@ def html_label(lines: list[str], small: str = "") -> str:
     return f"<{text}>"
 
 
+def plain_label(lines: list[str], small: str = "") -> str:
+    """The same label as plain text lines (for a Graphviz without HTML-like labels): the chips as the last line."""
+    return "\n".join(line.replace("\\", "\\\\") for line in [*lines, *([small] if small else [])])
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 

@@ -103,7 +103,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         fields = parameter_fields(self.ir)
         self.parameters = sorted(fields, key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
         self.values = {p["name"]: p["default"] for p in self.parameters}
-        self.static_svg = graph.render_svg(self.dot)
+        self.static_svg = graph.picture_svg(self.model, dot=self.dot)
         self.needs_svg = self.static_svg is None
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go

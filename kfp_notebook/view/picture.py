@@ -63,7 +63,7 @@ class SavedPicture:
         states = {**self.node_states, **self.run_view.get("states", {})}
         from kfp_notebook.view import dag as graph
 
-        svg = graph.render_svg(graph.to_dot(self.model, node_styles(states)).source)
+        svg = graph.picture_svg(self.model, node_styles(states))
         self.static_svg = svg or self.static_svg
         if self.picture_id and self.static_svg:
             from IPython.display import update_display

