@@ -130,3 +130,19 @@ def test_callers_ask_for_an_ability_not_a_name(tmp_path):
     assert session._able("reads_records").capabilities.reads_records
     with pytest.raises(OptionError):  # a backend without the ability says so instead of guessing
         Backend.stop_foreign(VertexBackend(), "some-run")
+
+
+def test_a_remote_backend_that_does_not_answer_hides_only_its_own_runs(tmp_path):
+    from kfp_notebook.errors import KfpNotebookError
+
+    class Unreachable(VertexBackend):
+        def runs(self, pipeline: str | None = None, count: int = 0) -> list:
+            raise KfpNotebookError("cannot reach https://gone.example: connection refused")
+
+    session = Session()
+    session.settings.runs_dir = str(tmp_path)
+    session.connect(Unreachable())
+    history = session.history()
+    assert list(history) == [] and history.notes == [
+        "vertex runs are not listed: cannot reach https://gone.example: connection refused"
+    ]

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kfp_notebook.backends.base import Backend
+from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.tracking.records import RunRecord
 from kfp_notebook.tracking.strict_json import dumps, jsonable
 from kfp_notebook.tracking.task_ids import kfp_task_name
@@ -142,10 +143,17 @@ def run_history(backends: Iterable[Backend], pipeline: Any = None) -> RunHistory
     """The runs every backend knows, newest first; of one pipeline when given (a pipeline object or its name)."""
     name = pipeline_name(pipeline)
     records: list[RunRecord] = []
+    unreachable: list[str] = []
     for backend in backends:
-        found = backend.runs(name)
-        if name is not None and not found and kfp_task_name(name) != name:  # kfp names pipelines as it names tasks
-            found = backend.runs(kfp_task_name(name))
+        try:
+            found = backend.runs(name)
+            if name is not None and not found and kfp_task_name(name) != name:  # kfp names pipelines as tasks
+                found = backend.runs(kfp_task_name(name))
+        except KfpNotebookError as exc:  # a server that does not answer hides its runs, not the others'
+            if not backend.capabilities.remote:
+                raise
+            unreachable.append(f"{backend.name} runs are not listed: {exc}")
+            continue
         records += found
-    notes = [r.message for r in records if r.message]
+    notes = unreachable + [r.message for r in records if r.message]
     return RunHistory(newest_first(records), notes)
