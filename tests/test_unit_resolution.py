@@ -210,3 +210,34 @@ def test_a_producer_that_only_feeds_a_task_setting_is_still_waited_for():
     dag = root(PipelineIR.from_pipeline(placeholder_wiring), {"label": "x"})
     limited = next(n for n in dag.nodes.values() if "cpu_limit" in n.task.parameters)
     assert limited.task.dependencies == () and instances.upstream(limited) == ["make"]
+
+
+@dsl.component(base_image="python:3.11")
+def total(xs: list) -> int:
+    return sum(xs)
+
+
+@dsl.pipeline
+def collecting(items: list = []):  # noqa: B006 (kfp reads the default)
+    with dsl.ParallelFor(items) as item:
+        made = make(n=item)
+    total(xs=dsl.Collected(made.output))
+
+
+def test_collecting_from_a_loop_with_no_items_says_the_loop_had_none():
+    collecting_ir = PipelineIR.from_pipeline(collecting)
+    dag = DagInstance("", collecting_ir.root, {"items": []}, {}, None)
+    instances.open_dag(dag)
+    loop = next(node for node in dag.nodes.values() if node.task.loop is not None)
+    loop.state, loop.absent = TaskState.SUCCEEDED, instances.empty_loop_outputs(loop)
+    with pytest.raises(InputError, match=r"input 'xs' of task 'total' has no value: it collects output 'Output' of "
+                                         r"'make' in the loop 'for-loop-\d+', which had no items"):  # fmt: skip
+        instances.resolve_inputs(dag.nodes["total"], RUN)
+
+
+def test_an_output_of_another_kind_fails_the_consumer_as_the_drivers_type_check_does(ir):
+    dag = root(ir)
+    dag.nodes["make"].parameters = {"Output": True}
+    with pytest.raises(InputError, match=r"input 'x' of task 'use' is declared int, but output 'Output' of 'make' "
+                                         r"is True \(a bool\).*type mismatch"):  # fmt: skip
+        instances.resolve_inputs(dag.nodes["use"], RUN)

@@ -90,7 +90,7 @@ def read_file_value(text: str, parameter_type: str) -> Any:
     if parameter_type in ("LIST", "STRUCT"):
         value = strict_json(text)
         if not isinstance(value, list if parameter_type == "LIST" else dict):
-            raise ValueError(f"JSON of another kind ({type(value).__name__})")
+            raise ValueError(f"it is JSON of another kind: {type(value).__name__}")
         return as_received(value)
     raise ValueError(f"the launcher reads no parameter files of type {parameter_type}")
 
