@@ -117,6 +117,20 @@ def test_kfp_run_shows_the_pipelines_outputs(ip, tmp_path, capsys):
     assert "outputs of twice" in shown and "Output  12" in shown
 
 
+def test_kfp_status_shows_the_outputs_of_a_run_of_this_kernel_and_of_one_read_from_its_folder(ip, tmp_path, capsys):
+    from kfp_notebook.backends.local.runner import LocalBackend
+
+    ip.run_cell(f"%config KfpMagics.runs_dir = {str(tmp_path)!r}")
+    elsewhere = LocalBackend(tmp_path).start(kfp_notebook.compile(doubled_twice), {"x": 2})  # another kernel's
+    assert elsewhere.wait(60)
+    here = kfp_notebook.run(doubled_twice, {"x": 4}, runs_folder=tmp_path)
+    capsys.readouterr()
+    ip.run_cell(f"%kfp status {elsewhere.run_id}")
+    assert "(local, from its folder)" in (shown := capsys.readouterr().out) and "output Output  8" in shown
+    ip.run_cell(f"%kfp status {here.run_id}")
+    assert "output Output  16" in capsys.readouterr().out
+
+
 def test_kfp_run_runs_a_component_on_its_own_with_its_outputs_as_the_runs(ip, tmp_path, capsys):
     ip.run_cell(DOUBLE)
     ip.run_cell(TWICE)

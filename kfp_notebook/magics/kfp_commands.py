@@ -155,7 +155,7 @@ def stop_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def status_command(magics: KfpMagics, words: list[str]) -> None:
-    from kfp_notebook.view.run_summaries import failures, progress, recorded
+    from kfp_notebook.view.run_summaries import failures, output_rows, progress, recorded
 
     args = _parse("status", words)
     session = magics.session
@@ -166,6 +166,7 @@ def status_command(magics: KfpMagics, words: list[str]) -> None:
     handle = session.handle(run_id)
     summary = progress(handle)
     summary.warnings += failures(handle)
+    summary.rows += output_rows(handle.result()) if handle.done else []
     display(summary)
 
 

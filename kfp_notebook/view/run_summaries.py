@@ -45,7 +45,13 @@ def recorded(result: Any) -> Summary:
     rows = rows[:MAX_TASK_ROWS] + (
         [("…", f"{len(rows) - MAX_TASK_ROWS} more tasks")] if len(rows) > MAX_TASK_ROWS else []
     )
+    rows += output_rows(result)
     return Summary(title, [("run", result.message)] * bool(result.message) + rows, [])
+
+
+def output_rows(result: Any) -> list[tuple[str, str]]:
+    """A row per pipeline output (RunResult.outputs), for the run's summary."""
+    return [(f"output {name}", output_text(value)) for name, value in result.outputs.items()]
 
 
 def _task_line(status: Any) -> str:
