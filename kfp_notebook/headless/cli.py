@@ -223,7 +223,7 @@ def _is_cell(cell: Any) -> bool:
 
 
 def _call(function: str, *arguments: Any) -> str:
-    """The command's cell: one call of a notebook_kernel function with literal arguments."""
+    """The command's cell: one call of a headless.kernel function with literal arguments."""
     listed = ", ".join(repr(a) for a in arguments)
     return f"from kfp_notebook.headless import kernel as _kfp_command\n_kfp_command.{function}({listed})"
 

@@ -70,7 +70,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     details = Dict().tag(sync=True)
     metrics = Dict().tag(sync=True)
     needs_svg = Bool(False).tag(sync=True)
-    legend: List = List().tag(sync=True)  # the states' names, icons, meanings (view/states.py)
+    legend: List = List().tag(sync=True)  # the states' names, icons, meanings (tracking/states.py)
     run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
