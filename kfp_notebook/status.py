@@ -125,6 +125,7 @@ class RunHandle:
         self._controls = controls
         self._tasks: dict[str, TaskStatus] = {}
         self._subscribers: list[Subscriber] = []
+        self._delivering: list[int] = []  # threads calling subscribers now (wait() returns after them)
         self._changed = threading.Condition()
 
     def __repr__(self) -> str:
@@ -157,10 +158,11 @@ class RunHandle:
                 self._subscribers.remove(callback)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the run finishes (True) or `timeout` seconds pass (False)."""
+        """Block until the run finishes and its subscribers have had every event (True), or `timeout` seconds
+        pass (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
-            while not self.done:
+            while not self.done or set(self._delivering) - {threading.get_ident()}:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -213,12 +215,18 @@ class RunHandle:
             self._apply(event)
             self.events.append(event)
             subscribers = list(self._subscribers)
+            self._delivering.append(threading.get_ident())
             self._changed.notify_all()
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:
-                self._unsubscribe(callback)
+        try:
+            for callback in subscribers:
+                try:
+                    callback(event)
+                except Exception:
+                    self._unsubscribe(callback)
+        finally:
+            with self._changed:
+                self._delivering.remove(threading.get_ident())
+                self._changed.notify_all()
 
     def _apply(self, event: TaskEvent) -> None:
         if event.connection is not None:
