@@ -36,7 +36,7 @@ browsers:
 	else echo "chromium/graphviz missing: browser and dot tests will skip (apt-get install chromium graphviz)"; fi
 
 demo: labextension
-	$(BIN)/python -m kfp_notebook.headless notebooks/quickstart.ipynb --out out
+	$(BIN)/python -m kfp_notebook.headless.notebooks notebooks/quickstart.ipynb --out out
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

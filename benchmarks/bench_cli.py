@@ -77,8 +77,8 @@ def process(*args: str, cwd: Path) -> Callable[[], None]:
 
 def phases(notebook: Path, folder: Path, repeat: int) -> dict[str, float]:
     """Median seconds of each phase of `kfp-notebook compile`, measured in this process."""
-    from kfp_notebook.cli import _call
-    from kfp_notebook.notebook_kernel import HeadlessNotebook
+    from kfp_notebook.headless.cli import _call
+    from kfp_notebook.headless.kernel import HeadlessNotebook
 
     samples: dict[str, list[float]] = {}
     for _ in range(repeat):

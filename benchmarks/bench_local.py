@@ -32,7 +32,7 @@ from typing import Any
 from kfp import dsl
 
 import kfp_notebook
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 
 @dsl.component(install_kfp_package=False)

@@ -24,7 +24,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import kfp_notebook
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view import dag as graph
 
 ROOT = Path(__file__).resolve().parent.parent

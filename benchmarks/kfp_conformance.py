@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.errors import KfpNotebookError
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 
 def outcome(backend: LocalBackend, path: Path, timeout: float) -> tuple[str, str]:

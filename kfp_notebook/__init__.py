@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
+    from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
+__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -48,12 +49,10 @@ def run(
 
     Interrupting the wait (Ctrl-C, or the notebook's stop button) stops every task of the run.
     """
-    from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
     session = Session.current()
-    runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
-    handle = session.start(pipeline, params, "local", RunOptions(workers, cache, runs_folder))
+    handle = session.start(pipeline, params, "local", {"workers": workers, "cache": cache, "runs_folder": runs_folder})
     if wait and session.wait(handle) is not None:
         raise KeyboardInterrupt
     return handle
@@ -72,12 +71,10 @@ def show(
 
     Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
     """
-    from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
-    session = Session.current()
-    runs_folder = runs_folder if runs_folder is not None else session.settings.runs_dir
-    return session.show(pipeline, name, output_dir, RunOptions(workers, cache, runs_folder))
+    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder}
+    return Session.current().show(pipeline, name, output_dir, options)
 
 
 def runs(pipeline: Any = None, *, runs_folder: str | os.PathLike[str] | None = None) -> Any:
@@ -102,4 +99,8 @@ def __getattr__(name: str) -> Any:
         from kfp_notebook.authoring.volumes import Volume
 
         return Volume
+    if name == "LocalRunner":  # kfp.local.init(runner=kfp_notebook.LocalRunner()): kfp.local's API on our backend
+        from kfp_notebook.backends.local.kfp_local import LocalRunner
+
+        return LocalRunner
     raise AttributeError(f"module 'kfp_notebook' has no attribute {name!r}")

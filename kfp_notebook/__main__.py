@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from kfp_notebook.cli import main
+from kfp_notebook.headless.cli import main
 
 sys.exit(main())

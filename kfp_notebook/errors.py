@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class KfpNotebookError(Exception):
     """Base class of every error a user should read (shown without a traceback inside magics)."""
@@ -9,6 +12,18 @@ class KfpNotebookError(Exception):
 
 class OptionError(KfpNotebookError, ValueError):
     """A magic option or API argument has a bad value."""
+
+
+class ParameterValueError(OptionError):
+    """A pipeline parameter's text is not a value of its type; the parameter and the problem are kept apart.
+
+    The message is for the line magic (`--param n='x' is not an integer (example: --param n=3)`); the
+    panel shows `problem` at the field `name`.
+    """
+
+    def __init__(self, name: str, problem: str, example: str):
+        self.name, self.problem, self.example = name, problem, example
+        super().__init__(f"--param {name}={problem} (example: --param {name}={example})")
 
 
 class CellError(KfpNotebookError):
@@ -47,3 +62,28 @@ class CompileError(KfpNotebookError):
 
 class UnknownNameError(KfpNotebookError, LookupError):
     """A component or pipeline name that this kernel has not defined."""
+
+
+#: Where the user reads our messages: "notebook" (magics, the Python API) or "command" (the kfp-notebook command).
+_AUDIENCE = {"where": "notebook"}
+
+
+def speak_to_command_line() -> None:
+    """From now on messages advise the kfp-notebook command's flags (`--runs-dir`) instead of `%config`."""
+    _AUDIENCE["where"] = "command"
+
+
+@contextmanager
+def command_line_audience() -> Iterator[None]:
+    """Messages advise the command's flags while the block runs (the kfp-notebook command in this process)."""
+    before = _AUDIENCE["where"]
+    _AUDIENCE["where"] = "command"
+    try:
+        yield
+    finally:
+        _AUDIENCE["where"] = before
+
+
+def advice(in_notebook: str, on_command_line: str) -> str:
+    """The advice that fits where the user reads the message."""
+    return on_command_line if _AUDIENCE["where"] == "command" else in_notebook

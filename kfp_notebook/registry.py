@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,8 @@ class Registry:
         self.pipelines: dict[str, PipelineEntry] = {}
         self._versions = itertools.count(1)
         self.latest_pipeline: str | None = None
+        #: The kernel's namespace (set by the magics): plain `@dsl.pipeline` objects there are found by name too.
+        self.namespace: dict[str, Any] | None = None
 
     def add_component(self, name: str, component: Any) -> ComponentEntry:
         self.components.pop(name, None)
@@ -92,15 +95,50 @@ class Registry:
         return next((e for e in self.pipelines.values() if e.pipeline is pipeline), None)
 
     def pipeline(self, name: str | None = None) -> PipelineEntry:
-        """The pipeline called `name` (its Python name or kfp name), or the latest one defined."""
+        """The pipeline called `name` (its Python name or kfp name), or the latest one defined: a %%pipeline
+        pipeline, else a plain `@dsl.pipeline` object of the kernel's namespace."""
+        plain = self.plain_pipelines()
         if name is None:
-            if self.latest_pipeline is None:
-                raise UnknownNameError("no pipeline is defined yet: write one in a %%pipeline cell first")
-            return self.pipelines[self.latest_pipeline]
+            if self.latest_pipeline is not None:
+                return self.pipelines[self.latest_pipeline]
+            if plain:
+                return PipelineEntry(*list(plain.items())[-1])
+            raise UnknownNameError(
+                "no pipeline is defined yet: write one in a %%pipeline cell (or a @dsl.pipeline function) first"
+            )
         for entry in self.pipelines.values():
             if name in (entry.name, entry.pipeline.name):
                 return entry
-        raise UnknownNameError(_unknown("pipeline", name, list(self.pipelines)))
+        for variable, pipeline in plain.items():
+            if name in (variable, pipeline.name):
+                return PipelineEntry(variable, pipeline)
+        raise UnknownNameError(_unknown("pipeline", name, list(dict.fromkeys([*self.pipelines, *plain]))))
+
+    def plain_pipelines(self) -> dict[str, Any]:
+        """`@dsl.pipeline` objects bound to a name in the kernel's namespace that no %%pipeline cell defined."""
+        graph = sys.modules.get("kfp.dsl.graph_component")  # not imported yet: no pipeline exists
+        if self.namespace is None or graph is None:
+            return {}
+        mine = {id(entry.pipeline) for entry in self.pipelines.values()}
+        return {
+            name: value
+            for name, value in list(self.namespace.items())
+            if isinstance(value, graph.GraphComponent) and id(value) not in mine and not name.startswith("_")
+        }
+
+    def component(self, name: str) -> ComponentEntry | None:
+        """The component called `name` (its Python name or kfp name), or None."""
+        return next((e for e in self.components.values() if name in (e.name, e.component.name)), None)
+
+    def runnable_names(self, name: str) -> str:
+        """The message for a name that is neither a pipeline nor a component of this kernel."""
+        known = [*self.pipelines, *self.components]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        pipelines = ", ".join(self.pipelines) or "none yet"
+        components = ", ".join(self.components) or "none yet"
+        defined = f"Defined pipelines: {pipelines}; components: {components}"
+        return f"no pipeline or component named {name!r}.{hint} {defined}"
 
     def changed_components(self, entry: PipelineEntry) -> list[str]:
         """Components this pipeline uses that were redefined after it was built."""

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kfp_notebook.backends.base import Backend, RunOptions, RunRecord
-from kfp_notebook.errors import OptionError, UnknownNameError
+from kfp_notebook.backends import registry as backend_registry
+from kfp_notebook.backends.base import Backend, BackendOptions
+from kfp_notebook.backends.local.store import default_runs_folder
+from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.registry import Registry
-from kfp_notebook.status import RunHandle
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.task_ids import find_task_id
 
 if TYPE_CHECKING:
     from kfp_notebook.view.panel import PipelinePanel
@@ -27,7 +32,7 @@ class Settings:
     """What `%config KfpMagics.<name>` sets (the magics copy their traits here)."""
 
     output_dir: str = "."
-    runs_dir: str | os.PathLike[str] | None = None
+    runs_dir: str | os.PathLike[str] | None = field(default_factory=lambda: str(default_runs_folder()))
     workers: int = 0
     cache: bool = True
     base_image: str | None = None
@@ -35,8 +40,9 @@ class Settings:
     environments_dir: str | os.PathLike[str] | None = None
     task_env_passthrough: tuple[str, ...] = ()  # kernel variables local tasks get on purpose
 
-    def local_options(self) -> RunOptions:
-        return RunOptions(workers=self.workers or None, cache=self.cache, runs_folder=self.runs_dir)
+    def run_defaults(self) -> dict[str, Any]:
+        """What the settings say about runs (each backend takes the options it has: today the local one)."""
+        return {"workers": self.workers or None, "cache": self.cache, "runs_folder": self.runs_dir}
 
 
 @dataclass
@@ -45,10 +51,12 @@ class Session:
 
     settings: Settings = field(default_factory=Settings)
     registry: Registry = field(default_factory=Registry)
-    runs: dict[str, RunHandle] = field(default_factory=dict)
+    runs: dict[str, RunHandle] = field(default_factory=dict)  # runs going on (and remote ones): finished local
+    # runs are read from their folder, not held (a handle with its events is ~33 KB)
+    last_run: str | None = None  # the run this kernel started last: what %kfp status/logs mean without --run
     panels: dict[str, PipelinePanel] = field(default_factory=dict)  # the latest panel of each pipeline (kfp name)
-    shown: list[PipelinePanel] = field(default_factory=list)  # every panel shown, for the Submit button
-    kubeflow: Backend | None = None
+    shown: weakref.WeakSet[PipelinePanel] = field(default_factory=weakref.WeakSet)  # panels on screen (Submit)
+    connected: dict[str, Backend] = field(default_factory=dict)  # remote backends by name, once connected
 
     @staticmethod
     def current() -> Session:
@@ -67,6 +75,19 @@ class Session:
         """A pipeline defined in this kernel by its name (the latest one by default), as it is now."""
         return self.registry.refreshed(self.registry.pipeline(name))
 
+    def runnable(self, name: str | None = None) -> Any:
+        """What `%kfp run NAME` runs: the pipeline of that name, else the component of that name (run on its own
+        as a one-task pipeline, its outputs the run's outputs), as the kernel defines them now."""
+        try:
+            return self.pipeline(name)
+        except UnknownNameError:
+            if name is None:
+                raise
+        component = self.registry.component(name)
+        if component is None:
+            raise UnknownNameError(self.registry.runnable_names(name))
+        return self.registry.current_component(component)
+
     def current_form(self, pipeline: Any) -> Any:
         """`pipeline` rebuilt with the current components when it is one of this kernel's and they changed."""
         entry = self.registry.entry_of(pipeline)
@@ -76,39 +97,49 @@ class Session:
         return self.registry.current_component(component) if component is not None else pipeline
 
     def compile(self, pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
-        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.ir.compiling import compile_yaml
 
         return compile_yaml(self.current_form(pipeline), path)
 
     # -- backends and runs ----------------------------------------------------------------------------
 
     def backend(self, where: str) -> Backend:
-        if where == "local":
-            from kfp_notebook.backends.local.runner import LocalBackend
-
-            settings = self.settings
-            return LocalBackend(settings.runs_dir, settings.environments_dir, settings.task_env_passthrough)
-        if where == "kubeflow":
-            if self.kubeflow is None:
-                raise OptionError("not connected to Kubeflow: run `%kfp connect --host https://HOST/pipeline` first")
-            return self.kubeflow
-        raise OptionError(f"unknown backend {where!r} (backends: local, kubeflow)")
+        """The backend called `where` (see `backends.registry`), with this kernel's settings and connection."""
+        return backend_registry.factory(where)(self.settings, self.connected.get(where))
 
     def backends(self) -> list[Backend]:
-        """The backends runs can be listed from: local, and Kubeflow when connected."""
-        return [self.backend("local"), *([self.kubeflow] if self.kubeflow is not None else [])]
+        """The backends runs can be listed from: local, and every connected one."""
+        return [self.backend("local"), *self.connected.values()]
+
+    def remote(self) -> Backend | None:
+        """The backend `%kfp submit` and the panel's Submit button send runs to: the one connected last."""
+        return next(reversed(self.connected.values()), None)
+
+    def _able(self, ability: str) -> Backend:
+        """The first backend that can do what `ability` (a `Capabilities` field) names."""
+        return next(b for b in self.backends() if getattr(b.capabilities, ability))
 
     def start(self, pipeline: Any, parameters: dict[str, Any] | None = None, where: str = "local",
-              options: RunOptions | None = None, panel: PipelinePanel | None = None) -> RunHandle:  # fmt: skip
-        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it."""
-        if options is None:
-            options = self.settings.local_options() if where == "local" else RunOptions()
+              options: BackendOptions | dict[str, Any] | None = None, panel: PipelinePanel | None = None
+              ) -> RunHandle:  # fmt: skip
+        """Compile the pipeline as it is now and start a run; the pipeline's latest panel follows it.
+
+        `options` are the backend's own (its options class, or a dict of them); unset ones come from the settings.
+        """
         backend = self.backend(where)
-        handle = backend.start(self.compile(pipeline), parameters, options)
-        self.runs[handle.run_id] = handle
+        defaults = {k: v for k, v in self.settings.run_defaults().items() if k in _fields(backend.options_type)}
+        handle = backend.start(self.compile(pipeline), parameters, backend.options(options, defaults))
+        self.runs[handle.run_id], self.last_run = handle, handle.run_id
+        if backend.capabilities.reads_records:  # a finished run is read back from its record, not held
+            handle.subscribe(self._forget_when_finished)
         for shown in {id(p): p for p in (self.panels.get(handle.pipeline_name), panel) if p is not None}.values():
             shown.follow(handle)
         return handle
+
+    def _forget_when_finished(self, event: TaskEvent) -> None:
+        """A finished run of a backend that keeps its runs is read back from there from now on."""
+        if event.task_id == "" and event.connection is None and event.state.finished:
+            self.runs.pop(event.run_id, None)
 
     def wait(self, handle: RunHandle, on_progress: Callable[[RunHandle], None] | None = None) -> str | None:
         """Wait for the run to end; an interrupt does what it means for the run's backend and says what (returned)."""
@@ -138,29 +169,27 @@ class Session:
             handle.cancel()
             handle.wait(30)
             return f"run {handle.run_id}: {handle.state.value}"
-        return self._local().stop(run_id)
+        return self._able("stops_foreign_runs").stop_foreign(run_id)
 
     def recorded_run(self, run_id: str | None = None) -> Any:
         """A local run as its folder shows it now (the newest when None), whichever kernel runs or ran it."""
-        return self._local().run_state(run_id)
+        return self._able("reads_records").run_record(run_id)
 
     def follow_log(self, task: str, run_id: str | None, write: Callable[[str], None], poll: float = 0.5) -> str:
-        """Write a local task's log as it grows until the task ends; returns its final state."""
-        from kfp_notebook.backends.local.details import LogFollower
+        """Write a task's log as it grows until the task ends (of this kernel's latest run by default); returns its
+        final state. A run of this kernel that no backend keeps a record of is followed through its handle."""
+        run_id = run_id or self.last_run
+        handle = self.runs.get(run_id or "")
+        if handle is not None and not self._has_record(handle.run_id):
+            return follow_handle_log(handle, task, write, poll)
+        return self._able("follows_logs").follow_task_log(run_id, task, write, poll)
 
-        local = self._local()
-        run_id = run_id or local.run_state(None).run_id
-        follower = LogFollower(local.task_result(run_id, task).folder)
-        while True:
-            write(follower.read_new())
-            found = local.task_result(run_id, task)
-            if found.state not in ("PENDING", "RUNNING"):
-                write(follower.read_new())
-                return found.state
-            time.sleep(poll)
-
-    def _local(self) -> Any:
-        return self.backend("local")
+    def _has_record(self, run_id: str) -> bool:
+        try:
+            self.recorded_run(run_id)
+        except UnknownNameError:
+            return False
+        return True
 
     def runs_of(self, pipeline: str | None = None) -> dict[str, list[RunRecord]]:
         """Recent runs by backend, newest first (of one pipeline, by its kfp name, when given)."""
@@ -168,7 +197,8 @@ class Session:
 
     def task_log(self, task: str, run_id: str | None = None, tail: int | None = None) -> str:
         """A task's log: live from a run of this kernel, else from a backend's record of the run."""
-        handle = self.runs.get(run_id) if run_id else (list(self.runs.values())[-1] if self.runs else None)
+        run_id = run_id or self.last_run
+        handle = self.runs.get(run_id or "")
         if handle is not None:
             task_id = find_task(handle, task)
             status = handle.tasks[task_id]
@@ -183,7 +213,7 @@ class Session:
 
     def task_outputs(self, task: str, run_id: str | None = None) -> tuple[Any, Any]:
         """A task's result with its output artifacts and a reader of their files, from the backend that has the run."""
-        run_id = run_id or (list(self.runs)[-1] if self.runs else None)
+        run_id = run_id or self.last_run
         errors = []
         for backend in self.backends():
             try:
@@ -201,7 +231,7 @@ class Session:
     # -- panels and Kubeflow ---------------------------------------------------------------------------
 
     def show(self, pipeline: Any, name: str | None = None, output_dir: str | None = None,
-             options: RunOptions | None = None) -> PipelinePanel:  # fmt: skip
+             options: dict[str, Any] | None = None) -> PipelinePanel:  # fmt: skip
         from kfp_notebook.view.panel import PipelinePanel
 
         pipeline = self.current_form(pipeline)
@@ -209,26 +239,43 @@ class Session:
         settings = replace(self.settings, output_dir=output_dir or self.settings.output_dir)
         panel = PipelinePanel(pipeline, title, self, settings.output_dir, options)
         self.panels[pipeline.name] = panel
-        self.shown.append(panel)
+        self.shown.add(panel)
         return panel
 
     def connect(self, backend: Backend) -> None:
-        """Kubeflow is connected: `%kfp submit` and every panel's Submit button send runs there."""
-        self.kubeflow = backend
+        """A remote backend is connected: `%kfp submit` and every panel's Submit button send runs there."""
+        self.connected.pop(backend.name, None)
+        self.connected[backend.name] = backend
         for panel in self.shown:
             panel.enable_submit()
+
+
+def follow_handle_log(handle: RunHandle, task: str, write: Callable[[str], None], poll: float) -> str:
+    """Write what a task of a run adds to its log (read through the run's handle) until the task ends."""
+    task_id, written = find_task(handle, task), 0
+    while True:
+        status = handle.tasks[task_id]
+        text = handle.task_log(task_id)
+        write(text[written:] if len(text) >= written else text)
+        written = len(text)
+        if status.state.finished:
+            return status.state.value
+        time.sleep(poll)
 
 
 def find_task(handle: RunHandle, task: str) -> str:
     """A task of the run by id or by name (the first instance, for tasks inside loops)."""
     tasks = handle.tasks
-    if task in tasks:
-        return task
-    wanted = {task, task.replace("_", "-")}
-    for task_id, status in tasks.items():
-        if status.name in wanted or task_id.rsplit("/", 1)[-1] in wanted:
-            return task_id
+    found = find_task_id(tasks, task, {task_id: status.name for task_id, status in tasks.items()})
+    if found is not None:
+        return found
     raise UnknownNameError(
         f"no task {task!r} in run {handle.run_id} (tasks: {', '.join(tasks) or 'none yet'}); "
         "name one of them, for example `%kfp logs " + (next(iter(tasks), "train")) + "`"
     )
+
+
+def _fields(options_type: type) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(options_type)}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 
-from kfp_notebook.cluster.access import cluster_access
-from kfp_notebook.cluster.needs import pipeline_needs
+from kfp_notebook.backends.kubeflow.cluster.access import cluster_access
+from kfp_notebook.backends.kubeflow.cluster.needs import pipeline_needs
 from kfp_notebook.ir import PipelineIR
 
 from kfp_contract_server import argo_details, contract_server, executor_pod_name
@@ -221,7 +221,7 @@ def test_submit_runs_the_checks_and_says_so(kubeflow, cluster, trainer, capsys):
 
 def test_the_panels_submit_button_is_refused_too(kubeflow, cluster, trainer, magics):
     cluster.secrets.clear()
-    panel = magics.session.shown[-1]
+    panel = list(magics.session.panels.values())[-1]  # the latest panel shown
     panel._on_message(panel, {"action": "submit"}, [])
     assert panel.message["text"].startswith("not submitted: the run would fail in its pods\nFAIL  secret wandb")
     assert kubeflow.runs == {} and panel.busy == ""
@@ -275,7 +275,7 @@ def test_task_logs_come_from_the_kubernetes_api_inside_the_cluster(cluster, trai
 
 
 def test_doctor_json_shape_has_no_secret(cluster):
-    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
 
     report = doctor_report(PipelineIR.from_yaml((GOLDEN / "resources.yaml").read_text(encoding="utf-8")))
     text = json.dumps(report.as_dicts())
@@ -289,8 +289,8 @@ def test_inside_the_cluster_connect_reads_task_logs_through_the_service_account(
     from kubernetes.config import incluster_config
 
     from kfp_notebook.backends.kubeflow import connect
+    from kfp_notebook.backends.kubeflow.cluster import access
     from kfp_notebook.backends.kubeflow.connection import resolve
-    from kfp_notebook.cluster import access
 
     from kube_api_server import self_signed
 
@@ -300,7 +300,7 @@ def test_inside_the_cluster_connect_reads_task_logs_through_the_service_account(
     (account / "namespace").write_text(NS, encoding="utf-8")
     certificate = self_signed(account)
     monkeypatch.setattr(access, "SERVICE_ACCOUNT", account)
-    monkeypatch.setattr("kfp_notebook.cluster.logs.SERVICE_ACCOUNT", account)
+    monkeypatch.setattr("kfp_notebook.backends.kubeflow.cluster.logs.SERVICE_ACCOUNT", account)
     monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(account / "token"))
     monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(certificate[0]))
     monkeypatch.delenv("KUBECONFIG", raising=False)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
 from IPython.core.error import UsageError
 
 import kfp_notebook
-from kfp_notebook.backends.base import RunOptions
+from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.backend import KubeflowBackend, ParameterTooLarge
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, client, resolve
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import ConnectionState, TaskState
+from kfp_notebook.tracking.states import ConnectionState, TaskState
 
 from helpers import eventually
 from kfp_contract_server import Fault, argo_details, contract_server, executor_pod_name
@@ -90,7 +91,7 @@ def script(fan_yaml: str):
 def test_submit_uploads_creates_the_run_and_follows_it(server, fan):
     host, state = server
     state.next_script = script(fan)
-    handle = backend(host).start(fan, {"items": [3, 4]}, RunOptions(experiment="notebook"))
+    handle = backend(host).start(fan, {"items": [3, 4]}, KubeflowOptions(experiment="notebook"))
     assert handle.wait(30)
     assert handle.state is TaskState.SUCCEEDED
     states = {task: status.state for task, status in handle.tasks.items()}
@@ -113,7 +114,7 @@ def test_submit_uploads_creates_the_run_and_follows_it(server, fan):
 def test_a_parameter_too_large_for_kubeflow_is_refused_before_anything_is_sent(server, fan):
     host, state = server
     with pytest.raises(ParameterTooLarge, match=r"parameter 'items' is 12,001 bytes .*at most 10,000 bytes.*%kfp run"):
-        backend(host).start(fan, {"items": ["x" * 11_997]}, RunOptions())
+        backend(host).start(fan, {"items": ["x" * 11_997]}, KubeflowOptions())
     assert not state.runs and not state.pipelines
 
 
@@ -121,7 +122,7 @@ def test_the_second_submit_uploads_a_new_version_into_the_same_experiment(server
     host, state = server
     made = backend(host)
     for _ in range(2):
-        assert made.start(fan, None, RunOptions(experiment="notebook")).wait(30)
+        assert made.start(fan, None, KubeflowOptions(experiment="notebook")).wait(30)
     assert len(state.pipelines) == 1 and len(next(iter(state.versions.values()))) == 2
     assert len(state.experiments) == 1 and len(state.runs) == 2
 
@@ -290,12 +291,17 @@ def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server
     host, state = server
     state.next_script = [("RUNNING", [])] * 1000
     handle = backend(host).start(fan)
-    time.sleep(0.3)
+
+    def polls() -> int:
+        return sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p)
+
+    def following() -> bool:
+        return any(t.name == f"kfp-follow-{handle.run_id}" for t in threading.enumerate())
+
+    eventually(lambda: polls() >= 2, 10)  # it was following
     assert "it goes on in Kubeflow" in handle.interrupt()
-    time.sleep(0.5)
-    polls = sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p)
-    time.sleep(0.5)
-    assert sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p) == polls
+    eventually(lambda: not following(), 10)  # the poller ends at its next turn: no request after it
+    assert not handle.done
     assert not any(p.endswith(":terminate") for _, p, _ in state.requests)
 
 

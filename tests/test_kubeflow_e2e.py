@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 HOST = os.environ.get("KFP_NOTEBOOK_E2E_HOST")
 AUTH = os.environ.get("KFP_NOTEBOOK_E2E_AUTH", "none")

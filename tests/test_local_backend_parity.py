@@ -16,7 +16,7 @@ import kfp_notebook
 from kfp_notebook.backends.local.platform import MissingSecretError
 from kfp_notebook.backends.local.pod import UnsupportedFieldPath
 from kfp_notebook.backends.local.runner import NotRunnableLocally
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import fresh, run_cells, same_as_handwritten
 

@@ -8,7 +8,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import kfp_notebook
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 pytestmark = pytest.mark.slow
 

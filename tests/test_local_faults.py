@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import kfp_notebook
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 pytestmark = pytest.mark.slow
 

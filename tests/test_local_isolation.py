@@ -11,7 +11,7 @@ from importlib import metadata
 import pytest
 
 import kfp_notebook
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 import kfp_notebook
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from package_index import package_index
 

@@ -14,11 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from kfp import compiler, dsl
 
-from kfp_notebook.backends.base import RunOptions
-from kfp_notebook.backends.local import supervision
+from kfp_notebook.backends.local import LocalOptions, supervision
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import EventLog
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 
@@ -70,7 +69,7 @@ def test_fifty_runs_end_leave_no_process_and_compute_what_the_functions_compute(
 
     def one(step):
         offset, fresh, cancel, events = step  # a third of the runs without the cache: every task a process
-        handle = backend.start(yaml_text, {"offset": offset}, RunOptions(workers=2, cache=not fresh))
+        handle = backend.start(yaml_text, {"offset": offset}, LocalOptions(workers=2, cache=not fresh))
         if cancel:  # at a random point of the run: after its first `events` events (runs are fast, times vary)
             for _ in range(2000):
                 if handle.done or len(handle.events) >= events:

@@ -10,7 +10,7 @@ import pytest
 
 import kfp_notebook
 from kfp_notebook.backends.local.launch import kernel_starter as _starter
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 

@@ -19,7 +19,7 @@ from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.session import Session
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 
@@ -95,7 +95,7 @@ def test_a_killed_kernel_takes_its_tasks_with_it_and_its_run_shows_lost(kernel, 
     assert [r["state"] for r in store.list_runs()] == ["LOST"]
     result = store.load(run_id)
     assert result.state == "LOST" and result["linger"].state == "LOST" and "kernel" in result.message
-    assert "no process of it was running" in LocalBackend(tmp_path / "runs").stop(run_id)
+    assert "no process of it was running" in LocalBackend(tmp_path / "runs").stop_foreign(run_id)
 
 
 def test_stop_from_another_kernel_ends_the_tasks_it_identifies(kernel, tmp_path):

@@ -20,7 +20,7 @@ from kfp import dsl
 import kfp_notebook
 from kfp_notebook.backends.local import process_tree
 from kfp_notebook.backends.local.launch import kernel_starter
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 

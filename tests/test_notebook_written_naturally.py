@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kfp_notebook.headless import run_notebook
+from kfp_notebook.headless.notebooks import run_notebook
 
 from executor_harness import load_pipeline_yaml, run_component
 

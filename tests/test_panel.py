@@ -10,11 +10,12 @@ import pytest
 
 import kfp_notebook
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.states import LOOKS, TaskState
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture as graph_picture
 
-from helpers import eventually
+from helpers import eventually, front_end_calls
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
 
@@ -137,12 +138,11 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append(data))
     panel._ipython_display_()
     assert panel.run().wait(120)
-    deadline = time.time() + 20
-    while not updates and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: updates, 20)
     (saved,) = updates
     svg = saved["image/svg+xml"]
-    assert graph_picture.STATIC_FILLS["SUCCEEDED"] in svg and graph_picture.STATIC_FILLS["NOT_EXECUTED"] in svg
+    fills = {look.state: look.picture_fill for look in LOOKS}
+    assert fills["SUCCEEDED"] in svg and fills["NOT_EXECUTED"] in svg
     assert "stroke-dasharray" in svg, "the branch not taken is dashed"
 
 
@@ -165,6 +165,48 @@ def test_bad_values_are_refused_at_their_fields(everything):
     assert panel.run({"values": {"items": "[1,", "flag": "perhaps"}}) is None
     assert panel.field_errors == {"items": "'[1,' is not a JSON list", "flag": "'perhaps' is not true or false"}
     assert panel.busy == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "error"),
+    [
+        ("NUMBER_INTEGER", "x (example: 3)", "'x (example: 3)' is not an integer"),
+        ("NUMBER_INTEGER", "--param n=3x", "'--param n=3x' is not an integer"),
+        ("NUMBER_DOUBLE", "n=0.5", "'n=0.5' is not a number"),
+        ("STRUCT", "[1]", "'[1]' is not a JSON object"),
+        ("NUMBER_INTEGER", "", "required"),
+    ],
+)
+def test_a_field_error_is_the_problem_as_data_whatever_the_value_says(kind, text, error):
+    """The field and its problem come apart from the parser, not cut out of the --param message's wording."""
+    from kfp_notebook.view.form import validate
+
+    parsed, errors = validate([{"name": "n", "type": kind, "default": "", "required": True}], {"n": text})
+    assert (parsed, errors) == ({}, {"n": error})
+
+
+def _acks(panel, monkeypatch, *messages):
+    sent = []
+    monkeypatch.setattr(panel, "send", lambda content, *a, **k: sent.append(content))
+    for message in messages:
+        panel._on_message(panel, message, [])
+    return [m["action"] for m in sent if m.get("event") == "handled"]
+
+
+def test_each_button_action_is_acknowledged_by_name_and_nothing_else_is(everything, monkeypatch):
+    panel = kfp_notebook.show(everything)
+    monkeypatch.setattr(panel, "select", lambda content: None)
+    monkeypatch.setattr(panel.session, "compile", lambda *a: "yaml")
+    messages = [{"action": "select", "node": ""}, {"action": "svg", "svg": "<svg/>"}, {"action": "dance"},
+                {"action": "compile"}, {"action": "submit"}, {"action": "stop"}]  # fmt: skip
+    assert _acks(panel, monkeypatch, *messages) == ["compile", "submit", "stop"]
+
+
+def test_an_ack_clears_only_its_own_actions_pending_state_in_the_front_end():
+    table = [("run", "run", ""), ("run", "compile", "run"), ("compile", "stop", "compile"), ("submit", "submit", ""),
+             ("", "run", ""), ("run", "select", "run")]  # fmt: skip
+    left = front_end_calls("messages", "pendingAfterAck", [[pending, acked] for pending, acked, _ in table])
+    assert left == [expected for _, _, expected in table]
 
 
 def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
@@ -214,7 +256,7 @@ def test_a_thousand_events_are_coalesced(everything):
     for index in range(1000):
         state = TaskState.RUNNING if index < 999 else TaskState.SUCCEEDED
         handle.publish(TaskEvent("run-1", "exit-handler-1/prepare", state, time.time()))
-    time.sleep(0.5)
+    eventually(lambda: changes and changes[-1].get("kfp-task-exit-handler-1_prepare") == "SUCCEEDED", 10)
     assert 1 <= len(changes) <= 5
     assert changes[-1]["kfp-task-exit-handler-1_prepare"] == "SUCCEEDED"
 
@@ -222,7 +264,8 @@ def test_a_thousand_events_are_coalesced(everything):
 def test_a_panel_update_grows_linearly_with_the_tasks_of_a_wide_run(ip, monkeypatch):
     """One update of a wide run reads each task a bounded number of times (it once compared every task
     with every node: seconds per update, on the kernel's event loop)."""
-    from kfp_notebook.view import dag, states
+    from kfp_notebook.tracking import task_ids
+    from kfp_notebook.view import states
 
     ip.run_cell("%%component\ndef one(i: int) -> int:\n    return i\n")
 
@@ -236,15 +279,15 @@ def test_a_panel_update_grows_linearly_with_the_tasks_of_a_wide_run(ip, monkeypa
         for member in panel.model.nodes:
             handle.add_task(TaskStatus(member, member, component="comp-one"))
         counted = {"calls": 0}
-        real = dag.model_id
+        real = task_ids._segment
 
-        def counting(task_id: str) -> str:
+        def counting(part: str) -> task_ids.Segment:  # every task id read is parsed segment by segment
             counted["calls"] += 1
-            return real(task_id)
+            return real(part)
 
-        monkeypatch.setattr(states, "model_id", counting)
+        monkeypatch.setattr(task_ids, "_segment", counting)
         states.run_view(panel.model, handle)
-        monkeypatch.setattr(states, "model_id", real)
+        monkeypatch.setattr(task_ids, "_segment", real)
         return counted["calls"]
 
     small, large = calls_per_update(40), calls_per_update(400)
@@ -285,7 +328,7 @@ def _write_notebook(path, cells: list[str]) -> None:
 def test_a_notebook_with_three_panels_grows_by_less_than_300_kb(tmp_path):
     import nbformat
 
-    from kfp_notebook.headless import run_notebook
+    from kfp_notebook.headless.notebooks import run_notebook
 
     cells = ["%load_ext kfp_notebook", "from kfp import dsl", "%%component\ndef sq(x: int) -> int:\n    return x * x"]
     cells += [
@@ -313,7 +356,7 @@ def test_html_export_shows_the_dag_as_a_picture(tmp_path):
     import nbformat
     from nbconvert import HTMLExporter
 
-    from kfp_notebook.headless import run_notebook
+    from kfp_notebook.headless.notebooks import run_notebook
 
     _write_notebook(tmp_path / "n.ipynb", SMALL_NOTEBOOK)
     run_notebook(tmp_path / "n.ipynb", tmp_path / "out")
@@ -418,8 +461,9 @@ def shards(ip):
     return graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["shards"]))
 
 
-def _handle(tasks: dict[str, TaskState], done: bool = False, messages: dict[str, str] | None = None) -> RunHandle:
-    handle = RunHandle("r", "shards", "local", controls=None)  # type: ignore[arg-type]
+def _handle(tasks: dict[str, TaskState], done: bool = False, messages: dict[str, str] | None = None,
+            expected: dict[str, int] | None = None) -> RunHandle:  # fmt: skip
+    handle = RunHandle("r", "shards", "local", controls=None, expected=expected)  # type: ignore[arg-type]
     handle.state = TaskState.FAILED if done else TaskState.RUNNING
     for number, (task_id, state) in enumerate(tasks.items()):
         group = task_id.endswith("for-loop-2")
@@ -430,7 +474,7 @@ def _handle(tasks: dict[str, TaskState], done: bool = False, messages: dict[str,
     return handle
 
 
-def test_loop_progress_counts_iterations_by_state_with_a_fixed_total(shards):
+def test_loop_progress_counts_iterations_by_state_with_a_fixed_total(ip, shards):
     from kfp_notebook.view import states
 
     loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
@@ -439,10 +483,16 @@ def test_loop_progress_counts_iterations_by_state_with_a_fixed_total(shards):
     tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.SUCCEEDED for i in range(13)}
     tasks |= {f"{loop}[13]/{body.rsplit('/', 1)[-1]}": TaskState.FAILED}
     tasks |= {f"{loop}[{i}]/{body.rsplit('/', 1)[-1]}": TaskState.RUNNING for i in (14, 15)}
-    view = states.run_view(shards, _handle(tasks))
+    expected = PipelineIR.from_pipeline(ip.user_ns["shards"]).expected_runs()
+    handle = _handle(tasks, expected=expected)
+    view = states.run_view(shards, handle)
     assert view["loops"][graph.node_element_id(loop)] == {"SUCCEEDED": 13, "FAILED": 1, "RUNNING": 2, "total": 20}
-    assert view["tasks"] == {"done": 14, "failed": 1, "canceled": 0, "total": 22}, "fixed: 1 + 20 iterations + 1 branch"
-    assert view["iterations"] == {"done": 14, "total": 20}
+    # fixed from the start: 1 + 20 iterations + 1 branch; a failed task has finished
+    assert view["counts"] == "15/22 tasks · 14/20 iterations · 1 failed"
+    assert handle.task_counts().to_dict() == {"finished": 15, "failed": 1, "canceled": 0, "running": 2, "total": 22}
+    from kfp_notebook.view.run_summaries import progress
+
+    assert "15/22 tasks · 1 failed" in progress(handle).title, "the cell counts as the panel does"
 
 
 def test_the_failure_names_the_task_its_item_and_the_exceptions_last_line(shards):
@@ -496,6 +546,7 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
     picture = unescape(panel.static_svg)
     assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
+    assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
     assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
 
 
@@ -534,9 +585,7 @@ def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
 
 
 def _wait_idle(panel):
-    deadline = time.time() + 20
-    while panel.busy and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not panel.busy, 20)
 
 
 def test_a_failed_iteration_is_named_first_with_its_item_and_its_cell_line(ip, tmp_path, monkeypatch):
@@ -554,7 +603,7 @@ def test_a_failed_iteration_is_named_first_with_its_item_and_its_cell_line(ip, t
     assert panel.message["text"] == "shard [item=13] failed: ValueError: bad shard"
     loop = next(k for k in panel.run_view["loops"])
     assert panel.run_view["loops"][loop] == {"SUCCEEDED": 19, "FAILED": 1, "total": 20}
-    assert panel.run_view["tasks"] == {"done": 19, "failed": 1, "canceled": 0, "total": 20}
+    assert panel.run_view["counts"] == "20/20 tasks · 20/20 iterations · 1 failed"
     select(panel, {"node": loop})
     runs = panel.details["runs"]
     assert panel.details["kind"] == "loop" and len(runs) == 20

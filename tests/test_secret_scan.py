@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kfp_notebook.headless import run_notebook
+from kfp_notebook.headless.notebooks import run_notebook
 
 from kfp_contract_server import contract_server
 

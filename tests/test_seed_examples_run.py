@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 import kfp_notebook
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

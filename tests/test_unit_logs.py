@@ -7,7 +7,7 @@ import pytest
 
 from kfp_notebook.backends.local import details, logs
 from kfp_notebook.backends.local.executor import _failure_message
-from kfp_notebook.results import TaskResult
+from kfp_notebook.tracking.results import TaskResult
 
 ENDINGS = ["\n", "\r\n", "\r", "\n\n"]
 

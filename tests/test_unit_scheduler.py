@@ -9,12 +9,12 @@ import threading
 import pytest
 from kfp import compiler, dsl
 
-from kfp_notebook.backends.base import RunOptions
+from kfp_notebook.backends.local import LocalOptions
 from kfp_notebook.backends.local.cache import TaskCache, cache_key, fingerprint
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import EventLog, RunStore
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 
@@ -77,7 +77,7 @@ class FakeTaskHandler:
 def start(tmp_path, yaml_text, monkeypatch, script, cache=False):
     fake = FakeTaskHandler(script)
     backend = LocalBackend(tmp_path / "runs", task_handler=lambda: fake)
-    handle = backend.start(yaml_text, {}, RunOptions(workers=2, cache=cache))
+    handle = backend.start(yaml_text, {}, LocalOptions(workers=2, cache=cache))
     assert handle.wait(30), "the run did not end"
     return handle, fake
 
@@ -90,7 +90,7 @@ def test_a_cancel_goes_through_the_task_handler_and_the_run_ends_canceled(tmp_pa
         return "ok" if fake.stopped.wait(30) else "never stopped"
 
     fake = FakeTaskHandler({"produce": blocked, "consume": blocked, "cleanup": blocked})
-    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(chain_yaml, {}, RunOptions(workers=2))
+    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(chain_yaml, {}, LocalOptions(workers=2))
     assert eventually(lambda: len(fake.calls) == 2, timeout=10)  # one per worker, each waiting for the stop
     handle.cancel()
     assert handle.wait(30) and handle.state is TaskState.CANCELED
@@ -239,7 +239,7 @@ def test_wait_returns_after_every_subscriber_had_the_final_event(tmp_path, chain
         seen.append(event)
 
     fake = FakeTaskHandler({})
-    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(chain_yaml, {}, RunOptions(workers=2))
+    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(chain_yaml, {}, LocalOptions(workers=2))
     handle.subscribe(slow)
     assert handle.wait(30)
     assert seen[-1].task_id == "" and seen[-1].state is TaskState.SUCCEEDED

@@ -1,1 +1,1 @@
-"""Backends that run a compiled pipeline: "local" (the embedded default) and, later, "kubeflow"."""
+"""Backends that run a compiled pipeline, found by name in `registry`: "local" (the embedded default), "kubeflow"."""

@@ -1,82 +1,82 @@
 """The backend interface: start a compiled pipeline, list its runs, read a task's log; each run is a RunHandle.
 
-Local runs (the embedded default) and Kubeflow implement it. Callers choose a backend by name
-(`backend_names`) and never ask which one a handle came from: per-run behaviour (cancel, interrupt,
-results, logs, task details) lives in the handle's controls.
+Local runs (the embedded default) and Kubeflow implement it; `backends.registry` finds backends by
+name. Callers never ask which backend a handle came from: per-run behaviour (cancel, interrupt,
+results, logs, task details) lives in the handle's controls, and what differs between backends is
+said by their `Capabilities` and their own typed options.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from kfp_notebook.errors import OptionError
-from kfp_notebook.results import TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import RunResult, TaskResult
 
-#: Backends by the name users give (`%kfp run` is local, `%kfp submit` is kubeflow).
-BACKEND_NAMES = ("local", "kubeflow")
+Options = TypeVar("Options", bound="BackendOptions")
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """How to run. Each backend applies the options it knows and refuses the others with a message."""
+class Capabilities:
+    """What a backend can do beyond the interface, so callers ask for an ability, never for a backend's name."""
 
-    workers: int | None = None
-    cache: bool = True
-    runs_folder: str | os.PathLike[str] | None = None
-    experiment: str | None = None
-    run_name: str | None = None
-    skip_checks: bool = False  # Kubeflow: submit without checking the cluster for the secrets and PVCs first
-
-    def refuse(self, backend: str, names: tuple[str, ...]) -> None:
-        """Refuse options set to something other than their default that `backend` cannot apply."""
-        defaults = RunOptions()
-        for name in names:
-            if getattr(self, name) != getattr(defaults, name):
-                flag = "--" + name.replace("_", "-")
-                raise OptionError(f"{flag} does not apply to {backend} runs ({_where(name)})")
+    remote: bool = False  # runs on a server: needs a connection; its runs go on without this kernel
+    follows_logs: bool = False  # a running task's log can be streamed (`%kfp logs TASK --follow`)
+    reads_records: bool = False  # a run can be read back from its record while it goes, from any kernel
+    stops_foreign_runs: bool = False  # stops a run that another kernel (or the command line) started
 
 
-def _where(name: str) -> str:
-    if name in ("experiment", "run_name", "skip_checks"):
-        return "it is about runs in Kubeflow: use it with %kfp submit"
-    return "it sets how runs on this machine work: use it with %kfp run"
+@dataclass(frozen=True)
+class BackendOptions:
+    """How to run on one backend; each backend declares its own (a dataclass of defaults) and applies all of it."""
+
+    command: ClassVar[str] = ""  # the magic that starts runs there (`%kfp run`, `%kfp submit`)
+
+    @classmethod
+    def from_values(cls: type[Options], backend: str, values: Mapping[str, Any]) -> Options:
+        """Options from names and values; a name this backend does not have is refused, saying where it applies."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        for name, value in values.items():
+            if name not in known and value is not None:
+                raise OptionError(_not_here(name, backend))
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
-@dataclass
-class RunRecord:
-    """One run as listings and the run history show it; `metrics` maps task → metric → value."""
+def _not_here(name: str, backend: str) -> str:
+    from kfp_notebook.backends.registry import option_owners
 
-    run_id: str
-    pipeline: str
-    where: str
-    state: str
-    started: float | None = None
-    finished: float | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    folder: str | None = None
-    message: str = ""  # what could not be read about the run (its metrics, say)
-
-    @property
-    def duration(self) -> float | None:
-        return self.finished - self.started if self.started and self.finished else None
-
-    def metric(self, task: str, name: str) -> float | None:
-        return self.metrics.get(task, {}).get(name)
+    flag = "--" + name.replace("_", "-")
+    owners = [f"{owner} runs ({command})" for owner, command in option_owners(name)]
+    where = f": it applies to {' and '.join(owners)}" if owners else ""
+    return f"{flag} does not apply to {backend} runs{where}"
 
 
 class Backend(ABC):
     """Runs compiled pipelines somewhere."""
 
     name: str = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    options_type: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def options(self, given: BackendOptions | Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None
+                ) -> BackendOptions:  # fmt: skip
+        """This backend's options: `defaults` (the kernel's settings) overridden by `given`; foreign ones refused."""
+        if isinstance(given, self.options_type):
+            return given
+        if isinstance(given, BackendOptions):  # another backend's options: what they set must apply here too
+            given = _set_values(given)
+        values = {**(defaults or {}), **{k: v for k, v in (given or {}).items() if v is not None}}
+        return self.options_type.from_values(self.name, values)
 
     @abstractmethod
-    def start(self, yaml_text: str, parameters: dict[str, Any] | None, options: RunOptions) -> RunHandle:
-        """Start a run of the compiled pipeline; returns at once with its handle."""
+    def start(self, yaml_text: str, parameters: dict[str, Any] | None, options: Any = None) -> RunHandle:
+        """Start a run of the compiled pipeline with this backend's options; returns at once with its handle."""
 
     @abstractmethod
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
@@ -93,12 +93,22 @@ class Backend(ABC):
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         """A task's result with its output artifacts, and a reader of their files (raises UnknownNameError)."""
 
+    # -- what only some backends can do (see `capabilities`) ---------------------------------------------
 
-class ArtifactFiles(Protocol):
-    """Where an artifact's bytes come from: the local disk, or Kubeflow's artifact endpoint."""
+    def run_record(self, run_id: str | None) -> RunResult:
+        """A run as its record shows it now, whichever kernel runs it (`capabilities.reads_records`)."""
+        raise OptionError(f"{self.name} runs cannot be read back from a record")
 
-    def read(self, uri: str, limit: int) -> tuple[bytes, int | None]:
-        """Up to `limit` bytes of the file at `uri`, and its full size when known."""
+    def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:
+        """Write a task's log as it grows until the task ends (`capabilities.follows_logs`); its final state."""
+        raise OptionError(f"{self.name} runs' logs cannot be followed: read them with %kfp logs TASK")
 
-    def listing(self, uri: str) -> list[tuple[str, int]]:
-        """The files at `uri` with their sizes: [("", size)] for one file, relative names for a folder."""
+    def stop_foreign(self, run_id: str) -> str:
+        """Stop a run another kernel started (`capabilities.stops_foreign_runs`); says what was stopped."""
+        raise OptionError(f"{self.name} cannot stop run {run_id}: it was not started from this kernel")
+
+
+def _set_values(options: BackendOptions) -> dict[str, Any]:
+    """The options set to something other than their default."""
+    fields = dataclasses.fields(options)
+    return {f.name: getattr(options, f.name) for f in fields if getattr(options, f.name) != f.default}

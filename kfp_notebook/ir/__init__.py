@@ -36,6 +36,7 @@ from kfp_notebook.ir.model import (
     Task,
     ValueSource,
 )
+from kfp_notebook.tracking.task_ids import path_of
 
 EXECUTOR_MAIN = "kfp.dsl.executor_main"
 PVC_IMAGES = {"argostub/createpvc": "createpvc", "argostub/deletepvc": "deletepvc"}
@@ -97,7 +98,7 @@ class PipelineIR:
         """The IR of a kfp pipeline object, without writing YAML (the same dicts the YAML holds)."""
         from google.protobuf import json_format
 
-        from kfp_notebook.compiling import refuse_non_finite_defaults
+        from kfp_notebook.ir.compiling import refuse_non_finite_defaults
 
         refuse_non_finite_defaults(pipeline)
         documents = [json_format.MessageToDict(pipeline.pipeline_spec)]
@@ -129,12 +130,31 @@ class PipelineIR:
     def task(self, path: str) -> Task | None:
         """The task at a path of task names ('exit-handler-1/for-loop-2/square'); loop indexes are ignored."""
         dag, found = self.root, None
-        for part in re.sub(r"\[\d+\]", "", path).split("/"):
+        for part in path_of(path).split("/"):
             found = dag.dag.tasks.get(part) if dag.dag else None
             if found is None:
                 return None
             dag = found.component
         return found
+
+    def expected_runs(self) -> dict[str, int]:
+        """How many times each container task runs: the product of its enclosing loops' literal item counts.
+
+        A loop whose items come from a parameter or an upstream output counts as 0 (not known before the run).
+        """
+        counts: dict[str, int] = {}
+        for task in self.walk():
+            if not task.is_group:
+                counts[task.path] = self._literal_product(task.path)
+        return counts
+
+    def _literal_product(self, path: str) -> int:
+        product, parts = 1, path.split("/")
+        for depth in range(1, len(parts)):
+            group = self.task("/".join(parts[:depth]))
+            if group is not None and group.loop is not None:
+                product *= len(group.loop.literal_items or ())
+        return product
 
     def python_components(self) -> list[Component]:
         return [c for c in self.components.values() if c.kind == "python"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +151,17 @@ class Loop:
     raw_items: str | None  # the literal items as kfp wrote them (JSON text)
     items_input: str | None  # the DAG input holding the items otherwise
     parallelism: int
+
+    @property
+    def literal_items(self) -> list[Any] | None:
+        """The items when they are written in the pipeline; None when they come from a parameter or an output."""
+        if self.raw_items is None:
+            return None
+        try:
+            items = json.loads(self.raw_items)
+        except ValueError:
+            return None
+        return items if isinstance(items, list) else None
 
 
 @dataclass(frozen=True)

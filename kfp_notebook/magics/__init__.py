@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
-from traitlets import Bool, Integer, List, Unicode, observe
+from traitlets import Bool, Integer, List, Unicode, default, observe
 
+from kfp_notebook import kfp_compat
 from kfp_notebook.authoring import options as opts
 from kfp_notebook.authoring.history import NotebookHistory
 from kfp_notebook.errors import ComponentError, KfpNotebookError, PipelineError
@@ -32,7 +34,9 @@ class KfpMagics(Magics):
     show_tracebacks = Bool(False, help="Show Python tracebacks instead of one-line messages (for debugging).").tag(
         config=True
     )
-    runs_dir = Unicode("kfp_runs", help="Folder where local runs keep their files.").tag(config=True)
+    runs_dir = Unicode(
+        help="Folder where local runs keep their files ($KFP_NOTEBOOK_RUNS, else kfp_runs; made absolute when set)."
+    ).tag(config=True)
     workers = Integer(0, help="Tasks a local run executes at once (0: one per CPU).").tag(config=True)
     cache = Bool(True, help="Reuse outputs of tasks already run with the same component and inputs.").tag(config=True)
     task_env_passthrough = List(
@@ -43,15 +47,23 @@ class KfpMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.session = Session()
+        self.session.registry.namespace = shell.user_ns if shell is not None else None
         self._settings_changed()
         self._notebook = NotebookHistory(self._cell_sources)
+
+    @default("runs_dir")
+    def _default_runs_dir(self) -> str:
+        from kfp_notebook.backends.local.store import default_runs_folder
+
+        return str(default_runs_folder())
 
     @observe("base_image", "pip_index_urls", "output_dir", "runs_dir", "workers", "cache", "task_env_passthrough")
     def _settings_changed(self, change: Any = None) -> None:
         """`%config KfpMagics.<name> = value` reaches the session (which the panels and the Python API use)."""
         settings = self.session.settings
         settings.base_image, settings.pip_index_urls = self.base_image, tuple(self.pip_index_urls)
-        settings.output_dir, settings.runs_dir = self.output_dir, self.runs_dir
+        settings.output_dir = self.output_dir
+        settings.runs_dir = str(Path(self.runs_dir).expanduser().resolve())  # fixed now: a later %cd moves nothing
         settings.workers, settings.cache = self.workers, self.cache
         settings.task_env_passthrough = tuple(self.task_env_passthrough)
 
@@ -103,6 +115,7 @@ class KfpMagics(Magics):
         return self.shell.user_ns
 
     def _component(self, line: str, text: str) -> None:
+        kfp_compat.fast_task_setters()  # kfp loads with the first cell; patched here, never by an import
         from kfp_notebook.authoring.cells import (
             check_plain_def,
             namespace_transaction,
@@ -129,6 +142,7 @@ class KfpMagics(Magics):
         display(component_summary(name, component))
 
     def _pipeline(self, line: str, text: str) -> None:
+        kfp_compat.fast_task_setters()
         from kfp_notebook.authoring.cells import (
             check_plain_def,
             namespace_transaction,
@@ -137,7 +151,7 @@ class KfpMagics(Magics):
             run_cell,
         )
         from kfp_notebook.authoring.pipelines import build_pipeline
-        from kfp_notebook.compiling import compile_yaml
+        from kfp_notebook.ir.compiling import compile_yaml
         from kfp_notebook.view.summaries import pipeline_summary
 
         options = opts.parse_pipeline_line(line)

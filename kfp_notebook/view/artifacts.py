@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
-from kfp_notebook.results import TaskResult
+from kfp_notebook.tracking.results import TaskResult
 from kfp_notebook.view import previews
 from kfp_notebook.view.plots import auc, heat_map, roc_plot
 from kfp_notebook.view.previews import Files, markdown_html, sandboxed_html, table_html, table_text

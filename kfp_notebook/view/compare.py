@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from kfp_notebook.errors import OptionError, UnknownNameError
-from kfp_notebook.view.history import RunRecord
-from kfp_notebook.view.plots import line_plot, number
+from kfp_notebook.tracking.strict_json import dumps
+from kfp_notebook.view.history import RunRecord, shown_text, shown_value
+from kfp_notebook.view.plots import line_plot
 
 LOWER_IS_BETTER = re.compile(r"loss|error|(^|_)err|mse|mae|rmse|mape|perplexity|latency|duration|seconds|time", re.I)
 MIN_RUNS_FOR_PLOT = 3
@@ -71,7 +72,7 @@ def _parameter_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         values = [r.parameters.get(name) for r in records]
-        shown = {json.dumps(v, sort_keys=True, default=str) for v in values}
+        shown = {dumps(v, sort_keys=True) for v in values}
         rows.append({"name": name, "values": values, "differs": len(shown) > 1})
     return rows
 
@@ -86,8 +87,9 @@ def _metric_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
 
 
 def _best(values: list[float | None], name: str) -> list[int]:
-    """Indices of the best value (all of them on a tie); none when fewer than two runs have the metric."""
-    present = [v for v in values if v is not None]
+    """Indices of the best value (all of them on a tie); none when fewer than two runs have the metric (NaN is
+    never best: a diverged run has no value to compare)."""
+    present = [v for v in values if v is not None and not math.isnan(v)]
     if len(present) < 2 or len(set(present)) == 1:
         return []
     target = min(present) if goal(name) == "min" else max(present)
@@ -95,13 +97,11 @@ def _best(values: list[float | None], name: str) -> list[int]:
 
 
 def _plots(records: list[RunRecord], metrics: list[dict[str, Any]], by: str | None) -> list[dict[str, Any]]:
-    """For each metric that ≥ 3 runs have: its points against the run order or against parameter `by`."""
+    """For each metric that ≥ 3 runs have a finite value of: its points against the run order or parameter `by`."""
     axis = _axis(records, by)
     plots = []
     for row in metrics:
-        points = [
-            (axis["x"][i], value, records[i].run_id) for i, value in enumerate(row["values"]) if value is not None
-        ]
+        points = [(axis["x"][i], value, records[i].run_id) for i, value in enumerate(row["values"]) if _plotted(value)]
         if len(points) < MIN_RUNS_FOR_PLOT:
             continue
         title = f"{row['task']}: {row['name']}"
@@ -110,10 +110,15 @@ def _plots(records: list[RunRecord], metrics: list[dict[str, Any]], by: str | No
     return plots
 
 
+def _plotted(value: float | None) -> bool:
+    """Runs without the metric, or with a non-finite value (NaN, ±Infinity: no place on an axis), are not plotted."""
+    return value is not None and math.isfinite(value)
+
+
 def _kept(row: dict[str, Any]) -> list[int]:
-    """Positions of the best runs among the plotted points (runs without the metric are not plotted)."""
-    plotted = [i for i, v in enumerate(row["values"]) if v is not None]
-    return [plotted.index(i) for i in row["best"]]
+    """Positions of the best runs among the plotted points."""
+    plotted = [i for i, v in enumerate(row["values"]) if _plotted(v)]
+    return [plotted.index(i) for i in row["best"] if i in plotted]
 
 
 def _axis(records: list[RunRecord], by: str | None) -> dict[str, Any]:
@@ -124,11 +129,11 @@ def _axis(records: list[RunRecord], by: str | None) -> dict[str, Any]:
     if by not in known:
         raise OptionError(f"--by {by!r} is not a parameter of these runs (parameters: {', '.join(known) or 'none'})")
     values = [r.parameters.get(by) for r in records]
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         return {"label": by, "x": [float(v) for v in values], "ticks": None}  # type: ignore[arg-type]
-    categories = list(dict.fromkeys(json.dumps(v, default=str) for v in values))
-    x = [float(categories.index(json.dumps(v, default=str)) + 1) for v in values]
-    return {"label": by, "x": x, "ticks": [(i + 1.0, c.strip('"')) for i, c in enumerate(categories)]}
+    categories = list(dict.fromkeys(shown_value(v) for v in values))
+    x = [float(categories.index(shown_value(v)) + 1) for v in values]
+    return {"label": by, "x": x, "ticks": [(i + 1.0, c) for i, c in enumerate(categories)]}
 
 
 class Comparison:
@@ -192,7 +197,7 @@ class Comparison:
         notice = (
             f"<p class='kfp-notebook-notice'>⚠ {html.escape(self.data['notice'])}</p>" if self.data["notice"] else ""
         )
-        head = "".join(f"<th>{html.escape(r['run_id'])}</th>" for r in self.data["runs"])
+        head = "".join(f"<th>{html.escape(shown_text(r['run_id']))}</th>" for r in self.data["runs"])
         body = [self._html_parameter(p) for p in self.data["parameters"]]
         body += [self._html_metric(m) for m in self.data["metrics"]]
         plots = "".join(f"<div class='kfp-notebook-plot'>{p['svg']}</div>" for p in self.data["plots"])
@@ -203,7 +208,7 @@ class Comparison:
     def _html_parameter(row: dict[str, Any]) -> str:
         style = " class='differs' style='background:#fff3cd'" if row["differs"] else ""
         cells = "".join(f"<td>{html.escape(_value(v))}</td>" for v in row["values"])
-        return f"<tr{style}><th style='text-align:left'>{html.escape(row['name'])}</th>{cells}</tr>"
+        return f"<tr{style}><th style='text-align:left'>{html.escape(shown_text(row['name']))}</th>{cells}</tr>"
 
     @staticmethod
     def _html_metric(row: dict[str, Any]) -> str:
@@ -218,15 +223,12 @@ class Comparison:
 
 
 def _value(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return number(value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return "–" if value is None else shown_value(value)
 
 
 def _raw(value: float | None) -> str:
-    return "" if value is None else repr(value)
+    """A metric in CSV: every digit (repr), non-finite values spelled as in JSON (NaN, Infinity, -Infinity)."""
+    return "" if value is None else shown_value(value) if not math.isfinite(value) else repr(value)
 
 
 def _md(text: str) -> str:

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState
-from kfp_notebook.view.dag import DagModel, model_id, node_element_id
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.task_ids import path_of
+from kfp_notebook.view.dag import DagModel, node_element_id
 from kfp_notebook.view.states import item_suffix, iterations
 
 EXECUTOR_LINE = re.compile(r"^\[KFP Executor ")
@@ -24,7 +26,7 @@ TaskDetails = Callable[[str], dict[str, Any]]
 def details_for(selected: str, model: DagModel, handle: RunHandle | None, task_details: TaskDetails) -> dict[str, Any]:
     """The pane's content for a node (element id), a loop (its iterations) or one task run ('loop[3]/task')."""
     if "[" in selected or "/" in selected:
-        details = task_details(node_element_id(model_id(selected)))
+        details = task_details(node_element_id(path_of(selected)))
         details["runs"] = [run for run in details.get("runs", []) if run.get("id") == selected]
         return presented(details, model, handle)
     loop = next((m for m, g in model.groups.items() if node_element_id(m) == selected and g.kind == "loop"), None)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import html
-import json
+import math
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from kfp_notebook.backends.base import Backend, RunRecord
+from kfp_notebook.backends.base import Backend
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.strict_json import dumps, jsonable
+from kfp_notebook.tracking.task_ids import kfp_task_name
+
+#: Characters a text table shows escaped: C0/C1 controls (newlines, ANSI escapes) and the bidi overrides.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def newest_first(records: list[RunRecord]) -> list[RunRecord]:
@@ -50,10 +58,11 @@ class RunHistory(list[RunRecord]):
         return frame
 
     def table(self) -> dict[str, Any]:
-        """Plain data for a table (the panel's Runs tab sorts it): columns, rows of cells."""
+        """Plain data for a table (the panel's Runs tab sorts it): columns, rows of cells; strict JSON as it is."""
         rows = self.rows()
         columns = list(dict.fromkeys(key for row in rows for key in row))
-        return {"columns": columns, "rows": [[row.get(c) for c in columns] for row in rows], "notes": self.notes}
+        cells = [[row.get(c) for c in columns] for row in rows]
+        return {"columns": columns, "rows": jsonable(cells), "notes": self.notes}
 
     def __repr__(self) -> str:
         if not self:
@@ -63,7 +72,7 @@ class RunHistory(list[RunRecord]):
         widths = [max(len(c), *(len(r[i]) for r in shown)) for i, c in enumerate(table["columns"])]
         lines = ["  ".join(c.ljust(w) for c, w in zip(table["columns"], widths, strict=True)).rstrip()]
         lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in shown]
-        return "\n".join(lines + self.notes)
+        return "\n".join(lines + [shown_text(note) for note in self.notes])
 
     def _repr_html_(self) -> str:
         if not self:
@@ -74,7 +83,7 @@ class RunHistory(list[RunRecord]):
             "<tr>" + "".join(_html_cell(c, v) for c, v in zip(table["columns"], row, strict=True)) + "</tr>"
             for row in table["rows"]
         )
-        notes = "".join(f"<p class='kfp-notebook-note'>{html.escape(n)}</p>" for n in self.notes)
+        notes = "".join(f"<p class='kfp-notebook-note'>{html.escape(shown_text(n))}</p>" for n in self.notes)
         return f"<table class='kfp-notebook-runs'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}"
 
 
@@ -94,20 +103,31 @@ def _flat(record: RunRecord, labels: dict[tuple[str, str], str]) -> dict[str, An
 
 
 def _cell(column: str, value: Any) -> str:
-    """How a value reads in the table."""
+    """How a value reads in the table (one line: control characters escaped)."""
     if value is None:
         return ""
-    if column == "started":
+    if column == "started" and isinstance(value, (int, float)):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+    return shown_value(value)
+
+
+def shown_value(value: Any) -> str:
+    """A parameter or metric as one line of a text table: numbers short, non-finite ones spelled, text escaped."""
     if isinstance(value, float):
         from kfp_notebook.view.plots import number
 
         return number(value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return shown_text(value if isinstance(value, str) else dumps(value, ensure_ascii=False))
+
+
+def shown_text(text: str) -> str:
+    """`text` with newlines, ANSI escapes and bidi overrides written as escapes (\\n, \\x1b, \\u202e)."""
+    return _CONTROLS.sub(lambda found: _ESCAPES.get(found[0]) or repr(found[0])[1:-1], text)
 
 
 def _html_cell(column: str, value: Any) -> str:
-    sort_key = "" if value is None or not isinstance(value, (int, float)) else f" data-sort='{value}'"
+    sortable = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    sort_key = f" data-sort='{value}'" if sortable else ""
     return f"<td{sort_key}>{html.escape(_cell(column, value))}</td>"
 
 
@@ -124,8 +144,8 @@ def run_history(backends: Iterable[Backend], pipeline: Any = None) -> RunHistory
     records: list[RunRecord] = []
     for backend in backends:
         found = backend.runs(name)
-        if name is not None and not found and "_" in name:
-            found = backend.runs(name.replace("_", "-"))
+        if name is not None and not found and kfp_task_name(name) != name:  # kfp names pipelines as it names tasks
+            found = backend.runs(kfp_task_name(name))
         records += found
     notes = [r.message for r in records if r.message]
     return RunHistory(newest_first(records), notes)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 #: The name of a task's only output in kfp's IR; edges that carry it say nothing worth drawing.
 DEFAULT_OUTPUT = "Output"
@@ -79,17 +78,6 @@ def items_text(raw: str) -> str:
     if len(shown) <= MAX_ITEMS_SHOWN + 1:
         return f"[{', '.join(shown)}]"
     return f"[{', '.join(shown[:MAX_ITEMS_SHOWN])}, … {shown[-1]}] ({len(items)})"
-
-
-def literal_items(raw: str | None) -> list[Any] | None:
-    """A ParallelFor's items when they are written in the pipeline (`raw`: kfp's JSON text; None from a channel)."""
-    if raw is None:
-        return None
-    try:
-        items = json.loads(raw)
-    except ValueError:
-        return None
-    return items if isinstance(items, list) else None
 
 
 def truncate(text: str, limit: int = MAX_TEXT) -> str:

@@ -7,7 +7,6 @@ panel (`message`), never as a traceback in the cell.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import traceback
@@ -20,22 +19,27 @@ from traitlets import Bool, Dict, List, Unicode
 
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.parameters import coerce, parse_parameter
-from kfp_notebook.status import RunHandle, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskStatus
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.strict_json import jsonable
+from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
 from kfp_notebook.view.details import details_for
+from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
 
 if TYPE_CHECKING:
-    from kfp_notebook.backends.base import RunOptions
     from kfp_notebook.session import Session
 
 MODULE = package_info()["name"]
 MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
+#: The buttons' actions, each acknowledged ("handled", naming it) once done: the front end keeps the buttons
+#: disabled until its own action's ack (messages.ts ButtonAction, pendingAfterAck); other messages get none.
+BUTTON_ACTIONS = ("compile", "run", "submit", "stop")
 
 
 class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
@@ -70,7 +74,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
-                 options: RunOptions | None = None, **kwargs: Any):  # fmt: skip
+                 options: dict[str, Any] | None = None, **kwargs: Any):  # fmt: skip
         super().__init__(**kwargs)
         self.legend = run_states.legend()
         self.pipeline, self.name, self.session = pipeline, name, session
@@ -87,7 +91,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.observe(self._update_picture, names=["run_view"])
         self.picture_id = ""
         self._load(PipelineIR.from_pipeline(pipeline))
-        if session.kubeflow is not None:
+        if session.remote() is not None:
             self.enable_submit()
 
     def _load(self, ir: PipelineIR) -> None:
@@ -141,7 +145,8 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         finally:
             if action == "compile" and self.busy == action:
                 self.busy = ""
-            self.send({"event": "handled", "action": action})
+            if action in BUTTON_ACTIONS:
+                self.send({"event": "handled", "action": action})
 
     def _show_error(self, text: str, details: str) -> None:
         self.message = {"kind": "error", "text": text, "details": details}
@@ -163,16 +168,17 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
 
     def run(self, content: dict[str, Any] | None = None) -> RunHandle | None:
         """Validate the form, then start a local run whose states colour the DAG as they change."""
-        return self._start(content, "local")
+        return self._start(content, "local", self._options)
 
     def submit(self, content: dict[str, Any] | None = None) -> RunHandle | None:
         """Validate the form, then submit a run to Kubeflow whose states colour the DAG as they change."""
-        if self.session.kubeflow is None:
+        remote = self.session.remote()
+        if remote is None:
             self.message = {"kind": "error", "text": self.submit_reason, "details": ""}
             return None
-        return self._start(content, "kubeflow")
+        return self._start(content, remote.name, None)
 
-    def _start(self, content: dict[str, Any] | None, where: str) -> RunHandle | None:
+    def _start(self, content: dict[str, Any] | None, where: str, options: Any) -> RunHandle | None:
         if self.busy:
             return None
         values = dict((content or {}).get("values") or self.values)
@@ -182,7 +188,6 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             self.message = {"kind": "error", "text": "fix the highlighted parameters", "details": ""}
             return None
         self.busy = "run"
-        options = self._options if where == "local" else None
         return self.session.start(self.pipeline, parsed, where, options, panel=self)
 
     def follow(self, handle: RunHandle) -> None:
@@ -217,7 +222,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
 
         def show(details: dict[str, Any]) -> None:
             if self._selected == selected:
-                self.details = details
+                self.details = jsonable(details)  # strict JSON for the front end: a NaN metric is "NaN"
 
         in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
 
@@ -271,11 +276,11 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             "columns": table.columns,
             "rows": [[name, [row.get(c, "") for c in table.columns]] for name, row in table.rows],
         }
-        failed = [t for t in result.tasks.values() if t.state == "FAILED"]
+        failed = [t for t in result.tasks.values() if t.state == TaskState.FAILED]
         if failed:
             headline = self.run_view.get("failure", {}).get("text") or f"{failed[0].task_id} failed"
             self.message = {"kind": "error", "text": headline, "details": failed[0].message}
-        elif result.state == "CANCELED":
+        elif result.state == TaskState.CANCELED:
             self.message = {"kind": "info", "text": "run stopped", "details": ""}
         self.busy = ""
 
@@ -320,51 +325,9 @@ def _kernel() -> Any:
 
 def progress_line(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> str:
     """State, tasks done out of the tasks that run a container, elapsed time, run id."""
-    from kfp_notebook.view.run_summaries import task_counts
-
-    done, total = task_counts(handle, tasks)
+    counts = handle.task_counts(tasks).text()
     elapsed = (handle.finished or time.time()) - handle.started
-    return f"{handle.state.value.lower()} · {done}/{total} tasks · {elapsed:.1f} s · run {handle.run_id}"
-
-
-def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
-    """A form field per pipeline parameter: name, type, default (as text), required."""
-    return [
-        {
-            "name": name,
-            "type": definition.type,
-            "default": _as_text(definition.default, definition.type) if definition.has_default else "",
-            "required": not definition.has_default and not definition.optional,
-        }
-        for name, definition in ir.parameters.items()
-    ]
-
-
-def _as_text(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    value = coerce(value, kind)
-    if kind == "STRING":
-        return str(value)
-    if kind == "BOOLEAN":
-        return "true" if value else "false"
-    return json.dumps(value)
-
-
-def validate(fields: list[dict[str, Any]], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Parse each field by its type; a bad value gets a message at its field."""
-    parsed, errors = {}, {}
-    for field in fields:
-        text = str(values.get(field["name"], ""))
-        if text == "" and field["type"] != "STRING":
-            if field["required"]:
-                errors[field["name"]] = "required"
-            continue
-        try:
-            parsed[field["name"]] = parse_parameter(field["name"], text, field["type"])
-        except KfpNotebookError as exc:
-            errors[field["name"]] = str(exc).split(" (example")[0].replace(f"--param {field['name']}=", "")
-    return parsed, errors
+    return f"{handle.state.value.lower()} · {counts} · {elapsed:.1f} s · run {handle.run_id}"
 
 
 def static_details(ir: PipelineIR, model: graph.DagModel, element_id: str) -> dict[str, Any]:
@@ -386,7 +349,7 @@ def static_details(ir: PipelineIR, model: graph.DagModel, element_id: str) -> di
 
 def run_details(handle: RunHandle, member: str, limit: int = 20) -> list[dict[str, Any]]:
     """What each instance of the node's task did in the run (iterations of a loop each have one)."""
-    instances = [task_id for task_id in handle.tasks if graph.model_id(task_id) == member][:limit]
+    instances = [task_id for task_id in handle.tasks if path_of(task_id) == member][:limit]
     return [handle.task_details(task_id) for task_id in instances]
 
 

@@ -8,20 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kfp_notebook.tracking.states import LOOKS_BY_STATE
+
 #: Until the kernel or the front end has drawn the DAG: an empty picture, replaced in place later.
 PLACEHOLDER = '<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0"></svg>'
-#: Fills readable with black text on light and dark pages alike (a saved picture cannot follow the theme).
-STATIC_FILLS = {
-    "RUNNING": "#bcd7f5",
-    "SUCCEEDED": "#b7e4c0",
-    "CACHED": "#b2e0e6",
-    "FAILED": "#f4b6b6",
-    "SKIPPED": "#e6e6e6",
-    "NOT_EXECUTED": "#f2f2f2",
-    "CANCELED": "#fcd5a8",
-    "LOST": "#dddddd",
-}
-DIMMED = {"SKIPPED", "NOT_EXECUTED"}
 
 
 #: A comment the lab extension's CSS finds in the picture's data URL (`img[src*=…]`) to tell it from other SVGs.
@@ -37,9 +27,10 @@ def node_styles(states: dict[str, str]) -> dict[str, dict[str, str]]:
     """DOT attributes per node element id for the saved picture: a fill per state, dashed when dimmed."""
     styles = {}
     for element_id, state in states.items():
-        if state in STATIC_FILLS:
-            style = "rounded,filled,dashed" if state in DIMMED else "rounded,filled"
-            styles[element_id] = {"fillcolor": STATIC_FILLS[state], "style": style}
+        look = LOOKS_BY_STATE.get(state)
+        if look is not None and look.picture_fill is not None:  # fills readable with black text on any page
+            style = "rounded,filled,dashed" if look.dimmed else "rounded,filled"
+            styles[element_id] = {"fillcolor": look.picture_fill, "style": style}
     return styles
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from html import escape
+
+from kfp_notebook.tracking.strict_json import spelled
 
 WIDTH, HEIGHT = 360, 220
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 26, 44
@@ -24,7 +27,9 @@ def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = ""
 
 
 def number(value: float) -> str:
-    """A short label for a number: 0.912, 12.5, 1.2e+06."""
+    """A short label for a number: 0.912, 12.5, 1.2e+06; NaN, Infinity and -Infinity as strict JSON spells them."""
+    if not math.isfinite(value):
+        return spelled(value)
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.3g}" if abs(value) >= 1e4 or abs(value) < 1e-3 else f"{value:.3f}".rstrip("0").rstrip(".")

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from kfp_notebook.backends.base import ArtifactFiles as Files
+from kfp_notebook.tracking.records import ArtifactFiles as Files
 
 PREVIEW_ROWS = 10
 READ_LIMIT = 8 * 1024 * 1024

@@ -6,7 +6,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.results import is_artifact
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view.summaries import Summary
 
 MAX_TASK_ROWS = 40
@@ -16,9 +18,9 @@ URGENCY = {TaskState.FAILED: 0, TaskState.LOST: 1, TaskState.RUNNING: 2}
 
 def progress(handle: RunHandle) -> Summary:
     """One line for the run (n/m tasks, elapsed) and a row per task with its state."""
-    done, total = task_counts(handle)
+    counts = handle.task_counts().text()
     elapsed = (handle.finished or time.time()) - handle.started
-    title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {done}/{total} tasks · {elapsed:.1f} s"
+    title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {counts} · {elapsed:.1f} s"
     tasks = list(handle.tasks.values())
     if len(tasks) > MAX_TASK_ROWS:  # a big run: what failed and what runs first, the rest counted by state
         tasks.sort(key=lambda status: URGENCY.get(status.state, len(URGENCY)))
@@ -45,12 +47,6 @@ def recorded(result: Any) -> Summary:
     return Summary(title, [("run", result.message)] * bool(result.message) + rows, [])
 
 
-def task_counts(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> tuple[int, int]:
-    """Finished tasks and all tasks, counting the tasks that run a container (not conditions or loops)."""
-    tasks = [t for t in (handle.tasks.values() if tasks is None else tasks) if not t.is_group]
-    return sum(1 for t in tasks if t.state.finished), len(tasks)
-
-
 def _task_line(status: Any) -> str:
     line = status.state.value
     if status.started and status.finished:
@@ -67,3 +63,22 @@ def failures(handle: RunHandle) -> list[str]:
     return [
         f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
     ]
+
+
+def pipeline_outputs(result: Any) -> Summary | None:
+    """The pipeline's own outputs (RunResult.outputs), one row each; None when it has none."""
+    if not result.outputs:
+        return None
+    rows = [(name, output_text(value)) for name, value in result.outputs.items()]
+    return Summary(f"outputs of {result.pipeline}", rows)
+
+
+def output_text(value: Any) -> str:
+    """A parameter as Python shows it; an artifact as its type and where it is; a list of artifacts counted."""
+    if is_artifact(value):
+        return f"{value['type'].get('schemaTitle', 'artifact')} · {value.get('uri', '')}"
+    if isinstance(value, list) and value and all(is_artifact(item) for item in value):
+        kinds = sorted({item["type"].get("schemaTitle", "artifact") for item in value})
+        return f"{len(value)} × {', '.join(kinds)}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"

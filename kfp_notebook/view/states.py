@@ -1,58 +1,28 @@
-"""A run as the panel shows it: the states' legend, derived states, loop progress, fixed totals, the failure."""
+"""A run as the panel shows it: derived states, loop progress, task counts against fixed totals, the failure."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
-from kfp_notebook.status import RunHandle, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskStatus
+from kfp_notebook.tracking.states import FINAL_OVERRIDES, ShownState, TaskState, fold, legend
+from kfp_notebook.tracking.task_ids import TaskId, path_of
 from kfp_notebook.view import labels
-from kfp_notebook.view.dag import DagModel, fold_states, model_id, node_element_id, node_states
+from kfp_notebook.view.dag import DagModel, node_element_id, node_states
 
-
-@dataclass(frozen=True)
-class Look:
-    """How one state is drawn and explained: its name in the legend, its icon, what it means."""
-
-    state: str
-    label: str
-    icon: str
-    meaning: str
-
-
-#: Every state a node can show, in legend order; the front end styles `data-state` with these names.
-LEGEND = [
-    Look("PENDING", "pending", "○", "not started yet"),
-    Look("WAITING", "waiting on inputs", "⋯", "waits for upstream tasks to finish"),
-    Look("QUEUED", "queued", "◔", "inputs ready, waiting for a worker"),
-    Look("RUNNING", "running", "⟳", "running now"),
-    Look("SUCCEEDED", "succeeded", "✓", "finished and produced its outputs"),
-    Look("CACHED", "cached", "↺", "outputs reused from an earlier run"),
-    Look("FAILED", "failed", "✗", "raised an error or exited non-zero"),
-    Look("SKIPPED", "skipped", "⊘", "condition false or upstream failed"),
-    Look("NOT_EXECUTED", "not executed", "–", "the run ended before it started (a branch not taken)"),
-    Look("CANCELED", "canceled", "■", "stopped by the user"),
-    Look("LOST", "lost", "?", "the run ended while it still looked running"),
-]
-FINAL_OVERRIDES = {TaskState.PENDING: "NOT_EXECUTED", TaskState.RUNNING: "LOST"}
-
-
-def legend() -> list[dict[str, str]]:
-    return [look.__dict__.copy() for look in LEGEND]
+__all__ = ["legend", "run_view"]
 
 
 def run_view(model: DagModel, handle: RunHandle, tasks: list[TaskStatus] | None = None) -> dict[str, Any]:
     """Everything the front end needs to show a run's progress (JSON, sent as one trait)."""
     tasks = list(handle.tasks.values()) if tasks is None else tasks
     folded = node_states({t.task_id: t.state for t in tasks})
+    counts = handle.task_counts(tasks)
     return {
         "state": handle.state.value,
         "started": handle.started,
         "finished": handle.finished,
-        "tasks": task_totals(model, tasks),
-        "iterations": iteration_totals(model, tasks),
+        "counts": counts.text(iteration_totals(model, tasks)),
         "states": derived_states(model, folded, handle.done),
         "loops": loop_progress(model, tasks),
         "failure": failure(model, tasks),
@@ -69,62 +39,37 @@ def derived_states(model: DagModel, folded: dict[str, TaskState], done: bool) ->
     for member in [*model.nodes, *model.groups]:
         state = folded.get(member)
         if done and (state is None or state in FINAL_OVERRIDES):
-            derived[node_element_id(member)] = FINAL_OVERRIDES.get(state or TaskState.PENDING, "NOT_EXECUTED")
+            derived[node_element_id(member)] = FINAL_OVERRIDES[state or TaskState.PENDING].value
         elif not done and state is TaskState.PENDING:
-            derived[node_element_id(member)] = "WAITING" if _upstream_busy(incoming, member, folded) else "QUEUED"
+            busy = _upstream_busy(incoming, member, folded)
+            derived[node_element_id(member)] = (ShownState.WAITING if busy else ShownState.QUEUED).value
     return derived
 
 
 def _upstream_busy(incoming: dict[str, list[str]], member: str, folded: dict[str, TaskState]) -> bool:
-    scopes = {member, *(member.rsplit("/", n)[0] for n in range(1, member.count("/") + 1))}
+    scopes = {member, *TaskId(member).scopes()}
     sources = [source for scope in scopes for source in incoming.get(scope, ())]
     return any(not (folded.get(source) or TaskState.PENDING).finished for source in sources)
-
-
-def task_totals(model: DagModel, tasks: list[TaskStatus]) -> dict[str, int]:
-    """Container tasks done (succeeded, cached or skipped), failed, canceled, and in all.
-
-    The total is fixed from the start where loop items are literal, so it does not grow during the run.
-    """
-    runs = [t for t in tasks if not t.is_group]
-    seen = Counter(model_id(t.task_id) for t in runs)
-    total = sum(max(_expected(model, member), seen[member]) for member in model.nodes)
-    return {
-        "done": sum(1 for t in runs if t.state.ok),
-        "failed": sum(1 for t in runs if t.state is TaskState.FAILED),
-        "canceled": sum(1 for t in runs if t.state is TaskState.CANCELED),
-        "total": total,
-    }
 
 
 def _expected(model: DagModel, member: str) -> int:
     """How many times a task runs: the product of its enclosing literal loops' lengths (1 outside loops)."""
     count = 1
-    for scope in _scopes(member):
+    for scope in TaskId(member).scopes():
         group = model.groups.get(scope)
         if group is not None and group.kind == "loop":
             count *= len(group.items) if group.items is not None else 0
     return count
 
 
-def _scopes(member: str) -> list[str]:
-    parts = member.split("/")
-    return ["/".join(parts[:n]) for n in range(1, len(parts))]
-
-
 def iterations(loop: str, tasks: list[TaskStatus]) -> dict[str, TaskState]:
     """A loop's iterations ('for-loop-2[3]', …) and each one's state, folded over its tasks."""
-    pattern = re.compile(re.escape(loop.rsplit("/", 1)[-1]) + r"\[\d+\]")
-    found: dict[str, dict[str, TaskState]] = {}
+    found: dict[str, list[TaskState]] = {}
     for task in tasks:
-        match = pattern.search(task.task_id)
-        if match and model_id(task.task_id[: match.end()]) == loop:
-            found.setdefault(task.task_id[: match.end()], {})[task.task_id] = task.state
-    return {key: _fold(states) for key, states in found.items()}
-
-
-def _fold(states: dict[str, TaskState]) -> TaskState:
-    return fold_states(list(states.values()))
+        iteration = TaskId(task.task_id).iteration(loop)
+        if iteration is not None:
+            found.setdefault(iteration, []).append(task.state)
+    return {key: fold(states) for key, states in found.items()}
 
 
 def loop_progress(model: DagModel, tasks: list[TaskStatus]) -> dict[str, dict[str, int]]:
@@ -143,14 +88,15 @@ def loop_progress(model: DagModel, tasks: list[TaskStatus]) -> dict[str, dict[st
     return progress
 
 
-def iteration_totals(model: DagModel, tasks: list[TaskStatus]) -> dict[str, int]:
-    totals = {"done": 0, "total": 0}
+def iteration_totals(model: DagModel, tasks: list[TaskStatus]) -> tuple[int, int]:
+    """Loop iterations finished, and in all (fixed where the items are literal)."""
+    done = total = 0
     for member, group in model.groups.items():
         if group.kind == "loop":
             found = iterations(member, tasks)
-            totals["done"] += sum(1 for s in found.values() if s.finished)
-            totals["total"] += max(_expected(model, f"{member}/x"), len(found))
-    return totals
+            done += sum(1 for s in found.values() if s.finished)
+            total += max(_expected(model, f"{member}/x"), len(found))
+    return done, total
 
 
 def failure(model: DagModel, tasks: list[TaskStatus]) -> dict[str, str]:
@@ -159,7 +105,7 @@ def failure(model: DagModel, tasks: list[TaskStatus]) -> dict[str, str]:
     if not failed:
         return {}
     task = min(failed, key=lambda t: t.finished or 0)
-    member = model_id(task.task_id)
+    member = path_of(task.task_id)
     node = model.nodes.get(member)
     name = (node.label if node else task.name) + item_suffix(model, task.task_id)
     last = last_line(task.message)
@@ -170,9 +116,8 @@ def failure(model: DagModel, tasks: list[TaskStatus]) -> dict[str, str]:
 def item_suffix(model: DagModel, task_id: str) -> str:
     """' [item=13]' for a task in a loop iteration: the item itself where the list is literal, else its index."""
     found = []
-    for match in re.finditer(r"\[(\d+)\]", task_id):
-        loop = model.groups.get(model_id(task_id[: match.start()]))
-        index = int(match.group(1))
+    for loop_path, index in TaskId(task_id).indexes:
+        loop = model.groups.get(loop_path)
         items = loop.items if loop is not None else None
         value = labels.truncate(repr(items[index]), 24) if items is not None and index < len(items) else str(index)
         found.append(f"item={value}")

@@ -1,4 +1,5 @@
 // The messages and synced values between the kernel (kfp_notebook/view/panel.py) and the panel's front end.
+import { NodeState } from './states';
 
 /** What the front end sends the kernel (PipelinePanel._on_message). */
 export type PanelAction =
@@ -9,8 +10,16 @@ export type PanelAction =
   | { action: 'select'; node: string }
   | { action: 'svg'; svg: string };
 
+/** The buttons whose action the kernel acknowledges ('handled'); until then the buttons stay disabled. */
+export type ButtonAction = 'compile' | 'run' | 'submit' | 'stop';
+
 /** What the kernel sends the front end outside the synced traits. */
-export type KernelEvent = { event: 'handled'; action: string } | { event: 'compiled'; path: string; yaml: string };
+export type KernelEvent = { event: 'handled'; action: ButtonAction } | { event: 'compiled'; path: string; yaml: string };
+
+/** The action still pending once the kernel acknowledged `acked`: an ack clears only its own action. */
+export function pendingAfterAck(pending: string, acked: string): string {
+  return acked === pending ? '' : pending;
+}
 
 export interface Parameter {
   name: string;
@@ -25,29 +34,22 @@ export interface Message {
   details?: string;
 }
 
-/** One node state as the legend explains it (view/states.py LEGEND). */
+/** One node state as the legend explains it (tracking/states.py LOOKS). */
 export interface Look {
-  state: string;
+  state: NodeState;
   label: string;
   icon: string;
   meaning: string;
 }
 
-export interface Totals {
-  done: number;
-  total: number;
-  failed?: number;
-  canceled?: number;
-}
-
 /** A run as the panel shows it (view/states.py run_view). */
 export interface RunView {
-  state?: string;
+  state?: NodeState;
   started?: number;
   finished?: number | null;
-  tasks?: Totals;
-  iterations?: Totals;
-  states?: Record<string, string>;
+  /** What the kernel says of the tasks and iterations ('3/22 tasks · 14/20 iterations · 1 failed'). */
+  counts?: string;
+  states?: Record<string, NodeState>;
   loops?: Record<string, Record<string, number>>;
   failure?: { node?: string; task?: string; text?: string };
   notices?: string[];
@@ -61,7 +63,7 @@ export interface Metrics {
 /** One run of a task (or one iteration of a loop) in the details pane (view/details.py). */
 export interface TaskRun {
   id: string;
-  state: string;
+  state: NodeState;
   item?: string;
   duration?: string;
   inputs?: Record<string, string>;

@@ -3,8 +3,21 @@ import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/ba
 import { instance, Viz } from '@viz-js/viz';
 
 import { DetailsPane, element } from './details';
-import { Details, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, RunView } from './messages';
+import { BADGES_CLASS, badgeLine, DOT_CLASS } from './dot';
+import {
+  ButtonAction,
+  Details,
+  KernelEvent,
+  Look,
+  Message,
+  Metrics,
+  PanelAction,
+  Parameter,
+  pendingAfterAck,
+  RunView
+} from './messages';
 import { canPopOut, popOut } from './popout';
+import { NODE_STATES } from './states';
 import { Viewport } from './viewport';
 
 // The one place the version is written is package.json; the kernel reads the built copy of it.
@@ -184,7 +197,7 @@ export class PipelinePanelView extends DOMWidgetView {
     ];
     for (const [action, label, look] of actions) {
       const button = element('button', `jp-Button jp-mod-styled ${look} kfp-button kfp-${action}`, label);
-      button.addEventListener('click', () => this.act(action as 'compile' | 'run' | 'submit' | 'stop'));
+      button.addEventListener('click', () => this.act(action as ButtonAction));
       this.buttons[action] = button;
       bar.appendChild(button);
     }
@@ -215,7 +228,7 @@ export class PipelinePanelView extends DOMWidgetView {
     return bar;
   }
 
-  private act(action: 'compile' | 'run' | 'submit' | 'stop'): void {
+  private act(action: ButtonAction): void {
     if (this.buttons[action].disabled) {
       return;
     }
@@ -275,17 +288,11 @@ export class PipelinePanelView extends DOMWidgetView {
   /** 'running · 3/22 tasks · 14/20 iterations · 1 failed · 12.3 s': elapsed time ticks here, not in the kernel. */
   private renderProgress(): void {
     const view = this.model.get('run_view') as RunView;
-    if (!view.state || !view.tasks || view.started === undefined) {
+    if (!view.state || !view.counts || view.started === undefined) {
       this.progressLine.textContent = this.model.get('progress');
       return;
     }
-    const parts = [view.state.toLowerCase(), `${view.tasks.done}/${view.tasks.total} tasks`];
-    if (view.iterations?.total) {
-      parts.push(`${view.iterations.done}/${view.iterations.total} iterations`);
-    }
-    if (view.tasks.failed) {
-      parts.push(`${view.tasks.failed} failed`);
-    }
+    const parts = [view.state.toLowerCase(), view.counts];
     const end = view.finished ?? Date.now() / 1000;
     parts.push(elapsedText(Math.max(0, end - view.started)));
     this.progressLine.textContent = parts.join(' · ');
@@ -348,7 +355,7 @@ export class PipelinePanelView extends DOMWidgetView {
 
   private onCustom(content: KernelEvent): void {
     if (content.event === 'handled') {
-      this.pending = '';
+      this.pending = pendingAfterAck(this.pending, content.action);
       this.updateButtons();
       return;
     }
@@ -397,6 +404,7 @@ export class PipelinePanelView extends DOMWidgetView {
       node.setAttribute('role', 'button');
       node.setAttribute('aria-label', (node.querySelector('text')?.textContent ?? node.id).trim());
       node.addEventListener('click', () => this.select(node.id));
+      badgeLine(node)?.classList.add(BADGES_CLASS);
       const box = shapeBox(node.querySelector('path, polygon'));
       if (box) {
         node.appendChild(svgText('kfp-icon', box.x + 9, box.y + 12, ''));
@@ -405,7 +413,7 @@ export class PipelinePanelView extends DOMWidgetView {
     svg.querySelectorAll('g.cluster').forEach(cluster => {
       const box = shapeBox(cluster.querySelector('path, polygon'));
       const label = cluster.querySelector('text');
-      if (box && label && /ParallelFor/.test(label.textContent ?? '')) {
+      if (box && label && cluster.classList.contains(DOT_CLASS.loop)) {
         // the DOT reserves a second label line for it (view/dag.py LOOP_PROGRESS_SPACE)
         const x = Number(label.getAttribute('x'));
         const text = svgText('kfp-loop-progress', x, Number(label.getAttribute('y')) + 13, '');
@@ -465,7 +473,7 @@ export class PipelinePanelView extends DOMWidgetView {
     const looks = this.looks();
     const states: Record<string, string> = { ...this.model.get('node_states'), ...(view.states ?? {}) };
     this.svg.querySelectorAll('g.node').forEach(node => {
-      const state = states[node.id] ?? 'PENDING';
+      const state = states[node.id] ?? NODE_STATES[0];
       node.setAttribute('data-state', state);
       const icon = node.querySelector('.kfp-icon');
       if (icon) {

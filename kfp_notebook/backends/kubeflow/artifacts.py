@@ -14,8 +14,11 @@ from typing import Any
 
 from kfp_notebook import kfp_compat
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, explain
+from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.errors import UnknownNameError
-from kfp_notebook.results import TaskResult
+from kfp_notebook.tracking.results import TaskResult
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.task_ids import spellings
 
 #: URI scheme → the UI's `source` parameter
 SOURCES = {"minio": "minio", "s3": "s3", "gs": "gcs"}
@@ -93,13 +96,14 @@ def run_task(backend: Any, run_id: str, task: str) -> tuple[TaskResult, UiArtifa
     except KubeflowConnectionError:
         raise
     except Exception as exc:
-        raise KubeflowConnectionError(f"cannot read the artifacts of run {run_id} from ML Metadata: {exc}") from None
-    wanted = {task, task.replace("_", "-")}
+        said = server_text(str(exc))
+        raise KubeflowConnectionError(f"cannot read the artifacts of run {run_id} from ML Metadata: {said}") from None
+    wanted = spellings(task)
     mine = [o for o in outputs if o["task"] in wanted]
     if not mine:
         known = ", ".join(sorted({o["task"] for o in outputs})) or "none yet"
         raise UnknownNameError(f"no artifacts of task {task!r} in run {run_id} (tasks with artifacts: {known})")
-    result = TaskResult(mine[0]["task"], mine[0]["task"], "", "SUCCEEDED")
+    result = TaskResult(mine[0]["task"], mine[0]["task"], "", TaskState.SUCCEEDED)
     for output in mine:
         artifact = {
             "name": output["name"],

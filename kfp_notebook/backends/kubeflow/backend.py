@@ -12,14 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
-from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
+from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.parameters import typed_parameters
-from kfp_notebook.results import TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.ir.parameters import typed_parameters
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import TaskResult
+from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.task_ids import kfp_task_name
 
 POLL_START, POLL_MAX = 1.0, 10.0
 RECENT_RUNS = 10
@@ -50,12 +55,14 @@ class KubeflowBackend(Backend):
     """Runs pipelines on a Kubeflow Pipelines server through a hardened kfp.Client."""
 
     name = "kubeflow"
+    capabilities = Capabilities(remote=True)
+    options_type = KubeflowOptions
 
     def __init__(self, connection: Connection, client: Any):
         self.connection, self.client = connection, client
         self.poll_start, self.poll_max = POLL_START, POLL_MAX
         self.relogin: Any = None
-        #: Inside the cluster: a kfp_notebook.cluster ClusterAccess; task logs then come from the Kubernetes API.
+        #: Inside the cluster: a cluster.ClusterAccess; task logs then come from the Kubernetes API.
         self.cluster: Any = None
 
     def refresh_session(self) -> bool:
@@ -65,11 +72,10 @@ class KubeflowBackend(Backend):
         kfp_compat.set_cookie(self.client, self.relogin())
         return True
 
-    def start(self, yaml_text: str, params: dict[str, Any] | None = None, options: RunOptions | None = None
-              ) -> RunHandle:  # fmt: skip
+    def start(self, yaml_text: str, params: dict[str, Any] | None = None, options: Any = None) -> RunHandle:
         """Upload the pipeline (a new version when the name exists), ensure the experiment, create one run."""
-        options = options or RunOptions()
-        options.refuse("Kubeflow", ("workers", "cache", "runs_folder"))
+        options = self.options(options)
+        assert isinstance(options, KubeflowOptions)
         experiment, run_name = options.experiment, options.run_name
         ir = PipelineIR.from_yaml(yaml_text)
         params = typed_parameters(ir, params or {})
@@ -88,7 +94,7 @@ class KubeflowBackend(Backend):
 
     def check_cluster(self, ir: PipelineIR) -> str:
         """Refuse (SubmitRefused) a run whose pods would miss a secret, key or PVC; one line of what was checked."""
-        from kfp_notebook.cluster.doctor import check_before_submit
+        from kfp_notebook.backends.kubeflow.cluster.doctor import check_before_submit
 
         return check_before_submit(ir, self.connection.namespace)
 
@@ -174,11 +180,11 @@ class KubeflowBackend(Backend):
             raise explain(self.connection, exc) from None
         details = (run.run_details.task_details if run.run_details else None) or []
         name, _, index = task.partition("#")
-        pod = executor_pod(details, name.replace("_", "-"), int(index or 0))
+        pod = executor_pod(details, kfp_task_name(name), int(index or 0))
         if pod is None:
             raise KubeflowConnectionError(f"no pod for task {task!r} in run {run_id} yet (has it started?)")
         if self.cluster is not None:
-            from kfp_notebook.cluster.logs import pod_log
+            from kfp_notebook.backends.kubeflow.cluster.logs import pod_log
 
             return pod_log(self.cluster, pod, tail).rstrip("\n")
         query = {"podname": pod, "runid": run_id}
@@ -193,6 +199,14 @@ class KubeflowBackend(Backend):
         from kfp_notebook.backends.kubeflow.mlmd import MetadataClient
 
         return MetadataClient(self._grpc_web_post).run_parameters(run_id)
+
+    def pipeline_outputs(self, run_id: str, ir: PipelineIR) -> dict[str, Any]:
+        """The run's own outputs (its root DAG's), from what its tasks recorded in ML Metadata."""
+        from kfp_notebook.backends.kubeflow.mlmd import MetadataClient
+        from kfp_notebook.backends.kubeflow.outputs import Recorded, pipeline_outputs
+
+        client = MetadataClient(self._grpc_web_post)
+        return pipeline_outputs(ir, Recorded(client.run_executions(run_id), client.run_artifacts(run_id)))
 
     def metrics(self, run_id: str) -> list[tuple[str, dict[str, float]]]:
         """(task, {metric: value}) from ML Metadata, through the UI host's grpc-web proxy."""
@@ -234,7 +248,7 @@ class KubeflowBackend(Backend):
         except urllib3.exceptions.HTTPError as exc:
             raise explain(self.connection, exc) from None
         if response.status != 200:
-            body = response.data.decode("utf-8", "replace")[:300]
+            body = server_text(response.data)
             raise KubeflowConnectionError(f"the KFP UI answered HTTP {response.status} for {path}: {body}")
         return response.data.decode("utf-8", "replace")
 
@@ -261,12 +275,12 @@ class KubeflowBackend(Backend):
         return records
 
     def _attach_metrics(self, record: RunRecord) -> None:
-        if record.state not in ("SUCCEEDED", "FAILED"):
+        if record.state not in (TaskState.SUCCEEDED, TaskState.FAILED):
             return
         try:
             record.metrics = {task: dict(values) for task, values in self.metrics(record.run_id)}
         except Exception as exc:  # metrics are extra: the run is listed without them, saying why
-            record.message = f"metrics of {record.run_id} unavailable: {exc}"
+            record.message = f"metrics of {record.run_id} unavailable: {server_text(str(exc))}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         """A task's output artifacts from ML Metadata; their files through the KFP UI's artifact endpoint."""

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
+from kfp_notebook.backends.kubeflow.redaction import redact, remember_client, server_text
+from kfp_notebook.backends.kubeflow.redaction import remember as remember_secret
 from kfp_notebook.errors import KfpNotebookError
 
 AUTH_KINDS = ("none", "token", "cookie", "sa", "dex")
@@ -29,7 +31,10 @@ GET_RETRIES = 3
 
 
 class KubeflowConnectionError(KfpNotebookError):
-    """Kubeflow Pipelines cannot be reached or refuses us; the message says why and what to do."""
+    """Kubeflow Pipelines cannot be reached or refuses us; the message says why and what to do (never a secret)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ def settings_file() -> Path:
 
 
 def remember(connection: Connection) -> None:
-    """Keep host, namespace and auth kind (no token, cookie or password) for the next session."""
+    """Keep every setting (host, namespace, auth kind, user, UI host, CA file, insecure, timeout), never a token,
+    cookie or password, for the next session."""
     path = settings_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(connection), indent=2), encoding="utf-8")
@@ -76,20 +82,22 @@ def remembered() -> Connection | None:
 
 
 def resolve(host: str | None, namespace: str | None, auth: str | None, **options: Any) -> Connection:
-    """The connection to use: given values, else kfp's environment variables, else the in-cluster defaults."""
+    """The connection to use: given values, else kfp's environment variables, else the remembered connection,
+    else the in-cluster defaults (the UI host: --ui-host, else KF_PIPELINES_UI_ENDPOINT, else remembered)."""
     if auth is not None and auth not in AUTH_KINDS:
         raise KubeflowConnectionError(f"--auth {auth!r} is not one of {', '.join(AUTH_KINDS)}")
     in_cluster = Path(os.environ.get("KF_PIPELINES_SA_TOKEN_PATH", SA_TOKEN_PATH)).exists()
     previous = remembered() if host is None and not os.environ.get("KF_PIPELINES_ENDPOINT") else None
-    if previous is not None:
+    options = {k: v for k, v in options.items() if v is not None and v is not False}  # given explicitly
+    fallback_ui = None
+    if previous is not None:  # every setting remembered, each one given now winning
         namespace, auth = namespace or previous.namespace, auth or previous.auth
-        options.setdefault("user", previous.user)
-        options = {k: v for k, v in options.items() if v is not None}
-        host = previous.host
+        for key in ("user", "ca_cert", "insecure", "timeout"):
+            options.setdefault(key, getattr(previous, key))
+        host, fallback_ui = previous.host, previous.ui_host
     host = host or os.environ.get("KF_PIPELINES_ENDPOINT")
     if host is None and in_cluster:
-        host = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
-        options.setdefault("ui_host", IN_CLUSTER_UI)
+        host, fallback_ui = "http://ml-pipeline.kubeflow.svc.cluster.local:8888", IN_CLUSTER_UI
     if host is None:
         raise KubeflowConnectionError(
             "no Kubeflow Pipelines host: `%kfp connect --host https://HOST/pipeline`, or set KF_PIPELINES_ENDPOINT"
@@ -99,8 +107,7 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
             f"--host {host!r} must start with http:// or https:// (example: https://kubeflow.example.com/pipeline)"
         )
     kind = auth or ("sa" if in_cluster else "none")
-    ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or options.pop("ui_host", None)
-    options.pop("ui_host", None)
+    ui_host = options.pop("ui_host", None) or os.environ.get("KF_PIPELINES_UI_ENDPOINT") or fallback_ui
     return Connection(host.rstrip("/"), namespace, kind, ui_host, **options)
 
 
@@ -123,6 +130,7 @@ def client(connection: Connection, secret: str | None = None) -> Any:
             )
         except Exception as exc:
             raise explain(connection, exc) from None
+    remember_client(made)
     harden(made, connection.timeout)
     try:
         kfp_compat.healthz(made)
@@ -150,7 +158,7 @@ def probe(connection: Connection, credentials: dict[str, Any]) -> None:
     except Exception as exc:
         raise explain(connection, exc) from None
     if response.status != 200:
-        raise explain(connection, _Status(response.status, response.data.decode("utf-8", "replace")[:200]))
+        raise explain(connection, _Status(response.status, server_text(response.data)))
     try:
         json.loads(response.data)
     except ValueError:
@@ -164,6 +172,13 @@ class _Status(Exception):
 
 
 def _credentials(connection: Connection, secret: str | None) -> dict[str, Any]:
+    """What kfp.Client needs to authenticate; each secret in it is remembered, to be redacted from server texts."""
+    credentials = _made_credentials(connection, secret)
+    remember_secret(credentials.get("existing_token"), credentials.get("cookies"))
+    return credentials
+
+
+def _made_credentials(connection: Connection, secret: str | None) -> dict[str, Any]:
     if connection.auth == "dex":
         return {"cookies": login(connection, secret)}
     if connection.auth == "token":
@@ -184,8 +199,11 @@ def login(connection: Connection, password: str | None = None) -> str:
     if not connection.user:
         raise KubeflowConnectionError("--auth dex needs --user EMAIL (for example --user user@example.com)")
     password = password or os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {connection.user}: ")
+    remember_secret(password)
     verify: bool | str = False if connection.insecure else (connection.ca_cert or True)
-    return dex_session(connection.host, connection.user, password, verify, connection.timeout)
+    cookie = dex_session(connection.host, connection.user, password, verify, connection.timeout)
+    remember_secret(cookie)
+    return cookie
 
 
 def harden(made: Any, timeout: float) -> None:
@@ -205,7 +223,7 @@ def harden(made: Any, timeout: float) -> None:
 def explain(connection: Connection, exc: Exception) -> KubeflowConnectionError:
     """One message per kind of failure, with what to do."""
     status = getattr(exc, "status", None)
-    text = f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {server_text(str(exc))}"
     if status in (401, 403):
         return KubeflowConnectionError(
             f"{connection.host} refused the credentials (HTTP {status}); check --auth {connection.auth} "
@@ -218,8 +236,10 @@ def explain(connection: Connection, exc: Exception) -> KubeflowConnectionError:
         )
     if "SSL" in text or "certificate" in text.lower():
         return KubeflowConnectionError(
-            f"TLS to {connection.host} failed ({exc}); pass --ca-cert PATH, or --insecure for a test cluster"
+            f"TLS to {connection.host} failed ({server_text(str(exc))}); "
+            "pass --ca-cert PATH, or --insecure for a test cluster"
         )
     if status is not None:
-        return KubeflowConnectionError(f"{connection.host} answered HTTP {status}: {getattr(exc, 'body', '') or exc}")
+        said = server_text(getattr(exc, "body", "") or str(exc))
+        return KubeflowConnectionError(f"{connection.host} answered HTTP {status}: {said}")
     return KubeflowConnectionError(f"cannot reach {connection.host}: {text}. Check the host and that Kubeflow is up")

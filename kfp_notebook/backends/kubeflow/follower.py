@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.backends.kubeflow.connection import explain
-from kfp_notebook.backends.kubeflow.tasks import task_states
+from kfp_notebook.backends.kubeflow.redaction import server_text
+from kfp_notebook.backends.kubeflow.tasks import KUBEFLOW_STATES, task_states
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import ConnectionState, RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import ConnectionState, TaskState
+from kfp_notebook.tracking.task_ids import TaskId, find_task_id
 
 if TYPE_CHECKING:
     from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
 
-RUN_STATES = {
-    "PENDING": TaskState.PENDING,
-    "RUNNING": TaskState.RUNNING,
-    "CANCELING": TaskState.RUNNING,
-    "PAUSED": TaskState.RUNNING,
-    "SUCCEEDED": TaskState.SUCCEEDED,
-    "FAILED": TaskState.FAILED,
-    "SKIPPED": TaskState.SKIPPED,
-    "CANCELED": TaskState.CANCELED,
-}
 DETAIL_LOG_LINES = 40
 
 
@@ -34,12 +26,13 @@ class Follower:
 
     def __init__(self, backend: KubeflowBackend, run_id: str, ir: PipelineIR | None):
         self.backend, self.ir = backend, ir
-        self.handle = RunHandle(
-            run_id, ir.name if ir else run_id, "kubeflow", self, link=backend.connection.run_link(run_id)
-        )
+        link, expected = backend.connection.run_link(run_id), ir.expected_runs() if ir else {}
+        self.handle = RunHandle(run_id, ir.name if ir else run_id, "kubeflow", self, link=link, expected=expected)
         self.detached = False
         self.metrics: list[tuple[str, dict[str, float]]] | None = None
         self.metrics_error = ""
+        self.outputs: dict[str, Any] | None = None
+        self.outputs_error = ""
         self._metrics_lock = threading.Lock()
         self.relogged = False
         self.last: Any = None
@@ -56,7 +49,8 @@ class Follower:
         return f"stopped following run {run_id}; it goes on in Kubeflow: %kfp stop {run_id}"
 
     def task_log(self, task_id: str, tail: int | None = None) -> str:
-        name, index = _name_and_index(task_id)
+        parsed = TaskId(task_id)
+        name, index = parsed.name, parsed.last_index
         return self.backend.task_log(self.handle.run_id, f"{name}#{index}" if index else name, tail)
 
     def task_details(self, task_id: str) -> dict[str, Any]:
@@ -71,7 +65,8 @@ class Follower:
             recorded = self.backend.parameters(self.handle.run_id).get(status.name, {})
             details.update({key: recorded.get(key, {}) for key in ("inputs", "outputs")})
         except Exception as exc:  # the details show what they can, saying what is missing
-            details["message"] = f"{status.message}; inputs and outputs unavailable: {exc}".lstrip("; ")
+            missing = f"inputs and outputs unavailable: {server_text(str(exc))}"
+            details["message"] = f"{status.message}; {missing}".lstrip("; ")
         if self.handle.done:
             details["metrics"] = self._task_metrics(status.name)
         return details
@@ -80,7 +75,7 @@ class Follower:
         try:
             return self.task_log(task_id, DETAIL_LOG_LINES)
         except Exception as exc:  # the details show what they can: a log that cannot be read says why
-            return f"(no log: {exc})"
+            return f"(no log: {server_text(str(exc))})"
 
     def result(self) -> RunResult:
         """States, and the metrics ML Metadata holds for the run (once it has finished)."""
@@ -94,7 +89,21 @@ class Follower:
         result = RunResult(handle.run_id, handle.pipeline_name, handle.state.value, tasks, None, handle.message)
         if handle.done:
             self._attach_metrics(result)
+        if handle.state is TaskState.SUCCEEDED and self.ir is not None and _has_outputs(self.ir):
+            self._attach_outputs(result, self.ir)
         return result
+
+    def _attach_outputs(self, result: RunResult, ir: PipelineIR) -> None:
+        """The pipeline's own outputs, read once from ML Metadata (a failure to read is said in the message)."""
+        with self._metrics_lock:
+            if self.outputs is None:
+                try:
+                    self.outputs = self.backend.pipeline_outputs(self.handle.run_id, ir)
+                except Exception as exc:  # outputs are extra: the run's result stands without them
+                    self.outputs, self.outputs_error = {}, f"pipeline outputs unavailable: {exc}"
+        result.outputs = dict(self.outputs)
+        if self.outputs_error:
+            result.message = f"{result.message}; {self.outputs_error}".lstrip("; ")
 
     # -- polling --------------------------------------------------------------------------------------
 
@@ -123,7 +132,7 @@ class Follower:
         try:
             return self.backend.refresh_session()
         except Exception as exc:  # reported: the session expired and the new login failed
-            message = f"the session expired and logging in again failed: {exc}"
+            message = f"the session expired and logging in again failed: {server_text(str(exc))}"
             self.handle.set_connection(ConnectionState.SESSION_EXPIRED, message)
             return False
 
@@ -139,7 +148,7 @@ class Follower:
             if status is None or status.state is not state:
                 self._publish(task_id, state, message)
                 changed = True
-        state = RUN_STATES.get(str(run.state), TaskState.RUNNING)
+        state = KUBEFLOW_STATES.get(str(run.state), TaskState.RUNNING)
         if state is not self.handle.state:
             error = getattr(run.error, "message", "") if run.error else ""
             self._publish("", state, error)
@@ -166,7 +175,7 @@ class Follower:
                     self.metrics = self.backend.metrics(self.handle.run_id)
                 except Exception as exc:  # metrics are extra: the run's result stands without them
                     self.metrics = []
-                    self.metrics_error = f"metrics unavailable: {exc}"
+                    self.metrics_error = f"metrics unavailable: {server_text(str(exc))}"
             return self.metrics
 
     def _task_metrics(self, task_name: str) -> dict[str, float]:
@@ -181,16 +190,14 @@ class Follower:
         if self.metrics_error:
             result.message = f"{result.message}; {self.metrics_error}".lstrip("; ")
         for task, values in rows:
-            entry = next(
-                (t for t in result.tasks.values() if t.name == task or t.task_id.rsplit("/", 1)[-1] == task), None
-            )
+            found = find_task_id(result.tasks, task, {t.task_id: t.name for t in result.tasks.values()})
+            entry = result.tasks.get(found) if found is not None else None
             if entry is None:
-                entry = result.tasks.setdefault(task, TaskResult(task, task, task, "SUCCEEDED"))
+                entry = result.tasks.setdefault(task, TaskResult(task, task, task, TaskState.SUCCEEDED))
             artifact = {"name": "metrics", "type": {"schemaTitle": "system.Metrics"}, "uri": "", "metadata": values}
             entry.artifacts.setdefault("metrics", []).append(artifact)
 
 
-def _name_and_index(task_id: str) -> tuple[str, int]:
-    """'for-loop-2[3]/square' → ('square', 3): the task's name and its iteration (0 outside loops)."""
-    indexes = re.findall(r"\[(\d+)\]", task_id)
-    return re.sub(r"\[\d+\]", "", task_id).rsplit("/", 1)[-1], int(indexes[-1]) if indexes else 0
+def _has_outputs(ir: PipelineIR) -> bool:
+    dag = ir.root.dag
+    return dag is not None and bool(dag.output_parameters or dag.output_artifacts)

@@ -4,7 +4,7 @@ In KFP 2.17 each Argo node becomes one entry: the task itself (`display_name` = 
 `train`, `condition-2`, `for-loop-3`), plus `<task>-driver`, `executor`, `root`, `root-driver`, the
 workflow's own node and loop plumbing (`iteration-driver`, `iteration-iterations(0:0)`, `iteration-item`).
 No entry says which loop iteration it belongs to, so tasks inside a ParallelFor are numbered in the
-order the server lists them; `graph.model_id` folds them into their node either way.
+order the server lists them; `tracking.task_ids.path_of` folds them into their node either way.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
-STATES = {
+#: Kubeflow's run and task states (V2beta1RuntimeState) as ours: the one map, for runs and tasks alike.
+KUBEFLOW_STATES = {
     "PENDING": TaskState.PENDING,
     "RUNNING": TaskState.RUNNING,
     "SUCCEEDED": TaskState.SUCCEEDED,
@@ -45,7 +46,7 @@ def task_states(details: list[Any], ir: PipelineIR | None) -> dict[str, tuple[Ta
     states: dict[str, tuple[TaskState, str]] = {}
     for detail in details:
         name = getattr(detail, "display_name", None) or ""
-        state = STATES.get(str(getattr(detail, "state", "") or ""))
+        state = KUBEFLOW_STATES.get(str(getattr(detail, "state", "") or ""))
         if name not in paths or state is None:
             continue
         index = seen.get(name, 0)

@@ -21,7 +21,7 @@ from kfp_notebook.backends.local.platform import secret_environment, volume_fold
 from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
 from kfp_notebook.backends.local.task_environment import task_environment
 from kfp_notebook.ir import ArtifactType, ValueSource
-from kfp_notebook.status import TaskState
+from kfp_notebook.tracking.states import TaskState
 
 if TYPE_CHECKING:
     from kfp_notebook.backends.local.scheduler import Scheduler

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.local import logs
-from kfp_notebook.results import TaskResult
+from kfp_notebook.tracking.results import TaskResult
 
 DETAIL_LOG_LINES = 40
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import immutability, logs, supervision, task_main
+from kfp_notebook.backends.local import immutability, logs, output_values, supervision, task_main
 from kfp_notebook.backends.local.launch import ProcessGroups
+from kfp_notebook.backends.local.output_values import OutputValueError
 from kfp_notebook.ir import PythonProgram
-from kfp_notebook.parameters import coerce
 
 #: The end of a failed task's stderr shown in its message.
 FAILURE_LINES = 15
@@ -141,14 +141,10 @@ def _executor_input(task: TaskRun) -> dict[str, Any]:
 def _outputs(task: TaskRun, executor_input: dict[str, Any]) -> Outcome:
     output_file = Path(executor_input["outputs"]["outputFile"])
     written = json.loads(output_file.read_text(encoding="utf-8")) if output_file.exists() else {}
-    parameters = dict(written.get("parameterValues", {}))
-    for name, parameter_type in task.output_parameters.items():
-        if name not in parameters:
-            path = task.folder / "outputs" / name
-            if path.exists():
-                parameters[name] = _read_parameter(path.read_text(encoding="utf-8"), parameter_type)
-        if name in parameters:
-            parameters[name] = coerce(parameters[name], parameter_type)
+    try:
+        parameters = _output_parameters(task, written.get("parameterValues") or {})
+    except OutputValueError as exc:
+        return Outcome(False, message=str(exc))
     artifacts = {}
     for name, artifact in task.output_artifacts.items():
         reported = (written.get("artifacts", {}).get(name, {}).get("artifacts") or [{}])[0]
@@ -159,13 +155,18 @@ def _outputs(task: TaskRun, executor_input: dict[str, Any]) -> Outcome:
     return Outcome(True, parameters, artifacts)
 
 
-def _read_parameter(text: str, parameter_type: str) -> Any:
-    if parameter_type == "STRING":
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _output_parameters(task: TaskRun, returned: dict[str, Any]) -> dict[str, Any]:
+    """Each declared output as the launcher collects it: a returned value as written, else its file by its type."""
+    parameters = {}
+    for name, parameter_type in task.output_parameters.items():
+        if name in returned:
+            parameters[name] = output_values.returned_output(name, returned[name])
+            continue
+        path = task.folder / "outputs" / name
+        if not path.is_file():
+            raise output_values.missing_output(name, str(path))
+        parameters[name] = output_values.file_output(name, path.read_bytes(), parameter_type)
+    return parameters
 
 
 def _failure_message(folder: Path, code: int) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import ArtifactFiles, Backend, RunOptions, RunRecord
+from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.local import LocalOptions
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
@@ -14,25 +17,32 @@ from kfp_notebook.backends.local.importing import importer_problem
 from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
 from kfp_notebook.backends.local.pod import check_field_paths
 from kfp_notebook.backends.local.scheduler import Scheduler
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import RunStore, request_stop
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
 from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandlerFactory
-from kfp_notebook.errors import KfpNotebookError, UnknownNameError
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
-from kfp_notebook.parameters import pipeline_parameters
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle
+from kfp_notebook.ir.parameters import pipeline_parameters
+from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import TaskState
+
+#: Seconds `stop` waits for the run's own kernel to end it before stopping the task processes itself.
+STOP_PATIENCE = 10.0
 
 
-class NotRunnableLocally(KfpNotebookError):
-    """The pipeline uses something the local backend cannot run."""
+class NotRunnableLocally(KfpNotebookError, RuntimeError):
+    """The pipeline uses something the local backend cannot run (a RuntimeError, as kfp.local raises)."""
 
 
 class LocalBackend(Backend):
     """Runs pipelines on this machine, the embedded default; runs are kept in a runs folder."""
 
     name = "local"
+    capabilities = Capabilities(follows_logs=True, reads_records=True, stops_foreign_runs=True)
+    options_type = LocalOptions
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
                  environments_folder: str | os.PathLike[str] | None = None,
@@ -43,11 +53,10 @@ class LocalBackend(Backend):
         self.environments = Path(environments_folder) if environments_folder else None
         self.passthrough = tuple(task_env_passthrough)
 
-    def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: RunOptions | None = None
-              ) -> RunHandle:  # fmt: skip
+    def start(self, yaml_text: str, parameters: dict[str, Any] | None = None, options: Any = None) -> RunHandle:
         """Start running a compiled pipeline on this machine; returns at once with the run's handle."""
-        options = options or RunOptions()
-        options.refuse("local", ("experiment", "run_name", "skip_checks"))
+        options = self.options(options)
+        assert isinstance(options, LocalOptions)
         ir = PipelineIR.from_yaml(yaml_text)
         values = pipeline_parameters(ir, parameters or {})
         if ir.input_artifacts:
@@ -75,19 +84,51 @@ class LocalBackend(Backend):
         """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
         return _task(RunStore(self.runs_folder).load(run_id), task)
 
-    def run_state(self, run_id: str | None) -> RunResult:
+    def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""
         return RunStore(self.runs_folder).load(run_id)
 
-    def stop(self, run_id: str) -> str:
-        """Stop every task process of a run this kernel did not start (pid + start time checked); says what."""
-        result = RunStore(self.runs_folder).load(run_id)
-        stopped = stop_leftovers(Path(result.folder or ""))
+    def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:
+        """Write a task's log as it grows until the task ends, also a run of another kernel; its final state."""
+        from kfp_notebook.backends.local.details import LogFollower
+
+        run_id = run_id or self.run_record(None).run_id
+        follower = LogFollower(self.task_result(run_id, task).folder)
+        while True:
+            write(follower.read_new())
+            found = self.task_result(run_id, task)
+            if TaskState.parse(found.state).finished:
+                write(follower.read_new())
+                return found.state
+            time.sleep(poll)
+
+    def stop_foreign(self, run_id: str, patience: float = STOP_PATIENCE) -> str:
+        """Stop a run this kernel did not start: its kernel is asked to (it ends the run CANCELED and starts
+        nothing more); whatever task process is still running after that, or of a LOST run, is stopped here."""
+        store = RunStore(self.runs_folder)
+        result = store.load(run_id)
+        folder = Path(result.folder or store.root / result.run_id)
+        if not TaskState.parse(result.state).finished:
+            request_stop(folder, f"pid {os.getpid()}")
+            result = _wait_until_finished(store, result.run_id, patience)
+        stopped = stop_leftovers(folder)
         what = f"stopped the processes of {', '.join(stopped)}" if stopped else "no process of it was running"
+        if not TaskState.parse(result.state).finished:
+            what = f"its kernel did not answer the stop request within {patience:g} s; {what}"
         return f"run {result.run_id} ({result.state}): {what}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
+
+
+def _wait_until_finished(store: RunStore, run_id: str, patience: float) -> RunResult:
+    """The run as its folder shows it once it has finished, or after `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = store.load(run_id)
+        if TaskState.parse(result.state).finished or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
 
 
 def _task(result: RunResult, task: str) -> TaskResult:
@@ -107,9 +148,10 @@ def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any]) 
     try:
         return store.create(name, yaml_text, values)
     except OSError as exc:
+        fix = advice("%config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)", "--runs-dir DIR")
         raise RunsFolderError(
             f"cannot write a run folder in {store.root} ({exc.strerror or exc}), so the run did not start. "
-            "Choose a writable folder: %config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)."
+            f"Choose a writable folder: {fix}."
         ) from None
 
 
@@ -125,6 +167,8 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
             raise NotRunnableLocally(_not_runnable(component))
         if component.kind != "python":
             continue
+        if _containerized(component):
+            raise NotRunnableLocally(_containerized_message(component))
         check_field_paths(component.platform, short)
         program = component.program
         if program is not None and program.packages:
@@ -168,6 +212,23 @@ def known_before_the_run(ir: PipelineIR, path: str, source: ValueSource, values:
             return None  # a loop item
         source = group.parameters[source.name]
     return str(source.value) if source.kind == "constant" and not source.selector else None
+
+
+def _containerized(component: Component) -> bool:
+    """A containerized Python component (`@dsl.component(target_image=...)`): its code is in the image it was
+    built into, not in the pipeline (the command only calls `python3 -m kfp.dsl.executor_main`)."""
+    program = component.program
+    return program is not None and program.source.strip().endswith("kfp.dsl.executor_main")
+
+
+def _containerized_message(component: Component) -> str:
+    image = component.container.image if component.container else "?"
+    return (
+        f"{component.name.removeprefix('comp-')} is a containerized Python component (@dsl.component(target_image="
+        f"{image!r})): its code lives in that image, not in the pipeline, so local runs cannot run it. The run did "
+        "not start. Remove target_image to run it locally, or build the image (kfp component build) and submit the "
+        "pipeline to Kubeflow."
+    )
 
 
 def _not_runnable(component: Component) -> str:

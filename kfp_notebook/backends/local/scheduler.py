@@ -23,12 +23,13 @@ from kfp_notebook.backends.local.cel import CelError
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.placeholders import RunInfo
-from kfp_notebook.backends.local.store import RunStore
+from kfp_notebook.backends.local.store import RunStore, stop_requested
 from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandler
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.results import RunResult, TaskResult
-from kfp_notebook.status import RunHandle, TaskEvent, TaskState, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.results import RunResult, TaskResult
+from kfp_notebook.tracking.states import TaskState
 
 _CANCEL = object()
 _BROKEN = object()
@@ -36,6 +37,10 @@ _CHECKPOINT = object()  # a worker's event: the scheduler writes the run's live 
 #: run.json is rewritten at most this often while a run goes (events are appended every batch); a big run
 #: would otherwise rewrite all its tasks after every event.
 STATE_SECONDS = 0.5
+#: The scheduler looks for a stop request another kernel (or the CLI) left in the run's folder before it starts
+#: anything, and at least this often while it waits.
+STOP_CHECK_SECONDS = 0.2
+STOPPED_FROM_OUTSIDE = "stopped by `%kfp stop` from another kernel or the kfp-notebook command"
 
 
 class Scheduler:
@@ -45,7 +50,9 @@ class Scheduler:
                  prepared: Prepared, workers: int, cache: TaskCache | None,
                  environments: Path | None = None, handler: TaskHandler | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
-        self.handle = RunHandle(run_id, ir.name, "local", self, notices=list(prepared.notices))
+        self.handle = RunHandle(
+            run_id, ir.name, "local", self, notices=list(prepared.notices), expected=ir.expected_runs()
+        )
         self.info = RunInfo.for_run(run_id)
         self.handler = handler if handler is not None else ProcessTaskHandler()
         self.attempts = Attempts(self, prepared, cache, environments)
@@ -56,6 +63,7 @@ class Scheduler:
         self.nodes: dict[str, Node] = {}
         self.canceled = False
         self.broken = False
+        self.outputs: dict[str, Any] = {}  # the pipeline's own outputs, once its root DAG succeeded
         self.store_failure = ""
         self._state_saved, self._state_due = 0.0, False
         self._emit_lock = threading.Lock()
@@ -97,12 +105,16 @@ class Scheduler:
         try:
             self._open(root)
             while not root.closed:
+                if stop_requested(self.folder):  # before anything more starts
+                    self.handle.message = STOPPED_FROM_OUTSIDE
+                    self._cancel_everything()
+                    break
                 self._advance()
                 if root.closed:
                     break
                 self._checkpoint()
                 try:
-                    message = self.inbox.get(timeout=STATE_SECONDS if self._state_due else None)
+                    message = self.inbox.get(timeout=STATE_SECONDS if self._state_due else STOP_CHECK_SECONDS)
                 except queue.Empty:
                     continue
                 if message is _CHECKPOINT:
@@ -162,6 +174,10 @@ class Scheduler:
             return self._settle(node, *self.attempts.volume_task(node, parameters))
         if node.kind == "importer":
             return self._settle(node, *self.attempts.import_artifact(node, parameters))
+        try:
+            instances.check_sendable(node, parameters)
+        except InputError as exc:
+            return self._settle(node, TaskState.FAILED, str(exc))
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
             return self._settle(node, TaskState.CACHED, cached)
@@ -182,7 +198,8 @@ class Scheduler:
         node.loop = Loop(items, node.task.loop.parallelism)
         node.parameters, node.artifacts = parameters, artifacts
         if not items:
-            return self._settle(node, TaskState.SUCCEEDED)
+            node.absent = instances.empty_loop_outputs(node)
+            return self._settle(node, TaskState.SUCCEEDED, "the loop had no items")
         self._next_iterations(node)
 
     def _next_iterations(self, node: Node) -> None:
@@ -222,10 +239,12 @@ class Scheduler:
         dag.closed = True
         owner = dag.owner
         if owner is None:
+            self.outputs = {} if dag.failed or self.canceled else instances.pipeline_outputs(dag)
             return
         parameters, artifacts = instances.dag_outputs(dag)
         if owner.loop is None:
             owner.parameters, owner.artifacts = parameters, artifacts
+            owner.absent = instances.absent_dag_outputs(dag, parameters, artifacts)
             return self._settle(owner, TaskState.FAILED if dag.failed else TaskState.SUCCEEDED, _failed_message(dag))
         loop = owner.loop
         assert dag.index is not None
@@ -309,8 +328,9 @@ class Scheduler:
         live = self.handle.tasks  # RUNNING comes from the workers' events, not from the graph
         tasks = {node.id: self._task_result(node, live.get(node.id)) for node in list(self.nodes.values())}
         return RunResult(
-            self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message
-        )
+            self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message,
+            dict(self.outputs),
+        )  # fmt: skip
 
     def _task_result(self, node: Node, live: TaskStatus | None = None) -> TaskResult:
         state = live.state if live is not None and not node.state.finished else node.state

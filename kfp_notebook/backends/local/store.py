@@ -10,21 +10,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.base import RunRecord
 from kfp_notebook.backends.local import supervision
 from kfp_notebook.backends.local.cache import unique_suffix
-from kfp_notebook.errors import UnknownNameError
-from kfp_notebook.results import RunResult
-from kfp_notebook.status import TaskEvent
+from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
+from kfp_notebook.tracking import strict_json
+from kfp_notebook.tracking.handle import TaskEvent
+from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.results import RunResult
+from kfp_notebook.tracking.states import TaskState
 
 RUNS_ENV = "KFP_NOTEBOOK_RUNS"
-_UNFINISHED = ("PENDING", "RUNNING")
+UNREADABLE = "UNREADABLE"  # the state listings show for a run whose run.json cannot be read
+STOP_REQUEST = "stop-request"  # a file in a run's folder: any kernel or the CLI asks the run's owner to stop it
 _RUN_ID = re.compile(r"(?!\.)[A-Za-z0-9._-]{1,200}")  # a folder name in the runs folder, never a path
+_ID_ATTEMPTS = 20  # fresh ids tried when one is taken (a collision of 32 random bits in the same second)
 
 
 def default_runs_folder() -> Path:
-    """$KFP_NOTEBOOK_RUNS, else ./kfp_runs in the working directory."""
-    return Path(os.environ.get(RUNS_ENV) or "kfp_runs")
+    """$KFP_NOTEBOOK_RUNS, else ./kfp_runs in the working directory, as an absolute path (fixed from now on)."""
+    return Path(os.environ.get(RUNS_ENV) or "kfp_runs").expanduser().resolve()
 
 
 class RunStore:
@@ -34,10 +38,7 @@ class RunStore:
         self.root = (Path(root) if root is not None else default_runs_folder()).expanduser().resolve()
 
     def create(self, pipeline: str, yaml_text: str, parameters: dict[str, Any]) -> tuple[str, Path]:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_id = f"{re.sub(r'[^a-z0-9-]', '-', pipeline.lower())[:40]}-{stamp}-{secrets.token_hex(2)}"
-        folder = self.root / run_id
-        folder.mkdir(parents=True)
+        run_id, folder = self._new_folder(pipeline)
         (folder / "pipeline.yaml").write_text(yaml_text, encoding="utf-8")
         self._write(
             folder / "run.json",
@@ -45,13 +46,26 @@ class RunStore:
                 "run_id": run_id,
                 "pipeline": pipeline,
                 "parameters": parameters,
-                "state": "PENDING",
+                "state": TaskState.PENDING.value,
                 "started": time.time(),
                 "tasks": {},
                 "kernel": supervision.identity(),
             },
         )
         return run_id, folder
+
+    def _new_folder(self, pipeline: str) -> tuple[str, Path]:
+        """A run id `<pipeline>-<time>-<hex>` whose folder this call created (never one another run has)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        prefix = re.sub(r"[^a-z0-9-]", "-", pipeline.lower())[:40]
+        for _ in range(_ID_ATTEMPTS):
+            run_id = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+            try:
+                (self.root / run_id).mkdir()
+            except FileExistsError:
+                continue
+            return run_id, self.root / run_id
+        raise FileExistsError(f"{_ID_ATTEMPTS} fresh run ids were all taken in {self.root}")
 
     def open_events(self, run_folder: Path) -> EventLog:
         """The run's event log, open for appending while the run goes."""
@@ -67,59 +81,115 @@ class RunStore:
         self._write(path, {**previous, **extra, **result.to_dict()})
 
     def list_runs(self) -> list[dict[str, Any]]:
-        """Summaries of every run in the folder, newest first."""
-        runs = []
-        for data in self._documents():
-            runs.append({k: data.get(k) for k in ("run_id", "pipeline", "state", "started", "finished", "message")})
-        return sorted(runs, key=lambda r: r.get("started") or 0, reverse=True)
+        """Summaries of every run in the folder, newest first (a run whose run.json is unreadable: UNREADABLE)."""
+        keys = ("run_id", "pipeline", "state", "started", "finished", "message")
+        runs = [{key: getattr(record, key) for key in keys} for record in self.records()]
+        return runs
 
     def records(self, pipeline: str | None = None) -> list[RunRecord]:
-        """Every run in the folder (of one pipeline when named) with its parameters and metrics, newest first."""
+        """Every run in the folder (of one pipeline when named) with its parameters and metrics, newest first.
+
+        A run whose run.json cannot be read is listed whatever the pipeline, as an UNREADABLE row saying why.
+        """
         records = []
-        for data in self._documents():
-            if pipeline is None or data.get("pipeline") == pipeline:
-                records.append(_record(data))
+        for path in self.root.glob("*/run.json"):
+            record = _record_of(path)
+            if pipeline is None or record.pipeline == pipeline or record.state == UNREADABLE:
+                records.append(record)
         return sorted(records, key=lambda r: r.started or 0, reverse=True)
 
+    def has(self, run_id: str) -> bool:
+        """Whether a run of that id has a folder with a run.json here."""
+        return bool(_RUN_ID.fullmatch(run_id)) and (self.root / run_id / "run.json").is_file()
+
     def load(self, run_id: str | None = None) -> RunResult:
-        """A run's results from disk (the newest run when no id is given)."""
+        """A run's results from disk (the newest readable run when no id is given)."""
         runs = self.list_runs()
-        if not runs:
-            raise UnknownNameError(f"no local runs in {self.root}: run a pipeline with `%kfp run` first")
-        chosen = run_id or runs[0]["run_id"]
+        readable = [r for r in runs if r["state"] != UNREADABLE]
+        if run_id is None and not readable:
+            how = advice("`%kfp run`", "`kfp-notebook run NOTEBOOK`, or pass the folder with --runs-dir DIR")
+            raise UnknownNameError(f"no local runs in {self.root}: run a pipeline with {how} first")
+        chosen = run_id or readable[0]["run_id"]
         path = self.root / chosen / "run.json"
         if not _RUN_ID.fullmatch(chosen) or not path.exists():
-            known = ", ".join(r["run_id"] for r in runs[:5])
+            known = ", ".join(r["run_id"] for r in runs[:5]) or "none"
             raise UnknownNameError(f"no run {chosen!r} in {self.root} (recent runs: {known})")
-        return RunResult.from_dict(with_liveness(json.loads(path.read_text(encoding="utf-8"))))
-
-    def _documents(self) -> list[dict[str, Any]]:
-        """Every readable run.json, with runs of kernels that are gone shown LOST."""
-        found = []
-        for path in self.root.glob("*/run.json"):
-            try:
-                found.append(with_liveness(json.loads(path.read_text(encoding="utf-8"))))
-            except (ValueError, OSError, AttributeError):
-                continue
-        return found
+        data, problem = read_run_file(path)
+        try:
+            _check_shape(data)
+        except TypeError as exc:
+            problem = problem or f"is not a run record as kfp-notebook writes it ({exc})"
+        if problem:
+            raise UnreadableRunError(unreadable_message(chosen, path, problem))
+        return RunResult.from_dict(with_liveness(data))
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:
         temporary = path.with_suffix(f".tmp-{unique_suffix()}")
-        temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        temporary.write_text(strict_json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
         temporary.replace(path)
+
+
+class UnreadableRunError(KfpNotebookError):
+    """A run's run.json is missing its content, is not JSON or is not a run record."""
+
+
+def read_run_file(path: Path) -> tuple[dict[str, Any], str]:
+    """A run.json's content, or what is wrong with it ("" when nothing is)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    if not text.strip():
+        return {}, "is empty"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return {}, f"is not JSON, or was cut short ({exc})"
+    return (data, "") if isinstance(data, dict) else ({}, f"is JSON but not a run record (a {type(data).__name__})")
+
+
+def unreadable_message(run_id: str, path: Path, problem: str) -> str:
+    return f"run {run_id}: its record {path} {problem}; the run's files are in {path.parent}"
+
+
+def _record_of(path: Path) -> RunRecord:
+    """The record of the run whose run.json is at `path`; an UNREADABLE record saying why when it cannot be read."""
+    run_id = path.parent.name
+    data, problem = read_run_file(path)
+    if not problem:
+        try:
+            return _record(with_liveness(data))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            problem = f"is not a run record as kfp-notebook writes it ({type(exc).__name__}: {exc})"
+    message = unreadable_message(run_id, path, problem)
+    return RunRecord(run_id, "?", "local", UNREADABLE, folder=str(path.parent), message=message)
+
+
+def request_stop(run_folder: Path, who: str) -> None:
+    """Ask the kernel that runs the run in `run_folder` to stop it (its scheduler looks for this file)."""
+    temporary = run_folder / f".{STOP_REQUEST}.tmp-{unique_suffix()}"
+    temporary.write_text(strict_json.dumps({"by": who, "time": time.time()}), encoding="utf-8")
+    temporary.replace(run_folder / STOP_REQUEST)
+
+
+def stop_requested(run_folder: Path) -> bool:
+    return (run_folder / STOP_REQUEST).exists()
 
 
 def with_liveness(data: dict[str, Any]) -> dict[str, Any]:
     """A run left PENDING/RUNNING by a kernel that no longer runs is LOST, with its unfinished tasks."""
-    if data.get("state") not in _UNFINISHED or supervision.alive(data.get("kernel")):
+    if TaskState.parse(data.get("state", "")).finished or supervision.alive(data.get("kernel")):
         return data
     tasks = {
-        task_id: {**task, "state": "LOST"} if task.get("state") in _UNFINISHED else task
+        task_id: {**task, "state": TaskState.LOST.value}
+        if not TaskState.parse(task.get("state", "")).finished
+        else task
         for task_id, task in (data.get("tasks") or {}).items()
     }
-    message = "the kernel that ran it is gone; `%kfp stop RUN` stops any of its tasks still running"
-    return {**data, "state": "LOST", "tasks": tasks, "message": data.get("message") or message}
+    stop = advice("`%kfp stop RUN`", "`%kfp stop RUN` in a notebook")
+    message = f"the kernel that ran it is gone; {stop} stops any of its tasks still running"
+    return {**data, "state": TaskState.LOST.value, "tasks": tasks, "message": data.get("message") or message}
 
 
 class EventLog:
@@ -135,7 +205,7 @@ class EventLog:
             raise ValueError(f"the events of {self.path.parent.name} are closed: the run has ended")
         if self._handle is None:
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run's length)
-        self._handle.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+        self._handle.write(strict_json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
 
     def flush(self) -> None:
         if self._handle is not None:
@@ -151,10 +221,25 @@ class EventLog:
 
 def _record(data: dict[str, Any]) -> RunRecord:
     """A run's record from its run.json (metrics per task, for the tasks that logged any)."""
+    _check_shape(data)
     result = RunResult.from_dict({"tasks": {}, **data})
     metrics = {task_id: task.metric_values() for task_id, task in result.tasks.items()}
     return RunRecord(
         run_id=result.run_id, pipeline=result.pipeline, where="local", state=result.state,
         started=data.get("started"), finished=data.get("finished"), parameters=dict(data.get("parameters") or {}),
         metrics={task: values for task, values in metrics.items() if values}, folder=result.folder,
+        outputs=result.outputs,
     )  # fmt: skip
+
+
+def _check_shape(data: dict[str, Any]) -> None:
+    """Raise TypeError naming the first field of a run.json that is missing or of the wrong kind."""
+    kinds = {"run_id": str, "pipeline": str, "state": str, "tasks": dict, "parameters": dict}
+    for key, kind in kinds.items():
+        if key in ("tasks", "parameters") and data.get(key) is None:
+            continue
+        if not isinstance(data.get(key), kind):
+            raise TypeError(f"{key!r} is {type(data.get(key)).__name__}, not {kind.__name__}")
+    for key in ("started", "finished"):
+        if data.get(key) is not None and not isinstance(data[key], (int, float)):
+            raise TypeError(f"{key!r} is {type(data[key]).__name__}, not a time")

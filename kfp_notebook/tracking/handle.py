@@ -9,42 +9,17 @@ backend needs to know which backend a handle came from.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any, Protocol
 
+from kfp_notebook.tracking.states import ConnectionState, TaskCounts, TaskState, count_tasks
+from kfp_notebook.tracking.task_ids import path_of
 
-class TaskState(str, Enum):
-    """The state of one task (or of a whole run)."""
-
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"
-    CACHED = "CACHED"
-    CANCELED = "CANCELED"
-    LOST = "LOST"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (TaskState.PENDING, TaskState.RUNNING)
-
-    @property
-    def ok(self) -> bool:
-        """Finished without failing: downstream tasks may run."""
-        return self in (TaskState.SUCCEEDED, TaskState.CACHED, TaskState.SKIPPED)
-
-
-class ConnectionState(str, Enum):
-    """Whether the backend still hears from the run (a remote run goes on while we cannot reach it)."""
-
-    OK = "OK"
-    LOST = "LOST"  # retrying
-    SESSION_EXPIRED = "SESSION_EXPIRED"  # logging in again failed
+_log = logging.getLogger("kfp_notebook")
 
 
 @dataclass
@@ -112,8 +87,10 @@ class RunHandle:
     """A run in progress or finished: its state, its tasks' states, and events to subscribe to."""
 
     def __init__(self, run_id: str, pipeline_name: str, backend: str, controls: RunControls,
-                 *, link: str = "", notices: list[str] | None = None):  # fmt: skip
+                 *, link: str = "", notices: list[str] | None = None,
+                 expected: dict[str, int] | None = None):  # fmt: skip
         self.run_id, self.pipeline_name, self.backend, self.link = run_id, pipeline_name, backend, link
+        self.expected: dict[str, int] = dict(expected or {})  # node path → task instances known to come
         self.notices: list[str] = list(notices or [])
         self.state = TaskState.PENDING
         self.message = ""
@@ -126,6 +103,7 @@ class RunHandle:
         self._tasks: dict[str, TaskStatus] = {}
         self._subscribers: list[Subscriber] = []
         self._delivering: list[int] = []  # threads calling subscribers now (wait() returns after them)
+        self._failed_subscribers: list[Subscriber] = []
         self._changed = threading.Condition()
 
     def __repr__(self) -> str:
@@ -189,11 +167,11 @@ class RunHandle:
     def task_details(self, task_id: str) -> dict[str, Any]:
         return self._controls.task_details(task_id)
 
-    def counts(self) -> dict[TaskState, int]:
-        counts = {state: 0 for state in TaskState}
-        for status in self.tasks.values():
-            counts[status.state] += 1
-        return counts
+    def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:
+        """Container tasks finished, failed, canceled, running, and in all (fixed from the start where it can be)."""
+        tasks = list(self.tasks.values()) if tasks is None else tasks
+        groups = {path_of(t.task_id): t.state for t in tasks if t.is_group}
+        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected, groups)
 
     # -- for the backend that made the handle ---------------------------------------------------------------
 
@@ -221,12 +199,21 @@ class RunHandle:
             for callback in subscribers:
                 try:
                     callback(event)
-                except Exception:
-                    self._unsubscribe(callback)
+                except Exception as exc:  # the run goes on, and so do the subscriber's updates; the user is told
+                    self._subscriber_failed(callback, exc)
         finally:
             with self._changed:
                 self._delivering.remove(threading.get_ident())
                 self._changed.notify_all()
+
+    def _subscriber_failed(self, callback: Subscriber, exc: Exception) -> None:
+        """Log a subscriber's first failure (with its traceback) and show it in the run's notices, once."""
+        if any(failed is callback for failed in self._failed_subscribers):
+            return
+        self._failed_subscribers.append(callback)
+        name = getattr(callback, "__qualname__", None) or type(callback).__name__
+        _log.error("a subscriber of run %s (%s) failed; it keeps getting events", self.run_id, name, exc_info=exc)
+        self.notices.append(f"showing this run's progress failed ({name}: {type(exc).__name__}: {exc}); it goes on")
 
     def _apply(self, event: TaskEvent) -> None:
         if event.connection is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from kfp_notebook.cluster.access import SERVICE_ACCOUNT, ClusterAccess, ClusterError, cluster_access
-from kfp_notebook.cluster.checks import Denied, read
+from kfp_notebook.backends.kubeflow.cluster.access import SERVICE_ACCOUNT, ClusterAccess, ClusterError, cluster_access
+from kfp_notebook.backends.kubeflow.cluster.checks import Denied, read
 
 #: The container of an Argo executor pod that runs the component (the others are Argo's and KFP's).
 MAIN_CONTAINER = "main"

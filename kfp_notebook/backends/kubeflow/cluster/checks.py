@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
-from kfp_notebook.cluster.access import CALL_TIMEOUT, ClusterAccess, ClusterError
-from kfp_notebook.cluster.needs import PipelineNeeds
+from kfp_notebook.backends.kubeflow.cluster.access import CALL_TIMEOUT, ClusterAccess, ClusterError
+from kfp_notebook.backends.kubeflow.cluster.needs import PipelineNeeds
 
 
 class Level(str, Enum):

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.errors import KfpNotebookError, speak_to_command_line
+from kfp_notebook.tracking import strict_json
 
 SKIP_TAG = "kfp-skip"
 COMMAND = "the command"
@@ -181,6 +182,7 @@ def compile_and_report(pipeline: str | None, target: str, into_folder: bool) -> 
 def run_and_report(line: str, runs_dir: str, wait: bool) -> None:
     """`%kfp run ... --no-wait` in the command's runs folder, then follow the run and report it."""
     shell = _shell()
+    speak_to_command_line()
     shell.run_line_magic("config", f"KfpMagics.runs_dir = {runs_dir!r}")
     follow_and_report(shell.run_line_magic("kfp", line), wait)
 
@@ -232,6 +234,7 @@ def run_report(handle: Any) -> dict[str, Any]:
         "state": handle.state.value,
         "message": handle.message,
         "link": handle.link,
+        "outputs": result.outputs,
         "tasks": tasks,
         "metrics": metrics,
     }
@@ -239,7 +242,7 @@ def run_report(handle: Any) -> dict[str, Any]:
 
 def _metrics(task: Any) -> dict[str, Any]:
     """The values a task logged as metrics (numbers, not the formatted text of the metrics table)."""
-    from kfp_notebook.results import METRICS_SCHEMA
+    from kfp_notebook.tracking.results import METRICS_SCHEMA
 
     artifacts = [a for items in task.artifacts.values() for a in items]
     metrics = [a for a in artifacts if a.get("type", {}).get("schemaTitle") == METRICS_SCHEMA]
@@ -247,4 +250,4 @@ def _metrics(task: Any) -> dict[str, Any]:
 
 
 def report(data: dict[str, Any]) -> None:
-    print(RESULT + json.dumps(data, default=str), flush=True)
+    print(RESULT + strict_json.dumps(data), flush=True)

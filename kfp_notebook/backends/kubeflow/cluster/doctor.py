@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_notebook.cluster import checks as c
-from kfp_notebook.cluster.access import ClusterAccess, ClusterError, cluster_access
-from kfp_notebook.cluster.checks import Check, Denied, Level
-from kfp_notebook.cluster.needs import PipelineNeeds, pipeline_needs
-from kfp_notebook.cluster.nodes import node_capacities, node_checks
+from kfp_notebook.backends.kubeflow.cluster import checks as c
+from kfp_notebook.backends.kubeflow.cluster.access import ClusterAccess, ClusterError, cluster_access
+from kfp_notebook.backends.kubeflow.cluster.checks import Check, Denied, Level
+from kfp_notebook.backends.kubeflow.cluster.needs import PipelineNeeds, pipeline_needs
+from kfp_notebook.backends.kubeflow.cluster.nodes import node_capacities, node_checks
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 

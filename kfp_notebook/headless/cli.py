@@ -1,4 +1,4 @@
-"""The kfp-notebook command: compile, run, submit, runs, logs and doctor for a notebook, from a terminal or CI.
+"""The kfp-notebook command: compile, run, submit, runs, logs, stop and doctor for a notebook, from a terminal or CI.
 
 Exit codes: 0 success, 1 the run failed (or the doctor found a FAIL), 2 a usage or notebook error.
 """
@@ -15,10 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.errors import KfpNotebookError
+from kfp_notebook.commands import CLI, CONNECTION
+from kfp_notebook.errors import KfpNotebookError, command_line_audience
+from kfp_notebook.tracking import strict_json
+from kfp_notebook.tracking.states import TaskState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-CONNECT_FLAGS = ("--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host")
 
 
 class Output:
@@ -42,7 +44,7 @@ class Output:
 
     def kernel_text(self, text: str) -> None:
         """What the kernel printed: progress lines shown, the notebook's own prints only with --verbose."""
-        from kfp_notebook.notebook_kernel import PROGRESS, RESULT
+        from kfp_notebook.headless.kernel import PROGRESS, RESULT
 
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
@@ -54,7 +56,7 @@ class Output:
 
     def result(self, data: Any, text: str) -> None:
         self.end_progress()
-        print(json.dumps(data, indent=2, default=str) if self.as_json else text)
+        print(strict_json.dumps(data, indent=2) if self.as_json else text)
 
     def error(self, message: str, details: str = "") -> None:
         self.end_progress()
@@ -62,14 +64,15 @@ class Output:
             sys.stderr.write(f"{details}\n")
         sys.stderr.write(f"kfp-notebook: {message}\n")
         if self.as_json:
-            print(json.dumps({"error": message}))
+            print(strict_json.dumps({"error": message}))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     output = Output(args.json, args.verbose)
     try:
-        return int(COMMANDS[args.command](args, output))
+        with command_line_audience():
+            return int(COMMANDS[args.command](CLI[args.command].checked(args), output))
     except KfpNotebookError as exc:
         output.error(str(exc), getattr(exc, "traceback", ""))
         return EXIT_USAGE
@@ -118,16 +121,28 @@ def runs_command(args: argparse.Namespace, output: Output) -> int:
     backend = _backend(args) if args.kubeflow else _local_backend(args)
     records = backend.runs(args.pipeline)
     where = f"runs on {backend.connection.host}" if args.kubeflow else f"local runs in {args.runs_dir}"
-    output.result([asdict(r) for r in records], f"{where}\n{RunHistory(records)!r}" if records else f"no {where}")
+    history = RunHistory(records, [r.message for r in records if r.message])
+    output.result([asdict(r) for r in records], f"{where}\n{history!r}" if records else f"no {where}")
     return EXIT_OK
 
 
 def logs_command(args: argparse.Namespace, output: Output) -> int:
     if args.kubeflow and not args.run:
         raise KfpNotebookError("--kubeflow logs need --run RUN_ID (kfp-notebook runs --kubeflow lists them)")
+    from kfp_notebook.authoring.options import worker_count
+
+    worker_count(None if args.tail is None else str(args.tail), "--tail")  # the rule `%kfp logs --tail` follows
     backend = _backend(args) if args.kubeflow else _local_backend(args)
     text = backend.task_log(args.run, args.task, args.tail)
     output.result({"run_id": args.run, "task": args.task, "log": text}, text)
+    return EXIT_OK
+
+
+def stop_command(args: argparse.Namespace, output: Output) -> int:
+    """Ask the kernel that runs a local run to stop it (it ends CANCELED); a LOST run's processes are stopped."""
+    backend = _local_backend(args)
+    said = backend.stop_foreign(args.run)
+    output.result({"run_id": args.run, "state": backend.run_record(args.run).state, "message": said}, said)
     return EXIT_OK
 
 
@@ -140,7 +155,7 @@ def _local_backend(args: argparse.Namespace) -> Any:
 def doctor_command(args: argparse.Namespace, output: Output) -> int:
     import tempfile
 
-    from kfp_notebook.cluster.doctor import doctor_report
+    from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
     from kfp_notebook.ir import PipelineIR
 
     ir = None
@@ -159,6 +174,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "submit": submit_command,
     "runs": runs_command,
     "logs": logs_command,
+    "stop": stop_command,
     "doctor": doctor_command,
 }
 
@@ -169,11 +185,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 @contextmanager
 def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
     """The notebook's definitions executed in a fresh kernel, ready for the command's cell."""
-    from kfp_notebook.notebook_kernel import HeadlessNotebook
+    from kfp_notebook.headless.kernel import HeadlessNotebook
 
     path = Path(args.notebook)
     if not path.is_file():
         raise KfpNotebookError(f"notebook {args.notebook!r} not found (give the path of an .ipynb file)")
+    check_notebook(path)
     output.progress(f"executing {path.name} in a fresh kernel")
     notebook = HeadlessNotebook(path, args.timeout, output.kernel_text, quiet=not args.verbose)
     with notebook.started():
@@ -181,10 +198,34 @@ def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
         yield notebook
 
 
+def check_notebook(path: Path) -> None:
+    """Refuse, in one line, a file that is not a Jupyter notebook (empty, not JSON, JSON of another kind)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise KfpNotebookError(f"{path} cannot be read as a notebook ({reason})") from None
+    if not text.strip():
+        raise KfpNotebookError(f"{path} is empty, not a notebook (give the path of an .ipynb file)")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise KfpNotebookError(f"{path} is not a notebook: not JSON ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list) or "nbformat" not in document:
+        raise KfpNotebookError(f"{path} is JSON but not a Jupyter notebook (no 'cells' list and 'nbformat' version)")
+    broken = next((n for n, cell in enumerate(document["cells"], 1) if not _is_cell(cell)), None)
+    if broken is not None:
+        raise KfpNotebookError(f"{path} is not a valid notebook: its cell {broken} has no cell_type and source")
+
+
+def _is_cell(cell: Any) -> bool:
+    return isinstance(cell, dict) and isinstance(cell.get("cell_type"), str) and "source" in cell
+
+
 def _call(function: str, *arguments: Any) -> str:
     """The command's cell: one call of a notebook_kernel function with literal arguments."""
     listed = ", ".join(repr(a) for a in arguments)
-    return f"from kfp_notebook import notebook_kernel as _kfp_command\n_kfp_command.{function}({listed})"
+    return f"from kfp_notebook.headless import kernel as _kfp_command\n_kfp_command.{function}({listed})"
 
 
 def _target(given: str | None) -> tuple[str, bool]:
@@ -206,24 +247,31 @@ def _outcome(data: dict[str, Any], output: Output) -> int:
         f"run {data['run_id']} ({data['backend']}): {data['state']}" + (f" · {data['link']}" if data["link"] else "")
     ]
     lines += [f"  {task}: {info['state']}" + _task_extra(info) for task, info in data["tasks"].items()]
+    lines += [f"  outputs: {_pipeline_outputs(data)}"] if data.get("outputs") else []
     lines += [f"  {data['message']}"] if data["message"] else []
     output.result(data, "\n".join(lines))
-    return EXIT_FAILED if data["state"] in ("FAILED", "CANCELED") else EXIT_OK
+    return EXIT_FAILED if TaskState.parse(data["state"]).unsuccessful else EXIT_OK
 
 
 def _task_extra(info: dict[str, Any]) -> str:
     outputs = ", ".join(f"{k}={v!r}" for k, v in info["outputs"].items())
     metrics = ", ".join(f"{k}={v}" for k, v in info["metrics"].items())
-    message = info["message"].strip().splitlines()[-1] if info["state"] == "FAILED" and info["message"] else ""
+    message = info["message"].strip().splitlines()[-1] if info["state"] == TaskState.FAILED and info["message"] else ""
     return "".join(f" · {part}" for part in (outputs, metrics, message) if part)
+
+
+def _pipeline_outputs(data: dict[str, Any]) -> str:
+    from kfp_notebook.view.run_summaries import output_text
+
+    return ", ".join(f"{name}={output_text(value)}" for name, value in data["outputs"].items())
 
 
 def _connect_line(args: argparse.Namespace) -> str:
     words = ["connect"]
-    for flag in CONNECT_FLAGS:
-        value = getattr(args, flag[2:].replace("-", "_"))
-        words += [flag, value] if value else []
-    return shlex.join(words + (["--insecure"] if args.insecure else []))
+    for option in CONNECTION:
+        value = getattr(args, option.dest)
+        words += ([option.name] if value is True else [option.name, value]) if value else []
+    return shlex.join(words)
 
 
 def _connection(args: argparse.Namespace) -> Any:
@@ -267,71 +315,15 @@ def _ask_for_credentials(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line's parser, built from the declarations in kfp_notebook/commands.py."""
     main_parser = argparse.ArgumentParser(
         prog="kfp-notebook", description="Compile, run and submit the Kubeflow pipelines a notebook defines."
     )
-    commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _notebook(commands.add_parser("compile", help="compile a pipeline to YAML (byte-identical to %%kfp compile)"))
-    commands.choices["compile"].add_argument("-o", "--output", help="FILE.yaml, or a folder (default: .)")
-    _local(_run_options(_notebook(commands.add_parser("run", help="run a pipeline on this machine"))))
-    _submit(_connect(_run_options(_notebook(commands.add_parser("submit", help="submit a run to Kubeflow")))))
-    _local(_connect(_common(commands.add_parser("runs", help="recent runs (local, or --kubeflow)"))))
-    commands.choices["runs"].add_argument("pipeline", nargs="?", help="only this pipeline's runs")
-    _logs(_local(_connect(_common(commands.add_parser("logs", help="a task's log (local, or --kubeflow)")))))
-    _connect(_notebook(commands.add_parser("doctor", help="check KFP, the cluster and what a pipeline needs"), True))
+    subcommands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in CLI.items():
+        summary = command.summary.replace("%", "%%")
+        command.build(subcommands.add_parser(name, help=summary, description=summary))
     return main_parser
-
-
-def _common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--json", action="store_true", help="print one machine-readable JSON document")
-    sub.add_argument("--verbose", action="store_true", help="show the notebook's output and kernel tracebacks")
-    return sub
-
-
-def _notebook(sub: argparse.ArgumentParser, optional: bool = False) -> argparse.ArgumentParser:
-    sub.add_argument("notebook", nargs="?" if optional else None, help="the .ipynb file (never modified)")
-    sub.add_argument("pipeline", nargs="?", help="the pipeline's function name (default: the last one defined)")
-    sub.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default: 600)")
-    return _common(sub)
-
-
-def _run_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a pipeline parameter")
-    return sub
-
-
-def _local(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--runs-dir", default="kfp_runs", help="folder of the local runs (default: kfp_runs)")
-    if sub.prog.endswith(" run"):
-        sub.add_argument("--workers", type=int, help="tasks run at once (default: one per CPU)")
-        sub.add_argument("--no-cache", action="store_true", help="run every task again")
-    else:
-        sub.add_argument("--kubeflow", action="store_true", help="from Kubeflow (connection as for submit)")
-    return sub
-
-
-def _connect(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from kfp_notebook.backends.kubeflow.connection import AUTH_KINDS
-
-    for flag in CONNECT_FLAGS:
-        sub.add_argument(flag, help="as for %%kfp connect", choices=AUTH_KINDS if flag == "--auth" else None)
-    sub.add_argument("--insecure", action="store_true", help="do not verify TLS (test clusters)")
-    return sub
-
-
-def _submit(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--experiment", help="experiment name (default: Default)")
-    sub.add_argument("--run-name", help="the run's name")
-    sub.add_argument("--no-wait", action="store_true", help="return once the run is created")
-    sub.add_argument("--skip-checks", action="store_true", help="submit even when a secret or PVC looks missing")
-    return sub
-
-
-def _logs(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("task", help="the task's name (or id)")
-    sub.add_argument("--run", help="the run id (default: the newest local run)")
-    sub.add_argument("--tail", type=int, help="only the last N lines")
-    return sub
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.tracking.strict_json import number
+from kfp_notebook.tracking.task_ids import find_task_id
+
 METRICS_SCHEMA = "system.Metrics"
 
 
@@ -47,7 +50,8 @@ class TaskResult:
             for artifact in items:
                 if artifact.get("type", {}).get("schemaTitle") == METRICS_SCHEMA:
                     metadata = artifact.get("metadata") or {}
-                    values.update({k: float(v) for k, v in metadata.items() if _is_number(v)})
+                    numbers = {k: number(v) for k, v in metadata.items()}  # "NaN" is how run.json keeps a NaN
+                    values.update({k: v for k, v in numbers.items() if v is not None})
         return values
 
     def log(self, tail: int | None = None) -> str:
@@ -62,6 +66,11 @@ def format_metric(value: Any, kind: str = "RAW") -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return str(value)
     return f"{value * 100:.3f}%" if kind.upper() == "PERCENTAGE" else f"{value:.3f}"
+
+
+def is_artifact(value: Any) -> bool:
+    """Whether a value is an artifact as results hold them (a dict with its type and uri)."""
+    return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
 
 
 def _is_number(value: Any) -> bool:
@@ -112,13 +121,6 @@ class MetricsTable:
         return f"<table class='kfp-notebook-metrics'><tr><th></th>{head}</tr>{body}</table>"
 
 
-def _kfp_name(name: str) -> str:
-    """The name kfp gives a task of the component called `name` in the notebook (`Train_Model` -> `train-model`)."""
-    from kfp.dsl.utils import maybe_rename_for_k8s
-
-    return maybe_rename_for_k8s(name)
-
-
 @dataclass
 class RunResult:
     """Everything a finished run produced."""
@@ -129,15 +131,20 @@ class RunResult:
     tasks: dict[str, TaskResult]
     folder: str | None = None
     message: str = ""
+    #: The pipeline's own outputs, named as it declares them: parameter values, and artifacts (one artifact
+    #: as its dict of name, uri, metadata and type; a list output as a list of them). Empty until it succeeds.
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> Any:
+        """The pipeline's single output (`-> int: return t.output`), as kfp's `.output`; None otherwise."""
+        return next(iter(self.outputs.values())) if len(self.outputs) == 1 else None
 
     def __getitem__(self, task: str) -> TaskResult:
         """A task by id or by name (the first instance, for tasks inside loops)."""
-        if task in self.tasks:
-            return self.tasks[task]
-        wanted = {task, task.replace("_", "-"), _kfp_name(task)}
-        for result in self.tasks.values():
-            if result.name in wanted or result.task_id.rsplit("/", 1)[-1] in wanted:
-                return result
+        found = find_task_id(self.tasks, task, {task_id: result.name for task_id, result in self.tasks.items()})
+        if found is not None:
+            return self.tasks[found]
         raise KeyError(f"no task {task!r} in run {self.run_id} (tasks: {', '.join(self.tasks)})")
 
     def metrics_table(self) -> MetricsTable:
@@ -153,10 +160,14 @@ class RunResult:
             "state": self.state,
             "message": self.message,
             "folder": self.folder,
+            "outputs": self.outputs,
             "tasks": {k: vars(v) for k, v in self.tasks.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         tasks = {k: TaskResult(**v) for k, v in data.get("tasks", {}).items()}
-        return cls(data["run_id"], data["pipeline"], data["state"], tasks, data.get("folder"), data.get("message", ""))
+        outputs = dict(data.get("outputs") or {})
+        return cls(
+            data["run_id"], data["pipeline"], data["state"], tasks, data.get("folder"), data.get("message", ""), outputs
+        )

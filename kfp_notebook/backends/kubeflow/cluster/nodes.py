@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kfp_notebook.cluster.access import ClusterAccess
-from kfp_notebook.cluster.checks import Check, Level, read
-from kfp_notebook.cluster.needs import PipelineNeeds, Request
+from kfp_notebook.backends.kubeflow.cluster.access import ClusterAccess
+from kfp_notebook.backends.kubeflow.cluster.checks import Check, Level, read
+from kfp_notebook.backends.kubeflow.cluster.needs import PipelineNeeds, Request
 
 
 def node_capacities(access: ClusterAccess) -> list[dict[str, Decimal]]:
