@@ -30,8 +30,8 @@ TEMP_ENV = "KFP_NOTEBOOK_TASK_TMP"
 #: Seconds a stopped task gets between SIGTERM and SIGKILL (less than the kernel's own grace, so the
 #: supervisor is never killed before it killed the tree).
 TERM_GRACE = 1.0
-_STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-_HANDLED = (signal.SIGCHLD, *_STOPS)
+_STOPS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+_HANDLED = (*(getattr(signal, name) for name in ("SIGCHLD",) if hasattr(signal, name)), *_STOPS)
 
 #: In the task's process: the start message → the task to run (its state set up from the message).
 Setup = Callable[[bytes], Callable[[], object]]
@@ -88,7 +88,16 @@ class Supervisor:
 
 
 def supervise(task: Callable[[], object], watch: int | None, temp: str | None) -> int:
-    """Run `task` in a child process and end its whole tree with it; the task's exit code."""
+    """Run `task` in a child process and end its whole tree with it; the task's exit code.
+
+    Without fork (Windows) the task runs in this process, and only its temporary folder is cleaned up here.
+    """
+    if not hasattr(os, "fork"):
+        try:
+            return exit_code_of(task)
+        finally:
+            if temp:
+                shutil.rmtree(temp, ignore_errors=True)
     return Supervisor(lambda _: task).run(b"start", watch, temp)
 
 
