@@ -55,7 +55,8 @@ KERNEL = textwrap.dedent("""
 def kernel(tmp_path: Path, runs: Path, limit: int = 0, wrap: list[str] | None = None) -> subprocess.Popen[str]:
     script = tmp_path / "kernel.py"
     script.write_text(KERNEL)
-    command = [*(wrap or []), sys.executable, str(script), str(runs), str(limit)]
+    # -B: under the file size limit a bytecode file would be written cut short, and break every later import
+    command = [*(wrap or []), sys.executable, "-B", str(script), str(runs), str(limit)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -215,3 +215,17 @@ def test_spare_children_killed_while_idle_are_replaced_and_tasks_still_run(tmp_p
         eventually(lambda: len(_children(starter.pid)) == SPARES, 10)  # refilled
     finally:
         starter.close()
+
+
+def test_a_task_that_cannot_become_its_request_fails(tmp_path):
+    """The task's process is forked before its request comes; a request it cannot take (its folder is gone) ends
+    the task with a failure, never as a success."""
+    from kfp_notebook.backends.local.starter import TaskStarter
+
+    starter = TaskStarter()
+    try:
+        arguments, env, _, out, err = _napping_task(tmp_path, "gone")
+        task = starter.spawn(arguments, env, str(tmp_path / "no-such-folder"), out, err)
+        assert task.wait(10) not in (0, None)
+    finally:
+        starter.close()

@@ -274,3 +274,14 @@ def test_a_tree_is_found_through_proc_children_or_every_process_parent(monkeypat
     finally:
         shell.kill()
         shell.wait()
+
+
+def test_without_fork_the_task_runs_in_its_own_process_and_its_folder_goes(tmp_path, monkeypatch):
+    """Windows has no fork: the supervisor runs the task itself (no tree to end) and still removes its folder."""
+    from kfp_notebook.backends.local import task_supervisor
+
+    temp = tmp_path / "task-tmp"
+    temp.mkdir()
+    monkeypatch.delattr(os, "fork")
+    assert task_supervisor.supervise(lambda: sys.exit(3), None, str(temp)) == 3
+    assert not temp.exists()

@@ -227,3 +227,19 @@ def test_a_last_event_that_cannot_be_written_ends_the_run_failed_and_run_json_sa
     assert handle.state is TaskState.FAILED and "cannot write the run's events in" in handle.message
     saved = RunStore(tmp_path / "runs").load(handle.run_id)
     assert saved.state == "FAILED" and "No space left" in saved.message
+
+
+def test_wait_returns_after_every_subscriber_had_the_final_event(tmp_path, chain_yaml):
+    """A subscriber slow on the run's last event still has it when wait() returns (it was called after)."""
+    seen = []
+
+    def slow(event):
+        if event.task_id == "" and event.state.finished:
+            threading.Event().wait(0.3)
+        seen.append(event)
+
+    fake = FakeTaskHandler({})
+    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(chain_yaml, {}, LocalOptions(workers=2))
+    handle.subscribe(slow)
+    assert handle.wait(30)
+    assert seen[-1].task_id == "" and seen[-1].state is TaskState.SUCCEEDED

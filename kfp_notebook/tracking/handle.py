@@ -102,6 +102,7 @@ class RunHandle:
         self._controls = controls
         self._tasks: dict[str, TaskStatus] = {}
         self._subscribers: list[Subscriber] = []
+        self._delivering: list[int] = []  # threads calling subscribers now (wait() returns after them)
         self._failed_subscribers: list[Subscriber] = []
         self._changed = threading.Condition()
 
@@ -135,10 +136,11 @@ class RunHandle:
                 self._subscribers.remove(callback)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the run finishes (True) or `timeout` seconds pass (False)."""
+        """Block until the run finishes and its subscribers have had every event (True), or `timeout` seconds
+        pass (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
-            while not self.done:
+            while not self.done or set(self._delivering) - {threading.get_ident()}:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -191,12 +193,18 @@ class RunHandle:
             self._apply(event)
             self.events.append(event)
             subscribers = list(self._subscribers)
+            self._delivering.append(threading.get_ident())
             self._changed.notify_all()
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception as exc:  # the run goes on, and so do the subscriber's updates; the user is told
-                self._subscriber_failed(callback, exc)
+        try:
+            for callback in subscribers:
+                try:
+                    callback(event)
+                except Exception as exc:  # the run goes on, and so do the subscriber's updates; the user is told
+                    self._subscriber_failed(callback, exc)
+        finally:
+            with self._changed:
+                self._delivering.remove(threading.get_ident())
+                self._changed.notify_all()
 
     def _subscriber_failed(self, callback: Subscriber, exc: Exception) -> None:
         """Log a subscriber's first failure (with its traceback) and show it in the run's notices, once."""

@@ -177,7 +177,13 @@ class TaskStarter:
                 atexit.register(self._remove_folder)
             self._remove_folder()  # a starter that was killed left its folder (with a stale socket)
             self._folder = tempfile.mkdtemp(prefix="kfp-notebook-starter-")
-            command = [sys.executable, "-m", STARTER_MODULE, self.address]
+            command = [
+                sys.executable,
+                "-B",
+                "-m",
+                STARTER_MODULE,
+                self.address,
+            ]  # -B: as the tasks (no bytecode written)
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=self._pass_fds,
                 start_new_session=True, env=self._env, cwd=self._folder,

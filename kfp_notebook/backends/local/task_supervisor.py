@@ -1,7 +1,8 @@
 """A task's supervisor: the task's first process, which runs the task in a child and ends the task's whole tree.
 
 The supervisor is the process the kernel starts (fresh, or forked by the warm starter) and records, waits
-for and signals. It makes itself a child subreaper (Linux), forks the task and waits. When the task ends,
+for and signals. It makes itself a child subreaper (Linux) and forks the task's process (a warm starter's
+spare does so ahead of any request; that process waits for its start message). When the task ends,
 however it ends, the supervisor kills every process left below it (children in a session of their own and
 double-forked daemons included: orphans re-parent to it) and removes the task's private temporary folder,
 then exits as the task did. A SIGTERM (cancel, `%kfp stop`) reaches every process of the tree; what has
@@ -29,8 +30,8 @@ TEMP_ENV = "KFP_NOTEBOOK_TASK_TMP"
 #: Seconds a stopped task gets between SIGTERM and SIGKILL (less than the kernel's own grace, so the
 #: supervisor is never killed before it killed the tree).
 TERM_GRACE = 1.0
-_STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-_HANDLED = (signal.SIGCHLD, *_STOPS)
+_STOPS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+_HANDLED = (*(getattr(signal, name) for name in ("SIGCHLD",) if hasattr(signal, name)), *_STOPS)
 
 #: In the task's process: the start message → the task to run (its state set up from the message).
 Setup = Callable[[bytes], Callable[[], object]]
@@ -53,10 +54,14 @@ class Supervisor:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)  # a stop during the fork reaches both
         self.pid = os.fork()
         if self.pid == 0:
-            self.wakeup.leave((self.go, self.done, *private))
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            process_tree.die_with_parent()
-            os._exit(_task_process(setup, go_read, done_write))
+            code = 1
+            try:
+                self.wakeup.leave((self.go, self.done, *private))
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+                process_tree.die_with_parent()
+                code = _task_process(setup, go_read, done_write)
+            finally:
+                os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         os.close(go_read)
         os.close(done_write)
@@ -70,8 +75,10 @@ class Supervisor:
         """
         if self.wakeup.stop_requested:  # it came before the task's process existed, so that process did not get it
             process_tree.signal_all([self.pid], signal.SIGTERM)
-        with contextlib.suppress(BrokenPipeError):
-            os.write(self.go, message)
+        with contextlib.suppress(BrokenPipeError):  # (a task process that is gone is reaped below)
+            view = memoryview(message)
+            while view:
+                view = view[os.write(self.go, view) :]
         os.close(self.go)
         status = _Waiting(self, watch, temp, report).status()
         _end_tree(temp)
@@ -81,7 +88,16 @@ class Supervisor:
 
 
 def supervise(task: Callable[[], object], watch: int | None, temp: str | None) -> int:
-    """Run `task` in a child process and end its whole tree with it; the task's exit code."""
+    """Run `task` in a child process and end its whole tree with it; the task's exit code.
+
+    Without fork (Windows) the task runs in this process, and only its temporary folder is cleaned up here.
+    """
+    if not hasattr(os, "fork"):
+        try:
+            return exit_code_of(task)
+        finally:
+            if temp:
+                shutil.rmtree(temp, ignore_errors=True)
     return Supervisor(lambda _: task).run(b"start", watch, temp)
 
 
@@ -93,7 +109,11 @@ def _task_process(setup: Setup, go: int, done: int) -> int:
     os.close(go)
     if not chunks:  # the supervisor ended before a task came
         return 0
-    task = setup(b"".join(chunks))
+    try:
+        task = setup(b"".join(chunks))
+    except BaseException:
+        traceback.print_exc()
+        return 1
     os.environ.pop(TEMP_ENV, None)
     watch = os.environ.pop(WATCH_ENV, "")
     if watch.isdigit():  # the kernel's pipe is the supervisor's to watch
