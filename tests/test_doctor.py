@@ -221,7 +221,7 @@ def test_submit_runs_the_checks_and_says_so(kubeflow, cluster, trainer, capsys):
 
 def test_the_panels_submit_button_is_refused_too(kubeflow, cluster, trainer, magics):
     cluster.secrets.clear()
-    panel = magics.session.shown[-1]
+    panel = list(magics.session.panels.values())[-1]  # the latest panel shown
     panel._on_message(panel, {"action": "submit"}, [])
     assert panel.message["text"].startswith("not submitted: the run would fail in its pods\nFAIL  secret wandb")
     assert kubeflow.runs == {} and panel.busy == ""
