@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
+    from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
+__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -98,4 +99,8 @@ def __getattr__(name: str) -> Any:
         from kfp_notebook.authoring.volumes import Volume
 
         return Volume
+    if name == "LocalRunner":  # kfp.local.init(runner=kfp_notebook.LocalRunner()): kfp.local's API on our backend
+        from kfp_notebook.backends.local.kfp_local import LocalRunner
+
+        return LocalRunner
     raise AttributeError(f"module 'kfp_notebook' has no attribute {name!r}")

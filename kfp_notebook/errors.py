@@ -14,6 +14,18 @@ class OptionError(KfpNotebookError, ValueError):
     """A magic option or API argument has a bad value."""
 
 
+class ParameterValueError(OptionError):
+    """A pipeline parameter's text is not a value of its type; the parameter and the problem are kept apart.
+
+    The message is for the line magic (`--param n='x' is not an integer (example: --param n=3)`); the
+    panel shows `problem` at the field `name`.
+    """
+
+    def __init__(self, name: str, problem: str, example: str):
+        self.name, self.problem, self.example = name, problem, example
+        super().__init__(f"--param {name}={problem} (example: --param {name}={example})")
+
+
 class CellError(KfpNotebookError):
     """Something in a cell's code is wrong; carries the line inside the cell when known."""
 

@@ -143,3 +143,76 @@ def create_experiment(client: Any, body: Any) -> Any:
 def create_run(client: Any, body: Any) -> Any:
     """One POST of a run (kfp.Client.run_pipeline would also upload and pick an experiment)."""
     return client._run_api.run_service_create_run(run=body)
+
+
+# -- kfp.local ------------------------------------------------------------------------------------------
+# kfp.local runs a pipeline (or a component called outside a pipeline) through two module functions that
+# `PipelineTask._execute_locally` looks up at each call; `LocalExecutionConfig` accepts only instances of
+# `SubprocessRunner` or `DockerRunner`. kfp_notebook.LocalRunner subclasses SubprocessRunner, and these two
+# functions send the calls made while it is the configured runner to our local backend.
+
+LocalDispatch = Callable[..., dict[str, Any]]  # (pipeline_spec, arguments) -> outputs
+
+
+def route_kfp_local(wanted: Callable[[Any], bool], run_pipeline: LocalDispatch, run_task: LocalDispatch) -> None:
+    """Send kfp.local's runs to `run_pipeline`/`run_task` (PipelineSpec, arguments) -> outputs while the
+    configured runner is `wanted`; other runners keep kfp.local's own functions. Done once per process."""
+    from kfp.local import pipeline_orchestrator, task_dispatcher
+
+    for module, name, ours in (
+        (pipeline_orchestrator, "run_local_pipeline", run_pipeline),
+        (task_dispatcher, "run_single_task", run_task),
+    ):
+        original = getattr(module, name)
+        if getattr(original, "kfp_notebook_route", False):
+            continue
+        setattr(module, name, _routed(original, wanted, ours))
+
+
+def _routed(original: LocalDispatch, wanted: Callable[[Any], bool], ours: LocalDispatch) -> LocalDispatch:
+    @functools.wraps(original)
+    def dispatch(pipeline_spec: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+        if wanted(kfp_local_config()):
+            return ours(pipeline_spec, arguments)
+        return original(pipeline_spec=pipeline_spec, arguments=arguments)
+
+    dispatch.kfp_notebook_route = True  # type: ignore[attr-defined]
+    return dispatch
+
+
+def kfp_local_config() -> Any:
+    """kfp.local's configuration (`LocalExecutionConfig.instance`: runner, pipeline_root, raise_on_error,
+    enable_caching, cache_root, workspace_root), or None before `kfp.local.init`."""
+    from kfp.local import config
+
+    return config.LocalExecutionConfig.instance
+
+
+def dsl_artifact(artifact: dict[str, Any]) -> Any:
+    """The dsl.Artifact (Model, Dataset, ...) kfp.local returns for a runtime artifact (name, uri, metadata, type)."""
+    from kfp.dsl import executor
+
+    return executor.create_artifact_instance(artifact)
+
+
+def kfp_local_failure(pipeline: str | None, failed: list[str]) -> str:
+    """kfp.local's message for a failed run: `Task 'x' finished with status FAILURE` for a component run on its
+    own (pipeline None), else `Pipeline 'p' finished with status FAILURE. Inner task failed: 'x' inside 'g'.`"""
+    from kfp.local import logging_utils, status
+
+    failure = logging_utils.format_status(status.Status.FAILURE)
+    if pipeline is None:
+        return f"Task {logging_utils.format_task_name(failed[0])} finished with status {failure}"
+    chain = " inside ".join(logging_utils.format_task_name(name) for name in failed)
+    name = logging_utils.format_pipeline_name(pipeline)
+    return f"Pipeline {name} finished with status {failure}. Inner task failed: {chain}."
+
+
+def log_kfp_local_error(message: str) -> None:
+    """Log `message` at ERROR as kfp.local does when raise_on_error is False (its logger, format and colours)."""
+    import logging
+
+    from kfp.local import logging_utils
+
+    with logging_utils.local_logger_context():
+        logging.error(message)

@@ -126,6 +126,20 @@ class Registry:
             if isinstance(value, graph.GraphComponent) and id(value) not in mine and not name.startswith("_")
         }
 
+    def component(self, name: str) -> ComponentEntry | None:
+        """The component called `name` (its Python name or kfp name), or None."""
+        return next((e for e in self.components.values() if name in (e.name, e.component.name)), None)
+
+    def runnable_names(self, name: str) -> str:
+        """The message for a name that is neither a pipeline nor a component of this kernel."""
+        known = [*self.pipelines, *self.components]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        pipelines = ", ".join(self.pipelines) or "none yet"
+        components = ", ".join(self.components) or "none yet"
+        defined = f"Defined pipelines: {pipelines}; components: {components}"
+        return f"no pipeline or component named {name!r}.{hint} {defined}"
+
     def changed_components(self, entry: PipelineEntry) -> list[str]:
         """Components this pipeline uses that were redefined after it was built."""
         return [n for n, v in entry.uses.items() if n in self.components and self.components[n].version != v]

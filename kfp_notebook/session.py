@@ -75,6 +75,19 @@ class Session:
         """A pipeline defined in this kernel by its name (the latest one by default), as it is now."""
         return self.registry.refreshed(self.registry.pipeline(name))
 
+    def runnable(self, name: str | None = None) -> Any:
+        """What `%kfp run NAME` runs: the pipeline of that name, else the component of that name (run on its own
+        as a one-task pipeline, its outputs the run's outputs), as the kernel defines them now."""
+        try:
+            return self.pipeline(name)
+        except UnknownNameError:
+            if name is None:
+                raise
+        component = self.registry.component(name)
+        if component is None:
+            raise UnknownNameError(self.registry.runnable_names(name))
+        return self.registry.current_component(component)
+
     def current_form(self, pipeline: Any) -> Any:
         """`pipeline` rebuilt with the current components when it is one of this kernel's and they changed."""
         entry = self.registry.entry_of(pipeline)

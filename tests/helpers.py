@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 import kfp_notebook
@@ -70,3 +75,31 @@ class Tags(HTMLParser):
 
     def named(self, tag: str) -> list[dict[str, str | None]]:
         return [attrs for name, attrs in self.tags if name == tag]
+
+
+LABEXTENSION = Path(__file__).resolve().parent.parent / "labextension"
+#: Node: load the lab extension's TypeScript modules through its own compiler, call one exported function.
+_CALL_TS = """
+const ts = require(process.argv[1] + '/node_modules/typescript');
+const fs = require('fs');
+require.extensions['.ts'] = (module, filename) => module._compile(ts.transpileModule(fs.readFileSync(filename, 'utf8'),
+  { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } }).outputText, filename);
+const [file, name, calls] = process.argv.slice(2);
+const exported = require(file)[name];
+process.stdout.write(JSON.stringify(JSON.parse(calls).map(args => exported(...args) ?? null)));
+"""
+
+
+def front_end_calls(module: str, function: str, calls: list[list[Any]]) -> list[Any]:
+    """Call `function` exported by the lab extension's src/MODULE.ts in Node once per argument list (JSON in and out).
+
+    For the front end's pure functions (no DOM); one Node process for all the calls. Skipped without Node
+    or the extension's node_modules.
+    """
+    if shutil.which("node") is None or not (LABEXTENSION / "node_modules" / "typescript").is_dir():
+        pytest.skip("needs Node and the lab extension's node_modules (cd labextension && npm install)")
+    source = str(LABEXTENSION / "src" / f"{module}.ts")
+    command = ["node", "-e", _CALL_TS, str(LABEXTENSION), source, function, json.dumps(calls)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

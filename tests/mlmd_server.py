@@ -54,7 +54,8 @@ def seed(run_id, tasks, artifacts=None, parameters=None):
 
     `artifacts` maps a task to more output artifacts: {"name", "type", "uri", "metadata"} each;
     `parameters` maps a task to {"inputs": {...}, "outputs": {...}}, recorded as the driver and launcher do
-    (struct custom properties `inputs` and `outputs` of the execution).
+    (struct custom properties `inputs` and `outputs` of the execution). A task named by its path ("fit/train")
+    runs in the DAG executions of its groups; every task runs in the root DAG's execution (run/<run id>).
     """
     artifacts, parameters = artifacts or {}, parameters or {}
     context = metadata_store_pb2.Context(type_id=type_id("context", "system.PipelineRun"), name=run_id)
@@ -63,12 +64,15 @@ def seed(run_id, tasks, artifacts=None, parameters=None):
     execution_type = type_id("execution", "system.ContainerExecution")
     metrics_type = type_id("artifact", "system.Metrics")
     dataset_type = type_id("artifact", "system.Dataset")
+    dags = {"": dag_execution(f"run/{run_id}", "", None, context)}
     for task, values in tasks.items():
         execution = metadata_store_pb2.Execution(
             type_id=execution_type, last_known_state=metadata_store_pb2.Execution.COMPLETE
         )
-        execution.custom_properties["task_name"].string_value = task
-        execution.custom_properties["display_name"].string_value = task
+        group, _, name = task.rpartition("/")  # "fit/train": task train inside the DAG execution of fit
+        execution.custom_properties["task_name"].string_value = name
+        execution.custom_properties["display_name"].string_value = name
+        execution.custom_properties["parent_dag_id"].int_value = dag_of(group, dags, context)
         for key, recorded in parameters.get(task, {}).items():
             execution.custom_properties[key].struct_value.update(recorded)
         metrics = metadata_store_pb2.Artifact(
@@ -90,6 +94,30 @@ def seed(run_id, tasks, artifacts=None, parameters=None):
             outputs.append((artifact, event))
         STORE.put_execution(execution, outputs, [context])
     return context_id
+
+
+def dag_execution(name, task, parent, context):
+    """A system.DAGExecution as KFP's driver records it: the root named run/<run id>, others with their task_name
+    and the id of the DAG execution they ran in (parent_dag_id)."""
+    execution = metadata_store_pb2.Execution(
+        type_id=type_id("execution", "system.DAGExecution"), last_known_state=metadata_store_pb2.Execution.COMPLETE
+    )
+    if name:
+        execution.name = name
+    execution.custom_properties["task_name"].string_value = task
+    execution.custom_properties["display_name"].string_value = task
+    if parent is not None:
+        execution.custom_properties["parent_dag_id"].int_value = parent
+    [execution_id, *_] = STORE.put_execution(execution, [], [context])
+    return execution_id
+
+
+def dag_of(group, dags, context):
+    """The DAG execution of a group path ("" the root, "fit", "fit/inner"), made on first use."""
+    if group not in dags:
+        parent, _, task = group.rpartition("/")
+        dags[group] = dag_execution("", task, dag_of(parent, dags, context), context)
+    return dags[group]
 
 
 class Handler(BaseHTTPRequestHandler):

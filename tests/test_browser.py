@@ -131,6 +131,11 @@ def test_the_dag_shows_tasks_and_groups(page):
     assert first.locator("svg g.node").count() == 2
     assert first.locator("svg g.cluster").count() == 1
     assert "ParallelFor" in first.locator("svg g.cluster").text_content()
+    assert first.locator("svg g.cluster.kfp-loop > .kfp-loop-progress").count() == 1  # found by class
+    assert first.locator("svg .kfp-badges").count() == 0  # no task of `fan` has badges
+    third = panel(page, 2)
+    third.locator("svg g.node").first.wait_for(timeout=30_000)
+    assert third.locator("svg g.node.kfp-badged text.kfp-badges").text_content() == "no cache"
     assert first.locator(".kfp-submit").is_disabled()
     assert "Connect to Kubeflow" in (first.locator(".kfp-submit").get_attribute("title") or "")
     assert first.locator(".kfp-run").get_attribute("class").count("jp-Button") == 1
@@ -227,10 +232,10 @@ def test_zoom_fit_and_actual_size(page):
     page.keyboard.up("Control")
     assert first.locator(".kfp-zoom-level").inner_text() == "100%"
     first.locator(".kfp-fit").click()
-    assert svg.evaluate("s => s.getBoundingClientRect().width") <= first.locator(".kfp-dag").evaluate(
-        "d => d.clientWidth"
-    )
-    assert float(first.evaluate("p => p.dataset.zoomMs")) >= 0
+    fitted = svg.evaluate("s => s.getBoundingClientRect().width")
+    assert fitted <= first.locator(".kfp-dag").evaluate("d => d.clientWidth")
+    shown = int(first.locator(".kfp-zoom-level").inner_text().rstrip("%"))
+    assert abs(fitted / width * 100 - shown) <= 1, "the zoom level says the scale the DAG is drawn at"
 
 
 def test_the_panel_pops_out_into_a_main_area_tab(page):
@@ -272,7 +277,7 @@ def test_a_loop_shows_its_iterations_by_state_and_the_failed_item(page):
     )
     assert fourth.locator(".kfp-failure-text").inner_text() == "shard [item=13] failed: ValueError: bad shard"
     assert fourth.locator(".kfp-loop-progress").text_content() == "✓19 ✗1 / 20"
-    assert "19/20 tasks" in fourth.locator(".kfp-progress").inner_text()
+    assert "20/20 tasks · 20/20 iterations · 1 failed" in fourth.locator(".kfp-progress").inner_text()
     fourth.locator("svg g.cluster .kfp-loop-progress").click(force=True)
     first_row = fourth.locator(".kfp-side .kfp-iteration").first
     first_row.wait_for(timeout=30_000)
@@ -340,7 +345,7 @@ def test_stop_cancels_the_run(page):
         "(panel) => !panel.querySelector('.kfp-run').disabled", arg=third.element_handle(), timeout=30_000
     )
     assert "run stopped" in third.locator(".kfp-message").inner_text()
-    assert third.locator(".kfp-progress").inner_text().startswith("canceled · 0/1 tasks")
+    assert third.locator(".kfp-progress").inner_text().startswith("canceled · 1/1 tasks")
     shot(third, "run-stopped")
 
 

@@ -82,7 +82,7 @@ def test_run_succeeds_with_typed_parameters_and_reports_json(folder):
     done = cli("run", notebook.name, "--param", "a=2", "--json", "--runs-dir", "runs", cwd=folder)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"run_id", "pipeline", "backend", "state", "message", "link", "tasks", "metrics"}
+    assert set(result) == {"run_id", "pipeline", "backend", "state", "message", "link", "outputs", "tasks", "metrics"}
     assert (result["state"], result["backend"], result["pipeline"]) == ("SUCCEEDED", "local", "add-pipeline")
     assert result["tasks"]["add"] == {"state": "SUCCEEDED", "outputs": {"Output": 6.0}, "metrics": {}, "message": ""}
     assert result["metrics"] == {"report": {"total": 13.0}}
@@ -93,6 +93,23 @@ def test_run_succeeds_with_typed_parameters_and_reports_json(folder):
     assert [r["run_id"] for r in json.loads(listing.stdout)] == [result["run_id"]]
     log = cli("logs", "add", "--runs-dir", "runs", "--tail", "1", cwd=folder)
     assert log.returncode == 0 and "Wrote executor output file" in log.stdout and log.stdout.count("\n") == 1
+
+
+def test_run_reports_the_pipelines_outputs_and_runs_a_component_by_name(tmp_path):
+    cells = [
+        ("%load_ext kfp_notebook", []),
+        ("%%component\ndef double(x: int) -> int:\n    return 2 * x\n", []),
+        ("%%pipeline\ndef twice(x: int = 2) -> int:\n    return double(x=double(x=x).output).output\n", []),
+    ]
+    write_notebook(tmp_path / "outputs.ipynb", cells)
+    done = cli("run", "outputs.ipynb", "twice", "--param", "x=5", "--json", "--runs-dir", "runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outputs"] == {"Output": 20}
+    listing = json.loads(cli("runs", "--runs-dir", "runs", "--json", cwd=tmp_path).stdout)
+    assert listing[0]["outputs"] == {"Output": 20}
+    alone = cli("run", "outputs.ipynb", "double", "--param", "x=4", "--runs-dir", "runs", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    assert "  double: SUCCEEDED · Output=8" in alone.stdout and "  outputs: Output=8" in alone.stdout
 
 
 def test_a_failing_pipeline_exits_1_with_the_task_message(tmp_path):

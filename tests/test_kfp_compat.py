@@ -89,6 +89,37 @@ def test_fast_task_setters_give_the_same_task_and_the_same_error_naming_the_sett
     assert seen["resources"] == ("500m", "1G")
 
 
+def test_no_module_of_the_package_patches_kfp_when_imported():
+    """kfp_compat's patches are applied by a call (the magics' first cell), never as an import's side effect."""
+    import ast
+    from pathlib import Path
+
+    package = Path(kfp_compat.__file__).parent
+    patching = []
+    for path in package.rglob("*.py"):
+        for statement in ast.parse(path.read_text(encoding="utf-8")).body:
+            calls = [n for n in ast.walk(statement) if isinstance(n, ast.Call)]
+            if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and any(
+                "kfp_compat" in ast.unparse(call.func) for call in calls
+            ):
+                patching.append(f"{path.relative_to(package)}:{statement.lineno}")
+    assert patching == []
+
+
+def test_importing_the_task_defaults_leaves_kfp_alone_and_the_first_cell_patches_it(ip, monkeypatch):
+    import importlib
+
+    from kfp.dsl import pipeline_task
+
+    from kfp_notebook.authoring import task_defaults
+
+    monkeypatch.setattr(pipeline_task, "inspect", inspect)
+    importlib.reload(task_defaults)
+    assert pipeline_task.inspect is inspect
+    ip.run_cell("%%component\ndef one() -> int:\n    return 1\n")
+    assert not isinstance(pipeline_task.inspect, type(inspect))
+
+
 def test_kfp_still_writes_yaml_through_open_in_the_module_we_shadow(tmp_path, monkeypatch):
     """The UTF-8 fix works only while kfp's writer looks `open` up in pipeline_spec_builder's globals."""
     from kfp import compiler
@@ -157,3 +188,62 @@ def test_the_clients_api_client_has_the_pool_cookie_and_token(client):
     kfp_compat.set_cookie(client, "session=abc")
     assert api_client.cookie == "session=abc"
     assert api_client.configuration.get_api_key_with_prefix("authorization") in (None, "")
+
+
+def test_kfp_local_dispatches_through_the_two_module_functions_we_route():
+    """PipelineTask._execute_locally looks both functions up on their modules at each call, with these keywords."""
+    from kfp.dsl import pipeline_task
+
+    source = inspect.getsource(pipeline_task.PipelineTask._execute_locally)
+    assert "pipeline_orchestrator.run_local_pipeline(" in source and "task_dispatcher.run_single_task(" in source
+    from kfp.local import pipeline_orchestrator, task_dispatcher
+
+    for function in (pipeline_orchestrator.run_local_pipeline, task_dispatcher.run_single_task):
+        assert list(inspect.signature(function).parameters) == ["pipeline_spec", "arguments"]
+
+
+def test_kfp_local_accepts_a_subprocess_runner_subclass_and_keeps_its_config_where_we_read_it(tmp_path):
+    from kfp import local
+    from kfp.local import config
+
+    from kfp_notebook import LocalRunner
+
+    runner = LocalRunner()
+    local.init(runner=runner, pipeline_root=str(tmp_path), raise_on_error=False, enable_caching=True)
+    try:
+        found = kfp_compat.kfp_local_config()
+        assert found.runner is runner and found.pipeline_root == str(tmp_path)
+        assert (found.raise_on_error, found.enable_caching, found.cache_root) == (False, True, None)
+    finally:
+        config.LocalExecutionConfig.instance = None
+
+
+def test_routing_keeps_kfp_locals_own_runner_for_other_runners(monkeypatch):
+    from kfp.local import pipeline_orchestrator, task_dispatcher
+
+    calls = []
+    monkeypatch.setattr(pipeline_orchestrator, "run_local_pipeline", lambda **kw: calls.append("kfp") or {})
+    monkeypatch.setattr(task_dispatcher, "run_single_task", lambda **kw: calls.append("kfp-task") or {})
+    kfp_compat.route_kfp_local(lambda config: config == "ours", lambda s, a: calls.append("ours") or {}, dict)
+    monkeypatch.setattr(kfp_compat, "kfp_local_config", lambda: "theirs")
+    pipeline_orchestrator.run_local_pipeline(pipeline_spec=None, arguments={})
+    task_dispatcher.run_single_task(pipeline_spec=None, arguments={})
+    monkeypatch.setattr(kfp_compat, "kfp_local_config", lambda: "ours")
+    pipeline_orchestrator.run_local_pipeline(pipeline_spec=None, arguments={})
+    kfp_compat.route_kfp_local(lambda config: True, dict, dict)  # routed once: a second call changes nothing
+    assert calls == ["kfp", "kfp-task", "ours"]
+    assert pipeline_orchestrator.run_local_pipeline(pipeline_spec=None, arguments={}) == {} and calls[-1] == "ours"
+
+
+def test_kfp_local_artifacts_and_failure_messages_are_made_as_we_make_them():
+    model = kfp_compat.dsl_artifact(
+        {"name": "m", "uri": "/tmp/m", "metadata": {"a": 1}, "type": {"schemaTitle": "system.Model"}}
+    )
+    assert (type(model), model.path, model.metadata) == (dsl.Model, "/tmp/m", {"a": 1})
+    assert kfp_compat.kfp_local_failure(None, ["fail-comp"]) == (
+        "Task \x1b[96m'fail-comp'\x1b[0m finished with status \x1b[91mFAILURE\x1b[0m"
+    )
+    assert kfp_compat.kfp_local_failure("p", ["fail", "inner"]) == (
+        "Pipeline \x1b[95m'p'\x1b[0m finished with status \x1b[91mFAILURE\x1b[0m. "
+        "Inner task failed: \x1b[96m'fail'\x1b[0m inside \x1b[96m'inner'\x1b[0m."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -290,12 +291,17 @@ def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server
     host, state = server
     state.next_script = [("RUNNING", [])] * 1000
     handle = backend(host).start(fan)
-    time.sleep(0.3)
+
+    def polls() -> int:
+        return sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p)
+
+    def following() -> bool:
+        return any(t.name == f"kfp-follow-{handle.run_id}" for t in threading.enumerate())
+
+    eventually(lambda: polls() >= 2, 10)  # it was following
     assert "it goes on in Kubeflow" in handle.interrupt()
-    time.sleep(0.5)
-    polls = sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p)
-    time.sleep(0.5)
-    assert sum(1 for m, p, _ in state.requests if m == "GET" and "/runs/" in p) == polls
+    eventually(lambda: not following(), 10)  # the poller ends at its next turn: no request after it
+    assert not handle.done
     assert not any(p.endswith(":terminate") for _, p, _ in state.requests)
 
 

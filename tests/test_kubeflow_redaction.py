@@ -126,8 +126,8 @@ def test_a_remembered_connection_keeps_every_setting_and_a_flag_given_now_wins(m
 def test_connect_help_lists_every_flag_connect_takes():
     import re
 
+    from kfp_notebook.commands import KFP
     from kfp_notebook.magics.help_texts import KFP_HELP
-    from kfp_notebook.magics.kfp_commands import CONNECT_OPTIONS
 
     block = KFP_HELP.split("%kfp connect", 1)[1].split("%kfp submit", 1)[0]
-    assert set(re.findall(r"--[a-z][a-z-]*", block)) == {flag.rstrip("!") for flag in CONNECT_OPTIONS}
+    assert set(re.findall(r"(?<![\w$])--[a-z][a-z-]*", block)) == KFP["connect"].flags()

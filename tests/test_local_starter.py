@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import kfp_notebook
-from kfp_notebook.backends.local.executor import _starter
+from kfp_notebook.backends.local.launch import kernel_starter as _starter
 from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
@@ -42,7 +42,8 @@ CELLS = [
         builtins.leaked = 1
         kfp.dsl.LEAKED = 1
         sys.modules["leaked_module"] = types.ModuleType("leaked_module")
-        return os.getppid()
+        with open(f"/proc/{os.getppid()}/stat") as stat:  # the task's supervisor's parent
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
     """),
     textwrap.dedent("""
     %%component --no-cache
@@ -54,7 +55,7 @@ CELLS = [
             "builtins": hasattr(builtins, "leaked"),
             "module global": hasattr(kfp.dsl, "LEAKED"),
             "sys.modules": "leaked_module" in sys.modules,
-            "parent": os.getppid(),
+            "parent": int(open(f"/proc/{os.getppid()}/stat").read().rsplit(")", 1)[1].split()[1]),
             "cwd is the task folder": os.getcwd().endswith("observe"),
             "path[0] is the program's folder": sys.path[0] == os.path.dirname(sys.modules["ephemeral_component"].__file__),
             "path[1] is the task folder": sys.path[1] == os.getcwd(),
@@ -81,6 +82,7 @@ def test_a_task_forked_by_the_starter_sees_nothing_the_previous_one_changed(ip, 
     result = handle.result()
     seen = result["observe"].output
     assert result["mutate"].output == warm.pid and seen.pop("parent") == warm.pid, "both tasks were forked"
+    # (each task runs below its supervisor, which the starter forked)
     assert seen == {
         "environ": False,
         "builtins": False,
@@ -195,7 +197,8 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the starter's children in /proc")
 def test_spare_children_killed_while_idle_are_replaced_and_tasks_still_run(tmp_path):
     """The starter forks children ahead of requests; one killed from outside is never handed a task."""
-    from kfp_notebook.backends.local.starter import SPARES, TaskStarter
+    from kfp_notebook.backends.local.starter import TaskStarter
+    from kfp_notebook.backends.local.starter_process import SPARES
 
     starter = TaskStarter()
     try:

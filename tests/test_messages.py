@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from IPython.core.error import UsageError
 
+from kfp_notebook.commands import KFP
 from kfp_notebook.magics.help_texts import KFP_HELP
 from kfp_notebook.magics.kfp_commands import COMMANDS
 
-pytestmark = pytest.mark.slow
+# Tests that run a pipeline first (the `defined` fixture) are marked slow; the others are fast.
 
 BAD_VALUES = ["²", "٣x", "-1", "0", "nan", "inf", "", "no-such-thing", "x" * 300, "a b", "../..", "=", "--"]
 
 
 def flags_by_command() -> dict[str, list[str]]:
-    """The flags each sub-command's help line (and its continuation lines) lists."""
-    found: dict[str, list[str]] = {}
-    current = None
-    for line in KFP_HELP.splitlines():
-        start = re.match(r"\s*%kfp ([a-z-]+)", line)
-        if start:
-            current = start.group(1)
-            found.setdefault(current, [])
-        if current is not None:
-            found[current] += [f for f in re.findall(r"(--[a-z][a-z-]*|-o)\b", line) if f not in found[current]]
-    return found
+    """The flags each sub-command declares (kfp_notebook/commands.py: the parsers and the help are made from it)."""
+    return {name: [flag for option in command.options for flag in option.flags] for name, command in KFP.items()}
 
 
 def test_the_help_lists_every_sub_command():
     assert set(flags_by_command()) == set(COMMANDS)
+    assert all(f"%kfp {name}" in KFP_HELP for name in COMMANDS)
 
 
 @pytest.fixture
@@ -51,6 +42,7 @@ def attempt(ip, line: str, capsys) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_bad_values_for_every_flag_get_a_plain_message(defined, command, capsys):
     lines = [f"{command} {value!r}" if value else command for value in BAD_VALUES]
@@ -62,6 +54,7 @@ def test_bad_values_for_every_flag_get_a_plain_message(defined, command, capsys)
         assert "unexpectedly" not in said and "Traceback" not in said, (line, said)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

@@ -28,7 +28,7 @@ NOTEBOOKS = {
 }
 REGENERATE = os.environ.get("KFP_NOTEBOOK_REGEN_GOLDEN") == "1" and not os.environ.get("CI")
 
-pytestmark = pytest.mark.slow
+# The tests that execute notebooks (the `runs` fixture) are marked slow; the golden YAML checks are fast.
 
 
 def test_every_notebook_is_covered():
@@ -59,27 +59,32 @@ def runs(tmp_path_factory) -> dict[str, NotebookRun]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_headless_without_errors(runs, name):
     assert runs[name].errors() == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_yaml_is_identical_to_handwritten_kfp(runs, name):
     written = runs[name].folder / NOTEBOOKS[name]
     assert written.read_text(encoding="utf-8") == (GOLDEN / f"{name}.yaml").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["quickstart", "metrics", "condition", "parallel_for"])
 def test_notebooks_that_run_locally_succeed(runs, name):
     outputs = "\n".join(text_outputs(runs[name].notebook))
     assert re.search(r"\(local\): SUCCEEDED · (\d+)/\1 tasks", outputs), outputs[-2000:]
 
 
+@pytest.mark.slow
 def test_quickstart_shows_the_metrics_table(runs):
     assert "report  13.000" in "\n".join(text_outputs(runs["quickstart"].notebook))
 
 
+@pytest.mark.slow
 def test_seed_component_files_are_written(runs):
     folder = runs["data_passing"].folder / "components"
     assert sorted(p.name for p in folder.iterdir()) == ["test_1.component.yaml", "test_2.component.yaml"]

@@ -15,7 +15,7 @@ from kfp_notebook.tracking.states import LOOKS, TaskState
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture as graph_picture
 
-from helpers import eventually
+from helpers import eventually, front_end_calls
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's `dot` (apt-get install graphviz)")
 
@@ -138,9 +138,7 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append(data))
     panel._ipython_display_()
     assert panel.run().wait(120)
-    deadline = time.time() + 20
-    while not updates and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: updates, 20)
     (saved,) = updates
     svg = saved["image/svg+xml"]
     fills = {look.state: look.picture_fill for look in LOOKS}
@@ -167,6 +165,48 @@ def test_bad_values_are_refused_at_their_fields(everything):
     assert panel.run({"values": {"items": "[1,", "flag": "perhaps"}}) is None
     assert panel.field_errors == {"items": "'[1,' is not a JSON list", "flag": "'perhaps' is not true or false"}
     assert panel.busy == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "error"),
+    [
+        ("NUMBER_INTEGER", "x (example: 3)", "'x (example: 3)' is not an integer"),
+        ("NUMBER_INTEGER", "--param n=3x", "'--param n=3x' is not an integer"),
+        ("NUMBER_DOUBLE", "n=0.5", "'n=0.5' is not a number"),
+        ("STRUCT", "[1]", "'[1]' is not a JSON object"),
+        ("NUMBER_INTEGER", "", "required"),
+    ],
+)
+def test_a_field_error_is_the_problem_as_data_whatever_the_value_says(kind, text, error):
+    """The field and its problem come apart from the parser, not cut out of the --param message's wording."""
+    from kfp_notebook.view.form import validate
+
+    parsed, errors = validate([{"name": "n", "type": kind, "default": "", "required": True}], {"n": text})
+    assert (parsed, errors) == ({}, {"n": error})
+
+
+def _acks(panel, monkeypatch, *messages):
+    sent = []
+    monkeypatch.setattr(panel, "send", lambda content, *a, **k: sent.append(content))
+    for message in messages:
+        panel._on_message(panel, message, [])
+    return [m["action"] for m in sent if m.get("event") == "handled"]
+
+
+def test_each_button_action_is_acknowledged_by_name_and_nothing_else_is(everything, monkeypatch):
+    panel = kfp_notebook.show(everything)
+    monkeypatch.setattr(panel, "select", lambda content: None)
+    monkeypatch.setattr(panel.session, "compile", lambda *a: "yaml")
+    messages = [{"action": "select", "node": ""}, {"action": "svg", "svg": "<svg/>"}, {"action": "dance"},
+                {"action": "compile"}, {"action": "submit"}, {"action": "stop"}]  # fmt: skip
+    assert _acks(panel, monkeypatch, *messages) == ["compile", "submit", "stop"]
+
+
+def test_an_ack_clears_only_its_own_actions_pending_state_in_the_front_end():
+    table = [("run", "run", ""), ("run", "compile", "run"), ("compile", "stop", "compile"), ("submit", "submit", ""),
+             ("", "run", ""), ("run", "select", "run")]  # fmt: skip
+    left = front_end_calls("messages", "pendingAfterAck", [[pending, acked] for pending, acked, _ in table])
+    assert left == [expected for _, _, expected in table]
 
 
 def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
@@ -216,7 +256,7 @@ def test_a_thousand_events_are_coalesced(everything):
     for index in range(1000):
         state = TaskState.RUNNING if index < 999 else TaskState.SUCCEEDED
         handle.publish(TaskEvent("run-1", "exit-handler-1/prepare", state, time.time()))
-    time.sleep(0.5)
+    eventually(lambda: changes and changes[-1].get("kfp-task-exit-handler-1_prepare") == "SUCCEEDED", 10)
     assert 1 <= len(changes) <= 5
     assert changes[-1]["kfp-task-exit-handler-1_prepare"] == "SUCCEEDED"
 
@@ -506,6 +546,7 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
     picture = unescape(panel.static_svg)
     assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
+    assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
     assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
 
 
@@ -544,9 +585,7 @@ def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
 
 
 def _wait_idle(panel):
-    deadline = time.time() + 20
-    while panel.busy and time.time() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not panel.busy, 20)
 
 
 def test_a_failed_iteration_is_named_first_with_its_item_and_its_cell_line(ip, tmp_path, monkeypatch):

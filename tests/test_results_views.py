@@ -14,7 +14,7 @@ from kfp_notebook.view.artifacts import task_views
 
 from helpers import SVG, Tags
 
-pytestmark = pytest.mark.slow
+# Tests that run pipelines are marked slow one by one; the views of given data are fast.
 
 TRAIN = """%%component
 def train(lr: float, epochs: int, data: Output[Dataset], model: Output[Model], metrics: Output[Metrics]):
@@ -67,6 +67,7 @@ def comparison(ip, line: str):
     return shown
 
 
+@pytest.mark.slow
 def test_history_records_parameters_and_metrics_of_each_run(ip, three_runs, tmp_path):
     history = kfp_notebook.runs("experiment", runs_folder=tmp_path / "runs")
     assert [r.run_id for r in history] == three_runs[::-1]
@@ -82,6 +83,7 @@ def test_history_records_parameters_and_metrics_of_each_run(ip, three_runs, tmp_
     assert kfp_notebook.runs("nope", runs_folder=tmp_path / "runs") == []
 
 
+@pytest.mark.slow
 def test_history_to_pandas(ip, three_runs, tmp_path):
     pytest.importorskip("pandas")
     frame = kfp_notebook.runs(ip.user_ns["experiment"], runs_folder=tmp_path / "runs").to_pandas()
@@ -90,6 +92,7 @@ def test_history_to_pandas(ip, three_runs, tmp_path):
     assert str(frame["started"].dtype).startswith("datetime64")
 
 
+@pytest.mark.slow
 def test_kfp_runs_shows_the_table(ip, three_runs, capsys):
     capsys.readouterr()
     ip.run_cell("%kfp runs experiment")
@@ -101,6 +104,7 @@ def test_kfp_runs_shows_the_table(ip, three_runs, capsys):
     assert lines[1].split()[0] == three_runs[-1] and lines[1].split()[-2:] == ["0.56", "0.94"]
 
 
+@pytest.mark.slow
 def test_compare_marks_differing_parameters_and_best_metrics_and_plots_them(ip, three_runs):
     [data] = comparison(ip, "%kfp compare")
     html = data["text/html"]
@@ -126,6 +130,7 @@ def test_compare_marks_differing_parameters_and_best_metrics_and_plots_them(ip, 
     assert "class='differs'" in html and html.count("class='best'") == 2 and html.count("<svg") == 2
 
 
+@pytest.mark.slow
 def test_compare_against_a_parameter(ip, three_runs):
     from kfp_notebook.view.compare import compare_data
 
@@ -140,6 +145,7 @@ def test_compare_against_a_parameter(ip, three_runs):
         ip.run_cell("%kfp compare --by rate")
 
 
+@pytest.mark.slow
 def test_compare_exports_csv_and_markdown(ip, three_runs, tmp_path):
     ip.run_cell(f"%kfp compare -o {tmp_path / 'cmp.csv'}")
     rows = list(csv.reader((tmp_path / "cmp.csv").open(encoding="utf-8")))
@@ -155,6 +161,7 @@ def test_compare_exports_csv_and_markdown(ip, three_runs, tmp_path):
         ip.run_cell("%kfp compare nope")
 
 
+@pytest.mark.slow
 def test_runs_of_two_pipelines_are_never_mixed_without_saying_so(ip, three_runs, capsys):
     for cell in (OTHER, OTHER_PIPELINE):
         ip.run_cell(cell)
@@ -176,6 +183,7 @@ def visuals(ip, target: str):
     return show_artifact(magics.session, target, None)
 
 
+@pytest.mark.slow
 def test_confusion_matrix_and_roc_render(ip, three_runs):
     matrix, roc = visuals(ip, "evaluate.cm")
     svg = ET.fromstring(matrix.html)
@@ -189,6 +197,7 @@ def test_confusion_matrix_and_roc_render(ip, three_runs):
     assert "AUC 0.800" in [t.text for t in roc_svg.findall(f"{SVG}text")]
 
 
+@pytest.mark.slow
 def test_markdown_renders_headings_and_is_sanitised(ip, three_runs):
     [view] = visuals(ip, "evaluate.report")
     tags = Tags(view._repr_html_())
@@ -197,6 +206,7 @@ def test_markdown_renders_headings_and_is_sanitised(ip, three_runs):
     assert all("javascript" not in (a.get("href") or "") for a in tags.named("a"))
 
 
+@pytest.mark.slow
 def test_html_report_is_sandboxed_so_its_script_cannot_reach_the_page(ip, three_runs):
     [view] = visuals(ip, "evaluate.page")
     tags = Tags(view._repr_html_())
@@ -205,6 +215,7 @@ def test_html_report_is_sandboxed_so_its_script_cannot_reach_the_page(ip, three_
     assert frame["sandbox"] == "" and "<script>parent.document" in frame["srcdoc"]
 
 
+@pytest.mark.slow
 def test_dataset_preview_and_model_files(ip, three_runs):
     [data] = visuals(ip, "train.data")
     assert "CSV · 25 rows · " in data.text and data.text.splitlines()[1:3] == ["x  y", "0  0"]
@@ -217,6 +228,7 @@ def test_dataset_preview_and_model_files(ip, three_runs):
         ip.run_cell("%kfp show-artifact train.nope")
 
 
+@pytest.mark.slow
 def test_show_artifact_magic_displays_every_output_of_a_task(ip, three_runs, capsys):
     capsys.readouterr()
     ip.run_cell("%kfp show-artifact evaluate")
@@ -243,6 +255,7 @@ def v1_viz(mlpipeline_ui_metadata: OutputPath()):
 """
 
 
+@pytest.mark.slow
 def test_v1_ui_metadata_outputs_are_converted(ip, tmp_path):
     ip.run_cell("%config KfpMagics.panel = False")
     ip.run_cell(V1)
@@ -295,6 +308,7 @@ def test_markdown_is_sanitised(text, present, absent):
     assert present in rendered and absent not in rendered
 
 
+@pytest.mark.slow
 def test_compare_last_and_by_and_show_artifact_of_an_earlier_run(ip, three_runs, capsys):
     capsys.readouterr()
     ip.run_cell("%kfp compare --last 2 --by lr")
@@ -308,6 +322,7 @@ def test_compare_last_and_by_and_show_artifact_of_an_earlier_run(ip, three_runs,
         ip.run_cell("%kfp compare --last 0")
 
 
+@pytest.mark.slow
 def test_plain_data_for_the_panel(ip, three_runs):
     import json
 

@@ -69,7 +69,10 @@ def test_the_typed_ir_reads_tasks_groups_and_sources(ir):
     assert loop.is_group and loop.loop.raw_items == "[1, 2, 3]"
     exit_task = next(t for t in tasks.values() if t.runs_after_failure)
     assert exit_task.parameters["status"].kind == "final_status"
-    assert ir.task(f"{loop.path}[2]/use-2") is not None or any(p.startswith(loop.path + "/") for p in tasks)
+    (inside,) = [p for p in tasks if p.startswith(loop.path + "/")]
+    iteration = f"{loop.path}[2]/{inside.rsplit('/', 1)[1]}"  # a run's task id: the loop's index dropped
+    assert ir.task(iteration).path == inside and ir.task(f"{loop.path}[2]").path == loop.path
+    assert ir.task(f"{loop.path}[2]/no-such-task") is None and ir.task("no-such-task") is None
 
 
 def test_inputs_come_from_producers_pipeline_inputs_and_defaults(ir):

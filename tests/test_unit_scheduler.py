@@ -1,19 +1,22 @@
-"""The local scheduler's paths with a fake executor (no processes): failures, retries, and faults in its own work.
+"""The local scheduler's paths with a fake task handler (no processes): failures, retries, and faults in its own work.
 
 Every run ends with a true state, whatever fails: the task's program, the cache, the run's files.
 """
 
 import json
+import threading
 
 import pytest
 from kfp import compiler, dsl
 
-from kfp_notebook.backends.local import attempts
+from kfp_notebook.backends.local import LocalOptions
 from kfp_notebook.backends.local.cache import TaskCache, cache_key, fingerprint
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.runner import LocalBackend
 from kfp_notebook.backends.local.store import EventLog, RunStore
 from kfp_notebook.tracking.states import TaskState
+
+from helpers import eventually
 
 
 @dsl.component(base_image="python:3.11")
@@ -47,13 +50,17 @@ def chain_yaml(tmp_path_factory):
     return path.read_text()
 
 
-class FakeExecutor:
-    """Stands in for the task process: answers by the component's function name, counting attempts."""
+class FakeTaskHandler:
+    """Stands in for task processes (the backend's task-handler seam): answers by the component's function name,
+    counting attempts."""
 
     def __init__(self, script):
-        self.script, self.calls = script, []
+        self.script, self.calls, self.stopped = script, [], threading.Event()
 
-    def __call__(self, task, groups):
+    def stop_all(self):
+        self.stopped.set()
+
+    def run(self, task):
         name = task.program.function
         self.calls.append(name)
         answer = self.script.get(name, "ok")
@@ -68,13 +75,26 @@ class FakeExecutor:
 
 
 def start(tmp_path, yaml_text, monkeypatch, script, cache=False):
-    fake = FakeExecutor(script)
-    monkeypatch.setattr(attempts, "run_python_task", fake)
-    from kfp_notebook.backends.local import LocalOptions
-
-    handle = LocalBackend(tmp_path / "runs").start(yaml_text, {}, LocalOptions(workers=2, cache=cache))
+    fake = FakeTaskHandler(script)
+    backend = LocalBackend(tmp_path / "runs", task_handler=lambda: fake)
+    handle = backend.start(yaml_text, {}, LocalOptions(workers=2, cache=cache))
     assert handle.wait(30), "the run did not end"
     return handle, fake
+
+
+def test_a_cancel_goes_through_the_task_handler_and_the_run_ends_canceled(tmp_path, chain_yaml):
+    """The scheduler starts and stops tasks only through its handler: a task blocked until the handler is told
+    to stop ends the run CANCELED, and nothing else starts."""
+
+    def blocked(_):
+        return "ok" if fake.stopped.wait(30) else "never stopped"
+
+    fake = FakeTaskHandler({"produce": blocked, "consume": blocked, "cleanup": blocked})
+    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(chain_yaml, {}, LocalOptions(workers=2))
+    assert eventually(lambda: len(fake.calls) == 2, timeout=10)  # one per worker, each waiting for the stop
+    handle.cancel()
+    assert handle.wait(30) and handle.state is TaskState.CANCELED
+    assert fake.stopped.is_set() and len(fake.calls) == 2, fake.calls
 
 
 def states(handle):

@@ -38,6 +38,19 @@ def test_counts_fix_the_total_from_the_expected_instances_and_count_failures_as_
     assert counts.text((3, 20)) == "2/22 tasks · 3/20 iterations · 1 failed"
 
 
+def test_tasks_of_a_branch_not_taken_finish_with_their_group():
+    expected = {"draw": 1, "branches/small/report": 1, "branches/large/report": 1}
+    seen = [("draw", TaskState.SUCCEEDED), ("branches/large/report", TaskState.SUCCEEDED)]
+    groups = {
+        "branches": TaskState.SUCCEEDED,
+        "branches/small": TaskState.SKIPPED,
+        "branches/large": TaskState.SUCCEEDED,
+    }
+    assert count_tasks(seen, expected, groups).text() == "3/3 tasks"
+    running = {"branches": TaskState.RUNNING, "branches/large": TaskState.RUNNING}
+    assert count_tasks(seen[:1], expected, running).text() == "1/3 tasks", "a group still going says nothing yet"
+
+
 def test_counts_grow_with_a_loop_whose_items_are_not_known_before_the_run():
     dynamic = count_tasks([("loop/work", TaskState.SUCCEEDED)] * 7, {"loop/work": 0, "end": 1})
     assert dynamic.total == 8 and dynamic.finished == 7

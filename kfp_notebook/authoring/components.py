@@ -125,7 +125,7 @@ def build_component(
     needs = _needs(cell, node, context, options.freeze) if context is not None else Needs()
     shipped = shipped_function(cell, node, func, rename)
     check_int_defaults(cell, node, func)
-    image = options.base_image or config.base_image or kfp_default_image() or "python:3.11"
+    image = options.base_image or config.base_image or kfp_default_image()
     packages, warnings = _packages(cell, node, shipped, needs, options, image)
     try:
         kfp_component = _kfp_component(shipped, image, packages, options, config)
@@ -293,9 +293,13 @@ def _kfp_component(
     )
 
 
-def kfp_default_image() -> str | None:
+#: The image kfp 2.17 defaults to, should a later kfp stop exposing its default (kfp_compat checks it still does).
+KFP_DEFAULT_IMAGE = "python:3.11"
+
+
+def kfp_default_image() -> str:
     """kfp's own default base image, passed explicitly (same YAML, without kfp's warning on every cell)."""
-    return kfp_compat.default_base_image()
+    return kfp_compat.default_base_image() or KFP_DEFAULT_IMAGE
 
 
 def _explain(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any], exc: Exception) -> ComponentError:

@@ -115,35 +115,21 @@ def _reword_argparse(prog: str, message: str) -> str:
     return f"{prog}: {message}"
 
 
+def magic_parser(prog: str) -> _Parser:
+    """An empty parser of a magic's line that raises OptionError in our wording; commands.py fills it."""
+    return _Parser(prog=prog, add_help=False, allow_abbrev=False)
+
+
 def _component_parser() -> _Parser:
-    p = _Parser(prog="%%component", add_help=False, allow_abbrev=False)
-    p.add_argument("--name")
-    p.add_argument("--base-image")
-    p.add_argument("--packages", nargs="+", action="extend", default=[])
-    p.add_argument("--pip-index-url", action="append", default=[])
-    p.add_argument("--cpu")
-    p.add_argument("--cpu-limit")
-    p.add_argument("--memory")
-    p.add_argument("--memory-limit")
-    p.add_argument("--gpu")
-    p.add_argument("--gpu-type")
-    p.add_argument("--env", action="append", default=[])
-    p.add_argument("--secret", action="append", default=[])
-    p.add_argument("--volume", action="append", default=[])
-    p.add_argument("--retries")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--display-name")
-    p.add_argument("--output-component-file")
-    p.add_argument("--freeze", action="append", default=[])
-    return p
+    from kfp_notebook.commands import COMPONENT
+
+    return COMPONENT.build(magic_parser(COMPONENT.prog))
 
 
 def _pipeline_parser() -> _Parser:
-    p = _Parser(prog="%%pipeline", add_help=False, allow_abbrev=False)
-    p.add_argument("--name")
-    p.add_argument("--description")
-    p.add_argument("--output")
-    return p
+    from kfp_notebook.commands import PIPELINE
+
+    return PIPELINE.build(magic_parser(PIPELINE.prog))
 
 
 def parse_component_line(line: str) -> ComponentOptions:
@@ -340,26 +326,6 @@ def yaml_path(text: str, flag: str) -> str:
     if not text.endswith((".yaml", ".yml")):
         raise OptionError(f"{flag} {text!r} must end with .yaml or .yml (example: {flag} pipeline.yaml)")
     return text
-
-
-def subcommand_parser(prog: str, positional: Sequence[str] = (), options: Sequence[str] = ()) -> _Parser:
-    """A small parser for one `%kfp` sub-command.
-
-    Options are "-o|--output" (a value), "--param*" (repeatable) or "--no-wait!" (a flag);
-    a positional "runs*" takes any number of values.
-    """
-    p = _Parser(prog=prog, add_help=False, allow_abbrev=False)
-    for name in positional:
-        p.add_argument(name.rstrip("*"), nargs="*" if name.endswith("*") else "?")
-    for spec in options:
-        flags = spec.rstrip("*!").split("|")
-        if spec.endswith("*"):
-            p.add_argument(*flags, action="append", default=[])
-        elif spec.endswith("!"):
-            p.add_argument(*flags, action="store_true")
-        else:
-            p.add_argument(*flags)
-    return p
 
 
 def parameter_assignments(assignments: Sequence[str]) -> dict[str, str]:

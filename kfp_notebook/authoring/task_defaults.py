@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kfp_notebook import kfp_compat
 from kfp_notebook.authoring.options import TaskDefaults
-
-kfp_compat.fast_task_setters()
 
 DEFAULT_GPU_TYPE = "nvidia.com/gpu"
 

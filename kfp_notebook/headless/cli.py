@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.commands import CLI, CONNECTION
 from kfp_notebook.errors import KfpNotebookError, command_line_audience
 from kfp_notebook.tracking import strict_json
 from kfp_notebook.tracking.states import TaskState
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-CONNECT_FLAGS = ("--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host")
 
 
 class Output:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     output = Output(args.json, args.verbose)
     try:
         with command_line_audience():
-            return int(COMMANDS[args.command](args, output))
+            return int(COMMANDS[args.command](CLI[args.command].checked(args), output))
     except KfpNotebookError as exc:
         output.error(str(exc), getattr(exc, "traceback", ""))
         return EXIT_USAGE
@@ -247,6 +247,7 @@ def _outcome(data: dict[str, Any], output: Output) -> int:
         f"run {data['run_id']} ({data['backend']}): {data['state']}" + (f" · {data['link']}" if data["link"] else "")
     ]
     lines += [f"  {task}: {info['state']}" + _task_extra(info) for task, info in data["tasks"].items()]
+    lines += [f"  outputs: {_pipeline_outputs(data)}"] if data.get("outputs") else []
     lines += [f"  {data['message']}"] if data["message"] else []
     output.result(data, "\n".join(lines))
     return EXIT_FAILED if TaskState.parse(data["state"]).unsuccessful else EXIT_OK
@@ -259,12 +260,18 @@ def _task_extra(info: dict[str, Any]) -> str:
     return "".join(f" · {part}" for part in (outputs, metrics, message) if part)
 
 
+def _pipeline_outputs(data: dict[str, Any]) -> str:
+    from kfp_notebook.view.run_summaries import output_text
+
+    return ", ".join(f"{name}={output_text(value)}" for name, value in data["outputs"].items())
+
+
 def _connect_line(args: argparse.Namespace) -> str:
     words = ["connect"]
-    for flag in CONNECT_FLAGS:
-        value = getattr(args, flag[2:].replace("-", "_"))
-        words += [flag, value] if value else []
-    return shlex.join(words + (["--insecure"] if args.insecure else []))
+    for option in CONNECTION:
+        value = getattr(args, option.dest)
+        words += ([option.name] if value is True else [option.name, value]) if value else []
+    return shlex.join(words)
 
 
 def _connection(args: argparse.Namespace) -> Any:
@@ -308,74 +315,15 @@ def _ask_for_credentials(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line's parser, built from the declarations in kfp_notebook/commands.py."""
     main_parser = argparse.ArgumentParser(
         prog="kfp-notebook", description="Compile, run and submit the Kubeflow pipelines a notebook defines."
     )
-    commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _notebook(commands.add_parser("compile", help="compile a pipeline to YAML (byte-identical to %%kfp compile)"))
-    commands.choices["compile"].add_argument("-o", "--output", help="FILE.yaml, or a folder (default: .)")
-    _local(_run_options(_notebook(commands.add_parser("run", help="run a pipeline on this machine"))))
-    _submit(_connect(_run_options(_notebook(commands.add_parser("submit", help="submit a run to Kubeflow")))))
-    _local(_connect(_common(commands.add_parser("runs", help="recent runs (local, or --kubeflow)"))))
-    commands.choices["runs"].add_argument("pipeline", nargs="?", help="only this pipeline's runs")
-    _logs(_local(_connect(_common(commands.add_parser("logs", help="a task's log (local, or --kubeflow)")))))
-    stop = _common(commands.add_parser("stop", help="stop a local run, whichever kernel runs it"))
-    stop.add_argument("run", help="the run id (kfp-notebook runs lists them)")
-    stop.add_argument("--runs-dir", default="kfp_runs", help="folder of the local runs (default: kfp_runs)")
-    _connect(_notebook(commands.add_parser("doctor", help="check KFP, the cluster and what a pipeline needs"), True))
+    subcommands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in CLI.items():
+        summary = command.summary.replace("%", "%%")
+        command.build(subcommands.add_parser(name, help=summary, description=summary))
     return main_parser
-
-
-def _common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--json", action="store_true", help="print one machine-readable JSON document")
-    sub.add_argument("--verbose", action="store_true", help="show the notebook's output and kernel tracebacks")
-    return sub
-
-
-def _notebook(sub: argparse.ArgumentParser, optional: bool = False) -> argparse.ArgumentParser:
-    sub.add_argument("notebook", nargs="?" if optional else None, help="the .ipynb file (never modified)")
-    sub.add_argument("pipeline", nargs="?", help="the pipeline's function name (default: the last one defined)")
-    sub.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default: 600)")
-    return _common(sub)
-
-
-def _run_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a pipeline parameter")
-    return sub
-
-
-def _local(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--runs-dir", default="kfp_runs", help="folder of the local runs (default: kfp_runs)")
-    if sub.prog.endswith(" run"):
-        sub.add_argument("--workers", type=int, help="tasks run at once (default: one per CPU)")
-        sub.add_argument("--no-cache", action="store_true", help="run every task again")
-    else:
-        sub.add_argument("--kubeflow", action="store_true", help="from Kubeflow (connection as for submit)")
-    return sub
-
-
-def _connect(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from kfp_notebook.backends.kubeflow.connection import AUTH_KINDS
-
-    for flag in CONNECT_FLAGS:
-        sub.add_argument(flag, help="as for %%kfp connect", choices=AUTH_KINDS if flag == "--auth" else None)
-    sub.add_argument("--insecure", action="store_true", help="do not verify TLS (test clusters)")
-    return sub
-
-
-def _submit(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("--experiment", help="experiment name (default: Default)")
-    sub.add_argument("--run-name", help="the run's name")
-    sub.add_argument("--no-wait", action="store_true", help="return once the run is created")
-    sub.add_argument("--skip-checks", action="store_true", help="submit even when a secret or PVC looks missing")
-    return sub
-
-
-def _logs(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    sub.add_argument("task", help="the task's name (or id)")
-    sub.add_argument("--run", help="the run id (default: the newest local run)")
-    sub.add_argument("--tail", type=int, help="only the last N lines")
-    return sub
 
 
 if __name__ == "__main__":

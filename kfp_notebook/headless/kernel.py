@@ -234,6 +234,7 @@ def run_report(handle: Any) -> dict[str, Any]:
         "state": handle.state.value,
         "message": handle.message,
         "link": handle.link,
+        "outputs": result.outputs,
         "tasks": tasks,
         "metrics": metrics,
     }

@@ -11,6 +11,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 from traitlets import Bool, Integer, List, Unicode, default, observe
 
+from kfp_notebook import kfp_compat
 from kfp_notebook.authoring import options as opts
 from kfp_notebook.authoring.history import NotebookHistory
 from kfp_notebook.errors import ComponentError, KfpNotebookError, PipelineError
@@ -114,6 +115,7 @@ class KfpMagics(Magics):
         return self.shell.user_ns
 
     def _component(self, line: str, text: str) -> None:
+        kfp_compat.fast_task_setters()  # kfp loads with the first cell; patched here, never by an import
         from kfp_notebook.authoring.cells import (
             check_plain_def,
             namespace_transaction,
@@ -140,6 +142,7 @@ class KfpMagics(Magics):
         display(component_summary(name, component))
 
     def _pipeline(self, line: str, text: str) -> None:
+        kfp_compat.fast_task_setters()
         from kfp_notebook.authoring.cells import (
             check_plain_def,
             namespace_transaction,

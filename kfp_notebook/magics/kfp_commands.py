@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.display import display
 
 from kfp_notebook.authoring import options as opts
+from kfp_notebook.commands import KFP
 from kfp_notebook.errors import OptionError
 from kfp_notebook.magics.help_texts import KFP_HELP
 from kfp_notebook.tracking.handle import RunHandle
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from kfp_notebook.magics import KfpMagics
 
 Command = Callable[["KfpMagics", list[str]], Any]
-CONNECT_OPTIONS = ["--host", "--namespace", "--auth", "--user", "--ca-cert", "--ui-host", "--insecure!"]
 
 
 def dispatch(magics: KfpMagics, words: list[str]) -> Any:
@@ -34,14 +34,16 @@ def dispatch(magics: KfpMagics, words: list[str]) -> Any:
     return command(magics, words[1:])
 
 
-def _parse(prog: str, words: list[str], positional: list[str] | None = None, options: list[str] | None = None) -> Any:
-    return opts.subcommand_parser(prog, positional or [], options or []).parse_line(shlex.join(words))
+def _parse(name: str, words: list[str]) -> Any:
+    """The words of `%kfp NAME` read as its declaration (kfp_notebook/commands.py) says, values checked."""
+    command = KFP[name]
+    return command.checked(command.build(opts.magic_parser(command.prog)).parse_line(shlex.join(words)))
 
 
 def compile_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.summaries import compiled_summary
 
-    args = _parse("%kfp compile", words, ["pipeline"], ["-o|--output"])
+    args = _parse("compile", words)
     if args.output:
         opts.yaml_path(args.output, "-o")
     session = magics.session
@@ -52,17 +54,15 @@ def compile_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def run_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
-    spec = ["--param*", "--no-wait!", "--workers", "--no-cache!"]
-    args = _parse("%kfp run", words, ["pipeline"], spec)
+    args = _parse("run", words)
     settings = magics.session.settings
-    workers = opts.worker_count(args.workers) or settings.workers or None
+    workers = args.workers or settings.workers or None
     options = {"workers": workers, "cache": settings.cache and not args.no_cache, "runs_folder": settings.runs_dir}
     return _start(magics, args, "local", options)
 
 
 def submit_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
-    spec = ["--experiment", "--run-name", "--param*", "--no-wait!", "--skip-checks!"]
-    args = _parse("%kfp submit", words, ["pipeline"], spec)
+    args = _parse("submit", words)
     options = {"experiment": args.experiment, "run_name": args.run_name, "skip_checks": args.skip_checks}
     return _start(magics, args, "kubeflow", options)
 
@@ -70,7 +70,7 @@ def submit_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
 def _start(magics: KfpMagics, args: Any, where: str, options: dict[str, Any]) -> RunHandle | None:
     session = magics.session
     parameters = opts.parameter_assignments(args.param)
-    handle = session.start(session.pipeline(args.pipeline), parameters, where, options)
+    handle = session.start(session.runnable(args.pipeline), parameters, where, options)
     if handle.link:
         print("\n".join([*handle.notices, f"submitted run {handle.run_id}: {handle.link}"]))
     if args.no_wait:
@@ -81,7 +81,7 @@ def _start(magics: KfpMagics, args: Any, where: str, options: dict[str, Any]) ->
 
 def follow(magics: KfpMagics, handle: RunHandle) -> None:
     """Show the run's progress live until it ends (or until an interrupt, which does what the backend says)."""
-    from kfp_notebook.view.run_summaries import failures, progress
+    from kfp_notebook.view.run_summaries import failures, pipeline_outputs, progress
 
     view = display(progress(handle), display_id=True)
     interrupted = magics.session.wait(handle, lambda h: view.update(progress(h)) if view is not None else None)
@@ -93,13 +93,17 @@ def follow(magics: KfpMagics, handle: RunHandle) -> None:
     final.warnings += failures(handle)
     if view is not None:
         view.update(final)
-    table = handle.result().metrics_table()
+    result = handle.result()
+    outputs = pipeline_outputs(result)
+    if outputs is not None:
+        display(outputs)
+    table = result.metrics_table()
     if table.rows:
         display(table)
 
 
 def runs_command(magics: KfpMagics, words: list[str]) -> None:
-    args = _parse("%kfp runs", words, ["pipeline"])
+    args = _parse("runs", words)
     display(_history(magics, args.pipeline or magics.session.registry.latest_pipeline))
 
 
@@ -112,9 +116,9 @@ def _history(magics: KfpMagics, pipeline: str | None) -> Any:
 def compare_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.compare import Comparison, compare_data, latest_runs
 
-    args = _parse("%kfp compare", words, ["runs*"], ["-o|--output", "--by", "--last"])
+    args = _parse("compare", words)
     pipeline = magics.session.registry.latest_pipeline if not args.runs else None
-    runs = latest_runs(_history(magics, pipeline), args.runs, opts.worker_count(args.last, "--last") or 5)
+    runs = latest_runs(_history(magics, pipeline), args.runs, args.last or 5)
     comparison = Comparison(compare_data(runs, args.by))
     if args.output:
         print(f"wrote {comparison.save(args.output)}")
@@ -124,17 +128,17 @@ def compare_command(magics: KfpMagics, words: list[str]) -> None:
 def show_artifact_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.artifacts import show_artifact
 
-    args = _parse("%kfp show-artifact", words, ["target"], ["--run"])
+    args = _parse("show-artifact", words)
     display(show_artifact(magics.session, args.target, args.run))
 
 
 def logs_command(magics: KfpMagics, words: list[str]) -> None:
-    args = _parse("%kfp logs", words, ["task"], ["--run", "--tail", "--follow!"])
+    args = _parse("logs", words)
     if not args.task:
         raise OptionError("%kfp logs needs a task name (example: %kfp logs train); `%kfp runs` lists the runs")
     from kfp_notebook.backends.local.details import DEFAULT_TAIL
 
-    tail = opts.worker_count(args.tail, "--tail") or DEFAULT_TAIL
+    tail = args.tail or DEFAULT_TAIL
     if not args.follow:
         print(magics.session.task_log(args.task, args.run, tail))
         return
@@ -146,14 +150,14 @@ def logs_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def stop_command(magics: KfpMagics, words: list[str]) -> None:
-    args = _parse("%kfp stop", words, ["run"])
+    args = _parse("stop", words)
     print(magics.session.stop(args.run))
 
 
 def status_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.run_summaries import failures, progress, recorded
 
-    args = _parse("%kfp status", words, ["run"])
+    args = _parse("status", words)
     session = magics.session
     run_id = args.run or session.last_run
     if run_id not in session.runs:
@@ -166,7 +170,7 @@ def status_command(magics: KfpMagics, words: list[str]) -> None:
 
 
 def show_command(magics: KfpMagics, words: list[str]) -> None:
-    args = _parse("%kfp show", words, ["pipeline"])
+    args = _parse("show", words)
     magics._show_panel(magics.session.registry.pipeline(args.pipeline).name)
 
 
@@ -174,7 +178,7 @@ def connect_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.backends.kubeflow import connect
     from kfp_notebook.backends.kubeflow.connection import remember, resolve
 
-    args = _parse("%kfp connect", words, [], CONNECT_OPTIONS)
+    args = _parse("connect", words)
     options = {"ca_cert": args.ca_cert, "insecure": args.insecure, "ui_host": args.ui_host, "user": args.user}
     connection = resolve(args.host, args.namespace, args.auth, **options)
     magics.session.connect(connect(connection))
@@ -186,7 +190,7 @@ def doctor_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.backends.kubeflow.cluster.doctor import doctor_report
     from kfp_notebook.ir import PipelineIR
 
-    args = _parse("%kfp doctor", words, ["pipeline"], ["--namespace"])
+    args = _parse("doctor", words)
     registry = magics.session.registry
     pipeline = magics.session.pipeline(args.pipeline) if args.pipeline or registry.latest_pipeline else None
     ir = PipelineIR.from_pipeline(pipeline) if pipeline is not None else None
@@ -196,7 +200,7 @@ def doctor_command(magics: KfpMagics, words: list[str]) -> None:
 def list_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.summaries import definitions_summary
 
-    _parse("%kfp list", words)
+    _parse("list", words)
     display(definitions_summary(magics.session.registry))
 
 

@@ -168,7 +168,8 @@ class RunHandle:
     def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:
         """Container tasks finished, failed, canceled, running, and in all (fixed from the start where it can be)."""
         tasks = list(self.tasks.values()) if tasks is None else tasks
-        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected)
+        groups = {path_of(t.task_id): t.state for t in tasks if t.is_group}
+        return count_tasks(((path_of(t.task_id), t.state) for t in tasks if not t.is_group), self.expected, groups)
 
     # -- for the backend that made the handle ---------------------------------------------------------------
 

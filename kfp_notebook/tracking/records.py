@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 @dataclass
 class RunRecord:
-    """One run as listings and the run history show it; `metrics` maps task → metric → value."""
+    """One run as listings and the run history show it; `metrics` maps task → metric → value, `outputs` are
+    the pipeline's own (as RunResult.outputs)."""
 
     run_id: str
     pipeline: str
@@ -20,6 +21,7 @@ class RunRecord:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     folder: str | None = None
     message: str = ""  # what could not be read about the run (its metrics, say)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

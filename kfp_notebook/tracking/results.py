@@ -55,16 +55,10 @@ class TaskResult:
         return values
 
     def log(self, tail: int | None = None) -> str:
-        """The task's stdout then stderr (the last `tail` lines of each, if given)."""
-        if not self.folder:
-            return ""
-        parts = []
-        for stream in ("stdout", "stderr"):
-            path = Path(self.folder) / f"{stream}.log"
-            if path.exists():
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                parts.append("\n".join(lines[-tail:] if tail else lines))
-        return "\n".join(p for p in parts if p)
+        """The task's stdout then stderr (the last `tail` lines of each, if given, read from the end)."""
+        from kfp_notebook.backends.local.logs import task_log
+
+        return task_log(self.folder, tail)
 
 
 def format_metric(value: Any, kind: str = "RAW") -> str:
@@ -72,6 +66,15 @@ def format_metric(value: Any, kind: str = "RAW") -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return str(value)
     return f"{value * 100:.3f}%" if kind.upper() == "PERCENTAGE" else f"{value:.3f}"
+
+
+def is_artifact(value: Any) -> bool:
+    """Whether a value is an artifact as results hold them (a dict with its type and uri)."""
+    return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _v1_formats(uri: str) -> dict[str, str]:
@@ -128,6 +131,14 @@ class RunResult:
     tasks: dict[str, TaskResult]
     folder: str | None = None
     message: str = ""
+    #: The pipeline's own outputs, named as it declares them: parameter values, and artifacts (one artifact
+    #: as its dict of name, uri, metadata and type; a list output as a list of them). Empty until it succeeds.
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> Any:
+        """The pipeline's single output (`-> int: return t.output`), as kfp's `.output`; None otherwise."""
+        return next(iter(self.outputs.values())) if len(self.outputs) == 1 else None
 
     def __getitem__(self, task: str) -> TaskResult:
         """A task by id or by name (the first instance, for tasks inside loops)."""
@@ -149,10 +160,14 @@ class RunResult:
             "state": self.state,
             "message": self.message,
             "folder": self.folder,
+            "outputs": self.outputs,
             "tasks": {k: vars(v) for k, v in self.tasks.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         tasks = {k: TaskResult(**v) for k, v in data.get("tasks", {}).items()}
-        return cls(data["run_id"], data["pipeline"], data["state"], tasks, data.get("folder"), data.get("message", ""))
+        outputs = dict(data.get("outputs") or {})
+        return cls(
+            data["run_id"], data["pipeline"], data["state"], tasks, data.get("folder"), data.get("message", ""), outputs
+        )

@@ -247,11 +247,14 @@ class TaskCounts:
         return asdict(self)
 
 
-def count_tasks(tasks: Iterable[tuple[str, TaskState]], expected: dict[str, int] | None = None) -> TaskCounts:
+def count_tasks(tasks: Iterable[tuple[str, TaskState]], expected: dict[str, int] | None = None,
+                groups: dict[str, TaskState] | None = None) -> TaskCounts:  # fmt: skip
     """The one count of a run's container tasks: `tasks` as (node path, state) of the instances seen so far.
 
     `expected` (node path → instances known to come, from the pipeline's literal loops) fixes the total
     from the start, so it does not grow while a loop fans out; a node seen more often counts as seen.
+    A task never seen inside a group that has finished (a branch not taken, a loop that ended) has
+    finished with it: `groups` gives the groups' states by path.
     """
     seen: dict[str, int] = {}
     counts = {"finished": 0, "failed": 0, "canceled": 0, "running": 0}
@@ -261,10 +264,18 @@ def count_tasks(tasks: Iterable[tuple[str, TaskState]], expected: dict[str, int]
         counts["failed"] += state is TaskState.FAILED
         counts["canceled"] += state is TaskState.CANCELED
         counts["running"] += state is TaskState.RUNNING
-    expected = expected or {}
+    expected, ended = expected or {}, {path for path, state in (groups or {}).items() if state.finished}
     total = sum(max(expected.get(path, 0), n) for path, n in seen.items())
-    total += sum(n for path, n in expected.items() if path not in seen)
+    for path, n in expected.items():
+        if path not in seen:
+            total += n
+            counts["finished"] += n if any(scope in ended for scope in _scopes(path)) else 0
     return TaskCounts(**counts, total=total)
+
+
+def _scopes(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:n]) for n in range(1, len(parts))]
 
 
 # -- the front end's copy, generated at build time ----------------------------------------------------------

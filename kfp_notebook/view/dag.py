@@ -18,10 +18,36 @@ from kfp_notebook.view import labels
 
 #: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
 PENDING_FILL = "#ffffff"
-#: A second, blank label line on ParallelFor clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
 #: How many independent top-level chains sit side by side before the next row (see wrapped_rows).
 ROW_WIDTH = 8
+#: A second, blank label line on loop clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
 LOOP_PROGRESS_SPACE = "\n" + "\u2007" * 16
+
+# Classes the DOT gives the SVG's elements (Graphviz adds its `class` attribute to the element's class list):
+# what the panel's front end and its CSS select (labextension/src/widget.ts, style/index.css), never wording.
+#: Every task node.
+TASK_CLASS = "kfp-task"
+#: A task whose label ends with a line of badge chips (resources, cache off, retries…).
+BADGED_CLASS = "kfp-badged"
+#: A task that runs after a failure (an ExitHandler's exit task).
+EXIT_TASK_CLASS = "kfp-exit-task"
+#: Every group cluster, and one class per kind of group (`group_kind`); loops get the iteration counts.
+GROUP_CLASS = "kfp-group"
+GROUP_KIND_CLASSES = {
+    "loop": "kfp-loop",
+    "condition": "kfp-condition",
+    "branches": "kfp-branches",
+    "exit": "kfp-exit-handler",
+    "dag": "kfp-subdag",
+}
+#: An edge that runs after a failure (into an exit task); the invisible edges that stack wide pipelines into rows.
+EXIT_EDGE_CLASS = "kfp-exit-edge"
+ROW_EDGE_CLASS = "kfp-row"
+#: Every class above: the front end's copy (labextension/src/dot.ts) is checked against it (tests/test_unit_dag.py).
+DOT_CLASSES = frozenset(
+    {TASK_CLASS, BADGED_CLASS, EXIT_TASK_CLASS, GROUP_CLASS, *GROUP_KIND_CLASSES.values(), EXIT_EDGE_CLASS,
+     ROW_EDGE_CLASS}
+)  # fmt: skip
 
 
 @dataclass
@@ -48,6 +74,11 @@ class TaskNode:
         """The node's DOT label: its lines, and its badges as small chips below."""
         return labels.html_label(self.lines(default_image), labels.badge_chips(self.badges))
 
+    def dot_class(self) -> str:
+        """The node's classes: a task, badged when its label ends with badge chips, an exit task."""
+        marks = [TASK_CLASS, BADGED_CLASS if self.badges else "", EXIT_TASK_CLASS if self.exit_task else ""]
+        return " ".join(mark for mark in marks if mark)
+
 
 @dataclass
 class Group:
@@ -58,6 +89,10 @@ class Group:
     label: str
     members: list[str] = field(default_factory=list)
     items: list[Any] | None = None
+
+    def dot_class(self) -> str:
+        """The cluster's classes: a group, and its kind ("kfp-loop" for a ParallelFor)."""
+        return f"{GROUP_CLASS} {GROUP_KIND_CLASSES[self.kind]}"
 
 
 @dataclass(frozen=True)
@@ -255,10 +290,11 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None) -> 
         if edge.target in model.groups:
             attributes["lhead"] = _cluster(edge.target)
         if edge.exit:
-            attributes["style"] = "dashed"
+            attributes.update(style="dashed", **{"class": EXIT_EDGE_CLASS})
         graph.edge(model.representative(edge.source), model.representative(edge.target), **attributes)
     for source, target in wrapped_rows(model):
-        graph.edge(model.representative(source), model.representative(target), style="invis")
+        row = {"class": ROW_EDGE_CLASS}
+        graph.edge(model.representative(source), model.representative(target), style="invis", **row)
     return graph
 
 
@@ -285,7 +321,7 @@ def _deepest(following: dict[str, str], member: str) -> str:
 def _default_image() -> str:
     from kfp_notebook.authoring.components import kfp_default_image
 
-    return kfp_default_image() or "python:3.11"
+    return kfp_default_image()
 
 
 def _add_member(graph: Any, model: DagModel, member: str, default_image: str, styles: dict[str, Any]) -> None:
@@ -294,7 +330,8 @@ def _add_member(graph: Any, model: DagModel, member: str, default_image: str, st
         shape = {"shape": "octagon"} if node.exit_task else {}
         shape.update(styles.get(node_element_id(member), {}))
         tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
-        graph.node(member, node.dot_label(default_image), id=node_element_id(member), tooltip=tooltip, **shape)
+        element = {"id": node_element_id(member), "class": node.dot_class()}
+        graph.node(member, node.dot_label(default_image), tooltip=tooltip, **element, **shape)
         return
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
@@ -303,6 +340,7 @@ def _add_member(graph: Any, model: DagModel, member: str, default_image: str, st
             style="rounded,dashed" if group.kind != "exit" else "rounded,bold",
             color="#888888",
             id=node_element_id(member),
+            **{"class": group.dot_class()},
             fontsize="10",
             tooltip=_group_tooltip(group),
         )

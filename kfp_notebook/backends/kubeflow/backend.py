@@ -200,6 +200,14 @@ class KubeflowBackend(Backend):
 
         return MetadataClient(self._grpc_web_post).run_parameters(run_id)
 
+    def pipeline_outputs(self, run_id: str, ir: PipelineIR) -> dict[str, Any]:
+        """The run's own outputs (its root DAG's), from what its tasks recorded in ML Metadata."""
+        from kfp_notebook.backends.kubeflow.mlmd import MetadataClient
+        from kfp_notebook.backends.kubeflow.outputs import Recorded, pipeline_outputs
+
+        client = MetadataClient(self._grpc_web_post)
+        return pipeline_outputs(ir, Recorded(client.run_executions(run_id), client.run_artifacts(run_id)))
+
     def metrics(self, run_id: str) -> list[tuple[str, dict[str, float]]]:
         """(task, {metric: value}) from ML Metadata, through the UI host's grpc-web proxy."""
         from kfp_notebook.backends.kubeflow.mlmd import MetadataClient

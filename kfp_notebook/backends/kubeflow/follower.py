@@ -31,6 +31,8 @@ class Follower:
         self.detached = False
         self.metrics: list[tuple[str, dict[str, float]]] | None = None
         self.metrics_error = ""
+        self.outputs: dict[str, Any] | None = None
+        self.outputs_error = ""
         self._metrics_lock = threading.Lock()
         self.relogged = False
         self.last: Any = None
@@ -87,7 +89,21 @@ class Follower:
         result = RunResult(handle.run_id, handle.pipeline_name, handle.state.value, tasks, None, handle.message)
         if handle.done:
             self._attach_metrics(result)
+        if handle.state is TaskState.SUCCEEDED and self.ir is not None and _has_outputs(self.ir):
+            self._attach_outputs(result, self.ir)
         return result
+
+    def _attach_outputs(self, result: RunResult, ir: PipelineIR) -> None:
+        """The pipeline's own outputs, read once from ML Metadata (a failure to read is said in the message)."""
+        with self._metrics_lock:
+            if self.outputs is None:
+                try:
+                    self.outputs = self.backend.pipeline_outputs(self.handle.run_id, ir)
+                except Exception as exc:  # outputs are extra: the run's result stands without them
+                    self.outputs, self.outputs_error = {}, f"pipeline outputs unavailable: {exc}"
+        result.outputs = dict(self.outputs)
+        if self.outputs_error:
+            result.message = f"{result.message}; {self.outputs_error}".lstrip("; ")
 
     # -- polling --------------------------------------------------------------------------------------
 
@@ -180,3 +196,8 @@ class Follower:
                 entry = result.tasks.setdefault(task, TaskResult(task, task, task, TaskState.SUCCEEDED))
             artifact = {"name": "metrics", "type": {"schemaTitle": "system.Metrics"}, "uri": "", "metadata": values}
             entry.artifacts.setdefault("metrics", []).append(artifact)
+
+
+def _has_outputs(ir: PipelineIR) -> bool:
+    dag = ir.root.dag
+    return dag is not None and bool(dag.output_parameters or dag.output_artifacts)

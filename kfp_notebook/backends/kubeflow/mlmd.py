@@ -143,16 +143,32 @@ class MetadataClient:
     def run_metrics(self, run_id: str) -> list[tuple[str, dict[str, float]]]:
         """(task name, {metric: value}) for every system.Metrics artifact the run's executions produced."""
         rows = [
-            (task, _values(artifact)) for task, _, kind, artifact in self.run_outputs(run_id) if kind == METRICS_TYPE
+            (task, _values(artifact)) for task, _, kind, artifact, _ in self.run_outputs(run_id) if kind == METRICS_TYPE
         ]
         return [(name, values) for name, values in rows if values]
 
     def run_artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        """Every output artifact of the run: task, output name, type, uri and metadata (lists and dicts included)."""
+        """Every output artifact of the run: task, output name, type, uri and metadata (lists and dicts included),
+        and the id of the execution that produced it."""
         return [
-            {"task": task, "name": output, "type": kind, "uri": artifact.uri, "metadata": _metadata(artifact)}
-            for task, output, kind, artifact in self.run_outputs(run_id)
-        ]
+            {"task": task, "name": output, "type": kind, "uri": artifact.uri, "metadata": _metadata(artifact),
+             "execution": execution}
+            for task, output, kind, artifact, execution in self.run_outputs(run_id)
+        ]  # fmt: skip
+
+    def run_executions(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's executions as a tree: id, task name, the id of the DAG execution it ran in (None for the
+        root DAG), and the output parameter values the launcher recorded."""
+        found = []
+        for execution in self._executions(run_id):
+            properties = execution.custom_properties
+            parent = properties["parent_dag_id"].int_value if "parent_dag_id" in properties else None
+            outputs = properties.get("outputs")
+            recorded = outputs is not None and outputs.HasField("struct_value")
+            values = json_format.MessageToDict(outputs.struct_value) if recorded else {}
+            found.append({"id": execution.id, "name": execution.name, "task": _task_name(execution),
+                          "parent": parent, "outputs": values})  # fmt: skip
+        return found
 
     def run_parameters(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
         """Task name → {"inputs": {...}, "outputs": {...}}: the parameter values KFP's driver and launcher recorded."""
@@ -182,8 +198,9 @@ class MetadataClient:
             ).executions
         )
 
-    def run_outputs(self, run_id: str) -> list[tuple[str, str, str, Any]]:
-        """(task name, output name, type name, MLMD artifact) for each artifact the run's executions produced."""
+    def run_outputs(self, run_id: str) -> list[tuple[str, str, str, Any, int]]:
+        """(task name, output name, type name, MLMD artifact, execution id) for each artifact the run's executions
+        produced."""
         m = messages()
         executions = self._executions(run_id)
         if not executions:
@@ -206,7 +223,7 @@ class MetadataClient:
             event = produced[artifact.id]
             output = next((step.key for step in event.path.steps if step.key), "") or artifact.name
             kind = artifact.type or type_names.get(artifact.type_id, "")
-            rows.append((_task_name(by_id.get(event.execution_id)), output, kind, artifact))
+            rows.append((_task_name(by_id.get(event.execution_id)), output, kind, artifact, event.execution_id))
         return rows
 
     def _type_names(self) -> dict[int, str]:

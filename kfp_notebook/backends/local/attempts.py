@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.cache import TaskCache, cache_key
 from kfp_notebook.backends.local.environments import PackageEnvironmentError, ensure_environment
-from kfp_notebook.backends.local.executor import Outcome, TaskRun, run_python_task
+from kfp_notebook.backends.local.executor import Outcome, TaskRun
 from kfp_notebook.backends.local.importing import imported_artifact
 from kfp_notebook.backends.local.instances import Artifacts, Node
+from kfp_notebook.backends.local.mounts import mapper
 from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
 from kfp_notebook.backends.local.platform import secret_environment, volume_folder, write_secret_volume
 from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
 from kfp_notebook.backends.local.task_environment import task_environment
-from kfp_notebook.backends.local.task_main import mapper
 from kfp_notebook.ir import ArtifactType, ValueSource
 from kfp_notebook.tracking.states import TaskState
 
@@ -185,7 +185,7 @@ class Attempts:
                 scheduler.emit(
                     node.id, TaskState.RUNNING, f"retry {attempt - 1} of {attempts - 1}" if attempt > 1 else ""
                 )
-                outcome = run_python_task(task, scheduler.groups)
+                outcome = scheduler.handler.run(task)
                 if outcome.ok or scheduler.canceled or attempt == attempts:
                     break
                 time.sleep(retry.backoff_seconds if retry else 0)

@@ -29,9 +29,14 @@ def unique_suffix() -> str:
     return f"{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}"
 
 
+#: How output parameters are read (part of every key): outputs stored by an earlier way of reading are not reused.
+OUTPUTS_READ_AS = "launcher-typed"
+
+
 def cache_key(component: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any]) -> str:
     """The same component (its definition and executor) with the same inputs and input contents: the same key."""
     identity = {
+        "outputs": OUTPUTS_READ_AS,
         "component": component,
         "parameters": parameters,
         "artifacts": {name: [fingerprint(a["uri"]) for a in items] for name, items in artifacts.items()},

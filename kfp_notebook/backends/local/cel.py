@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<number>\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?u?|\.\d+)
-      | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-      | (?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!()\[\].,{}:])
-      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    )""",
-    re.VERBOSE,
-)
+from kfp_notebook.backends.local.cel_lexing import CelError, Token, tokenize
+from kfp_notebook.backends.local.go_strconv import go_parse_bool, go_parse_float, go_parse_int
 
-
-class CelError(ValueError):
-    """An expression outside the supported subset, or one that cannot be evaluated with the given inputs."""
+__all__ = ["CelError", "evaluate", "tokenize"]
 
 
 def _to_bool(value: Any) -> bool:
@@ -29,9 +19,18 @@ def _to_bool(value: Any) -> bool:
 
 
 def _to_int(value: Any) -> int:
-    if isinstance(value, str):
-        return int(float(value)) if "." in value or "e" in value.lower() else int(value)
-    return int(value)
+    """CEL's int(): a string as Go's strconv.ParseInt reads it (cel-go), a double truncated toward zero."""
+    return go_parse_int(value) if isinstance(value, str) else int(value)
+
+
+def _to_double(value: Any) -> float:
+    """CEL's double(): a string as Go's strconv.ParseFloat reads it (cel-go)."""
+    return go_parse_float(value) if isinstance(value, str) else float(value)
+
+
+def _bool_conversion(value: Any) -> bool:
+    """CEL's bool(): a string as Go's strconv.ParseBool reads it (cel-go)."""
+    return go_parse_bool(value) if isinstance(value, str) else bool(value)
 
 
 def _to_string(value: Any) -> str:
@@ -44,26 +43,12 @@ def _to_string(value: Any) -> str:
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": _to_int,
-    "double": float,
+    "double": _to_double,
     "string": _to_string,
-    "bool": _to_bool,
+    "bool": _bool_conversion,
     "parseJson": lambda text: json.loads(text) if isinstance(text, str) else text,
     "size": len,
 }
-
-
-def tokenize(text: str) -> list[tuple[str, str]]:
-    tokens, position = [], 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if not match or match.end() == position:
-            if text[position:].strip() == "":
-                break
-            raise CelError(f"cannot read the condition {text!r} at position {position}")
-        kind = match.lastgroup or ""
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    return tokens
 
 
 def evaluate(text: str, variables: dict[str, Any]) -> Any:
@@ -78,13 +63,13 @@ def evaluate(text: str, variables: dict[str, Any]) -> Any:
 class _Parser:
     """Recursive descent over the tokens, computing values as it goes."""
 
-    def __init__(self, tokens: list[tuple[str, str]], variables: dict[str, Any], text: str):
+    def __init__(self, tokens: list[Token], variables: dict[str, Any], text: str):
         self.tokens, self.variables, self.text, self.position = tokens, variables, text, 0
 
     def peek(self) -> str | None:
         return self.tokens[self.position][1] if self.position < len(self.tokens) else None
 
-    def take(self, expected: str | None = None) -> tuple[str, str]:
+    def take(self, expected: str | None = None) -> Token:
         if self.position >= len(self.tokens):
             raise CelError(f"the condition {self.text!r} ends too early")
         token = self.tokens[self.position]
@@ -150,7 +135,9 @@ class _Parser:
                 value = _index(value, self.expression())
                 self.take("]")
             elif token == ".":
-                member = self.take()[1]
+                kind, member, _ = self.take()
+                if kind != "name":
+                    raise CelError(f"unexpected {member!r} after '.' in the condition {self.text!r}")
                 if self.peek() == "(":
                     self.take("(")
                     value = self._call(member, [value, *self.arguments(")")])
@@ -162,11 +149,9 @@ class _Parser:
         return value
 
     def primary(self) -> tuple[Any, str | None]:
-        kind, token = self.take()
-        if kind == "number":
-            return (float(token) if any(c in token for c in ".eE") else int(token.rstrip("u"))), None
-        if kind == "string":
-            return json.loads('"' + token[1:-1].replace('"', '\\"').replace("\\'", "'") + '"'), None
+        kind, token, literal = self.take()
+        if kind in ("number", "string"):
+            return literal, None
         if kind == "name":
             return self._name(token)
         if token == "(":
@@ -217,7 +202,7 @@ class _Parser:
             raise CelError(f"the function {name!r} in the condition {self.text!r} is not supported locally")
         try:
             return function(*arguments)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise CelError(
                 f"{name}({', '.join(map(repr, arguments))}) failed in the condition {self.text!r}: {exc}"
             ) from None
@@ -234,7 +219,7 @@ def _compare(operator: str, left: Any, right: Any) -> bool:
     if operator == "in":
         return left in right
     if operator in ("==", "!="):
-        equal = left == right
+        equal = left == right and isinstance(left, bool) == isinstance(right, bool)  # CEL: true != 1
         return equal if operator == "==" else not equal
     try:
         return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[operator]

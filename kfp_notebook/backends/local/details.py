@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.local import logs
 from kfp_notebook.tracking.results import TaskResult
 
 DETAIL_LOG_LINES = 40
@@ -20,26 +21,18 @@ DEFAULT_TAIL = DefaultTail(200)
 
 
 def task_log(folder: str | None, tail: int | None = None) -> str:
-    """The task's stdout then stderr, as far as it has written them (the last `tail` lines of each)."""
-    if not folder:
-        return ""
+    """The task's stdout then stderr, as far as it has written them (the last `tail` lines of each, read from the
+    end); for the default number, after a line saying how many earlier lines were left out."""
+    if not isinstance(tail, DefaultTail) or not folder:
+        return logs.task_log(folder, tail)
     parts = []
-    for stream in ("stdout", "stderr"):
-        path = Path(folder) / f"{stream}.log"
-        if path.exists():
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            parts.append("\n".join(_tail(lines, tail, stream)))
+    for stream in logs.STREAMS:
+        path = logs.log_path(folder, stream)
+        lines = logs.last_lines(path, tail)
+        if len(lines) == tail and (left_out := logs.line_count(path) - tail) > 0:
+            lines.insert(0, f"({left_out:,} earlier lines of {stream} left out; --tail N shows the last N)")
+        parts.append("\n".join(lines))
     return "\n".join(p for p in parts if p)
-
-
-def _tail(lines: list[str], tail: int | None, stream: str) -> list[str]:
-    """The last `tail` lines; for the default number, after a line saying how many were left out."""
-    if not tail or len(lines) <= tail:
-        return lines
-    if not isinstance(tail, DefaultTail):
-        return lines[-tail:]
-    left_out = len(lines) - tail
-    return [f"({left_out:,} earlier lines of {stream} left out; --tail N shows the last N)", *lines[-tail:]]
 
 
 def task_details(task: TaskResult) -> dict[str, Any]:
@@ -96,13 +89,6 @@ class LogFollower:
     def read_new(self) -> str:
         parts = []
         for stream, offset in self.offsets.items():
-            path = self.folder / f"{stream}.log"
-            if not path.exists():
-                continue
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                data = handle.read()
-            cut = data.rfind(b"\n") + 1  # whole lines only; the rest comes with the next read
-            self.offsets[stream] = offset + cut
-            parts.append(data[:cut].decode("utf-8", errors="replace"))
+            text, self.offsets[stream] = logs.read_added(logs.log_path(self.folder, stream), offset)
+            parts.append(text)
         return "".join(parts)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from kfp_notebook.backends.local import immutability, starter, supervision, task_main
-from kfp_notebook.backends.local.task_environment import base_environment
+from kfp_notebook.backends.local import immutability, logs, output_values, supervision, task_main
+from kfp_notebook.backends.local.launch import ProcessGroups
+from kfp_notebook.backends.local.output_values import OutputValueError
 from kfp_notebook.ir import PythonProgram
-from kfp_notebook.ir.parameters import coerce
+
+#: The end of a failed task's stderr shown in its message.
+FAILURE_LINES = 15
 
 
 @dataclass
@@ -44,81 +44,6 @@ class Outcome:
     parameters: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     message: str = ""
-
-
-class TaskProcess(Protocol):
-    """A running task: a fresh process (subprocess.Popen) or one forked by the warm starter."""
-
-    pid: int
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-
-class ProcessGroups:
-    """The process groups of running tasks, so that a cancel stops every one of them.
-
-    A task is forked by the kernel's warm starter when it is ready and the task needs no package folder
-    (its interpreter state would differ); otherwise it starts as a fresh process, as before.
-    """
-
-    def __init__(self, use_starter: bool = True) -> None:
-        self._running: dict[int, TaskProcess] = {}
-        self._lock = threading.Lock()
-        self.stopped = False
-        self._starter = _starter() if use_starter and starter.available() else None
-
-    def start(self, command: list[str], cwd: Path, env: dict[str, str], logs: tuple[Path, Path], fresh: bool = False
-              ) -> TaskProcess:  # fmt: skip
-        """Start the task (`command` is `python -m task_main ARGS`); stdout and stderr go to the two log files."""
-        with self._lock:
-            if self.stopped:
-                raise InterruptedError("the run was stopped")
-            watch = supervision.KernelWatch.read_end()
-            env = {**env, supervision.WATCH_ENV: str(watch)}
-            process = None if fresh else self._forked(command, cwd, env, logs)
-            if process is None:
-                with open(logs[0], "wb") as out, open(logs[1], "wb") as err:
-                    process = subprocess.Popen(command, start_new_session=True, pass_fds=(watch,), env=env,
-                                               cwd=cwd, stdout=out, stderr=err)  # fmt: skip
-            self._running[process.pid] = process
-            return process
-
-    def _forked(
-        self, command: list[str], cwd: Path, env: dict[str, str], logs: tuple[Path, Path]
-    ) -> TaskProcess | None:
-        if self._starter is None:
-            return None
-        if not self._starter.ready:
-            self._starter.warm_up()
-            return None
-        arguments = command[command.index(starter.TASK_MODULE) + 1 :]
-        try:
-            return self._starter.spawn(arguments, env, str(cwd), str(logs[0]), str(logs[1]))
-        except starter.StarterError:  # the starter went away: this task starts fresh, the next warms a new one
-            return None
-
-    def finished(self, process: TaskProcess) -> None:
-        """The task's main process ended: stop whatever it left running in its process group."""
-        supervision.signal_group(process.pid, signal.SIGKILL)
-        with self._lock:
-            self._running.pop(process.pid, None)
-
-    def stop_all(self, grace: float = 3.0) -> None:
-        """SIGTERM every task's process group, then SIGKILL whatever is left after `grace` seconds."""
-        with self._lock:
-            self.stopped = True
-            running = list(self._running.values())
-        for process in running:
-            supervision.signal_group(process.pid, signal.SIGTERM)
-        for process in running:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=grace)
-            supervision.signal_group(process.pid, signal.SIGKILL)
-
-
-def _starter() -> starter.TaskStarter:
-    """The kernel's warm starter: it holds the kernel's watch pipe and only the base environment (no secrets)."""
-    return starter.TaskStarter.shared((supervision.KernelWatch.read_end(),), base_environment())
 
 
 def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
@@ -216,14 +141,10 @@ def _executor_input(task: TaskRun) -> dict[str, Any]:
 def _outputs(task: TaskRun, executor_input: dict[str, Any]) -> Outcome:
     output_file = Path(executor_input["outputs"]["outputFile"])
     written = json.loads(output_file.read_text(encoding="utf-8")) if output_file.exists() else {}
-    parameters = dict(written.get("parameterValues", {}))
-    for name, parameter_type in task.output_parameters.items():
-        if name not in parameters:
-            path = task.folder / "outputs" / name
-            if path.exists():
-                parameters[name] = _read_parameter(path.read_text(encoding="utf-8"), parameter_type)
-        if name in parameters:
-            parameters[name] = coerce(parameters[name], parameter_type)
+    try:
+        parameters = _output_parameters(task, written.get("parameterValues") or {})
+    except OutputValueError as exc:
+        return Outcome(False, message=str(exc))
     artifacts = {}
     for name, artifact in task.output_artifacts.items():
         reported = (written.get("artifacts", {}).get(name, {}).get("artifacts") or [{}])[0]
@@ -234,16 +155,21 @@ def _outputs(task: TaskRun, executor_input: dict[str, Any]) -> Outcome:
     return Outcome(True, parameters, artifacts)
 
 
-def _read_parameter(text: str, parameter_type: str) -> Any:
-    if parameter_type == "STRING":
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _output_parameters(task: TaskRun, returned: dict[str, Any]) -> dict[str, Any]:
+    """Each declared output as the launcher collects it: a returned value as written, else its file by its type."""
+    parameters = {}
+    for name, parameter_type in task.output_parameters.items():
+        if name in returned:
+            parameters[name] = output_values.returned_output(name, returned[name])
+            continue
+        path = task.folder / "outputs" / name
+        if not path.is_file():
+            raise output_values.missing_output(name, str(path))
+        parameters[name] = output_values.file_output(name, path.read_bytes(), parameter_type)
+    return parameters
 
 
 def _failure_message(folder: Path, code: int) -> str:
-    stderr = (folder / "stderr.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    tail = "\n".join(stderr[-15:])
+    tail = "\n".join(logs.last_lines(folder / "stderr.log", FAILURE_LINES + 5)).strip()  # (blank lines at the end)
+    tail = "\n".join(tail.splitlines()[-FAILURE_LINES:])
     return f"exited with code {code}" + (f"; end of its stderr:\n{tail}" if tail else "")

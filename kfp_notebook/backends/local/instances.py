@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_notebook.backends.local.cel import evaluate
+from kfp_notebook.backends.local.output_values import check_wire_value, driver_mismatch
 from kfp_notebook.backends.local.placeholders import RunInfo, input_references, run_placeholder
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import Component, Task, ValueSource
-from kfp_notebook.ir.parameters import coerce
+from kfp_notebook.ir.parameters import PARAMETER_TYPES, coerce
 from kfp_notebook.tracking.states import TaskState
 
 Artifacts = dict[str, list[dict[str, Any]]]
@@ -47,6 +48,7 @@ class Node:
     message: str = ""
     loop: Loop | None = None
     folder: str | None = None  # where its files are, once it started
+    absent: dict[str, str] = field(default_factory=dict)  # output name → why it has no value (an empty loop)
 
     @property
     def name(self) -> str:
@@ -150,12 +152,40 @@ def resolve_inputs(node: Node, run: RunInfo) -> tuple[dict[str, Any], Artifacts]
         value = parameter_value(node, name, source, run)
         if value is not _ABSENT:
             raw[name] = value
+            if source.kind == "task_output" and name in declared:
+                _check_kind(node, name, source, value)
     parameters = {name: _typed(node, name, _references(node, name, value, raw)) for name, value in raw.items()}
     for name, definition in declared.items():
         if name not in parameters and definition.has_default:
             parameters[name] = coerce(definition.default, definition.type)
     artifacts = {name: _artifact(node, name) for name in node.task.artifacts}
     return parameters, artifacts
+
+
+def check_sendable(node: Node, parameters: dict[str, Any]) -> None:
+    """Refuse inputs the backend cannot send to a task: its driver writes the executor input as protobuf JSON,
+    which has no NaN or Infinity (an `OutputPath(float)` file may hold `nan` or `inf`; the launcher reads it)."""
+    for name, value in parameters.items():
+        try:
+            check_wire_value(value)
+        except ValueError as exc:
+            raise InputError(
+                f"input {name!r} of task {node.id!r} is {value!r}, which the KFP backend cannot pass to a task ({exc}: "
+                "its driver writes a task's inputs as protobuf JSON, which has no NaN or Infinity); "
+                "produce a finite number, or a string"
+            ) from None
+
+
+def _check_kind(node: Node, name: str, source: ValueSource, value: Any) -> None:
+    """The driver's check of a task's input against its declared type: a bool for an int input fails the task."""
+    parameter_type = node.task.component.inputs.parameters[name].type
+    kind = driver_mismatch(value, parameter_type)
+    if kind is not None:
+        raise InputError(
+            f"input {name!r} of task {node.id!r} is declared {PARAMETER_TYPES.get(parameter_type, parameter_type)}, "
+            f"but output {source.name!r} of {source.producer!r} is {value!r} (a {kind}); the KFP driver refuses it "
+            "(input parameter type mismatch): return a value of the declared type"
+        )
 
 
 def _typed(node: Node, name: str, value: Any) -> Any:
@@ -199,6 +229,8 @@ def _output(node: Node, source: ValueSource, name: str) -> Any:
         return producer.parameters[source.name]
     if node.task.runs_after_failure and producer.state.finished:
         return _ABSENT  # ignore_upstream_failure(): the producer failed or was skipped; the input's default stands in
+    if source.name in producer.absent:
+        raise InputError(f"input {name!r} of task {node.id!r} has no value: {producer.absent[source.name]}")
     raise InputError(
         f"input {name!r} of task {node.id!r} comes from output {source.name!r} of {producer.id!r}, "
         f"which has no such value (that task ended {producer.state.value.lower()})"
@@ -211,6 +243,8 @@ def _artifact(node: Node, name: str) -> list[dict[str, Any]]:
         return list(node.dag.artifacts.get(source.name, []))
     producer = node.dag.nodes[source.producer]
     items = producer.artifacts.get(source.name)
+    if items is None and source.name in producer.absent:
+        raise InputError(f"input artifact {name!r} of task {node.id!r} has no value: {producer.absent[source.name]}")
     if items is None:
         raise InputError(
             f"input artifact {name!r} of task {node.id!r} comes from {producer.id!r}, which did not produce it"
@@ -273,6 +307,38 @@ def dag_outputs(dag: DagInstance) -> tuple[dict[str, Any], Artifacts]:
     return parameters, artifacts
 
 
+def empty_loop_outputs(node: Node) -> dict[str, str]:
+    """Why each output of a loop that had no items has no value.
+
+    The backend's driver collects a loop's outputs only when its `iteration_count` is above 0; with none it
+    looks for the task inside the loop, which never ran, and fails the consuming task. So does this runner.
+    """
+    dag = node.task.component.dag
+    assert dag is not None
+    reasons = {}
+    for name, choices in [*dag.output_parameters.items(), *dag.output_artifacts.items()]:
+        inner = f" output {choices[0].key!r} of {choices[0].producer!r}" if choices else ""
+        reasons[name] = (
+            f"it collects{inner} in the loop {node.id!r}, which had no items: the loop ran 0 times, so there is "
+            "nothing to collect (the KFP backend fails this task too)"
+        )
+    return reasons
+
+
+def absent_dag_outputs(dag: DagInstance, parameters: dict[str, Any], artifacts: Artifacts) -> dict[str, str]:
+    """Why outputs of a finished DAG instance have no value, carried up from a task inside (an empty loop)."""
+    assert dag.component.dag is not None
+    reasons = {}
+    outputs = [*dag.component.dag.output_parameters.items(), *dag.component.dag.output_artifacts.items()]
+    for name, choices in outputs:
+        if name in parameters or name in artifacts:
+            continue
+        found = [dag.nodes[c.producer].absent[c.key] for c in choices if c.key in dag.nodes[c.producer].absent]
+        if found:
+            reasons[name] = found[0]
+    return reasons
+
+
 def collect_loop_outputs(loop: Loop) -> tuple[dict[str, Any], Artifacts]:
     """A loop's outputs: each parameter as the list of its iterations' values, artifacts concatenated."""
     parameters: dict[str, Any] = {}
@@ -284,3 +350,16 @@ def collect_loop_outputs(loop: Loop) -> tuple[dict[str, Any], Artifacts]:
         for name, items in iteration_artifacts.items():
             artifacts.setdefault(name, []).extend(items)
     return parameters, artifacts
+
+
+def pipeline_outputs(root: DagInstance) -> dict[str, Any]:
+    """The pipeline's own outputs from its finished root DAG, named as it declares them: parameter values,
+    and for an artifact output its artifact (a list of them when declared a list, as dsl.Collected gives)."""
+    parameters, artifacts = dag_outputs(root)
+    declared = root.component.outputs.artifacts
+    outputs: dict[str, Any] = dict(parameters)
+    for name, items in artifacts.items():
+        listed = name in declared and declared[name].is_list
+        if listed or items:
+            outputs[name] = list(items) if listed else items[0]
+    return outputs

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from kfp_notebook.ir.parameters import parameter_text
 
 #: `{{$.inputs.parameters['name']}}`, alone or inside a longer string (an f-string in the pipeline).
 WORKSPACE_PATH = "/kfp-workspace"  # where the backend mounts a pipeline's workspace (kfp's WORKSPACE_MOUNT_PATH)
@@ -57,7 +58,6 @@ def input_references(value: Any, parameters: dict[str, Any]) -> Any:
         name = match.group(1)
         if name not in parameters:
             raise KeyError(name)
-        found = parameters[name]
-        return found if isinstance(found, str) else json.dumps(found)
+        return parameter_text(parameters[name])  # as the launcher writes a value into its placeholders
 
     return INPUT_REFERENCE.sub(replace, value)

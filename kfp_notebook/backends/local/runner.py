@@ -20,6 +20,7 @@ from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore, request_stop
 from kfp_notebook.backends.local.supervision import stop_leftovers
 from kfp_notebook.backends.local.task_environment import base_environment
+from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandlerFactory
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.ir.parameters import pipeline_parameters
@@ -32,8 +33,8 @@ from kfp_notebook.tracking.states import TaskState
 STOP_PATIENCE = 10.0
 
 
-class NotRunnableLocally(KfpNotebookError):
-    """The pipeline uses something the local backend cannot run."""
+class NotRunnableLocally(KfpNotebookError, RuntimeError):
+    """The pipeline uses something the local backend cannot run (a RuntimeError, as kfp.local raises)."""
 
 
 class LocalBackend(Backend):
@@ -45,8 +46,10 @@ class LocalBackend(Backend):
 
     def __init__(self, runs_folder: str | os.PathLike[str] | None = None,
                  environments_folder: str | os.PathLike[str] | None = None,
-                 task_env_passthrough: tuple[str, ...] = ()):  # fmt: skip
+                 task_env_passthrough: tuple[str, ...] = (),
+                 task_handler: TaskHandlerFactory = ProcessTaskHandler):  # fmt: skip
         self.runs_folder = runs_folder
+        self.task_handler = task_handler  # each run's task attempts go through one handler it makes
         self.environments = Path(environments_folder) if environments_folder else None
         self.passthrough = tuple(task_env_passthrough)
 
@@ -64,7 +67,9 @@ class LocalBackend(Backend):
         run_id, folder = _create(store, ir.name, yaml_text, values)
         cache = TaskCache(store.root / ".cache") if options.cache else None
         workers = options.workers or os.cpu_count() or 1
-        return Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments).start()
+        handler = self.task_handler()
+        scheduler = Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments, handler)
+        return scheduler.start()
 
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
         """Every run in the runs folder (the newest `count` when given)."""
@@ -162,6 +167,8 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
             raise NotRunnableLocally(_not_runnable(component))
         if component.kind != "python":
             continue
+        if _containerized(component):
+            raise NotRunnableLocally(_containerized_message(component))
         check_field_paths(component.platform, short)
         program = component.program
         if program is not None and program.packages:
@@ -205,6 +212,23 @@ def known_before_the_run(ir: PipelineIR, path: str, source: ValueSource, values:
             return None  # a loop item
         source = group.parameters[source.name]
     return str(source.value) if source.kind == "constant" and not source.selector else None
+
+
+def _containerized(component: Component) -> bool:
+    """A containerized Python component (`@dsl.component(target_image=...)`): its code is in the image it was
+    built into, not in the pipeline (the command only calls `python3 -m kfp.dsl.executor_main`)."""
+    program = component.program
+    return program is not None and program.source.strip().endswith("kfp.dsl.executor_main")
+
+
+def _containerized_message(component: Component) -> str:
+    image = component.container.image if component.container else "?"
+    return (
+        f"{component.name.removeprefix('comp-')} is a containerized Python component (@dsl.component(target_image="
+        f"{image!r})): its code lives in that image, not in the pipeline, so local runs cannot run it. The run did "
+        "not start. Remove target_image to run it locally, or build the image (kfp component build) and submit the "
+        "pipeline to Kubeflow."
+    )
 
 
 def _not_runnable(component: Component) -> str:

@@ -20,10 +20,11 @@ from kfp_notebook.backends.local import details, instances
 from kfp_notebook.backends.local.attempts import Attempts, Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.cel import CelError
-from kfp_notebook.backends.local.executor import Outcome, ProcessGroups
+from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.backends.local.store import RunStore, stop_requested
+from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandler
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
@@ -47,13 +48,13 @@ class Scheduler:
 
     def __init__(self, ir: PipelineIR, run_id: str, parameters: dict[str, Any], folder: Path, store: RunStore,
                  prepared: Prepared, workers: int, cache: TaskCache | None,
-                 environments: Path | None = None):  # fmt: skip
+                 environments: Path | None = None, handler: TaskHandler | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
         self.handle = RunHandle(
             run_id, ir.name, "local", self, notices=list(prepared.notices), expected=ir.expected_runs()
         )
         self.info = RunInfo.for_run(run_id)
-        self.groups = ProcessGroups()
+        self.handler = handler if handler is not None else ProcessTaskHandler()
         self.attempts = Attempts(self, prepared, cache, environments)
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"kfp-task-{run_id}")
         self.inbox: queue.Queue[Any] = queue.Queue()
@@ -62,6 +63,7 @@ class Scheduler:
         self.nodes: dict[str, Node] = {}
         self.canceled = False
         self.broken = False
+        self.outputs: dict[str, Any] = {}  # the pipeline's own outputs, once its root DAG succeeded
         self.store_failure = ""
         self._state_saved, self._state_due = 0.0, False
         self._emit_lock = threading.Lock()
@@ -82,7 +84,7 @@ class Scheduler:
         """Stop every task process (whole process groups) and end the run CANCELED."""
         self.canceled = True
         self.inbox.put(_CANCEL)
-        self.groups.stop_all()
+        self.handler.stop_all()
 
     def interrupt(self) -> str:
         self.cancel()
@@ -172,6 +174,10 @@ class Scheduler:
             return self._settle(node, *self.attempts.volume_task(node, parameters))
         if node.kind == "importer":
             return self._settle(node, *self.attempts.import_artifact(node, parameters))
+        try:
+            instances.check_sendable(node, parameters)
+        except InputError as exc:
+            return self._settle(node, TaskState.FAILED, str(exc))
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
             return self._settle(node, TaskState.CACHED, cached)
@@ -192,7 +198,8 @@ class Scheduler:
         node.loop = Loop(items, node.task.loop.parallelism)
         node.parameters, node.artifacts = parameters, artifacts
         if not items:
-            return self._settle(node, TaskState.SUCCEEDED)
+            node.absent = instances.empty_loop_outputs(node)
+            return self._settle(node, TaskState.SUCCEEDED, "the loop had no items")
         self._next_iterations(node)
 
     def _next_iterations(self, node: Node) -> None:
@@ -232,10 +239,12 @@ class Scheduler:
         dag.closed = True
         owner = dag.owner
         if owner is None:
+            self.outputs = {} if dag.failed or self.canceled else instances.pipeline_outputs(dag)
             return
         parameters, artifacts = instances.dag_outputs(dag)
         if owner.loop is None:
             owner.parameters, owner.artifacts = parameters, artifacts
+            owner.absent = instances.absent_dag_outputs(dag, parameters, artifacts)
             return self._settle(owner, TaskState.FAILED if dag.failed else TaskState.SUCCEEDED, _failed_message(dag))
         loop = owner.loop
         assert dag.index is not None
@@ -250,7 +259,7 @@ class Scheduler:
 
     def _cancel_everything(self, state: TaskState = TaskState.CANCELED) -> None:
         self.canceled = True
-        self.groups.stop_all()
+        self.handler.stop_all()
         message = "the run was stopped" if state is TaskState.CANCELED else self.handle.message
         for node in list(self.nodes.values()):
             if not node.state.finished:
@@ -319,8 +328,9 @@ class Scheduler:
         live = self.handle.tasks  # RUNNING comes from the workers' events, not from the graph
         tasks = {node.id: self._task_result(node, live.get(node.id)) for node in list(self.nodes.values())}
         return RunResult(
-            self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message
-        )
+            self.run_id, self.ir.name, self.handle.state.value, tasks, str(self.folder), self.handle.message,
+            dict(self.outputs),
+        )  # fmt: skip
 
     def _task_result(self, node: Node, live: TaskStatus | None = None) -> TaskResult:
         state = live.state if live is not None and not node.state.finished else node.state

@@ -228,6 +228,7 @@ def _record(data: dict[str, Any]) -> RunRecord:
         run_id=result.run_id, pipeline=result.pipeline, where="local", state=result.state,
         started=data.get("started"), finished=data.get("finished"), parameters=dict(data.get("parameters") or {}),
         metrics={task: values for task, values in metrics.items() if values}, folder=result.folder,
+        outputs=result.outputs,
     )  # fmt: skip
 
 

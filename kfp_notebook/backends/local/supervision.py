@@ -1,7 +1,7 @@
 """Task processes die with their kernel, leave nothing behind, and are found again safely by pid + start time.
 
-The kernel holds the write end of one pipe (`KernelWatch`); every task process inherits only the read end
-and a thread in task_main kills the task's process group when that pipe reaches end-of-file, which
+The kernel holds the write end of one pipe (`KernelWatch`); every task's supervisor (task_supervisor)
+inherits only the read end and kills the task's whole tree when that pipe reaches end-of-file, which
 happens when the kernel exits or is killed (even by SIGKILL). A run records its kernel and each task
 process as {"pid", "started"} (the start time from /proc), so a later kernel tells a live process from
 a new one that reuses its pid: runs of a kernel that is gone are LOST, and `%kfp stop` ends what is left.
@@ -100,15 +100,3 @@ def stop_leftovers(run_folder: Path) -> list[str]:
             stop_group(found["pid"])
             stopped.append(path.parent.name)
     return stopped
-
-
-def watch_kernel(fd: int) -> None:
-    """In a task process: kill the whole process group when the kernel's pipe reaches end-of-file."""
-
-    def wait_for_end() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(fd, 1):
-                pass
-        os.killpg(os.getpgid(0), signal.SIGKILL)
-
-    threading.Thread(target=wait_for_end, name="kfp-kernel-watch", daemon=True).start()

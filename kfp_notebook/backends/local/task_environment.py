@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-#: Variables a task gets from the kernel: where programs and home are, the locale, temp files, Python's own.
-BASE_NAMES = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+#: Variables a task gets from the kernel: where programs and home are, the locale, Python's own. Not TMPDIR: a
+#: task's temporary files go to a folder of its own (launch.ProcessGroups), as a container's /tmp.
+BASE_NAMES = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 BASE_PREFIXES = ("LC_",)
 
 

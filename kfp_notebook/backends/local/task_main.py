@@ -1,69 +1,17 @@
-"""Runs inside a local task's process: maps volume mount paths to local folders, then runs kfp's executor.
+"""A local task's process: its supervisor, then in its child the task's inputs, volume mounts and kfp's executor.
 
-`KFP_NOTEBOOK_MOUNTS` holds {"/mount/path": "/local/folder"}. Path arguments of the file functions of
-`open`, `os`, `os.path`, `glob`, `shutil` and `pathlib` that start with a mount path are rewritten,
-so `open("/data/x")` works without root and without a container. (C extensions that open files
-themselves, such as HDF5 or SQLite, do not see the mapping.)
+Volume mount paths (`KFP_NOTEBOOK_MOUNTS`) are mapped to local folders by `mounts`; input artifacts are
+read-only (an audit hook refuses writes); the executor input comes from a file.
 """
 
 from __future__ import annotations
 
-import builtins
-import io
 import json
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
-_ONE_PATH = (
-    "stat", "lstat", "listdir", "scandir", "mkdir", "makedirs", "remove", "unlink", "rmdir", "chdir", "access",
-    "utime", "chmod", "open", "removedirs", "truncate",
-)  # fmt: skip
-_TWO_PATHS = ("rename", "replace", "link", "symlink")
 INPUT_FILE_FLAG = "--executor_input_file"
-
-
-def mapper(mounts: dict[str, str]) -> Callable[[Any], Any]:
-    """A function that rewrites a path under a mount path to the local folder (other values pass through)."""
-    ordered = sorted(mounts.items(), key=lambda item: -len(item[0]))
-
-    def map_path(path: Any) -> Any:
-        if isinstance(path, os.PathLike):
-            path = os.fspath(path)
-        if not isinstance(path, str) or not path.startswith("/"):
-            return path
-        for mount, local in ordered:
-            mount = mount.rstrip("/") or "/"
-            if path == mount or path.startswith(mount + "/"):
-                return local + path[len(mount) :]
-        return path
-
-    return map_path
-
-
-def _wrap(function: Callable[..., Any], map_path: Callable[[Any], Any], count: int) -> Callable[..., Any]:
-    def mapped(*args: Any, **kwargs: Any) -> Any:
-        args = tuple(map_path(a) if i < count else a for i, a in enumerate(args))
-        for key in ("path", "file", "src", "dst", "name"):
-            if key in kwargs:
-                kwargs[key] = map_path(kwargs[key])
-        return function(*args, **kwargs)
-
-    mapped.__wrapped__ = function  # type: ignore[attr-defined]
-    return mapped
-
-
-def install(mounts: dict[str, str]) -> None:
-    """Rewrite mount paths in this process's file functions."""
-    map_path = mapper(mounts)
-    builtins.open = io.open = _wrap(io.open, map_path, 1)  # type: ignore[assignment]
-    for name in _ONE_PATH:
-        if hasattr(os, name):
-            setattr(os, name, _wrap(getattr(os, name), map_path, 1))
-    for name in _TWO_PATHS:
-        if hasattr(os, name):
-            setattr(os, name, _wrap(getattr(os, name), map_path, 2))
 
 
 def read_executor_input(argv: list[str]) -> list[str]:
@@ -122,16 +70,27 @@ def refuse_input_writes(paths: list[str]) -> None:
 
 
 def main() -> None:
-    from kfp_notebook.backends.local import supervision
+    """The task's supervisor (ends the task's whole tree with it), running kfp's executor in its child."""
+    from kfp_notebook.backends.local import supervision, task_supervisor
 
     watch = os.environ.pop(supervision.WATCH_ENV, "")
-    if watch.isdigit():
-        supervision.watch_kernel(int(watch))
+    temp = os.environ.pop(task_supervisor.TEMP_ENV, None)
+    raise SystemExit(task_supervisor.supervise(execute, int(watch) if watch.isdigit() else None, temp))
+
+
+def execute() -> None:
+    """In the task's own process: its inputs, its mounts, its temporary folder, then kfp's executor."""
+    import tempfile
+
+    # this task's own folder (a forked task would keep the starter's), without tempfile's probe of candidates
+    tempfile.tempdir = os.environ.get("TMPDIR") or None
     sys.argv = read_executor_input(sys.argv)
     refuse_input_writes(input_artifact_paths(sys.argv))
     mounts = json.loads(os.environ.get("KFP_NOTEBOOK_MOUNTS") or "{}")
     if mounts:
-        install(mounts)
+        from kfp_notebook.backends.local import mounts as mounting
+
+        mounting.install(mounts)
     from kfp.dsl import executor_main
 
     executor_main.executor_main()
