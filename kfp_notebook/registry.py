@@ -132,10 +132,11 @@ class Registry:
 
     def runnable_names(self, name: str) -> str:
         """The message for a name that is neither a pipeline nor a component of this kernel."""
-        known = [*self.pipelines, *self.components]
+        pipeline_names = list(dict.fromkeys([*self.pipelines, *self.plain_pipelines()]))
+        known = [*pipeline_names, *self.components]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        pipelines = ", ".join(self.pipelines) or "none yet"
+        pipelines = ", ".join(pipeline_names) or "none yet"
         components = ", ".join(self.components) or "none yet"
         defined = f"Defined pipelines: {pipelines}; components: {components}"
         return f"no pipeline or component named {name!r}.{hint} {defined}"

@@ -393,4 +393,5 @@ def test_interrupting_kfp_run_stops_the_run(ip, tmp_path, capsys):
     assert time.time() - started < 20
     assert "CANCELED" in capsys.readouterr().out
     magics = ip.magics_manager.registry["KfpMagics"]
-    assert all(h.state is TaskState.CANCELED for h in magics.session.runs.values())
+    assert magics.session.last_run and not magics.session.runs  # ended, so read from its folder from now on
+    assert magics.session.recorded_run(magics.session.last_run).state == TaskState.CANCELED.value

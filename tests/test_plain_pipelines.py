@@ -34,7 +34,7 @@ def test_kfp_run_and_compile_find_a_plain_pipeline_by_name(ip, tmp_path, capsys)
     assert handle.wait(120) and handle.state.value == "SUCCEEDED" and handle.result()["add-2"].output == 9
     handle = ip.run_line_magic("kfp", "run --no-wait")  # the only pipeline of the kernel
     assert handle.wait(120) and handle.result()["add-2"].output == 5
-    with pytest.raises(UsageError, match=r"no pipeline named 'plain_sun'\. Did you mean 'plain_sum'.*: plain_sum"):
+    with pytest.raises(UsageError, match=r"named 'plain_sun'\. Did you mean 'plain_sum'.*pipelines: plain_sum"):
         ip.run_line_magic("kfp", "run plain_sun")
 
 

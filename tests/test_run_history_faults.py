@@ -85,6 +85,12 @@ def test_non_finite_parameters_are_refused_whichever_way_they_are_written(text):
         parse_parameter("f", text, "NUMBER_DOUBLE")
 
 
+@pytest.mark.parametrize(("text", "kind"), [("[1, 1e400]", "LIST"), ('{"a": [-1e999]}', "STRUCT")])
+def test_a_number_too_big_for_a_double_inside_a_list_or_object_is_refused(text, kind):
+    with pytest.raises(OptionError, match=r"is not a finite number.*protobuf"):
+        parse_parameter("v", text, kind)
+
+
 @pytest.mark.parametrize(
     ("kind", "value"),
     [("float", float("nan")), ("float", float("inf")), ("list", [1.0, float("-inf")]), ("dict", {"a": [math.nan]})],
@@ -92,7 +98,7 @@ def test_non_finite_parameters_are_refused_whichever_way_they_are_written(text):
 def test_non_finite_parameters_are_refused_from_python_before_a_run_starts(ip, tmp_path, kind, value):
     ip.run_cell(f"%%component\ndef use(v: {kind}) -> str:\n    return str(v)\n")
     ip.run_cell("%%pipeline\ndef takes(v: " + kind + "):\n    use(v=v)\n")
-    with pytest.raises(OptionError, match=r"not a finite number.*protobuf"):
+    with pytest.raises(OptionError, match=r"parameter 'v' of takes is .*, not .*(nan|inf)"):
         kfp_notebook.run(ip.user_ns["takes"], {"v": value}, runs_folder=tmp_path / "runs")
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 

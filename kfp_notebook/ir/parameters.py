@@ -78,8 +78,8 @@ KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false",
 
 
 def check_finite(name: str, value: Any, given: str = "") -> Any:
-    """`value` when every number in it is finite; NaN and ±infinity (also `1e400`, too big for a double) are
-    refused everywhere: Kubeflow takes a run's parameters as protobuf Values, whose JSON cannot carry them."""
+    """`value` when every number in it is finite: a number too big for a double inside a `--param` list or object
+    (`[1e400]`) reads as infinity, which Kubeflow cannot take (protobuf Values' JSON has no NaN or Infinity)."""
     if finite(value):
         return value
     raise OptionError(
@@ -143,7 +143,7 @@ def typed_parameters(ir: PipelineIR, given: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and definition.type != "STRING":
             typed[name] = parse_parameter(name, value, definition.type)
         else:
-            typed[name] = check_finite(name, checked_value(ir.name, name, value, definition.type))
+            typed[name] = checked_value(ir.name, name, value, definition.type)  # non-finite numbers refused there
     return typed
 
 
