@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kfp_notebook.backends.local import DEFAULT_RUNS_FOLDER
+
 Check = Callable[[str, str], Any]  # (text, flag) → value, or raise OptionError
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
@@ -241,7 +243,8 @@ JSON = Option(("--json",), "print one machine-readable JSON document")
 VERBOSE = Option(("--verbose",), "show the notebook's output and kernel tracebacks")
 TIMEOUT = Option(("--timeout",), "seconds one cell may run (default: 600)", "SECONDS", check=_whole_at_least_one,
                  default="600")  # fmt: skip
-RUNS_DIR = Option(("--runs-dir",), "folder of the local runs (default: kfp_runs)", "DIR", default="kfp_runs")
+RUNS_DIR = Option(("--runs-dir",), f"folder of the local runs (default: {DEFAULT_RUNS_FOLDER})", "DIR",
+                  default=DEFAULT_RUNS_FOLDER)  # fmt: skip
 KUBEFLOW = Option(("--kubeflow",), "from Kubeflow (connected as for submit)")
 _NOTEBOOK = Argument("notebook", "the .ipynb file (never modified)", optional=False)
 _CLI_PIPELINE = Argument("pipeline", "the pipeline's function name (default: the last one defined)")

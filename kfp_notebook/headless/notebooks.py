@@ -10,6 +10,8 @@ from pathlib import Path
 
 import nbformat
 
+from kfp_notebook.backends.local import DEFAULT_RUNS_FOLDER
+
 
 @dataclass(frozen=True)
 class NotebookRun:
@@ -43,7 +45,7 @@ def run_notebook(path: Path, folder: Path, timeout: int = 300) -> NotebookRun:
     )
     client.execute()
     nbformat.write(notebook, folder / path.name)
-    written = tuple(sorted(p for p in folder.rglob("*.yaml") if p not in before and "kfp_runs" not in p.parts))
+    written = tuple(sorted(p for p in folder.rglob("*.yaml") if p not in before and DEFAULT_RUNS_FOLDER not in p.parts))
     return NotebookRun(folder, notebook, written)
 
 

@@ -8,6 +8,9 @@ from typing import Any, ClassVar
 
 from kfp_notebook.backends.base import BackendOptions
 
+#: Where local runs keep their files unless $KFP_NOTEBOOK_RUNS, the settings or --runs-dir say otherwise.
+DEFAULT_RUNS_FOLDER = "kfp_runs"
+
 
 @dataclass(frozen=True)
 class LocalOptions(BackendOptions):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import supervision
+from kfp_notebook.backends.local import DEFAULT_RUNS_FOLDER, supervision
 from kfp_notebook.backends.local.cache import unique_suffix
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.tracking import strict_json
@@ -28,7 +28,7 @@ _ID_ATTEMPTS = 20  # fresh ids tried when one is taken (a collision of 32 random
 
 def default_runs_folder() -> Path:
     """$KFP_NOTEBOOK_RUNS, else ./kfp_runs in the working directory, as an absolute path (fixed from now on)."""
-    return Path(os.environ.get(RUNS_ENV) or "kfp_runs").expanduser().resolve()
+    return Path(os.environ.get(RUNS_ENV) or DEFAULT_RUNS_FOLDER).expanduser().resolve()
 
 
 class RunStore:
