@@ -2,7 +2,7 @@
 
 import pytest
 
-from kfp_notebook.backends.local.importing import imported_artifact, importer_problem, local_path
+from kfp_notebook.backends.local.importing import imported_artifact, importer_problem, local_path, missing_import
 from kfp_notebook.backends.local.placeholders import RunInfo, run_placeholder
 from kfp_notebook.backends.local.pod import Pod, UnsupportedFieldPath, check_field_paths, pod_environment, pod_name
 from kfp_notebook.ir import Importer, Platform
@@ -45,10 +45,21 @@ def test_the_importer_reads_local_paths_and_file_uris_only(uri, path):
     assert local_path(uri) == path
 
 
-def test_a_remote_or_missing_import_says_why_and_what_to_do(tmp_path):
+def test_a_remote_import_is_refused_and_a_missing_file_announced(tmp_path):
     assert "gs:// needs the cluster's object store" in importer_problem("gs://b/x", "dsl.importer 'imp'")
-    assert "does not exist" in importer_problem(str(tmp_path / "absent"), "dsl.importer 'imp'")
-    assert importer_problem(str(tmp_path), "dsl.importer 'imp'") is None
+    assert importer_problem(str(tmp_path / "absent"), "dsl.importer 'imp'") is None  # the import itself goes on
+    notice = missing_import(str(tmp_path / "absent"), "dsl.importer 'imp'")
+    assert notice is not None and "does not exist on this machine: a task that reads it will fail" in notice
+    assert missing_import(str(tmp_path), "dsl.importer 'imp'") is None
+    assert missing_import("gs://b/x", "dsl.importer 'imp'") is None
+
+
+def test_an_imported_artifacts_metadata_keys_are_filled_too(tmp_path):
+    """kfp writes a task output used as a metadata key as an input placeholder in the key (kfp.local's test_importer)."""
+    key, first, second = ("{{$.inputs.parameters['" + n + "']}}" for n in ("metadata", "metadata-2", "metadata-3"))
+    importer = Importer(str(tmp_path), {"schemaTitle": "system.Dataset"}, {key: [first, second]})
+    parameters = {"metadata": "message", "metadata-2": "hello", "metadata-3": "world"}
+    assert imported_artifact(importer, parameters)["metadata"] == {"message": ["hello", "world"]}
 
 
 def test_an_imported_artifact_has_the_local_path_as_uri_and_its_metadata_filled(tmp_path):

@@ -23,16 +23,22 @@ def local_path(uri: str) -> str | None:
 
 def importer_problem(uri: str, task: str) -> str | None:
     """Why the importer `task` cannot import `uri` on this machine (None when it can)."""
-    path = local_path(uri)
-    if path is None:
+    if local_path(uri) is None:
         return (
             f"{task} imports {uri!r}: local runs import local files only (a path or file:// URI); "
             f"{urlparse(uri).scheme}:// needs the cluster's object store. Download it and import the local copy, "
             "or submit this pipeline to Kubeflow."
         )
-    if not os.path.exists(path):
-        return f"{task} imports {uri!r}, but {path} does not exist. Create it, or import another file."
     return None
+
+
+def missing_import(uri: str, task: str) -> str | None:
+    """A notice when the local file `uri` names does not exist: the import itself goes on, as on Kubeflow,
+    where the importer only records the URI and the launcher skips an input it cannot download."""
+    path = local_path(uri)
+    if path is None or os.path.exists(path):
+        return None
+    return f"{task} imports {uri!r}, which does not exist on this machine: a task that reads it will fail"
 
 
 def imported_artifact(importer: Importer, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +47,7 @@ def imported_artifact(importer: Importer, parameters: dict[str, Any]) -> dict[st
     problem = importer_problem(uri, "dsl.importer")
     if problem is not None:
         raise ValueError(problem)
-    metadata = {key: _filled(value, parameters) for key, value in importer.metadata.items()}
+    metadata = _filled(dict(importer.metadata), parameters)  # keys too: kfp writes an output used as a key there
     return {"name": "artifact", "type": importer.schema, "uri": local_path(uri), "metadata": metadata}
 
 

@@ -13,7 +13,7 @@ from kfp_notebook.backends.local import LocalOptions
 from kfp_notebook.backends.local.attempts import Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
-from kfp_notebook.backends.local.importing import importer_problem
+from kfp_notebook.backends.local.importing import importer_problem, missing_import
 from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
 from kfp_notebook.backends.local.pod import check_field_paths
 from kfp_notebook.backends.local.scheduler import Scheduler
@@ -160,7 +160,8 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     prepared = Prepared()
     resources: list[str] = []
     for task in ir.walk():
-        _check_task(ir, task, values or {})
+        missing = _check_task(ir, task, values or {})
+        prepared.notices += [missing] if missing else []
     for component in ir.components.values():
         short = component.name.removeprefix("comp-")
         if component.kind == "container":
@@ -183,9 +184,10 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     return prepared
 
 
-def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> None:
+def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> str | None:
     """Secrets and imported files a task needs, where their names are known before the run (constants and
-    pipeline parameters); names that come from loop items or outputs are checked when the task starts."""
+    pipeline parameters); names that come from loop items or outputs are checked when the task starts.
+    Returns a notice for an imported local file that does not exist (the run still goes, as on Kubeflow)."""
 
     def known(source: ValueSource) -> str | None:
         return known_before_the_run(ir, task.path, source, values)
@@ -199,6 +201,8 @@ def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> None:
         problem = importer_problem(uri, f"dsl.importer {task.name!r}") if uri is not None else None
         if problem:
             raise NotRunnableLocally(problem + " The run did not start.")
+        return missing_import(uri, f"dsl.importer {task.name!r}") if uri is not None else None
+    return None
 
 
 def known_before_the_run(ir: PipelineIR, path: str, source: ValueSource, values: dict[str, Any]) -> str | None:
