@@ -13,11 +13,12 @@ from IPython.core.error import UsageError
 
 import kfp_notebook
 from kfp_notebook.backends.local import store as store_module
-from kfp_notebook.backends.local.store import UNREADABLE, RunStore
+from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.errors import OptionError
 from kfp_notebook.headless import cli
 from kfp_notebook.ir.parameters import parse_parameter
 from kfp_notebook.tracking import strict_json
+from kfp_notebook.tracking.states import UNREADABLE
 from kfp_notebook.view.compare import Comparison, compare_data
 from kfp_notebook.view.history import RunHistory, shown_text
 

@@ -59,6 +59,10 @@ class ShownState(str, Enum):
     NOT_EXECUTED = "NOT_EXECUTED"  # still pending when the run ended
 
 
+#: What a listing says of a run whose record cannot be read (a row, never a node of the DAG).
+UNREADABLE = "UNREADABLE"
+
+
 class ConnectionState(str, Enum):
     """Whether the backend still hears from the run (a remote run goes on while we cannot reach it)."""
 

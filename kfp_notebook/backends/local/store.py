@@ -17,10 +17,9 @@ from kfp_notebook.tracking import strict_json
 from kfp_notebook.tracking.handle import TaskEvent
 from kfp_notebook.tracking.records import RunRecord
 from kfp_notebook.tracking.results import RunResult
-from kfp_notebook.tracking.states import TaskState
+from kfp_notebook.tracking.states import UNREADABLE, TaskState
 
 RUNS_ENV = "KFP_NOTEBOOK_RUNS"
-UNREADABLE = "UNREADABLE"  # the state listings show for a run whose run.json cannot be read
 STOP_REQUEST = "stop-request"  # a file in a run's folder: any kernel or the CLI asks the run's owner to stop it
 _RUN_ID = re.compile(r"(?!\.)[A-Za-z0-9._-]{1,200}")  # a folder name in the runs folder, never a path
 _ID_ATTEMPTS = 20  # fresh ids tried when one is taken (a collision of 32 random bits in the same second)
