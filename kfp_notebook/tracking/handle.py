@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from kfp_notebook.tracking.states import ConnectionState, TaskCounts, TaskState, count_tasks
 from kfp_notebook.tracking.task_ids import path_of
@@ -64,6 +64,19 @@ class TaskEvent:
 Subscriber = Callable[[TaskEvent], None]
 
 
+class TaskDetails(TypedDict, total=False):
+    """What a backend tells of one task instance (the panel's details pane shows it)."""
+
+    id: str
+    state: str
+    message: str
+    inputs: dict[str, Any]  # input name → the value, or the URIs of its artifacts
+    outputs: dict[str, Any]  # output parameter name → value
+    artifacts: dict[str, list[str]]  # output artifact name → URIs
+    metrics: dict[str, Any]  # metric name → value
+    log: str  # the end of its stdout and stderr
+
+
 class RunControls(Protocol):
     """What a backend does for a handle: the same calls for a local run and a remote one."""
 
@@ -79,7 +92,7 @@ class RunControls(Protocol):
     def task_log(self, task_id: str, tail: int | None = None) -> str:
         """What the task has printed so far (the last `tail` lines)."""
 
-    def task_details(self, task_id: str) -> dict[str, Any]:
+    def task_details(self, task_id: str) -> TaskDetails:
         """Inputs, outputs, artifacts, metrics, log tail and message of one task instance."""
 
 
@@ -164,7 +177,7 @@ class RunHandle:
     def task_log(self, task_id: str, tail: int | None = None) -> str:
         return self._controls.task_log(task_id, tail)
 
-    def task_details(self, task_id: str) -> dict[str, Any]:
+    def task_details(self, task_id: str) -> TaskDetails:
         return self._controls.task_details(task_id)
 
     def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:

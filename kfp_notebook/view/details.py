@@ -20,10 +20,12 @@ USER_FRAME = re.compile(r'^\s*File "([^"]*ephemeral_component\.py)", line (\d+),
 FRAME = re.compile(r'^\s*File "')
 ORDER = {TaskState.FAILED: 0, TaskState.RUNNING: 1, TaskState.CANCELED: 2}
 
-TaskDetails = Callable[[str], dict[str, Any]]
+DetailsReader = Callable[[str], dict[str, Any]]  # a node's element id → what the pane shows of it
 
 
-def details_for(selected: str, model: DagModel, handle: RunHandle | None, task_details: TaskDetails) -> dict[str, Any]:
+def details_for(
+    selected: str, model: DagModel, handle: RunHandle | None, task_details: DetailsReader
+) -> dict[str, Any]:
     """The pane's content for a node (element id), a loop (its iterations) or one task run ('loop[3]/task')."""
     if "[" in selected or "/" in selected:
         details = task_details(node_element_id(path_of(selected)))

@@ -19,7 +19,7 @@ from traitlets import Bool, Dict, List, Unicode
 
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.tracking.handle import RunHandle, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails, TaskStatus
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.strict_json import jsonable
 from kfp_notebook.tracking.task_ids import path_of
@@ -347,7 +347,7 @@ def static_details(ir: PipelineIR, model: graph.DagModel, element_id: str) -> di
     }
 
 
-def run_details(handle: RunHandle, member: str, limit: int = 20) -> list[dict[str, Any]]:
+def run_details(handle: RunHandle, member: str, limit: int = 20) -> list[TaskDetails]:
     """What each instance of the node's task did in the run (iterations of a loop each have one)."""
     instances = [task_id for task_id in handle.tasks if path_of(task_id) == member][:limit]
     return [handle.task_details(task_id) for task_id in instances]

@@ -11,7 +11,7 @@ from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import KUBEFLOW_STATES, task_states
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.artifacts import METRICS_SCHEMA, artifact
-from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails, TaskEvent, TaskStatus
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import ConnectionState, TaskState
 from kfp_notebook.tracking.task_ids import TaskId, find_task_id
@@ -54,17 +54,17 @@ class Follower:
         name, index = parsed.name, parsed.last_index
         return self.backend.task_log(self.handle.run_id, f"{name}#{index}" if index else name, tail)
 
-    def task_details(self, task_id: str) -> dict[str, Any]:
+    def task_details(self, task_id: str) -> TaskDetails:
         """State and message from the run, the log tail from the pod, metrics from ML Metadata once finished."""
         status = self.handle.tasks.get(task_id)
         if status is None:
             return {}
-        details: dict[str, Any] = {"id": task_id, "state": status.state.value, "message": status.message,
+        details: TaskDetails = {"id": task_id, "state": status.state.value, "message": status.message,
                                    "inputs": {}, "outputs": {}, "artifacts": {}, "metrics": {}}  # fmt: skip
         details["log"] = self._log_or_reason(task_id)
         try:
             recorded = self.backend.parameters(self.handle.run_id).get(status.name, {})
-            details.update({key: recorded.get(key, {}) for key in ("inputs", "outputs")})
+            details["inputs"], details["outputs"] = recorded.get("inputs", {}), recorded.get("outputs", {})
         except Exception as exc:  # the details show what they can, saying what is missing
             missing = f"inputs and outputs unavailable: {server_text(str(exc))}"
             details["message"] = f"{status.message}; {missing}".lstrip("; ")

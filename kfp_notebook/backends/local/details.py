@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.local import logs
+from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
 
 DETAIL_LOG_LINES = 40
@@ -35,14 +36,14 @@ def task_log(folder: str | None, tail: int | None = None) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def task_details(task: TaskResult) -> dict[str, Any]:
+def task_details(task: TaskResult) -> TaskDetails:
     """Inputs, outputs, artifacts, metrics, log tail and message of one task instance."""
     return {
         "id": task.task_id,
         "state": task.state,
         "inputs": task_inputs(task.folder),
         "outputs": json.loads(json.dumps(task.parameters, default=str)),
-        "artifacts": {name: [a.get("uri") for a in items] for name, items in task.artifacts.items()},
+        "artifacts": {name: [str(a["uri"]) for a in items if a.get("uri")] for name, items in task.artifacts.items()},
         "metrics": task.metrics(),
         "log": task_log(task.folder, DETAIL_LOG_LINES),
         "message": task.message,

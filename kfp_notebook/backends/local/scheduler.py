@@ -27,7 +27,7 @@ from kfp_notebook.backends.local.store import RunStore, stop_requested
 from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandler
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails, TaskEvent, TaskStatus
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import TaskState
 
@@ -94,7 +94,7 @@ class Scheduler:
     def task_log(self, task_id: str, tail: int | None = None) -> str:
         return details.task_log(self.nodes[task_id].folder, tail)
 
-    def task_details(self, task_id: str) -> dict[str, Any]:
+    def task_details(self, task_id: str) -> TaskDetails:
         return details.task_details(self._task_result(self.nodes[task_id]))
 
     # -- the scheduler thread -------------------------------------------------------------------------
