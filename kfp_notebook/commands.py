@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kfp_notebook.backends.local import DEFAULT_RUNS_FOLDER
+from kfp_notebook.backends.kubeflow import DEFAULT_EXPERIMENT
+from kfp_notebook.backends.local import DEFAULT_LOG_LINES, DEFAULT_RUNS_FOLDER
 
 Check = Callable[[str, str], Any]  # (text, flag) → value, or raise OptionError
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
@@ -134,11 +135,11 @@ PARAM = Option(("--param",), "a pipeline parameter, typed by the pipeline", "NAM
 NO_WAIT = Option(("--no-wait",), "return once the run has started instead of following it")
 WORKERS = Option(("--workers",), "tasks run at once (default: one per CPU)", "N", check=_whole_at_least_one)
 NO_CACHE = Option(("--no-cache",), "run every task again (no outputs reused from earlier runs)")
-EXPERIMENT = Option(("--experiment",), "the Kubeflow experiment (default: Default)", "NAME")
+EXPERIMENT = Option(("--experiment",), f"the Kubeflow experiment (default: {DEFAULT_EXPERIMENT})", "NAME")
 RUN_NAME = Option(("--run-name",), "the run's name in Kubeflow", "NAME")
 SKIP_CHECKS = Option(("--skip-checks",), "submit even when a secret, key or PVC it mounts looks missing")
 RUN = Option(("--run",), "the run id (default: the latest run)", "RUN")
-TAIL = Option(("--tail",), "only the last N lines (default: 200)", "N", check=_whole_at_least_one)
+TAIL = Option(("--tail",), f"only the last N lines (default: {DEFAULT_LOG_LINES})", "N", check=_whole_at_least_one)
 FOLLOW = Option(("--follow",), "stream the log until the task ends")
 NAMESPACE = Option(("--namespace",), "the Kubernetes namespace (a Kubeflow profile)", "NS")
 HOST = Option(("--host",), "the Pipelines API, e.g. http://localhost:8080/pipeline", "URL")

@@ -13,7 +13,7 @@ from typing import Any
 
 from kfp_notebook import kfp_compat
 from kfp_notebook.backends.base import Backend, Capabilities
-from kfp_notebook.backends.kubeflow import KubeflowOptions
+from kfp_notebook.backends.kubeflow import DEFAULT_EXPERIMENT, KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
@@ -85,7 +85,7 @@ class KubeflowBackend(Backend):
             path = Path(folder) / f"{ir.name}.yaml"
             path.write_text(yaml_text, encoding="utf-8")
             pipeline_id, version_id = self._upload(str(path), ir.name)
-        experiment_id = self._experiment(experiment or "Default")
+        experiment_id = self._experiment(experiment or DEFAULT_EXPERIMENT)
         name = run_name or f"{ir.name} {time.strftime('%Y-%m-%d %H:%M:%S')} {secrets.token_hex(2)}"
         run = self._create_run_once(name, experiment_id, pipeline_id, version_id, params or {})
         handle = self.follow(run.run_id, ir)

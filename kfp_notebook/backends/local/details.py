@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import logs
+from kfp_notebook.backends.local import DEFAULT_LOG_LINES, logs
 from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
 
@@ -18,7 +18,7 @@ class DefaultTail(int):
 
 
 #: What `%kfp logs` shows of each stream without --tail.
-DEFAULT_TAIL = DefaultTail(200)
+DEFAULT_TAIL = DefaultTail(DEFAULT_LOG_LINES)
 
 
 def task_log(folder: str | None, tail: int | None = None) -> str:
