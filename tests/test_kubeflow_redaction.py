@@ -72,6 +72,7 @@ def test_kfp_connect_never_shows_a_credential_a_gateway_echoes(ip, echo, monkeyp
     assert len(message) < SHOWN_CHARACTERS + 400
 
 
+@pytest.mark.slow  # a KFP server, a gateway and ML Metadata's route, each over loopback
 def test_texts_the_ui_sends_are_redacted_and_shortened(echo, monkeypatch):
     monkeypatch.setenv("KFP_NOTEBOOK_TOKEN", TOKEN)
     with contract_server() as (host, _):

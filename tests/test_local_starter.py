@@ -14,7 +14,10 @@ from kfp_notebook.tracking.states import TaskState
 
 from helpers import eventually
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork-based task starting needs fork")
+pytestmark = [  # each test starts the starter, a process of its own
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="fork-based task starting needs fork"),
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture(autouse=True)

@@ -551,6 +551,7 @@ def no_dot(monkeypatch, tmp_path):
     svg.wasm_backend.cache_clear()
 
 
+@pytest.mark.slow  # compiles Graphviz's WebAssembly module (about a second)
 def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everything, no_dot):
     from html import unescape
 
@@ -565,6 +566,7 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
     assert [p.suffix for p in (no_dot.cache_dir()).iterdir()] == [".cwasm"]
 
 
+@pytest.mark.slow  # compiles Graphviz's WebAssembly module (about a second)
 def test_the_compiled_module_is_loaded_from_the_disk_cache(no_dot, monkeypatch):
     import wasmtime
 
@@ -578,6 +580,7 @@ def test_the_compiled_module_is_loaded_from_the_disk_cache(no_dot, monkeypatch):
     assert ">b</text>" in no_dot.render_svg("digraph { a -> b }")
 
 
+@pytest.mark.slow  # compiles Graphviz's WebAssembly module (about a second)
 def test_a_damaged_cache_file_is_compiled_again(no_dot):
     assert "<svg" in no_dot.render_svg("digraph { a }")
     cached = next(no_dot.cache_dir().iterdir())

@@ -55,6 +55,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a Python of its own under LC_ALL=C
 def test_compiling_under_an_ascii_locale_writes_the_same_utf8_file(ip, tmp_path):
     ip.run_cell(GREET)
     ip.run_cell(PIPELINE)
