@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 
 _SEGMENT = re.compile(r"^(?P<name>[^\[\]/]+)(?:\[(?P<index>\d+)\])?$")
 
@@ -32,9 +32,9 @@ class TaskId:
 
     text: str
 
-    @cached_property
+    @property
     def segments(self) -> tuple[Segment, ...]:
-        return tuple(_segment(part) for part in self.text.split("/"))
+        return _segments(self.text)
 
     @property
     def path(self) -> str:
@@ -74,6 +74,11 @@ class TaskId:
         return ["/".join(names[:n]) for n in range(1, len(names))]
 
 
+@lru_cache(maxsize=1 << 16)  # a panel update reads every task id of a run; each is parsed once
+def _segments(text: str) -> tuple[Segment, ...]:
+    return tuple(_segment(part) for part in text.split("/"))
+
+
 def _segment(part: str) -> Segment:
     match = _SEGMENT.match(part)
     if match is None:  # a name kfp would not write: keep it whole rather than guess
@@ -82,6 +87,7 @@ def _segment(part: str) -> Segment:
     return Segment(match.group("name"), int(index) if index is not None else None)
 
 
+@lru_cache(maxsize=1 << 16)
 def path_of(task_id: str) -> str:
     """`for-loop-2[3]/square` → `for-loop-2/square`."""
     return TaskId(task_id).path

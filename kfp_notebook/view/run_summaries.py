@@ -19,10 +19,10 @@ URGENCY = {TaskState.FAILED: 0, TaskState.LOST: 1, TaskState.RUNNING: 2}
 
 def progress(handle: RunHandle) -> Summary:
     """One line for the run (n/m tasks, elapsed) and a row per task with its state."""
-    counts = handle.task_counts().text()
+    tasks = list(handle.tasks.values())  # one consistent copy for the title and the rows
+    counts = handle.task_counts(tasks).text()
     elapsed = (handle.finished or time.time()) - handle.started
     title = f"run {handle.run_id} ({handle.backend}): {handle.state.value} · {counts} · {elapsed:.1f} s"
-    tasks = list(handle.tasks.values())
     if len(tasks) > MAX_TASK_ROWS:  # a big run: what failed and what runs first, the rest counted by state
         tasks.sort(key=lambda status: URGENCY.get(status.state, len(URGENCY)))
     rows = [(status.task_id, _task_line(status)) for status in tasks[:MAX_TASK_ROWS]]
