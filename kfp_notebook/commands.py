@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kfp_notebook.backends.kubeflow import DEFAULT_EXPERIMENT
-from kfp_notebook.backends.local import DEFAULT_LOG_LINES, DEFAULT_RUNS_FOLDER
+from kfp_notebook.backends.defaults import DEFAULT_EXPERIMENT, DEFAULT_LOG_LINES, DEFAULT_RUNS_FOLDER
 
 Check = Callable[[str, str], Any]  # (text, flag) → value, or raise OptionError
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from kfp_notebook.backends.local import DEFAULT_RUNS_FOLDER
+from kfp_notebook.backends.defaults import DEFAULT_RUNS_FOLDER
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,6 @@ from kfp_notebook.backends.base import BackendOptions
 from kfp_notebook.backends.kubeflow.connection import PASSWORD_ENV, Connection, KubeflowConnectionError, client, login
 from kfp_notebook.errors import OptionError
 
-#: The experiment runs go to without --experiment (Kubeflow's own default experiment).
-DEFAULT_EXPERIMENT = "Default"
-
 
 @dataclass(frozen=True)
 class KubeflowOptions(BackendOptions):

@@ -13,7 +13,8 @@ from typing import Any
 
 from kfp_notebook import kfp_compat
 from kfp_notebook.backends.base import Backend, Capabilities
-from kfp_notebook.backends.kubeflow import DEFAULT_EXPERIMENT, KubeflowOptions
+from kfp_notebook.backends.defaults import DEFAULT_EXPERIMENT
+from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.backends.kubeflow.tasks import executor_pod

@@ -8,11 +8,6 @@ from typing import Any, ClassVar
 
 from kfp_notebook.backends.base import BackendOptions
 
-#: Where local runs keep their files unless $KFP_NOTEBOOK_RUNS, the settings or --runs-dir say otherwise.
-DEFAULT_RUNS_FOLDER = "kfp_runs"
-#: The lines of a task's log `%kfp logs` shows without --tail.
-DEFAULT_LOG_LINES = 200
-
 
 @dataclass(frozen=True)
 class LocalOptions(BackendOptions):

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import DEFAULT_LOG_LINES, logs
+from kfp_notebook.backends.defaults import DEFAULT_LOG_LINES
+from kfp_notebook.backends.local import logs
 from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
 

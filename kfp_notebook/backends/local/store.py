@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kfp_notebook.backends.local import DEFAULT_RUNS_FOLDER, supervision
+from kfp_notebook.backends.defaults import DEFAULT_RUNS_FOLDER
+from kfp_notebook.backends.local import supervision
 from kfp_notebook.backends.local.cache import unique_suffix
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.tracking import strict_json
