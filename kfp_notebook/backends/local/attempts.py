@@ -26,6 +26,8 @@ from kfp_notebook.tracking.states import TaskState
 if TYPE_CHECKING:
     from kfp_notebook.backends.local.scheduler import Scheduler
 
+#: The folder under the runs folder keeping the remote objects importers fetched, by URI and version.
+REMOTE_CACHE = ".remote-cache"
 Requirements = tuple[tuple[str, ...], tuple[str, ...]]  # (packages, index URLs)
 
 
@@ -130,12 +132,13 @@ class Attempts:
         return TaskState.SUCCEEDED, f"volume {parameters['pvc_name']} deleted"
 
     def import_artifact(self, node: Node, parameters: dict[str, Any]) -> tuple[TaskState, str]:
-        """dsl.importer: the artifact at a local path or file:// URI becomes the task's output `artifact`."""
+        """dsl.importer: the artifact at a local path or file:// URI, or a remote object's cached copy, becomes the
+        task's output `artifact`."""
         importer = node.task.component.importer
         assert importer is not None
         self.scheduler.emit(node.id, TaskState.RUNNING)
         try:
-            artifact = imported_artifact(importer, parameters)
+            artifact = imported_artifact(importer, parameters, self.scheduler.store.root / REMOTE_CACHE)
         except ValueError as exc:
             return TaskState.FAILED, str(exc)
         node.artifacts = {"artifact": [artifact]}
