@@ -33,7 +33,7 @@ class Store:
 
 
 _AWS = "the AWS_* environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_PROFILE) or ~/.aws"
-_GCS = "GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`"
+_GCS = "GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login` (STORAGE_EMULATOR_HOST: an emulator)"
 _HTTP = "the URL itself (a public or pre-signed URL)"
 STORES = {
     "s3": Store("s3", "s3fs", "s3", _AWS),
@@ -150,6 +150,8 @@ def _open(uri: str) -> tuple[Any, str]:
     options: dict[str, Any] = {"skip_instance_cache": True}
     if parts.scheme == "minio":
         options["endpoint_url"] = _endpoint()
+    if parts.scheme == "gs" and os.environ.get("STORAGE_EMULATOR_HOST"):
+        options["token"] = "anon"  # an emulator (fake-gcs-server and the like) takes no credentials
     return fsspec.filesystem(store.protocol, **options), parts.netloc + parts.path
 
 
