@@ -60,6 +60,7 @@ def messages(handle) -> str:
         ("s3://bucket/data.csv", "needs s3fs: pip install 'kfp-notebook-magics[s3]'"),
     ],
 )  # fmt: skip
+@pytest.mark.slow  # a whole kfp_notebook.run, refused in its preflight
 def test_a_missing_extra_refuses_the_run_naming_the_uri_and_the_install(tmp_path, monkeypatch, uri, says):
     monkeypatch.setattr(remote, "_installed", lambda package: package == "fsspec")
     with pytest.raises(NotRunnableLocally, match="The run did not start") as refused:
@@ -68,7 +69,12 @@ def test_a_missing_extra_refuses_the_run_naming_the_uri_and_the_install(tmp_path
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/run.json"))
 
 
-def test_oci_is_refused_plainly_and_minio_needs_an_endpoint(monkeypatch):
+def test_oci_is_refused_plainly_minio_needs_an_endpoint_and_an_extra_its_package(monkeypatch):
+    monkeypatch.setattr(remote, "_installed", lambda package: package != "gcsfs")
+    gs = importer_problem("gs://bucket/x", "dsl.importer 'imp'")
+    assert gs == "dsl.importer 'imp' imports gs://bucket/x: importing gs:// objects locally needs gcsfs: " + (
+        "pip install 'kfp-notebook-magics[gcs]', then rerun."
+    )
     oci = importer_problem("oci://registry.example/model:1", "dsl.importer 'imp'")
     assert oci is not None and "cannot import oci:// artifacts" in oci and "oras pull" in oci
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -139,6 +145,7 @@ def test_an_s3_object_is_imported_cached_by_etag_and_read_only(s3, tmp_path, mon
     copy = Path(handle.result()["importer"].artifacts["artifact"][0]["uri"])
     assert copy.read_bytes() == b"hello from s3" and not copy.stat().st_mode & stat.S_IWUSR
     assert copy.is_relative_to(tmp_path / "runs" / ".remote-cache")
+    assert handle.result()["importer"].message == f"imported s3://{BUCKET}/data/hello.txt (local copy: {copy})"
 
     def no_download(*args):
         raise AssertionError("downloaded again")

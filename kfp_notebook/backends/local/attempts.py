@@ -13,7 +13,7 @@ from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.cache import TaskCache, cache_key
 from kfp_notebook.backends.local.environments import PackageEnvironmentError, ensure_environment
 from kfp_notebook.backends.local.executor import Outcome, TaskRun
-from kfp_notebook.backends.local.importing import imported_artifact
+from kfp_notebook.backends.local.importing import imported_artifact, imported_source
 from kfp_notebook.backends.local.instances import Artifacts, Node
 from kfp_notebook.backends.local.mounts import mapper
 from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
@@ -142,7 +142,8 @@ class Attempts:
         except ValueError as exc:
             return TaskState.FAILED, str(exc)
         node.artifacts = {"artifact": [artifact]}
-        return TaskState.SUCCEEDED, f"imported {artifact['uri']}"
+        source = importer.uri if importer.uri is not None else str(parameters.get("uri", ""))
+        return TaskState.SUCCEEDED, f"imported {imported_source(source, artifact['uri'])}"
 
     # -- on a worker thread -----------------------------------------------------------------------------
 

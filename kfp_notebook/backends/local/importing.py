@@ -60,6 +60,11 @@ def imported_artifact(importer: Importer, parameters: dict[str, Any], cache: Pat
     return {"name": "artifact", "type": importer.schema, "uri": path, "metadata": metadata}
 
 
+def imported_source(uri: str, path: str) -> str:
+    """What an importer's message names: the local path, or a remote URI (as shown) and its local copy."""
+    return path if local_path(uri) is not None else f"{remote.shown(uri)} (local copy: {path})"
+
+
 def _fetched(uri: str, cache: Path | None) -> str:
     problem = importer_problem(uri, "dsl.importer") if cache is None or not remote.is_remote(uri) else None
     if problem is not None or cache is None:
