@@ -37,6 +37,17 @@ def remote_import(uri: str):
     read_imported(data=imported.output).set_caching_options(False)
 
 
+@dsl.component
+def name_uri(uri: str) -> str:
+    return uri
+
+
+@dsl.pipeline
+def import_from_output(uri: str):
+    imported = dsl.importer(artifact_uri=name_uri(uri=uri).output, artifact_class=dsl.Dataset)
+    read_imported(data=imported.output).set_caching_options(False)
+
+
 def run(uri: str, runs: Path):
     handle = kfp_notebook.run(remote_import, {"uri": uri}, runs_folder=runs, cache=False, wait=False)
     handle.wait(120)
@@ -199,6 +210,23 @@ def test_refused_credentials_end_the_run_and_no_secret_is_shown(s3, s3_server, t
     assert SECRET not in message and "testing" not in message
     runs = tmp_path / "runs"
     assert not runs.exists() or all(SECRET not in p.read_text(errors="ignore") for p in runs.rglob("*") if p.is_file())
+
+
+@pytest.mark.slow
+def test_a_uri_known_only_when_the_importer_starts_is_fetched_then_or_fails_that_task(s3, tmp_path):
+    runs = tmp_path / "runs"
+    found = kfp_notebook.run(
+        import_from_output, {"uri": f"s3://{BUCKET}/data/hello.txt"}, runs_folder=runs, cache=False
+    )
+    assert found.state is TaskState.SUCCEEDED and found.result()["read-imported"].output == "hello from s3"
+    absent = kfp_notebook.run(
+        import_from_output, {"uri": f"s3://{BUCKET}/data/absent.txt"}, runs_folder=runs, cache=False
+    )
+    assert absent.state is TaskState.FAILED
+    assert absent.result()["importer"].message == (
+        f"dsl.importer imports s3://{BUCKET}/data/absent.txt does not exist (or these credentials cannot list it): "
+        "check the URI."
+    )
 
 
 # -- against a loopback HTTP server ---------------------------------------------------------------------------------
