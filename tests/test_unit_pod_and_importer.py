@@ -45,8 +45,12 @@ def test_the_importer_reads_local_paths_and_file_uris_only(uri, path):
     assert local_path(uri) == path
 
 
-def test_a_remote_import_is_refused_and_a_missing_file_announced(tmp_path):
-    assert "gs:// needs the cluster's object store" in importer_problem("gs://b/x", "dsl.importer 'imp'")
+def test_an_unknown_scheme_is_refused_and_a_missing_file_announced(tmp_path):
+    refused = importer_problem("ftp://user:pw@host/x?sig=1", "dsl.importer 'imp'")
+    assert refused == (
+        "dsl.importer 'imp' imports 'ftp://host/x?…': local runs import a path, file://, s3://, minio://, gs://, "
+        "http:// or https:// URI. Correct the URI, or submit this pipeline to Kubeflow."
+    )
     assert importer_problem(str(tmp_path / "absent"), "dsl.importer 'imp'") is None  # the import itself goes on
     notice = missing_import(str(tmp_path / "absent"), "dsl.importer 'imp'")
     assert notice is not None and "does not exist on this machine: a task that reads it will fail" in notice

@@ -13,7 +13,7 @@ from kfp_notebook.backends.local import instances
 from kfp_notebook.backends.local.cache import TaskCache, cache_key
 from kfp_notebook.backends.local.environments import PackageEnvironmentError, ensure_environment
 from kfp_notebook.backends.local.executor import Outcome, TaskRun
-from kfp_notebook.backends.local.importing import imported_artifact
+from kfp_notebook.backends.local.importing import imported_artifact, imported_source
 from kfp_notebook.backends.local.instances import Artifacts, Node
 from kfp_notebook.backends.local.mounts import mapper
 from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
@@ -26,6 +26,8 @@ from kfp_notebook.tracking.states import TaskState
 if TYPE_CHECKING:
     from kfp_notebook.backends.local.scheduler import Scheduler
 
+#: The folder under the runs folder keeping the remote objects importers fetched, by URI and version.
+REMOTE_CACHE = ".remote-cache"
 Requirements = tuple[tuple[str, ...], tuple[str, ...]]  # (packages, index URLs)
 
 
@@ -130,16 +132,18 @@ class Attempts:
         return TaskState.SUCCEEDED, f"volume {parameters['pvc_name']} deleted"
 
     def import_artifact(self, node: Node, parameters: dict[str, Any]) -> tuple[TaskState, str]:
-        """dsl.importer: the artifact at a local path or file:// URI becomes the task's output `artifact`."""
+        """dsl.importer: the artifact at a local path or file:// URI, or a remote object's cached copy, becomes the
+        task's output `artifact`."""
         importer = node.task.component.importer
         assert importer is not None
         self.scheduler.emit(node.id, TaskState.RUNNING)
         try:
-            artifact = imported_artifact(importer, parameters)
+            artifact = imported_artifact(importer, parameters, self.scheduler.store.root / REMOTE_CACHE)
         except ValueError as exc:
             return TaskState.FAILED, str(exc)
         node.artifacts = {"artifact": [artifact]}
-        return TaskState.SUCCEEDED, f"imported {artifact['uri']}"
+        source = importer.uri if importer.uri is not None else str(parameters.get("uri", ""))
+        return TaskState.SUCCEEDED, f"imported {imported_source(source, artifact['uri'])}"
 
     # -- on a worker thread -----------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
-"""dsl.importer, locally: an artifact at a local path or file:// URI; remote schemes are refused before the run."""
+"""dsl.importer, locally: an artifact at a local path or file:// URI, or a remote object fetched into a cache."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from kfp_notebook.backends.local import remote
 from kfp_notebook.backends.local.placeholders import input_references
 from kfp_notebook.ir import Importer
 
@@ -22,13 +24,19 @@ def local_path(uri: str) -> str | None:
 
 
 def importer_problem(uri: str, task: str) -> str | None:
-    """Why the importer `task` cannot import `uri` on this machine (None when it can)."""
-    if local_path(uri) is None:
+    """Why the importer `task` cannot import `uri` on this machine (None when it can): a remote object is asked
+    for (its store, the package reading it, the credentials, the object itself) before the run starts."""
+    if local_path(uri) is not None:
+        return None
+    if not remote.is_remote(uri):
         return (
-            f"{task} imports {uri!r}: local runs import local files only (a path or file:// URI); "
-            f"{urlparse(uri).scheme}:// needs the cluster's object store. Download it and import the local copy, "
-            "or submit this pipeline to Kubeflow."
+            f"{task} imports {remote.shown(uri)!r}: local runs import a path, file://, s3://, minio://, gs://, "
+            "http:// or https:// URI. Correct the URI, or submit this pipeline to Kubeflow."
         )
+    try:
+        remote.check(uri)
+    except remote.RemoteObjectError as exc:
+        return f"{task} imports {exc}"
     return None
 
 
@@ -41,14 +49,30 @@ def missing_import(uri: str, task: str) -> str | None:
     return f"{task} imports {uri!r}, which does not exist on this machine: a task that reads it will fail"
 
 
-def imported_artifact(importer: Importer, parameters: dict[str, Any]) -> dict[str, Any]:
-    """The artifact the importer outputs (its URI the local path; metadata with input references filled in)."""
+def imported_artifact(importer: Importer, parameters: dict[str, Any], cache: Path | None = None) -> dict[str, Any]:
+    """The artifact the importer outputs (its URI the local path, a remote object's copy in `cache`; metadata
+    with input references filled in)."""
     uri = importer.uri if importer.uri is not None else str(parameters.get("uri", ""))
-    problem = importer_problem(uri, "dsl.importer")
-    if problem is not None:
-        raise ValueError(problem)
+    path = local_path(uri)
+    if path is None:
+        path = _fetched(uri, cache)
     metadata = _filled(dict(importer.metadata), parameters)  # keys too: kfp writes an output used as a key there
-    return {"name": "artifact", "type": importer.schema, "uri": local_path(uri), "metadata": metadata}
+    return {"name": "artifact", "type": importer.schema, "uri": path, "metadata": metadata}
+
+
+def imported_source(uri: str, path: str) -> str:
+    """What an importer's message names: the local path, or a remote URI (as shown) and its local copy."""
+    return path if local_path(uri) is not None else f"{remote.shown(uri)} (local copy: {path})"
+
+
+def _fetched(uri: str, cache: Path | None) -> str:
+    problem = importer_problem(uri, "dsl.importer") if cache is None or not remote.is_remote(uri) else None
+    if problem is not None or cache is None:
+        raise ValueError(problem or f"dsl.importer imports {remote.shown(uri)}: no cache folder to fetch it into")
+    try:
+        return remote.fetch(uri, cache)[0]
+    except remote.RemoteObjectError as exc:
+        raise ValueError(f"dsl.importer imports {exc}") from None
 
 
 def _filled(value: Any, parameters: dict[str, Any]) -> Any:

@@ -1,0 +1,212 @@
+"""Remote objects a local run imports (s3://, minio://, gs://, http(s)://): checked, fetched through fsspec, cached.
+
+Credentials and endpoints come from each store's own configuration (s3fs: the AWS_* environment including
+AWS_ENDPOINT_URL, ~/.aws; gcsfs: GOOGLE_APPLICATION_CREDENTIALS, gcloud's application-default login). A fetched
+object is kept in a cache folder under a key made of its URI and its version (VersionId, ETag, generation, or size
+and modification time), so a rerun finds it there; its files are read-only like every input artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from kfp_notebook.backends.local.immutability import seal
+from kfp_notebook.errors import KfpNotebookError
+
+
+@dataclass(frozen=True)
+class Store:
+    """A kind of remote store: the fsspec protocol, the package it needs, the pip extra holding it, credentials."""
+
+    protocol: str
+    package: str
+    extra: str
+    credentials: str
+
+
+_AWS = "the AWS_* environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_PROFILE) or ~/.aws"
+_GCS = "GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login` (STORAGE_EMULATOR_HOST: an emulator)"
+_HTTP = "the URL itself (a public or pre-signed URL)"
+STORES = {
+    "s3": Store("s3", "s3fs", "s3", _AWS),
+    "minio": Store("s3", "s3fs", "s3", _AWS),
+    "gs": Store("gcs", "gcsfs", "gcs", _GCS),
+    "http": Store("http", "aiohttp", "http", _HTTP),
+    "https": Store("http", "aiohttp", "http", _HTTP),
+}
+#: What minio:// names: the S3 API of the cluster's object store (KFP's launcher defaults to this endpoint, region
+#: "minio", keys from the secret mlpipeline-minio-artifact); from this machine it is reached through a port-forward.
+MINIO_IN_CLUSTER = "seaweedfs.kubeflow:9000"
+_VERSION_FIELDS = ("VersionId", "ETag", "generation", "md5Hash", "etag", "Digest", "Content-MD5")
+
+
+class RemoteObjectError(KfpNotebookError):
+    """A remote object a local run imports cannot be read from this machine (the message says why and the fix)."""
+
+
+def is_remote(uri: str) -> bool:
+    """Whether a URI names an object in a remote store (or a registry) rather than a local file."""
+    return urlsplit(uri).scheme in (*STORES, "oci")
+
+
+def shown(uri: str) -> str:
+    """The URI as messages show it: no user or password, no query (a pre-signed URL's signature is a credential)."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
+def problem(uri: str) -> str | None:
+    """Why `uri` cannot be read from here without asking the store (None when it may be): the scheme, the extra."""
+    scheme = urlsplit(uri).scheme
+    if scheme == "oci":
+        return (
+            f"{shown(uri)}: local runs cannot import oci:// artifacts (a model in an OCI registry): no registry "
+            "client is used here. Pull it (e.g. `oras pull`) and import the local copy, or submit to Kubeflow."
+        )
+    store = STORES[scheme]
+    missing = [p for p in ("fsspec", store.package) if not _installed(p)]
+    if missing:
+        return (
+            f"{shown(uri)}: importing {scheme}:// objects locally needs {' and '.join(missing)}: "
+            f"pip install 'kfp-notebook-magics[{store.extra}]', then rerun."
+        )
+    if scheme == "minio" and not _endpoint():
+        return (
+            f"{shown(uri)}: minio:// is the S3 API of the cluster's object store ({MINIO_IN_CLUSTER} inside "
+            "Kubeflow), which this machine reaches only through an endpoint you name: e.g. `kubectl port-forward -n "
+            "kubeflow svc/seaweedfs 9000` and AWS_ENDPOINT_URL=http://127.0.0.1:9000, with AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY set to the keys of the secret mlpipeline-minio-artifact."
+        )
+    return None
+
+
+def check(uri: str) -> dict[str, Any]:
+    """What the store tells of the object (its size, type and version); raises RemoteObjectError with the fix."""
+    found = problem(uri)
+    if found is not None:
+        raise RemoteObjectError(found)
+    filesystem, path = _open(uri)
+    try:
+        info = dict(filesystem.info(path))
+        if info.get("type") == "directory":
+            info["files"] = filesystem.find(path, detail=True)
+        return info
+    except Exception as exc:
+        raise RemoteObjectError(_failure(uri, exc)) from None
+
+
+def fetch(uri: str, cache: Path) -> tuple[str, bool]:
+    """The local copy of the object (downloaded unless the cache holds this version) and whether it was downloaded."""
+    info = check(uri)
+    version = _version(info)
+    key = hashlib.sha256(f"{shown(uri)}\n{uri}\n{version or uuid.uuid4()}".encode()).hexdigest()[:32]
+    name = Path(urlsplit(uri).path.rstrip("/")).name or "object"
+    target = cache / key / name
+    if target.exists():
+        return str(target), False
+    _download(uri, info, cache, key, name)
+    return str(target), True
+
+
+def _download(uri: str, info: dict[str, Any], cache: Path, key: str, name: str) -> None:
+    """Download into a private folder, seal it read-only, then move it into place (whole or not at all)."""
+    partial = cache / f".partial-{uuid.uuid4().hex}"
+    partial.mkdir(parents=True)
+    try:
+        filesystem, path = _open(uri)
+        directory = info.get("type") == "directory"
+        filesystem.get(path.rstrip("/") + ("/" if directory else ""), str(partial / name), recursive=directory)
+        seal([str(partial / name)])
+        os.rename(partial, cache / key)
+    except FileExistsError:
+        pass  # another run fetched the same version meanwhile
+    except OSError as exc:
+        if not (cache / key).exists():
+            raise RemoteObjectError(_failure(uri, exc)) from None
+    except Exception as exc:
+        raise RemoteObjectError(_failure(uri, exc)) from None
+    finally:
+        if partial.exists():
+            _remove(partial)
+
+
+def _open(uri: str) -> tuple[Any, str]:
+    """The fsspec filesystem for the URI's store (configured from the store's own settings) and the object's path."""
+    import fsspec
+
+    parts = urlsplit(uri)
+    store = STORES[parts.scheme]
+    if store.protocol == "http":
+        return fsspec.filesystem("http", skip_instance_cache=True), uri
+    options: dict[str, Any] = {"skip_instance_cache": True}
+    if parts.scheme == "minio":
+        options["endpoint_url"] = _endpoint()
+    if parts.scheme == "gs" and os.environ.get("STORAGE_EMULATOR_HOST"):
+        options["token"] = "anon"  # an emulator (fake-gcs-server and the like) takes no credentials
+    return fsspec.filesystem(store.protocol, **options), parts.netloc + parts.path
+
+
+def _endpoint() -> str:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
+
+
+def _version(info: dict[str, Any]) -> str | None:
+    """What changes when the object changes: its version or ETag; size and time when the store gives nothing else."""
+    if "files" in info:
+        files = info["files"].values() if isinstance(info["files"], dict) else info["files"]
+        parts = [f"{f.get('name')}={_version(dict(f))}" for f in files]
+        return "\n".join(sorted(parts)) if parts and all(not p.endswith("=None") for p in parts) else None
+    for name in _VERSION_FIELDS:
+        if info.get(name):
+            return f"{name}={info[name]}"
+    modified = info.get("LastModified") or info.get("updated") or info.get("Last-Modified") or info.get("mtime")
+    return f"size={info.get('size')} modified={modified}" if modified else None
+
+
+def _failure(uri: str, exc: BaseException) -> str:
+    """Why reading the object failed, with the fix; never the exception's text where a credential could be."""
+    scheme = urlsplit(uri).scheme
+    credentials = STORES[scheme].credentials
+    code = _error_code(exc)
+    if isinstance(exc, FileNotFoundError) or code in ("404", "NoSuchKey", "NoSuchBucket"):
+        return f"{shown(uri)} does not exist (or these credentials cannot list it): check the URI."
+    if isinstance(exc, PermissionError) or code in _REFUSED or type(exc).__name__ in _NO_CREDENTIALS:
+        why = "no credentials were found" if type(exc).__name__ in _NO_CREDENTIALS else "the store refused access"
+        return f"{shown(uri)}: {why}{f' ({code})' if code else ''}. Credentials come from {credentials}."
+    reason = f"{type(exc).__name__}{f' ({code})' if code else ''}"
+    return f"{shown(uri)} could not be read: {reason}; check the URI and {credentials}."
+
+
+_REFUSED = ("401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "Forbidden")
+_NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError")
+
+
+def _error_code(exc: BaseException) -> str:
+    """The store's error code (an S3 code, an HTTP status), from the exception or the one it was raised from."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        response = getattr(error, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+            return str(response["Error"]["Code"])
+        status = getattr(error, "status", None) or getattr(error, "code", None)
+        if isinstance(status, int):
+            return str(status)
+    return ""
+
+
+def _remove(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
