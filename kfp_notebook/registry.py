@@ -130,14 +130,31 @@ class Registry:
         """The component called `name` (its Python name or kfp name), or None."""
         return next((e for e in self.components.values() if name in (e.name, e.component.name)), None)
 
+    def plain_component(self, name: str) -> Any:
+        """A `@dsl.component` object of the kernel's namespace called `name` (variable or kfp name), or None."""
+        return next((c for variable, c in self.plain_components().items() if name in (variable, c.name)), None)
+
+    def plain_components(self) -> dict[str, Any]:
+        """`@dsl.component` objects bound to a name in the kernel's namespace that no %%component cell defined."""
+        python = sys.modules.get("kfp.dsl.python_component")  # not imported yet: no component exists
+        if self.namespace is None or python is None:
+            return {}
+        mine = {id(entry.component) for entry in self.components.values()}
+        return {
+            name: value
+            for name, value in list(self.namespace.items())
+            if isinstance(value, python.PythonComponent) and id(value) not in mine and not name.startswith("_")
+        }
+
     def runnable_names(self, name: str) -> str:
         """The message for a name that is neither a pipeline nor a component of this kernel."""
         pipeline_names = list(dict.fromkeys([*self.pipelines, *self.plain_pipelines()]))
-        known = [*pipeline_names, *self.components]
+        component_names = list(dict.fromkeys([*self.components, *self.plain_components()]))
+        known = [*pipeline_names, *component_names]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         pipelines = ", ".join(pipeline_names) or "none yet"
-        components = ", ".join(self.components) or "none yet"
+        components = ", ".join(component_names) or "none yet"
         defined = f"Defined pipelines: {pipelines}; components: {components}"
         return f"no pipeline or component named {name!r}.{hint} {defined}"
 

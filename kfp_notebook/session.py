@@ -84,9 +84,12 @@ class Session:
             if name is None:
                 raise
         component = self.registry.component(name)
-        if component is None:
+        if component is not None:
+            return self.registry.current_component(component)
+        plain = self.registry.plain_component(name)  # a @dsl.component of the kernel's namespace
+        if plain is None:
             raise UnknownNameError(self.registry.runnable_names(name))
-        return self.registry.current_component(component)
+        return plain
 
     def current_form(self, pipeline: Any) -> Any:
         """`pipeline` rebuilt with the current components when it is one of this kernel's and they changed."""

@@ -25,6 +25,15 @@ def plain_sum(a: int = 1, b: int = 2):
 """
 
 
+def test_kfp_run_runs_a_plain_component_on_its_own(ip, tmp_path):
+    """kfp.local runs `add(a=1, b=2)`; `%kfp run add` does the same with a plain @dsl.component of the kernel."""
+    ip.run_cell(PLAIN)
+    handle = ip.run_line_magic("kfp", "run add --param a=2 --param b=3 --no-wait")
+    assert handle.wait(120) and handle.state.value == "SUCCEEDED" and handle.result().output == 5
+    with pytest.raises(UsageError, match=r"named 'ad'\. Did you mean 'add'.*components: add"):
+        ip.run_line_magic("kfp", "run ad")
+
+
 def test_kfp_run_and_compile_find_a_plain_pipeline_by_name(ip, tmp_path, capsys):
     ip.run_cell(PLAIN)
     ip.run_line_magic("kfp", "compile plain_sum -o ours.yaml")
