@@ -116,15 +116,8 @@ class Registry:
 
     def plain_pipelines(self) -> dict[str, Any]:
         """`@dsl.pipeline` objects bound to a name in the kernel's namespace that no %%pipeline cell defined."""
-        graph = sys.modules.get("kfp.dsl.graph_component")  # not imported yet: no pipeline exists
-        if self.namespace is None or graph is None:
-            return {}
-        mine = {id(entry.pipeline) for entry in self.pipelines.values()}
-        return {
-            name: value
-            for name, value in list(self.namespace.items())
-            if isinstance(value, graph.GraphComponent) and id(value) not in mine and not name.startswith("_")
-        }
+        mine = [entry.pipeline for entry in self.pipelines.values()]
+        return self._plain("kfp.dsl.graph_component", "GraphComponent", mine)
 
     def component(self, name: str) -> ComponentEntry | None:
         """The component called `name` (its Python name or kfp name), or None."""
@@ -136,14 +129,19 @@ class Registry:
 
     def plain_components(self) -> dict[str, Any]:
         """`@dsl.component` objects bound to a name in the kernel's namespace that no %%component cell defined."""
-        python = sys.modules.get("kfp.dsl.python_component")  # not imported yet: no component exists
-        if self.namespace is None or python is None:
+        mine = [entry.component for entry in self.components.values()]
+        return self._plain("kfp.dsl.python_component", "PythonComponent", mine)
+
+    def _plain(self, module: str, kind: str, mine: list[Any]) -> dict[str, Any]:
+        """Objects of kfp's class `module.kind` in the kernel's namespace, other than `mine`, by variable name."""
+        loaded = sys.modules.get(module)  # kfp not imported yet: no such object exists
+        if self.namespace is None or loaded is None:
             return {}
-        mine = {id(entry.component) for entry in self.components.values()}
+        cls, ours = getattr(loaded, kind), {id(value) for value in mine}
         return {
             name: value
             for name, value in list(self.namespace.items())
-            if isinstance(value, python.PythonComponent) and id(value) not in mine and not name.startswith("_")
+            if isinstance(value, cls) and id(value) not in ours and not name.startswith("_")
         }
 
     def runnable_names(self, name: str) -> str:
