@@ -505,3 +505,15 @@ def _fnv32a(text: str) -> int:
 
 def executor_pod_name(task: str, workflow: str = "wf-x1y2z") -> str:
     return f"{workflow}-system-container-impl-{_fnv32a(task)}"
+
+
+@contextmanager
+def connected_notebook(ip: Any, mlmd_url: str, cells: list[str]) -> Iterator[tuple[str, State]]:
+    """A notebook that ran `cells` and `%kfp connect`ed (token auth) to a contract server whose UI proxies ML
+    Metadata at `mlmd_url`; the caller sets KFP_NOTEBOOK_TOKEN and a private XDG_CONFIG_HOME."""
+    with contract_server() as (host, state):
+        state.mlmd_upstream = mlmd_url
+        for cell in ["%config KfpMagics.panel = False", *cells]:
+            ip.run_cell(cell)
+        ip.run_cell(f"%kfp connect --host {host} --auth token")
+        yield host, state

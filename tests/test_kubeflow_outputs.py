@@ -7,7 +7,7 @@ import pytest
 import kfp_notebook
 from kfp_notebook.ir import PipelineIR
 
-from kfp_contract_server import argo_details, contract_server
+from kfp_contract_server import argo_details, connected_notebook
 
 CELLS = [
     "from typing import NamedTuple",
@@ -26,11 +26,7 @@ CELLS = [
 def connected(ip, tmp_path, monkeypatch, mlmd):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("KFP_NOTEBOOK_TOKEN", "t0ken")
-    with contract_server() as (host, state):
-        state.mlmd_upstream = mlmd.url
-        for cell in ["%config KfpMagics.panel = False", *CELLS]:
-            ip.run_cell(cell)
-        ip.run_cell(f"%kfp connect --host {host} --auth token")
+    with connected_notebook(ip, mlmd.url, CELLS) as (_, state):
         yield state
 
 

@@ -14,7 +14,7 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.view.compare import compare_data
 
 from helpers import SVG, Tags
-from kfp_contract_server import argo_details, contract_server
+from kfp_contract_server import argo_details, connected_notebook
 
 CELLS = [
     "%%component\ndef train(lr: float, metrics: Output[Metrics]):\n    metrics.log_metric('accuracy', lr)\n",
@@ -28,11 +28,7 @@ def connected(ip, tmp_path, monkeypatch, mlmd):
     """A notebook connected to a contract server whose UI proxies a real ML Metadata store."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("KFP_NOTEBOOK_TOKEN", "t0ken")
-    with contract_server() as (host, state):
-        state.mlmd_upstream = mlmd.url
-        for cell in ["%config KfpMagics.panel = False", *CELLS]:
-            ip.run_cell(cell)
-        ip.run_cell(f"%kfp connect --host {host} --auth token")
+    with connected_notebook(ip, mlmd.url, CELLS) as (host, state):
         ir = PipelineIR.from_yaml(kfp_notebook.compile(ip.user_ns["experiment"]))
         done = argo_details(ir, {"train": "SUCCEEDED", "evaluate": "SUCCEEDED"}, "SUCCEEDED")
         state.next_script = [("SUCCEEDED", done)]
