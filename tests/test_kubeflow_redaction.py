@@ -116,7 +116,8 @@ def test_a_remembered_connection_keeps_every_setting_and_a_flag_given_now_wins(m
     given = Connection("https://kfp.example/pipeline", "team", "token", "https://ui.example", "/ca.pem", True, 30, "me")
     remember(given)
     assert resolve(None, None, None) == given
-    assert resolve(None, None, None, ui_host="https://other-ui", ca_cert="/other.pem").ca_cert == "/other.pem"
+    verified = resolve(None, None, None, ui_host="https://other-ui", ca_cert="/other.pem")
+    assert verified.ca_cert == "/other.pem" and verified.insecure is False  # a CA given now is used, not skipped
     assert resolve(None, None, None, ui_host="https://other-ui").ui_host == "https://other-ui"
     monkeypatch.setenv("KF_PIPELINES_UI_ENDPOINT", "https://env-ui")
     assert resolve(None, None, None).ui_host == "https://env-ui"  # the environment over what was remembered

@@ -92,6 +92,8 @@ def resolve(host: str | None, namespace: str | None, auth: str | None, **options
     fallback_ui = None
     if previous is not None:  # every setting remembered, each one given now winning
         namespace, auth = namespace or previous.namespace, auth or previous.auth
+        if "ca_cert" in options:  # a CA given now means: verify with it, whatever was remembered
+            options.setdefault("insecure", False)
         for key in ("user", "ca_cert", "insecure", "timeout"):
             options.setdefault(key, getattr(previous, key))
         host, fallback_ui = previous.host, previous.ui_host

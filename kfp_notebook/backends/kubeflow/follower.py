@@ -101,7 +101,7 @@ class Follower:
                 try:
                     self.outputs = self.backend.pipeline_outputs(self.handle.run_id, ir)
                 except Exception as exc:  # outputs are extra: the run's result stands without them
-                    self.outputs, self.outputs_error = {}, f"pipeline outputs unavailable: {exc}"
+                    self.outputs, self.outputs_error = {}, f"pipeline outputs unavailable: {server_text(str(exc))}"
         result.outputs = dict(self.outputs)
         if self.outputs_error:
             result.message = f"{result.message}; {self.outputs_error}".lstrip("; ")
