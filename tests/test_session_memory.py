@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 import tracemalloc
 
@@ -12,6 +13,8 @@ import pytest
 from kfp_notebook.session import Session
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
 from kfp_notebook.tracking.states import TaskState
+
+from helpers import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +46,8 @@ def test_finished_runs_are_read_from_disk_not_held(one_task, magics, ip):
         runs = 30
         for x in range(100, 100 + runs):
             run_once(session, one_task, x)
-        time.sleep(0.2)  # the last scheduler thread lets go of its run
+        # the last scheduler thread lets go of its run
+        eventually(lambda: not any(t.name.startswith("kfp-run-") for t in threading.enumerate()), timeout=10)
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:

@@ -93,12 +93,14 @@ class LocalBackend(Backend):
         from kfp_notebook.backends.local.details import LogFollower
 
         run_id = run_id or self.run_record(None).run_id
-        follower = LogFollower(self.task_result(run_id, task).folder)
+        follower = None  # a task not started yet has no folder: follow it once it has one
         while True:
-            write(follower.read_new())
             found = self.task_result(run_id, task)
+            if follower is None and found.folder:
+                follower = LogFollower(found.folder)
+            write(follower.read_new() if follower is not None else "")
             if TaskState.parse(found.state).finished:
-                write(follower.read_new())
+                write(follower.read_new() if follower is not None else "")
                 return found.state
             time.sleep(poll)
 

@@ -102,17 +102,19 @@ class RunStore:
         """Whether a run of that id has a folder with a run.json here."""
         return bool(_RUN_ID.fullmatch(run_id)) and (self.root / run_id / "run.json").is_file()
 
-    def load(self, run_id: str | None = None) -> RunResult:
-        """A run's results from disk (the newest readable run when no id is given)."""
-        runs = self.list_runs()
-        readable = [r for r in runs if r["state"] != UNREADABLE]
-        if run_id is None and not readable:
+    def _newest_readable(self) -> str:
+        readable = [r for r in self.list_runs() if r["state"] != UNREADABLE]
+        if not readable:
             how = advice("`%kfp run`", "`kfp-notebook run NOTEBOOK`, or pass the folder with --runs-dir DIR")
             raise UnknownNameError(f"no local runs in {self.root}: run a pipeline with {how} first")
-        chosen = run_id or readable[0]["run_id"]
+        return str(readable[0]["run_id"])
+
+    def load(self, run_id: str | None = None) -> RunResult:
+        """A run's results from disk (the newest readable run when no id is given)."""
+        chosen = run_id or self._newest_readable()
         path = self.root / chosen / "run.json"
-        if not _RUN_ID.fullmatch(chosen) or not path.exists():
-            known = ", ".join(r["run_id"] for r in runs[:5]) or "none"
+        if not _RUN_ID.fullmatch(chosen) or not path.exists():  # only then is every record read, to list some
+            known = ", ".join(r["run_id"] for r in self.list_runs()[:5]) or "none"
             raise UnknownNameError(f"no run {chosen!r} in {self.root} (recent runs: {known})")
         data, problem = read_run_file(path)
         try:
