@@ -143,6 +143,13 @@ def test_kfp_skip_cells_are_not_executed(tmp_path):
     assert not (tmp_path / "explored.txt").exists() and not (tmp_path / "kfp_runs").exists()
 
 
+def test_a_cell_over_the_timeout_exits_2_in_one_line(tmp_path):
+    write_notebook(tmp_path / "slow.ipynb", [("%load_ext kfp_notebook", []), ("import time\ntime.sleep(60)", [])])
+    done = cli("compile", "slow.ipynb", "--timeout", "2", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "failed: Timeout: ran longer than 2 s (--timeout)" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_failing_cell_exits_2_naming_the_cell_without_a_traceback(tmp_path):
     write_notebook(tmp_path / "broken.ipynb", [("%load_ext kfp_notebook", []), ("x = undefined_name + 1", [])])
     done = cli("compile", "broken.ipynb", cwd=tmp_path)

@@ -129,11 +129,10 @@ def runs_command(args: argparse.Namespace, output: Output) -> int:
 def logs_command(args: argparse.Namespace, output: Output) -> int:
     if args.kubeflow and not args.run:
         raise KfpNotebookError("--kubeflow logs need --run RUN_ID (kfp-notebook runs --kubeflow lists them)")
-    from kfp_notebook.authoring.options import worker_count
+    from kfp_notebook.backends.local.details import DEFAULT_TAIL
 
-    worker_count(None if args.tail is None else str(args.tail), "--tail")  # the rule `%kfp logs --tail` follows
     backend = _backend(args) if args.kubeflow else _local_backend(args)
-    text = backend.task_log(args.run, args.task, args.tail)
+    text = backend.task_log(args.run, args.task, args.tail or DEFAULT_TAIL)  # as `%kfp logs`: the last 200 lines
     output.result({"run_id": args.run, "task": args.task, "log": text}, text)
     return EXIT_OK
 

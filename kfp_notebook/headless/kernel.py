@@ -105,13 +105,17 @@ class HeadlessNotebook:
         run_sync(_interrupt_and_wait)(self.client.km, self.client.kc, grace)
 
     def _execute(self, cell: Any, index: int, where: str) -> None:
-        from nbclient.exceptions import CellExecutionError
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
         try:
             self.client.execute_cell(cell, index)
         except CellExecutionError as exc:
             traceback = _ANSI.sub("", exc.traceback or "")
             raise NotebookCellError(where, exc.ename, _ANSI.sub("", exc.evalue), traceback) from None
+        except CellTimeoutError:  # --timeout ran out: one line, not nbclient's traceback
+            raise NotebookCellError(where, "Timeout", f"ran longer than {self.client.timeout} s (--timeout)") from None
+        except DeadKernelError:
+            raise NotebookCellError(where, "DeadKernel", "the notebook's kernel died while running it") from None
 
 
 async def _interrupt_and_wait(manager: Any, client: Any, grace: float) -> None:

@@ -72,10 +72,6 @@ def is_artifact(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("type"), dict) and "uri" in value
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _v1_formats(uri: str) -> dict[str, str]:
     """Formats a v1 metrics file gives its metrics (the file stays next to the v2 metadata)."""
     path = Path(uri)
