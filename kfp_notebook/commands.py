@@ -243,8 +243,7 @@ JSON = Option(("--json",), "print one machine-readable JSON document")
 VERBOSE = Option(("--verbose",), "show the notebook's output and kernel tracebacks")
 TIMEOUT = Option(("--timeout",), "seconds one cell may run (default: 600)", "SECONDS", check=_whole_at_least_one,
                  default="600")  # fmt: skip
-RUNS_DIR = Option(("--runs-dir",), f"folder of the local runs (default: {DEFAULT_RUNS_FOLDER})", "DIR",
-                  default=DEFAULT_RUNS_FOLDER)  # fmt: skip
+RUNS_DIR = Option(("--runs-dir",), f"runs folder (default: $KFP_NOTEBOOK_RUNS, else {DEFAULT_RUNS_FOLDER})", "DIR")
 KUBEFLOW = Option(("--kubeflow",), "from Kubeflow (connected as for submit)")
 _NOTEBOOK = Argument("notebook", "the .ipynb file (never modified)", optional=False)
 _CLI_PIPELINE = Argument("pipeline", "the pipeline's function name (default: the last one defined)")

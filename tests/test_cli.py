@@ -294,3 +294,10 @@ def test_runs_and_logs_from_kubeflow(folder):
     assert "SECRET" not in shown and "SECRET" not in "".join(
         p.read_text(errors="ignore") for p in folder.rglob("*.json")
     )
+
+
+def test_the_command_line_uses_the_runs_folder_a_notebook_uses(tmp_path):
+    """Without --runs-dir the CLI reads $KFP_NOTEBOOK_RUNS, as the magics do (it read ./kfp_runs)."""
+    elsewhere = tmp_path / "elsewhere"
+    done = cli("runs", cwd=tmp_path, env={"KFP_NOTEBOOK_RUNS": str(elsewhere)})
+    assert done.returncode == 0 and f"no local runs in {elsewhere}" in done.stdout

@@ -96,7 +96,7 @@ def run_command(args: argparse.Namespace, output: Output) -> int:
     words = ["run", *_given(args.pipeline), "--no-wait", *_params(args.param)]
     words += ["--workers", str(args.workers)] if args.workers else []
     words += ["--no-cache"] if args.no_cache else []
-    runs_dir = str(Path(args.runs_dir).resolve())
+    runs_dir = _runs_dir(args)
     with _kernel(args, output) as notebook:
         data = notebook.act(_call("run_and_report", shlex.join(words), runs_dir, True))
     return _outcome(data, output)
@@ -120,7 +120,7 @@ def runs_command(args: argparse.Namespace, output: Output) -> int:
 
     backend = _backend(args) if args.kubeflow else _local_backend(args)
     records = backend.runs(args.pipeline)
-    where = f"runs on {backend.connection.host}" if args.kubeflow else f"local runs in {args.runs_dir}"
+    where = f"runs on {backend.connection.host}" if args.kubeflow else f"local runs in {_runs_dir(args)}"
     history = RunHistory(records, [r.message for r in records if r.message])
     output.result([asdict(r) for r in records], f"{where}\n{history!r}" if records else f"no {where}")
     return EXIT_OK
@@ -148,7 +148,14 @@ def stop_command(args: argparse.Namespace, output: Output) -> int:
 def _local_backend(args: argparse.Namespace) -> Any:
     from kfp_notebook.backends.local.runner import LocalBackend
 
-    return LocalBackend(args.runs_dir)
+    return LocalBackend(_runs_dir(args))
+
+
+def _runs_dir(args: argparse.Namespace) -> str:
+    """--runs-dir, else the folder a notebook uses: $KFP_NOTEBOOK_RUNS, else ./kfp_runs (absolute)."""
+    from kfp_notebook.backends.local.store import default_runs_folder
+
+    return str(Path(args.runs_dir).resolve()) if args.runs_dir else str(default_runs_folder())
 
 
 def doctor_command(args: argparse.Namespace, output: Output) -> int:
