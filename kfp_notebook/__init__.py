@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
     from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
+__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "retry", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -53,6 +53,23 @@ def run(
 
     session = Session.current()
     handle = session.start(pipeline, params, "local", {"workers": workers, "cache": cache, "runs_folder": runs_folder})
+    if wait and session.wait(handle) is not None:
+        raise KeyboardInterrupt
+    return handle
+
+
+def retry(run: Any = None, *, wait: bool = True) -> Any:
+    """Retry a failed or canceled run: its tasks that succeeded are not run again (their outputs are reused), the
+    rest run; returns the handle of the run that does it (finished, unless `wait=False`).
+
+    `run` is a RunHandle or a run id; None: the latest failed or canceled run of this kernel or its runs folder.
+    A local run is retried by a new run of the pipeline as that run compiled it, with its parameters; a Kubeflow
+    run is retried in place by the server (the same run id).
+    """
+    from kfp_notebook.session import Session
+
+    session = Session.current()
+    handle = session.retry(run)
     if wait and session.wait(handle) is not None:
         raise KeyboardInterrupt
     return handle

@@ -205,6 +205,9 @@ KFP = {
                 (Argument("task", "the task's name or id"),), (RUN, TAIL, FOLLOW)),
         Command("%kfp stop", "stop a running run (the latest by default); a run of another kernel, or LOST: "
                 "what is left of it", (_RUN_ARG,)),
+        Command("%kfp retry", "run again what did not succeed in a failed or canceled run (the latest by default), "
+                "reusing the outputs of every task that succeeded; on Kubeflow the server retries the run in place",
+                (Argument("run", "a run id (default: the latest failed or canceled run)"),), (NO_WAIT,)),
         Command("%kfp connect", "connect to Kubeflow Pipelines (secrets from the environment or a prompt); --ui-host: "
                 "the KFP UI for links and logs (else $KF_PIPELINES_UI_ENDPOINT); settings are remembered",
                 options=CONNECTION),

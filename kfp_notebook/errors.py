@@ -64,6 +64,10 @@ class UnknownNameError(KfpNotebookError, LookupError):
     """A component or pipeline name that this kernel has not defined."""
 
 
+class RetryRefused(KfpNotebookError):
+    """A run that cannot be retried: it succeeded (nothing to retry), it is still running, or its server refused."""
+
+
 #: Where the user reads our messages: "notebook" (magics, the Python API) or "command" (the kfp-notebook command).
 _AUDIENCE = {"where": "notebook"}
 

@@ -20,7 +20,7 @@ from kfp_notebook.backends.local.store import default_runs_folder
 from kfp_notebook.errors import UnknownNameError
 from kfp_notebook.registry import Registry
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent
-from kfp_notebook.tracking.records import RunRecord
+from kfp_notebook.tracking.records import RunRecord, latest_unsuccessful
 from kfp_notebook.tracking.task_ids import find_task_id
 
 if TYPE_CHECKING:
@@ -132,12 +132,69 @@ class Session:
         backend = self.backend(where)
         defaults = {k: v for k, v in self.settings.run_defaults().items() if k in _fields(backend.options_type)}
         handle = backend.start(self.compile(pipeline), parameters, backend.options(options, defaults))
+        return self._track(handle, backend, panel)
+
+    def _track(self, handle: RunHandle, backend: Backend, panel: PipelinePanel | None = None) -> RunHandle:
+        """A run this kernel started: the latest run, held while it goes, followed by its pipeline's panel."""
         self.runs[handle.run_id], self.last_run = handle, handle.run_id
         if backend.capabilities.reads_records:  # a finished run is read back from its record, not held
             handle.subscribe(self._forget_when_finished)
         for shown in {id(p): p for p in (self.panels.get(handle.pipeline_name), panel) if p is not None}.values():
             shown.follow(handle)
         return handle
+
+    def retry(self, run: RunHandle | str | None = None, panel: PipelinePanel | None = None) -> RunHandle:
+        """Run again what did not succeed in a failed or canceled run, reusing the outputs of every task that
+        succeeded in it (`run`: its handle or id; None: the latest such run of this kernel or its runs folder).
+
+        Local runs: a new run of the pipeline as that run compiled it, with its parameters. Kubeflow retries the
+        run in place (the same id). The pipeline's panel follows the run that retries it.
+        """
+        backend, run_id = self._run_to_retry(run)
+        defaults = {k: v for k, v in self.settings.run_defaults().items() if k in _fields(backend.options_type)}
+        handle = backend.retry(run_id, backend.options(None, defaults))
+        return self._track(handle, backend, panel)
+
+    def _run_to_retry(self, run: RunHandle | str | None) -> tuple[Backend, str]:
+        """The backend that has the run, and its id (the latest failed or canceled run when None)."""
+        if isinstance(run, RunHandle):
+            return self.backend(run.backend), run.run_id
+        if run is not None and run in self.runs:
+            return self.backend(self.runs[run].backend), run
+        if run is not None:
+            return self._backend_having(run), run
+        return self._latest_unsuccessful()
+
+    def _backend_having(self, run_id: str) -> Backend:
+        """The first backend with a record of the run; else the connected server (which says if it has none)."""
+        unknown: UnknownNameError | None = None
+        for backend in self.backends():
+            if backend.capabilities.reads_records:
+                try:
+                    backend.run_record(run_id)
+                except UnknownNameError as exc:
+                    unknown = exc
+                    continue
+                return backend
+        remote = self.remote()
+        if remote is None:
+            raise unknown or UnknownNameError(f"no run {run_id!r} to retry")
+        return remote
+
+    def _latest_unsuccessful(self) -> tuple[Backend, str]:
+        """The latest run that failed, was canceled or was lost: of this kernel, or in a backend's records."""
+        found = [(h.started, h.backend, h.run_id) for h in self.runs.values() if h.done and h.state.unsuccessful]
+        for backend in self.backends():
+            if backend.capabilities.reads_records:
+                record = latest_unsuccessful(backend.runs())
+                found += [(record.started or 0.0, backend.name, record.run_id)] if record is not None else []
+        if not found:
+            raise UnknownNameError(
+                f"no failed or canceled run to retry (in {self.settings.runs_dir} or started from this kernel); "
+                "name one: %kfp retry RUN (`%kfp runs` lists them)"
+            )
+        _, name, run_id = max(found)
+        return self.backend(name), run_id
 
     def _forget_when_finished(self, event: TaskEvent) -> None:
         """A finished run of a backend that keeps its runs is read back from there from now on."""

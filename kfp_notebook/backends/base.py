@@ -103,6 +103,14 @@ class Backend(ABC):
         """Write a task's log as it grows until the task ends (`capabilities.follows_logs`); its final state."""
         raise OptionError(f"{self.name} runs' logs cannot be followed: read them with %kfp logs TASK")
 
+    def retry(self, run_id: str | None, options: Any = None) -> RunHandle:
+        """Run again what did not succeed in a failed or canceled run (when None: this backend's newest such run),
+        reusing the outputs of every task that succeeded in it; the handle of the run that does it.
+
+        Raises UnknownNameError for a run this backend does not have, RetryRefused for one it cannot retry.
+        """
+        raise OptionError(f"{self.name} runs cannot be retried: start the pipeline again")
+
     def stop_foreign(self, run_id: str) -> str:
         """Stop a run another kernel started (`capabilities.stops_foreign_runs`); says what was stopped."""
         raise OptionError(f"{self.name} cannot stop run {run_id}: it was not started from this kernel")

@@ -154,6 +154,17 @@ def stop_command(magics: KfpMagics, words: list[str]) -> None:
     print(magics.session.stop(args.run))
 
 
+def retry_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
+    args = _parse("retry", words)
+    handle = magics.session.retry(args.run)
+    if handle.link:
+        print(f"retrying run {handle.run_id}: {handle.link}")
+    if args.no_wait:
+        return handle
+    follow(magics, handle)
+    return None
+
+
 def status_command(magics: KfpMagics, words: list[str]) -> None:
     from kfp_notebook.view.run_summaries import failures, output_rows, progress, recorded
 
@@ -217,6 +228,7 @@ COMMANDS: dict[str, Command] = {
     "show-artifact": show_artifact_command,
     "logs": logs_command,
     "stop": stop_command,
+    "retry": retry_command,
     "connect": connect_command,
     "submit": submit_command,
     "doctor": doctor_command,

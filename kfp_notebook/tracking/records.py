@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kfp_notebook.tracking.states import TaskState
+
 
 @dataclass
 class RunRecord:
@@ -22,6 +24,7 @@ class RunRecord:
     folder: str | None = None
     message: str = ""  # what could not be read about the run (its metrics, say)
     outputs: dict[str, Any] = field(default_factory=dict)
+    retry_of: str = ""  # the run this one retries (a local retry is a new run; Kubeflow retries in place)
 
     @property
     def duration(self) -> float | None:
@@ -29,6 +32,12 @@ class RunRecord:
 
     def metric(self, task: str, name: str) -> float | None:
         return self.metrics.get(task, {}).get(name)
+
+
+def latest_unsuccessful(records: list[RunRecord]) -> RunRecord | None:
+    """The newest of the runs (newest first) that failed, was canceled or was lost, and that no run retries yet."""
+    retried = {r.retry_of for r in records}
+    return next((r for r in records if TaskState.parse(r.state).unsuccessful and r.run_id not in retried), None)
 
 
 class ArtifactFiles(Protocol):

@@ -94,6 +94,7 @@ def _flat(record: RunRecord, labels: dict[tuple[str, str], str]) -> dict[str, An
         "pipeline": record.pipeline,
         "where": record.where,
         "state": record.state,
+        **({"retry_of": record.retry_of} if record.retry_of else {}),
         "started": record.started,
         "duration_s": round(record.duration, 2) if record.duration is not None else None,
     }

@@ -19,6 +19,7 @@ from kfp_notebook.backends.local.mounts import mapper
 from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
 from kfp_notebook.backends.local.platform import secret_environment, volume_folder, write_secret_volume
 from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
+from kfp_notebook.backends.local.retrying import RetrySource
 from kfp_notebook.backends.local.task_environment import task_environment
 from kfp_notebook.ir import ArtifactType, ValueSource
 from kfp_notebook.tracking.states import TaskState
@@ -43,12 +44,21 @@ class Prepared:
 class Attempts:
     """Runs the Python tasks of one scheduler: cached outputs, task folders, processes, retries."""
 
-    def __init__(self, scheduler: Scheduler, prepared: Prepared, cache: TaskCache | None, environments: Path | None):
+    def __init__(self, scheduler: Scheduler, prepared: Prepared, cache: TaskCache | None, environments: Path | None,
+                 retried: RetrySource | None = None):  # fmt: skip
         self.scheduler, self.prepared, self.cache, self.environments = scheduler, prepared, cache, environments
+        self.retried = retried  # the run this one retries: its tasks that succeeded are not run again
         self.secret_folders: dict[str, Path] = {}  # by task id: secrets mounted as files, removed when it ends
 
     def cached(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> str | None:
-        """Outputs reused from an earlier run with the same component and inputs: the message, or None."""
+        """Outputs reused from an earlier run: the message saying which, or None.
+
+        From the run this one retries when the task succeeded there (whatever its caching), else from the cache
+        when a run had the same component with the same inputs (Python tasks with caching on).
+        """
+        reused = self.retried.take(node) if self.retried is not None else None
+        if reused is not None:
+            return reused
         key = self._key(node, parameters, artifacts)
         hit = self.cache.get(key) if self.cache is not None and key is not None else None
         if hit is None:
@@ -57,7 +67,7 @@ class Attempts:
         return f"outputs reused from run {hit.get('run_id', '?')}"
 
     def _key(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> str | None:
-        if self.cache is None or not node.task.caching:
+        if self.cache is None or not node.task.caching or node.kind != "python":
             return None
         return cache_key(node.task.component.identity, parameters, artifacts)
 

@@ -16,6 +16,13 @@ from kfp_notebook.backends.local.details import LocalFiles, task_log
 from kfp_notebook.backends.local.importing import importer_problem, missing_import
 from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
 from kfp_notebook.backends.local.pod import check_field_paths
+from kfp_notebook.backends.local.retrying import (
+    RetrySource,
+    copy_shared_folders,
+    retried_pipeline,
+    retry_notice,
+    run_to_retry,
+)
 from kfp_notebook.backends.local.scheduler import Scheduler
 from kfp_notebook.backends.local.store import RunStore, request_stop
 from kfp_notebook.backends.local.supervision import stop_leftovers
@@ -57,18 +64,37 @@ class LocalBackend(Backend):
         """Start running a compiled pipeline on this machine; returns at once with the run's handle."""
         options = self.options(options)
         assert isinstance(options, LocalOptions)
+        return self._launch(yaml_text, parameters or {}, options)
+
+    def retry(self, run_id: str | None, options: Any = None) -> RunHandle:
+        """A new run of a failed or canceled run's pipeline (as it compiled it) and parameters, in the same runs
+        folder, that reuses the outputs of every task that succeeded there and runs the rest."""
+        options = self.options(options)
+        assert isinstance(options, LocalOptions)
+        store = RunStore(options.runs_folder or self.runs_folder)
+        result = run_to_retry(store, run_id)
+        folder, yaml_text, parameters = retried_pipeline(store, result)
+        return self._launch(yaml_text, parameters, options, RetrySource.of(result, folder))
+
+    def _launch(self, yaml_text: str, parameters: dict[str, Any], options: LocalOptions,
+                retried: RetrySource | None = None) -> RunHandle:  # fmt: skip
         ir = PipelineIR.from_yaml(yaml_text)
-        values = pipeline_parameters(ir, parameters or {})
+        values = pipeline_parameters(ir, parameters)
         if ir.input_artifacts:
             raise NotRunnableLocally(f"{ir.name} takes input artifacts, which local runs cannot provide yet")
         prepared = preflight(ir, values)
         prepared.base_environment = base_environment(self.passthrough)
         store = RunStore(options.runs_folder or self.runs_folder)
-        run_id, folder = _create(store, ir.name, yaml_text, values)
+        extra = {"retry_of": retried.run_id} if retried is not None else {}
+        run_id, folder = _create(store, ir.name, yaml_text, values, extra)
+        if retried is not None:
+            copy_shared_folders(retried.folder, folder)
+            prepared.notices.insert(0, retry_notice(retried))
         cache = TaskCache(store.root / ".cache") if options.cache else None
         workers = options.workers or os.cpu_count() or 1
         handler = self.task_handler()
-        scheduler = Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments, handler)
+        scheduler = Scheduler(ir, run_id, values, folder, store, prepared, workers, cache, self.environments, handler,
+                              retried)  # fmt: skip
         return scheduler.start()
 
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
@@ -146,9 +172,10 @@ class RunsFolderError(KfpNotebookError):
     """The runs folder cannot be written."""
 
 
-def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any]) -> tuple[str, Path]:
+def _create(store: RunStore, name: str, yaml_text: str, values: dict[str, Any], extra: dict[str, Any] | None = None
+            ) -> tuple[str, Path]:  # fmt: skip
     try:
-        return store.create(name, yaml_text, values)
+        return store.create(name, yaml_text, values, extra)
     except OSError as exc:
         fix = advice("%config KfpMagics.runs_dir = 'PATH' (or runs_folder= in kfp_notebook.run)", "--runs-dir DIR")
         raise RunsFolderError(

@@ -23,6 +23,7 @@ from kfp_notebook.backends.local.cel import CelError
 from kfp_notebook.backends.local.executor import Outcome
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.placeholders import RunInfo
+from kfp_notebook.backends.local.retrying import RetrySource
 from kfp_notebook.backends.local.store import RunStore, stop_requested
 from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHandler
 from kfp_notebook.errors import KfpNotebookError
@@ -48,14 +49,15 @@ class Scheduler:
 
     def __init__(self, ir: PipelineIR, run_id: str, parameters: dict[str, Any], folder: Path, store: RunStore,
                  prepared: Prepared, workers: int, cache: TaskCache | None,
-                 environments: Path | None = None, handler: TaskHandler | None = None):  # fmt: skip
+                 environments: Path | None = None, handler: TaskHandler | None = None,
+                 retried: RetrySource | None = None):  # fmt: skip
         self.ir, self.parameters, self.folder, self.store = ir, parameters, folder, store
         self.handle = RunHandle(
             run_id, ir.name, "local", self, notices=list(prepared.notices), expected=ir.expected_runs()
         )
         self.info = RunInfo.for_run(run_id)
         self.handler = handler if handler is not None else ProcessTaskHandler()
-        self.attempts = Attempts(self, prepared, cache, environments)
+        self.attempts = Attempts(self, prepared, cache, environments, retried)
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"kfp-task-{run_id}")
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.dags: list[DagInstance] = []
@@ -170,6 +172,11 @@ class Scheduler:
             return self._settle(node, TaskState.FAILED, str(exc))
         if node.kind == "dag":
             return self._start_dag(node, parameters, artifacts)
+        cached = self.attempts.cached(node, parameters, artifacts)
+        if cached is not None:
+            if node.folder:
+                self.handle.set_task_folder(node.id, node.folder)
+            return self._settle(node, TaskState.CACHED, cached)
         if node.kind in ("createpvc", "deletepvc"):
             return self._settle(node, *self.attempts.volume_task(node, parameters))
         if node.kind == "importer":
@@ -178,9 +185,6 @@ class Scheduler:
             instances.check_sendable(node, parameters)
         except InputError as exc:
             return self._settle(node, TaskState.FAILED, str(exc))
-        cached = self.attempts.cached(node, parameters, artifacts)
-        if cached is not None:
-            return self._settle(node, TaskState.CACHED, cached)
         try:
             task = self.attempts.prepare(node, parameters, artifacts)
         except (KfpNotebookError, CelError) as exc:  # a secret or setting known only now is missing

@@ -37,7 +37,9 @@ class RunStore:
     def __init__(self, root: str | os.PathLike[str] | None = None):
         self.root = (Path(root) if root is not None else default_runs_folder()).expanduser().resolve()
 
-    def create(self, pipeline: str, yaml_text: str, parameters: dict[str, Any]) -> tuple[str, Path]:
+    def create(self, pipeline: str, yaml_text: str, parameters: dict[str, Any], extra: dict[str, Any] | None = None
+               ) -> tuple[str, Path]:  # fmt: skip
+        """A new run's folder with its compiled pipeline and its first run.json (`extra`: more fields of it)."""
         run_id, folder = self._new_folder(pipeline)
         (folder / "pipeline.yaml").write_text(yaml_text, encoding="utf-8")
         self._write(
@@ -50,6 +52,7 @@ class RunStore:
                 "started": time.time(),
                 "tasks": {},
                 "kernel": supervision.identity(),
+                **(extra or {}),
             },
         )
         return run_id, folder
@@ -230,7 +233,7 @@ def _record(data: dict[str, Any]) -> RunRecord:
         run_id=result.run_id, pipeline=result.pipeline, where="local", state=result.state,
         started=data.get("started"), finished=data.get("finished"), parameters=dict(data.get("parameters") or {}),
         metrics={task: values for task, values in metrics.items() if values}, folder=result.folder,
-        outputs=result.outputs,
+        outputs=result.outputs, retry_of=str(data.get("retry_of") or ""),
     )  # fmt: skip
 
 
