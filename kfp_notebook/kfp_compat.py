@@ -145,6 +145,11 @@ def create_run(client: Any, body: Any) -> Any:
     return client._run_api.run_service_create_run(run=body)
 
 
+def retry_run(client: Any, run_id: str) -> Any:
+    """POST runs/{id}:retry (kfp.Client 2.x has no method for it; its generated API has)."""
+    return client._run_api.run_service_retry_run(run_id=run_id)
+
+
 # -- kfp.local ------------------------------------------------------------------------------------------
 # kfp.local runs a pipeline (or a component called outside a pipeline) through two module functions that
 # `PipelineTask._execute_locally` looks up at each call; `LocalExecutionConfig` accepts only instances of

@@ -73,6 +73,8 @@ class State:
     scripts: dict[str, list[tuple[str, list[dict[str, Any]]]]] = field(default_factory=dict)
     next_script: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    retry_script: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)  # a retried run's progression
+    retries: list[str] = field(default_factory=list)  # run ids retried
     faults: list[Fault] = field(default_factory=list)
     pod_logs: dict[str, str] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -425,6 +427,42 @@ def list_runs(handler: Handler, query: dict[str, str]) -> tuple[int, Any]:
     return 200, serialize(kfp_server_api.V2beta1ListRunsResponse(runs=runs or None, total_size=len(runs)))
 
 
+def _retry_error(code: int, message: str, external: str) -> dict[str, Any]:
+    """A KFP API error as grpc-gateway writes it: the wrapped internal message, the external one in details."""
+    detail = {"@type": "type.googleapis.com/google.rpc.Status", "code": code, "message": external}
+    return {"error": message, "code": code, "message": message, "details": [detail]}
+
+
+def retry_run(handler: Handler, query: dict[str, str], run_id: str) -> tuple[int, Any]:
+    """RetryRun as KFP's API server does it (resource_manager.RetryRun): an unknown run is NotFound; only a run
+    whose workflow is Failed/Error (a FAILED run, or a terminated one: CANCELED) is retried, in place: the
+    same run goes back to RUNNING; any other is InvalidArgument with the server's words."""
+    run = handler.state.runs.get(run_id)
+    if run is None:
+        message = (
+            f"Failed to retry a run: Failed to retry run {run_id} due to error fetching the run: "
+            f"Failed to fetch run {run_id}: ResourceNotFoundError: Run {run_id} not found"
+        )
+        return 404, _retry_error(5, message, f"Run {run_id} not found")
+    if run.state not in ("FAILED", "CANCELED"):
+        external = "Workflow must be Failed/Error to retry"
+        message = f"Failed to retry a run: Failed to retry run {run_id}: BadRequestError: {external}: workflow cannot be retried"
+        return 400, _retry_error(3, message, external)
+    run.state, run.finished_at = "RUNNING", None
+    handler.state.retries.append(run_id)
+    handler.state.scripts[run_id] = list(handler.state.retry_script) or [("SUCCEEDED", [])]
+    return 200, {}
+
+
+def get_version(handler: Handler, query: dict[str, str], pipeline_id: str, version_id: str) -> tuple[int, Any]:
+    version = next(
+        (v for v in handler.state.versions.get(pipeline_id, []) if v.pipeline_version_id == version_id), None
+    )
+    if version is None:
+        return 404, {"error": "pipeline version not found", "code": 5, "message": "NotFound"}
+    return 200, serialize(version)
+
+
 def terminate_run(handler: Handler, query: dict[str, str], run_id: str) -> tuple[int, Any]:
     if run_id not in handler.state.runs:
         return 404, {"error": "run not found", "code": 5, "message": "NotFound"}
@@ -446,6 +484,8 @@ ROUTES = [
     ("/runs", "GET", list_runs),
     ("/runs/([^/:]+)", "GET", get_run),
     ("/runs/([^/:]+):terminate", "POST", terminate_run),
+    ("/runs/([^/:]+):retry", "POST", retry_run),
+    ("/pipelines/([^/]+)/versions/([^/]+)", "GET", get_version),
 ]
 
 

@@ -169,6 +169,7 @@ def client():
         ("_upload_api.upload_pipeline_version", ["uploadfile", "name", "pipelineid"]),
         ("_experiment_api.experiment_service_create_experiment", ["experiment"]),
         ("_run_api.run_service_create_run", ["run"]),
+        ("_run_api.run_service_retry_run", ["run_id"]),
     ],
 )
 def test_the_clients_generated_api_methods_we_call_exist(client, path, parameters):

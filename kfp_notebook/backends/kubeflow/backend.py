@@ -16,9 +16,9 @@ from kfp_notebook.backends.base import Backend, Capabilities
 from kfp_notebook.backends.defaults import DEFAULT_EXPERIMENT
 from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
-from kfp_notebook.backends.kubeflow.redaction import server_text
+from kfp_notebook.backends.kubeflow.redaction import server_message, server_text
 from kfp_notebook.backends.kubeflow.tasks import executor_pod
-from kfp_notebook.errors import KfpNotebookError, UnknownNameError
+from kfp_notebook.errors import KfpNotebookError, RetryRefused, UnknownNameError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.ir.parameters import typed_parameters
 from kfp_notebook.tracking.handle import RunHandle
@@ -163,6 +163,39 @@ class KubeflowBackend(Backend):
         except Exception:
             return None
         return next((r for r in runs if r.display_name == name), None)
+
+    def retry(self, run_id: str | None, options: Any = None) -> RunHandle:
+        """Ask the server to retry a failed run in place (KFP keeps what succeeded and runs the rest, under the same
+        run id) and follow it; a run the server does not have, or will not retry, is refused with its words."""
+        if run_id is None:
+            raise UnknownNameError(f"name the run on {self.connection.host} to retry: %kfp retry RUN")
+        try:
+            kfp_compat.retry_run(self.client, run_id)
+        except Exception as exc:
+            raise self._retry_refused(run_id, exc) from None
+        return self.follow(run_id, self._pipeline_of(run_id))
+
+    def _retry_refused(self, run_id: str, exc: Exception) -> Exception:
+        status, said = getattr(exc, "status", None), server_message(getattr(exc, "body", None))
+        if status == 404:
+            return UnknownNameError(f"no run {run_id!r} on {self.connection.host} ({said}); `%kfp runs` lists them")
+        if status == 400:
+            return RetryRefused(f"{self.connection.host} refused to retry run {run_id}: {said}")
+        return explain(self.connection, exc)
+
+    def _pipeline_of(self, run_id: str) -> PipelineIR | None:
+        """The run's compiled pipeline (its own spec, or its pipeline version's), None when it cannot be read."""
+        try:
+            run = self.client.get_run(run_id)
+            spec = run.pipeline_spec
+            reference = run.pipeline_version_reference
+            if not spec and reference is not None and reference.pipeline_version_id:
+                spec = self.client.get_pipeline_version(
+                    reference.pipeline_id, reference.pipeline_version_id
+                ).pipeline_spec
+            return PipelineIR.from_yaml(json.dumps(spec)) if spec else None
+        except Exception:  # the run is followed without its task names known ahead
+            return None
 
     def follow(self, run_id: str, ir: PipelineIR | None = None) -> RunHandle:
         """A handle whose task states follow the run (one get_run per poll, backing off while nothing changes)."""

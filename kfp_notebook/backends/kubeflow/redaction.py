@@ -8,6 +8,7 @@ what kfp.Client sends as `Authorization`. Header-shaped credentials are redacted
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Any
@@ -69,3 +70,13 @@ def server_text(text: str | bytes, limit: int = SHOWN_CHARACTERS) -> str:
     if len(flat) <= limit:
         return flat
     return f"{flat[:limit]}… ({len(flat) - limit} more characters)"
+
+
+def server_message(body: str | bytes | None) -> str:
+    """The `message` of a KFP API error body (grpc-gateway's JSON), else the body as sent: made safe to show."""
+    try:
+        said = json.loads(body or "")
+    except (TypeError, ValueError):
+        said = None
+    message = said.get("message") if isinstance(said, dict) else None
+    return server_text(message if isinstance(message, str) and message else body or "(no text)")
