@@ -6,7 +6,6 @@ import json
 import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from kfp_notebook.tracking.handle import RunHandle
@@ -14,10 +13,9 @@ from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view.dag import DagModel, node_element_id
 from kfp_notebook.view.states import item_suffix, iterations
+from kfp_notebook.view.tracebacks import user_traceback
 
 EXECUTOR_LINE = re.compile(r"^\[KFP Executor ")
-USER_FRAME = re.compile(r'^\s*File "([^"]*ephemeral_component\.py)", line (\d+), in (\w+)')
-FRAME = re.compile(r'^\s*File "')
 ORDER = {TaskState.FAILED: 0, TaskState.RUNNING: 1, TaskState.CANCELED: 2}
 
 DetailsReader = Callable[[str], dict[str, Any]]  # a node's element id → what the pane shows of it
@@ -58,7 +56,7 @@ def _run(run: dict[str, Any], model: DagModel, handle: RunHandle | None) -> dict
     shown["artifacts"] = {k: [relative_path(u) for u in v if u] for k, v in (run.get("artifacts") or {}).items()}
     user, executor = split_log(run.get("log") or "")
     shown["log_user"], shown["log_executor"] = user, executor
-    shown["traceback"] = user_traceback(run.get("message") or "", cell_of)
+    shown["traceback"] = user_traceback(run.get("message") or "")
     return shown
 
 
@@ -152,55 +150,3 @@ def split_log(log: str) -> tuple[str, str]:
         else:
             user.append(line)
     return "\n".join(user), "\n".join(executor)
-
-
-def user_traceback(message: str, cell_of: Callable[[str], tuple[str, int] | None]) -> str:
-    """The traceback from the user's first frame on, with the component's file mapped to the notebook cell."""
-    lines = message.splitlines()
-    start = next((i for i, line in enumerate(lines) if USER_FRAME.match(line)), None)
-    if start is None:
-        return message
-    trimmed = ["Traceback (most recent call last):"]
-    for line in lines[start:]:
-        match = USER_FRAME.match(line)
-        trimmed.append(_cell_frame(match, cell_of) if match else line)
-    return "\n".join(trimmed)
-
-
-def _cell_frame(match: re.Match[str], cell_of: Callable[[str], tuple[str, int] | None]) -> str:
-    """'  In [7], line 12, in boom' for a frame in kfp's copy of the component (its file as written)."""
-    line, function = int(match.group(2)), match.group(3)
-    where = cell_of(function)
-    copied = _def_line(match.group(1), function)
-    if where is None or copied is None:
-        return match.group(0)
-    return f"  {where[0]}, line {where[1] + line - copied}, in {function}"
-
-
-def _def_line(path: str, function: str) -> int | None:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return None
-    return _first_def(text.splitlines(), function)
-
-
-def _first_def(lines: list[str], function: str) -> int | None:
-    pattern = re.compile(rf"\s*def {re.escape(function)}\(")
-    return next((number for number, line in enumerate(lines, 1) if pattern.match(line)), None)
-
-
-def cell_of(function: str) -> tuple[str, int] | None:
-    """('In [7]', line of `def function(` in that cell): the latest %%component cell that defines it."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    manager = getattr(get_ipython(), "history_manager", None)
-    history = list(getattr(manager, "input_hist_raw", []))
-    for count in range(len(history) - 1, 0, -1):
-        cell = history[count].splitlines()
-        line = _first_def(cell, function)
-        if cell and cell[0].lstrip().startswith("%%component") and line is not None:
-            return f"In [{count}]", line
-    return None

@@ -11,6 +11,7 @@ from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.results import is_artifact
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view.summaries import Summary
+from kfp_notebook.view.tracebacks import failure_text
 
 MAX_TASK_ROWS = 40
 #: The order of a big run's rows: failures first, then what is running; the rest in the pipeline's order.
@@ -41,12 +42,16 @@ def recorded(result: Any) -> Summary:
     """A run as its folder shows it (a RunResult): also a run of another kernel, running or LOST."""
     tasks = list(result.tasks.values())
     title = f"run {result.run_id} (local, from its folder): {result.state} · {len(tasks)} tasks"
-    rows = [(task.task_id, task.state + (f" · {task.message}" if task.message else "")) for task in tasks]
+    rows = [(task.task_id, task.state + (f" · {_message(task)}" if task.message else "")) for task in tasks]
     rows = rows[:MAX_TASK_ROWS] + (
         [("…", f"{len(rows) - MAX_TASK_ROWS} more tasks")] if len(rows) > MAX_TASK_ROWS else []
     )
     rows += output_rows(result)
     return Summary(title, [("run", result.message)] * bool(result.message) + rows, [])
+
+
+def _message(task: Any) -> str:
+    return failure_text(task.message) if task.state == TaskState.FAILED.value else task.message
 
 
 def output_rows(result: Any) -> list[tuple[str, str]]:
@@ -66,9 +71,11 @@ def _task_line(status: Any) -> str:
 
 
 def failures(handle: RunHandle) -> list[str]:
-    """For each failed task, its message (which holds the end of its stderr)."""
+    """For each failed task, its message, the traceback at its end trimmed to the user's frames in cell terms."""
     return [
-        f"{s.task_id} failed: {s.message}" for s in handle.tasks.values() if s.state is TaskState.FAILED and s.message
+        f"{s.task_id} failed: {failure_text(s.message)}"
+        for s in handle.tasks.values()
+        if s.state is TaskState.FAILED and s.message
     ]
 
 
