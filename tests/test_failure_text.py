@@ -35,7 +35,9 @@ def text_of_failure(ip, capsys, *cells: str) -> str:
     ip.run_cell("%kfp run")
     ran = capsys.readouterr().out
     ip.run_cell("%kfp status")
-    return ran + "\n----\n" + capsys.readouterr().out
+    status = capsys.readouterr().out
+    ip.run_cell("import kfp_notebook\nkfp_notebook.run(p)")  # a handle shown by a cell
+    return "\n----\n".join([ran, status, capsys.readouterr().out])
 
 
 @pytest.mark.slow
@@ -50,8 +52,9 @@ def test_a_failed_task_shows_the_users_frames_with_cells_and_lines(ip, capsys):
         "    raise ValueError(f'bad {y}')",
         "ValueError: bad 8",
     ]
-    ran, status = text.split("\n----\n")
-    for shown in (ran, status):  # %kfp run's final view, then %kfp status from the run's folder
+    views = text.split("\n----\n")
+    assert len(views) == 3 and "\nrun p-" in views[2] and "RunHandle(" not in views[2]
+    for shown in views:  # %kfp run's final view, %kfp status from the run's folder, a handle shown by a cell
         lines = [line for line in shown.splitlines() if "^^^" not in line]
         start = lines.index(expected[0])
         assert lines[start - 1].endswith("boom failed: exited with code 1") or lines[start - 1].endswith(

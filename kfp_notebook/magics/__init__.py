@@ -18,6 +18,7 @@ from kfp_notebook.errors import ComponentError, KfpNotebookError, PipelineError
 from kfp_notebook.magics.help_texts import COMPONENT_HELP, KFP_HELP, PIPELINE_HELP
 from kfp_notebook.registry import Registry
 from kfp_notebook.session import Session
+from kfp_notebook.tracking.handle import RunHandle
 
 
 @magics_class
@@ -50,6 +51,8 @@ class KfpMagics(Magics):
         self.session.registry.namespace = shell.user_ns if shell is not None else None
         self._settings_changed()
         self._notebook = NotebookHistory(self._cell_sources)
+        if shell is not None:  # a run handle shown by a cell: its progress and failures, not its repr
+            shell.display_formatter.formatters["text/plain"].for_type(RunHandle, _handle_text)
 
     @default("runs_dir")
     def _default_runs_dir(self) -> str:
@@ -215,3 +218,9 @@ def python_of_cell(shell: Any, text: str) -> str:
         return shell.transform_cell(text)
     except Exception:
         return ""
+
+
+def _handle_text(handle: RunHandle, printer: Any, cycle: bool) -> None:
+    from kfp_notebook.view.run_summaries import handle_summary
+
+    printer.text(repr(handle_summary(handle)))

@@ -166,7 +166,7 @@ def retry_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
 
 
 def status_command(magics: KfpMagics, words: list[str]) -> None:
-    from kfp_notebook.view.run_summaries import failures, output_rows, progress, recorded
+    from kfp_notebook.view.run_summaries import handle_summary, output_rows, recorded
 
     args = _parse("status", words)
     session = magics.session
@@ -175,8 +175,7 @@ def status_command(magics: KfpMagics, words: list[str]) -> None:
         display(recorded(session.recorded_run(run_id)))  # a finished run, or another kernel's: as its folder shows it
         return
     handle = session.handle(run_id)
-    summary = progress(handle)
-    summary.warnings += failures(handle)
+    summary = handle_summary(handle)
     summary.rows += output_rows(handle.result()) if handle.done else []
     display(summary)
 

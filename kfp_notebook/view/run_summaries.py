@@ -38,6 +38,13 @@ def progress(handle: RunHandle) -> Summary:
     return Summary(title, rows, list(handle.notices))
 
 
+def handle_summary(handle: RunHandle) -> Summary:
+    """A run handle as text: its progress, then each failed task with its traceback in the user's terms."""
+    summary = progress(handle)
+    summary.warnings += failures(handle)
+    return summary
+
+
 def recorded(result: Any) -> Summary:
     """A run as its folder shows it (a RunResult): also a run of another kernel, running or LOST."""
     tasks = list(result.tasks.values())
