@@ -58,17 +58,21 @@ def run(
     return handle
 
 
-def retry(run: Any = None, *, wait: bool = True) -> Any:
+def retry(run: Any = None, *, wait: bool = True, runs_folder: str | os.PathLike[str] | None = None) -> Any:
     """Retry a failed or canceled run: its tasks that succeeded are not run again (their outputs are reused), the
     rest run; returns the handle of the run that does it (finished, unless `wait=False`).
 
-    `run` is a RunHandle or a run id; None: the latest failed or canceled run of this kernel or its runs folder.
-    A local run is retried by a new run of the pipeline as that run compiled it, with its parameters; a Kubeflow
-    run is retried in place by the server (the same run id).
+    `run` is a RunHandle or a run id; None: the latest failed or canceled run of this kernel or its runs folder
+    (`runs_folder`, as given to `run()`; default: the kernel's). A local run is retried by a new run of the
+    pipeline as that run compiled it, with its parameters; a Kubeflow run is retried in place by the server.
     """
+    from dataclasses import replace
+
     from kfp_notebook.session import Session
 
     session = Session.current()
+    if runs_folder is not None:
+        session = replace(session, settings=replace(session.settings, runs_dir=runs_folder))
     handle = session.retry(run)
     if wait and session.wait(handle) is not None:
         raise KeyboardInterrupt

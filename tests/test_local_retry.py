@@ -98,12 +98,15 @@ def chain(start: int = 1):
     step(name='b', x=a.outputs['Output'], needs_fix=True)
 """,
     )
-    first = kfp_notebook.run(ip.user_ns["chain"], {"start": 10})
+    first = kfp_notebook.run(ip.user_ns["chain"], {"start": 10}, runs_folder=tmp_path / "elsewhere")
     assert first.state is TaskState.FAILED
     ip.run_cell("%%pipeline\ndef chain(start: int = 1):\n    step(name='changed', x=start)\n")  # redefined since
     (tmp_path / "fix").write_text("", encoding="utf-8")
-    handle = kfp_notebook.retry(first)
+    with pytest.raises(UnknownNameError, match=f"no run '{first.run_id}'"):  # not in the kernel's runs folder
+        kfp_notebook.retry(first)
+    handle = kfp_notebook.retry(first, runs_folder=tmp_path / "elsewhere")
     assert handle.state is TaskState.SUCCEEDED and handle.run_id != first.run_id
+    assert (tmp_path / "elsewhere" / handle.run_id / "run.json").is_file()
     assert calls(counter) == ["a", "b", "b"]
     assert handle.result()["step-2"].parameters == {"Output": 12}
     assert any("not this kernel's current definition" in n for n in handle.notices)
