@@ -95,3 +95,26 @@ def test_an_unknown_run_is_named(server):
     host, _ = server
     with pytest.raises(UnknownNameError, match=r"no run 'nope' on .*Run nope not found"):
         connected(host).retry("nope")
+
+
+def test_the_magic_retries_the_kernels_failed_run_and_the_panel_follows_it(
+    ip, server, fan, tmp_path, monkeypatch, capsys
+):
+    host, state = server
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ip.run_cell(f"%kfp connect --host {host} --auth none")
+    failed_then_fixed(state, fan)
+    ip.run_cell("%kfp submit")
+    assert "(kubeflow): FAILED" in capsys.readouterr().out
+    session = ip.magics_manager.registry["KfpMagics"].session
+    run_id = session.last_run
+    ip.run_cell("%kfp retry")
+    out = capsys.readouterr().out
+    assert f"retrying run {run_id}: {host}/#/runs/details/{run_id}" in out and "(kubeflow): SUCCEEDED" in out
+    assert state.retries == [run_id]
+    panel = session.panels["fan"]
+    assert panel.handle is session.runs[run_id] and panel.handle.state is TaskState.SUCCEEDED
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="Workflow must be Failed/Error to retry"):
+        ip.run_cell(f"%kfp retry {run_id}")
