@@ -132,7 +132,8 @@ def _default_edits(cell: Cell, node: ast.FunctionDef, func: Callable[..., Any]) 
 
 
 def _body_insertion(cell: Cell, node: ast.FunctionDef, metrics_params: list[str]) -> list[Edit]:
-    """The v1 metrics lines at the top of the body (after the docstring)."""
+    """The v1 metrics lines at the top of the body (after the docstring); tracebacks still name the cell's own lines
+    (view/tracebacks.py aligns kfp's copy with the cell)."""
     if not metrics_params:
         return []
     first = node.body[0]
