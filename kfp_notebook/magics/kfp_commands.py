@@ -81,7 +81,7 @@ def _start(magics: KfpMagics, args: Any, where: str, options: dict[str, Any]) ->
 
 def follow(magics: KfpMagics, handle: RunHandle) -> None:
     """Show the run's progress live until it ends (or until an interrupt, which does what the backend says)."""
-    from kfp_notebook.view.run_summaries import failures, pipeline_outputs, progress
+    from kfp_notebook.view.run_summaries import handle_summary, pipeline_outputs, progress
 
     view = display(progress(handle), display_id=True)
     interrupted = magics.session.wait(handle, lambda h: view.update(progress(h)) if view is not None else None)
@@ -89,8 +89,7 @@ def follow(magics: KfpMagics, handle: RunHandle) -> None:
         print(interrupted)
         if not handle.done:
             return
-    final = progress(handle)
-    final.warnings += failures(handle)
+    final = handle_summary(handle)
     if view is not None:
         view.update(final)
     result = handle.result()
