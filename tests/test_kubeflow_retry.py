@@ -86,7 +86,8 @@ def test_a_run_that_did_not_fail_is_refused_with_the_servers_words(server, fan, 
         session.retry(done.run_id)
     assert str(refused.value) == (
         f"{host} refused to retry run {done.run_id}: Failed to retry a run: Failed to retry run {done.run_id}: "
-        "BadRequestError: Workflow must be Failed/Error to retry: workflow cannot be retried"
+        "BadRequestError: Workflow must be Failed/Error to retry: workflow cannot be retried "
+        f"(run {done.run_id} succeeded: there is nothing to retry)"
     )
     assert state.retries == [] and state.runs[done.run_id].state == "SUCCEEDED"
 
@@ -118,3 +119,16 @@ def test_the_magic_retries_the_kernels_failed_run_and_the_panel_follows_it(
 
     with pytest.raises(UsageError, match="Workflow must be Failed/Error to retry"):
         ip.run_cell(f"%kfp retry {run_id}")
+
+
+def test_a_running_run_is_refused_saying_to_wait_or_stop_it(server, fan, ip):
+    host, state = server
+    state.next_script = [("RUNNING", [])] * 1000
+    session = connected(host)
+    running = session.start(ip.user_ns["fan"], None, "kubeflow")
+    try:
+        with pytest.raises(RetryRefused, match=r"Workflow must be Failed/Error to retry.*still RUNNING: wait for it"):
+            session.retry(running.run_id)
+    finally:
+        running.cancel()
+    assert running.wait(30) and running.state is TaskState.CANCELED

@@ -180,8 +180,20 @@ class KubeflowBackend(Backend):
         if status == 404:
             return UnknownNameError(f"no run {run_id!r} on {self.connection.host} ({said}); `%kfp runs` lists them")
         if status == 400:
-            return RetryRefused(f"{self.connection.host} refused to retry run {run_id}: {said}")
+            return RetryRefused(f"{self.connection.host} refused to retry run {run_id}: {said}{self._why_not(run_id)}")
         return explain(self.connection, exc)
+
+    def _why_not(self, run_id: str) -> str:
+        """What the run's state means for a retry, when the server can say it."""
+        try:
+            state = TaskState.parse(str(self.client.get_run(run_id).state))
+        except Exception:
+            return ""
+        if state is TaskState.SUCCEEDED:
+            return f" (run {run_id} succeeded: there is nothing to retry)"
+        if not state.finished:
+            return f" (run {run_id} is still {state.value}: wait for it to end, or stop it with %kfp stop {run_id})"
+        return ""
 
     def _pipeline_of(self, run_id: str) -> PipelineIR | None:
         """The run's compiled pipeline (its own spec, or its pipeline version's), None when it cannot be read."""
