@@ -233,3 +233,45 @@ def test_the_magic_refuses_a_succeeded_run_in_one_line(ip, tmp_path, magics, cap
         ip.run_cell(f"%kfp retry {run_id}")
     record = json.loads((tmp_path / "kfp_runs" / run_id / "run.json").read_text(encoding="utf-8"))
     assert record["state"] == "SUCCEEDED" and "retry_of" not in record
+
+
+VOLUME = [
+    "import kfp_notebook",
+    """%%component --no-cache
+def write(path: str) -> int:
+    with open('COUNTER', 'a') as f:
+        f.write('write\\n')
+    with open(path, 'w') as f:
+        f.write('written before the failure')
+    return 1
+""",
+    """%%component --no-cache
+def read(path: str, x: int) -> str:
+    import os
+    with open('COUNTER', 'a') as f:
+        f.write('read\\n')
+    if not os.path.exists('FIX'):
+        raise RuntimeError('not fixed yet')
+    with open(path) as f:
+        return f.read()
+""",
+    """%%pipeline
+def shared():
+    with kfp_notebook.Volume("data") as volume:
+        written = volume.mount(write(path='/data/f.txt'), '/data')
+        volume.mount(read(path='/data/f.txt', x=written.output), '/data')
+""",
+]
+
+
+def test_a_retried_run_starts_with_the_failed_runs_volumes(ip, tmp_path, magics):
+    counter = counted(ip, tmp_path, *VOLUME)
+    first = kfp_notebook.run(ip.user_ns["shared"])
+    assert first.state is TaskState.FAILED and calls(counter) == ["write", "read"]
+    volumes = Path(first.result().folder) / "volumes"
+    before = digests(volumes)
+    (tmp_path / "fix").write_text("", encoding="utf-8")
+    handle = kfp_notebook.retry()
+    assert handle.state is TaskState.SUCCEEDED and calls(counter) == ["write", "read", "read"]
+    assert handle.result()["read"].output == "written before the failure"
+    assert digests(volumes) == before  # the failed run's volume is untouched (the retry deleted its own copy)
