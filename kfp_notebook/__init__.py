@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
     from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
+__all__ = ["LocalRunner", "Volume", "compile", "debug", "load_ipython_extension", "run", "runs", "show", "task_inputs"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -92,6 +92,35 @@ def runs(pipeline: Any = None, *, runs_folder: str | os.PathLike[str] | None = N
     if runs_folder is not None:
         session = replace(session, settings=replace(session.settings, runs_dir=runs_folder))
     return session.history(pipeline)
+
+
+def task_inputs(task: str, run: Any = None, item: int | None = None) -> dict[str, Any]:
+    """The inputs a task's function received in a run, as keyword arguments: `fn.python_func(**inputs)`.
+
+    `task`: its name (or id, `for-loop-2[3]/shard`); `run`: a RunHandle, a run id, or None (this kernel's latest
+    run, else the newest in the runs folder; Kubeflow runs when connected); `item`: the ParallelFor iteration's
+    index, for a task inside a loop. Parameters are the values kfp's executor passed; input artifacts are
+    dsl.Artifact objects (Dataset, Model, ...) with the run's uri, name and metadata, whose `.path` is a read-only
+    copy of what the producer wrote, in ./kfp_debug/<run>/<task>/inputs.
+    """
+    from kfp_notebook import debugging
+    from kfp_notebook.session import Session
+
+    return debugging.task_inputs(Session.current(), task, run, item)
+
+
+def debug(task: str, run: Any = None, item: int | None = None, current: bool = False) -> Any:
+    """Call a task's function in the kernel with the inputs it received in a run; returns what it returns.
+
+    The code is the source the run shipped, or with `current=True` the kernel's definition of the component now
+    (to check a fix on the same inputs). Outputs go to ./kfp_debug/<run>/<task>/outputs. What the function
+    raises reaches the caller unchanged (`%debug` then opens the debugger in it). Arguments as `task_inputs`.
+    """
+    __tracebackhide__ = True
+    from kfp_notebook.debugging import Debugged
+    from kfp_notebook.session import Session
+
+    return Debugged(Session.current(), task, run, item, current).call()
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 from kfp_notebook.errors import OptionError
 from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 
@@ -106,6 +107,11 @@ class Backend(ABC):
     def stop_foreign(self, run_id: str) -> str:
         """Stop a run another kernel started (`capabilities.stops_foreign_runs`); says what was stopped."""
         raise OptionError(f"{self.name} cannot stop run {run_id}: it was not started from this kernel")
+
+    def run_inputs(self, run_id: str | None) -> RecordedRun:
+        """What each task of a run received, for `task_inputs` and `%kfp debug` (the newest run when None);
+        UnknownNameError when this backend has no such run."""
+        raise OptionError(f"the inputs of {self.name} runs' tasks cannot be read back")
 
 
 def _set_values(options: BackendOptions) -> dict[str, Any]:
