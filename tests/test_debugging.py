@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import traceback
 from pathlib import Path
 
@@ -168,3 +169,17 @@ def test_outputs_go_to_the_scratch_folder_and_executor_conventions_hold(ip, tmp_
     status = kfp_notebook.task_inputs("report")["status"]
     assert type(status).__name__ == "PipelineTaskFinalStatus" and status.state == "COMPLETE"
     assert kfp_notebook.debug("report") == handle.result()["report"].output
+
+
+def test_the_debugger_opens_in_the_users_frame_after_the_traceback_and_only_for_that_cell(ip, failed_run, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("p i, scaled(i)\nq\n"))
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    with pytest.raises(ValueError, match="bad shard 2"):
+        ip.run_cell("%kfp debug probe --item 2")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
+    assert "ValueError: bad shard 2: 6" in shown and "(2, 6)" in shown  # the traceback, then ipdb in probe's frame
+    assert shown.index("bad shard 2: 6") < shown.index("ipdb> (2, 6)")
+    assert ip.call_pdb is False

@@ -98,9 +98,10 @@ def output_arguments(kinds: Kinds, task: Task, scratch: Scratch) -> dict[str, An
     for name, (kind, annotation) in kinds.items():
         path = scratch.outputs / name
         if kind == "output_artifact":
-            title = declared[name].schema_title if name in declared else "system.Artifact"
+            cls = kfp_compat.artifact_class(annotation)
+            title = declared[name].schema_title if name in declared else cls.schema_title
             record = {"name": name, "type": {"schemaTitle": title}, "uri": str(path), "metadata": {}}
-            arguments[name] = kfp_compat.dsl_artifact(record, kfp_compat.artifact_class(annotation))
+            arguments[name] = kfp_compat.dsl_artifact(record, cls)
         elif kind in ("output_path", "output_artifact_path"):
             arguments[name] = str(path)
     return arguments

@@ -61,6 +61,8 @@ def locate(record: RecordedRun, wanted: str, item: int | None = None) -> Located
 def _task(record: RecordedRun, wanted: str) -> Task:
     tasks = {task.path: task for task in record.ir.walk() if not task.is_group}
     found = find_task_id(tasks, path_of(wanted), {path: task.name for path, task in tasks.items()})
+    if found is None:  # the end of a path (`for-loop-2/shard` of `exit-handler-1/for-loop-2/shard`)
+        found = next((path for path in tasks if path.endswith("/" + path_of(wanted))), None)
     if found is None:
         names = ", ".join(sorted({task.name for task in tasks.values()})) or "none"
         raise UnknownNameError(f"no task {wanted!r} in run {record.run_id} (its tasks: {names}); name one of them")
