@@ -22,6 +22,7 @@ from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.ir.parameters import typed_parameters
 from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import TaskResult
 from kfp_notebook.tracking.states import TaskState
@@ -288,6 +289,12 @@ class KubeflowBackend(Backend):
         from kfp_notebook.backends.kubeflow.artifacts import run_task
 
         return run_task(self, run_id or self._latest_run(), task)
+
+    def run_inputs(self, run_id: str | None) -> RecordedRun:
+        """A run's tasks as ML Metadata recorded what each received; artifact bytes through the KFP UI."""
+        from kfp_notebook.backends.kubeflow.recorded import KubeflowRecordedRun
+
+        return KubeflowRecordedRun(self, run_id or self._latest_run())
 
     def _latest_run(self) -> str:
         recent = self.runs(count=1)
