@@ -137,6 +137,8 @@ def test_the_run_is_a_handle_an_id_or_the_latest(ip, failed_run):
     assert kfp_notebook.task_inputs("make", run=failed_run) == {"n": 5}
     assert kfp_notebook.task_inputs("make", run=failed_run.run_id) == {"n": 5}
     assert kfp_notebook.task_inputs("make", run=newer.run_id) == {"n": 2}
+    elsewhere = kfp_notebook.run(ip.user_ns["shards"], {"n": 1}, runs_folder=Path("elsewhere"))
+    assert kfp_notebook.task_inputs("make", run=elsewhere) == {"n": 1}  # a handle knows its runs folder
     # the panel's line: `%kfp debug TASK --run RUN`
     assert ip.run_cell(f"%kfp debug make --run {failed_run.run_id} --no-pdb").result is None
 

@@ -4,10 +4,12 @@ with them (`debug`, `%kfp debug`), from the source the run shipped or the kernel
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
+from kfp_notebook.debugging import user_code
 from kfp_notebook.debugging.arguments import (
     Scratch,
     function_kinds,
@@ -21,18 +23,27 @@ from kfp_notebook.debugging.programs import ProgramError, current_function, ship
 #: Where debugged tasks keep their copies and outputs, under the working folder: kfp_debug/<run>/<task>/.
 SCRATCH = "kfp_debug"
 
-_RAISED_BY_THE_FUNCTION: list[BaseException] = []  # the latest only (exceptions take no weak references)
-
 
 def raised_by_the_function(error: BaseException) -> bool:
-    """Whether a debugged task's own function raised `error` (the magics let it reach the cell unchanged)."""
-    return any(error is raised for raised in _RAISED_BY_THE_FUNCTION)
+    """Whether a debugged task's own code raised `error` (the magics let it reach the cell unchanged)."""
+    return user_code.raised_by_user_code(error)
 
 
 def find(session: Any, task: str, run: Any = None, item: int | None = None) -> LocatedTask:
     """The task instance a user names, in the run named (a handle, a run id, or None: this kernel's latest run,
     else the newest in the runs folder), from whichever backend has that run."""
+    folder = _runs_folder_of(run)
+    if folder is not None:  # a handle of a run kept in another runs folder (kfp_notebook.run(runs_folder=...))
+        session = replace(session, settings=replace(session.settings, runs_dir=folder))
     return locate(recorded_run(session.backends(), run, session.last_run), task, item)
+
+
+def _runs_folder_of(run: Any) -> str | None:
+    """Where a finished run handle's run keeps its files, when it says (the folder its run's folder is in)."""
+    if not getattr(run, "done", False) or not callable(getattr(run, "result", None)):
+        return None
+    folder = getattr(run.result(), "folder", None)
+    return str(Path(folder).parent) if folder else None
 
 
 def task_inputs(session: Any, task: str, run: Any = None, item: int | None = None) -> dict[str, Any]:
@@ -81,7 +92,7 @@ def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_
         try:
             return function(**arguments)
         except BaseException as error:
-            _RAISED_BY_THE_FUNCTION[:] = [error]
+            user_code.mark(error)
             raise
 
 

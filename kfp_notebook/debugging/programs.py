@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.debugging import user_code
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import Task
 
@@ -49,13 +50,17 @@ def _load(source: str, path: Path, name: str) -> types.ModuleType:
     module = types.ModuleType(MODULE)
     module.__file__ = str(path)
     sys.modules[MODULE] = module  # pickling what it defines finds it, as in the container
+    code = compile(source, str(path), "exec", dont_inherit=True)  # not our __future__ flags
     try:
-        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # not our __future__ flags
+        exec(code, module.__dict__)
     except ModuleNotFoundError as exc:
         raise ProgramError(
             f"the program {name} shipped imports {exc.name!r}, which this kernel does not have (the task's "
             f"container installs its --packages): pip install it here, or debug with --current"
         ) from None
+    except BaseException as error:  # its module-level code failed, as it would have in the task
+        user_code.mark(error)
+        raise
     return module
 
 
