@@ -276,3 +276,15 @@ def task_root(folder: str) -> Iterator[None]:
         yield
     finally:
         artifact_types.CONTAINER_TASK_ROOT = before
+
+
+def return_kind(annotation: Any) -> str:
+    """How kfp's executor takes a function's return value (`Executor.write_executor_output`): "parameter",
+    "artifact", "named_tuple", or "" (an annotation it refuses)."""
+    from kfp.dsl import executor
+
+    if executor.is_parameter(annotation):
+        return "parameter"
+    if executor.is_artifact(annotation):
+        return "artifact"
+    return "named_tuple" if executor.is_named_tuple(annotation) else ""

@@ -85,7 +85,8 @@ def test_task_inputs_are_the_keyword_arguments_and_a_succeeded_iteration_returns
     assert type(data).__name__ == "Dataset" and data.metadata == {"rows": 5} and data.name == "out"
     assert data.uri == failed_run.result()["make"].artifacts["out"][0]["uri"] and data.path != data.uri
     assert kfp_notebook.debug("probe", item=1) == 3 == failed_run.result()["for-loop-2[1]/probe"].output
-    assert ip.run_cell("%kfp debug for-loop-2[0]/probe --no-pdb").result == 0  # the task id names the item too
+    # the task id names the item too, as the panel's copyable line `%kfp debug TASK --run RUN` does
+    assert ip.run_cell(f"%kfp debug for-loop-2[0]/probe --run {failed_run.run_id} --no-pdb").result == 0
 
 
 def test_the_copy_is_read_only_and_the_runs_artifact_is_unchanged(ip, failed_run):
@@ -185,3 +186,15 @@ def test_the_debugger_opens_in_the_users_frame_after_the_traceback_and_only_for_
     assert "ValueError: bad shard 2: 6" in shown and "(2, 6)" in shown  # the traceback, then ipdb in probe's frame
     assert shown.index("bad shard 2: 6") < shown.index("ipdb> (2, 6)")
     assert ip.call_pdb is False
+
+
+def test_a_return_value_is_checked_as_kfps_executor_checks_it(ip):
+    ip.run_cell("from typing import NamedTuple")
+    ip.run_cell("%%component\ndef wrong(n: int) -> int:\n    return str(n)\n")
+    ip.run_cell("%%component\ndef pair(n: int) -> NamedTuple('Out', total=int, half=float):\n    return (n, n / 2)\n")
+    failed = kfp_notebook.run(ip.user_ns["wrong"], {"n": 1})
+    with pytest.raises(ValueError) as raised:
+        ip.run_cell(f"%kfp debug wrong --run {failed.run_id} --no-pdb")
+    assert failed.result()["wrong"].message.splitlines()[-1] == f"ValueError: {raised.value}"
+    kfp_notebook.run(ip.user_ns["pair"], {"n": 3})
+    assert tuple(kfp_notebook.debug("pair")) == (3, 1.5)

@@ -65,6 +65,7 @@ def failed_run(ip, tmp_path, monkeypatch, mlmd):
             states={f"{loop}[1]/probe": "FAILED"},
             inputs={f"{loop}[0]/probe": {"data": [["make", "out"]]}, f"{loop}[1]/probe": {"data": [["make", "out"]]}},
         )
+        handle.server_state = state  # the test's own attribute: the contract server's objects
         yield handle
 
 
@@ -96,6 +97,16 @@ def test_kubeflow_task_inputs_are_typed_and_the_artifact_a_read_only_local_copy(
         Path(data.path).write_text("changed")
     assert kfp_notebook.debug("probe", run=failed_run, item=0) == 0
     assert kfp_notebook.task_inputs("make", run=failed_run) == {"n": 5}
+
+
+def test_a_folder_artifact_arrives_as_a_read_only_folder(ip, failed_run):
+    objects = failed_run.server_state.objects
+    key = next(k for k in objects if k.endswith("/make/out"))
+    objects[f"{key}/part-0"], objects[f"{key}/sub/part-1"] = objects.pop(key), b"yy"  # the UI sends a .tar.gz
+    folder = Path(kfp_notebook.task_inputs("probe", run=failed_run.run_id, item=0)["data"].path)
+    assert (folder / "part-0").read_text() == "xxxxx" and (folder / "sub" / "part-1").read_text() == "yy"
+    with pytest.raises(PermissionError):
+        (folder / "sub" / "part-1").unlink()
 
 
 @pytest.mark.parametrize(

@@ -141,3 +141,21 @@ def test_help_lists_debug_with_its_options():
     from kfp_notebook.commands import kfp_help
 
     assert "%kfp debug TASK [--run RUN] [--item N] [--current] [--no-pdb]" in kfp_help()
+
+
+@dsl.pipeline
+def nested():
+    with dsl.ParallelFor([0, 1]), dsl.ParallelFor([0, 1]) as inner:
+        make(n=inner)
+
+
+def test_an_item_of_nested_loops_that_names_several_instances_asks_for_the_id():
+    ir = PipelineIR.from_pipeline(nested)
+    path = next(task.path for task in ir.walk() if task.name == "make")
+    outer, inner = path.split("/")[:2]
+    ids = [f"{outer}[{i}]/{inner}[1]/make" for i in (0, 1)]
+    record = FakeRun({task_id: "SUCCEEDED" for task_id in ids}, {task_id: {} for task_id in ids})
+    record.ir = ir
+    with pytest.raises(OptionError, match=r"make has 2 instances with item 1 \(nested loops\)"):
+        locate(record, "make", 1)
+    assert locate(record, ids[1]).task_id == ids[1]

@@ -19,6 +19,7 @@ from kfp_notebook.debugging.arguments import (
 )
 from kfp_notebook.debugging.locating import LocatedTask, locate, recorded_run
 from kfp_notebook.debugging.programs import ProgramError, current_function, shipped_function
+from kfp_notebook.debugging.returns import check_returned
 
 #: Where debugged tasks keep their copies and outputs, under the working folder: kfp_debug/<run>/<task>/.
 SCRATCH = "kfp_debug"
@@ -87,13 +88,16 @@ class Debugged:
 
 
 def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_root: str) -> Any:
+    """The function called with the arguments, its return value checked as kfp's executor checks it."""
     __tracebackhide__ = True
     with kfp_compat.task_root(task_root):
         try:
-            return function(**arguments)
+            value = function(**arguments)
+            check_returned(function, value, Path(task_root))
         except BaseException as error:
             user_code.mark(error)
             raise
+    return value
 
 
 def _shown_path(path: Path) -> str:

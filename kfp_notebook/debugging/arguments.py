@@ -147,8 +147,8 @@ def _built(kind: str, name: str, value: Any, located: LocatedTask) -> Any:
     if not isinstance(value, dict):
         raise MissingInputError(
             f"{name}: dsl.PipelineTaskFinalStatus of {located.task_id} is not in what run {located.record.run_id} "
-            "recorded, so it cannot be rebuilt; call the function yourself with dsl.PipelineTaskFinalStatus(state="
-            "'FAILED', pipeline_job_resource_name=..., pipeline_task_name=..., error_code=None, error_message=None)"
+            "recorded, so it cannot be rebuilt; call the function yourself with dsl.PipelineTaskFinalStatus(state=..., "
+            "pipeline_job_resource_name=..., pipeline_task_name=..., error_code=None, error_message=None)"
         )
     error = value.get("error") or {}
     return dsl.PipelineTaskFinalStatus(

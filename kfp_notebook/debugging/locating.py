@@ -86,6 +86,9 @@ def _instance(record: RecordedRun, task: Task, wanted: str, item: int | None) ->
     chosen = [task_id for task_id in instances if TaskId(task_id).last_index == item]
     if not chosen:
         raise OptionError(_no_such_item(record, task, instances, item))
+    if len(chosen) > 1:  # nested loops: the item names the inner iteration of several outer ones
+        raise OptionError(f"{task.name} has {len(chosen)} instances with item {item} (nested loops): name one by "
+                          f"its id instead: {', '.join(chosen)}")  # fmt: skip
     return chosen[0]
 
 

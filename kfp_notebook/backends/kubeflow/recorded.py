@@ -98,7 +98,15 @@ class KubeflowRecordedRun(RecordedRun):
             return
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            archive.extractall(destination, filter="data")
+            if hasattr(tarfile, "data_filter"):  # no member may land outside the destination
+                archive.extractall(destination, filter="data")
+            else:  # Python < 3.10.12: members checked by hand
+                members = [m for m in archive.getmembers() if m.isfile() and _inside(m.name)]
+                archive.extractall(destination, members=members)
+
+
+def _inside(name: str) -> bool:
+    return not name.startswith("/") and ".." not in Path(name).parts
 
 
 def pipeline_ir(backend: Any, run_id: str) -> PipelineIR:
