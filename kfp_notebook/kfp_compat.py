@@ -198,29 +198,6 @@ def dsl_artifact(artifact: dict[str, Any], fallback: Any = None) -> Any:
     return executor.create_artifact_instance(artifact, fallback_artifact_cls=fallback)
 
 
-def kfp_local_failure(pipeline: str | None, failed: list[str]) -> str:
-    """kfp.local's message for a failed run: `Task 'x' finished with status FAILURE` for a component run on its
-    own (pipeline None), else `Pipeline 'p' finished with status FAILURE. Inner task failed: 'x' inside 'g'.`"""
-    from kfp.local import logging_utils, status
-
-    failure = logging_utils.format_status(status.Status.FAILURE)
-    if pipeline is None:
-        return f"Task {logging_utils.format_task_name(failed[0])} finished with status {failure}"
-    chain = " inside ".join(logging_utils.format_task_name(name) for name in failed)
-    name = logging_utils.format_pipeline_name(pipeline)
-    return f"Pipeline {name} finished with status {failure}. Inner task failed: {chain}."
-
-
-def log_kfp_local_error(message: str) -> None:
-    """Log `message` at ERROR as kfp.local does when raise_on_error is False (its logger, format and colours)."""
-    import logging
-
-    from kfp.local import logging_utils
-
-    with logging_utils.local_logger_context():
-        logging.error(message)
-
-
 # -- debugging a task in the kernel (kfp_notebook/debugging) ---------------------------------------------
 
 
@@ -288,3 +265,26 @@ def return_kind(annotation: Any) -> str:
     if executor.is_artifact(annotation):
         return "artifact"
     return "named_tuple" if executor.is_named_tuple(annotation) else ""
+
+
+def kfp_local_failure(pipeline: str | None, failed: list[str]) -> str:
+    """kfp.local's message for a failed run: `Task 'x' finished with status FAILURE` for a component run on its
+    own (pipeline None), else `Pipeline 'p' finished with status FAILURE. Inner task failed: 'x' inside 'g'.`"""
+    from kfp.local import logging_utils, status
+
+    failure = logging_utils.format_status(status.Status.FAILURE)
+    if pipeline is None:
+        return f"Task {logging_utils.format_task_name(failed[0])} finished with status {failure}"
+    chain = " inside ".join(logging_utils.format_task_name(name) for name in failed)
+    name = logging_utils.format_pipeline_name(pipeline)
+    return f"Pipeline {name} finished with status {failure}. Inner task failed: {chain}."
+
+
+def log_kfp_local_error(message: str) -> None:
+    """Log `message` at ERROR as kfp.local does when raise_on_error is False (its logger, format and colours)."""
+    import logging
+
+    from kfp.local import logging_utils
+
+    with logging_utils.local_logger_context():
+        logging.error(message)

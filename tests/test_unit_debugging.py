@@ -10,11 +10,11 @@ from kfp import dsl
 from kfp.dsl import Dataset, Input, InputPath, Model, Output, OutputPath
 
 from kfp_notebook import kfp_compat
+from kfp_notebook.backends.base import RecordedRun
 from kfp_notebook.debugging import arguments
 from kfp_notebook.debugging.locating import NeverStartedError, locate
 from kfp_notebook.errors import OptionError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.tracking.recorded import RecordedRun
 
 
 @dsl.component(base_image="python:3.11")

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kfp_notebook.backends.base import RecordedRun
 from kfp_notebook.errors import KfpNotebookError, OptionError, UnknownNameError
 from kfp_notebook.ir import Task
-from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.task_ids import TaskId, find_task_id, path_of
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
-from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.base import Backend, Capabilities, RecordedRun
 from kfp_notebook.backends.defaults import DEFAULT_EXPERIMENT
 from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
@@ -22,7 +22,6 @@ from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.ir.parameters import typed_parameters
 from kfp_notebook.tracking.handle import RunHandle
-from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import TaskResult
 from kfp_notebook.tracking.states import TaskState

@@ -17,13 +17,13 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from kfp_notebook.backends.base import RecordedRun
 from kfp_notebook.backends.kubeflow.artifacts import DOWNLOAD_LIMIT, UiArtifactFiles
 from kfp_notebook.backends.kubeflow.connection import KubeflowConnectionError, explain
 from kfp_notebook.backends.kubeflow.mlmd import MetadataClient, messages
 from kfp_notebook.backends.kubeflow.redaction import server_text
 from kfp_notebook.ir import PipelineIR
 from kfp_notebook.ir.parameters import protobuf_json
-from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.states import TaskState
 
 INPUT_EVENT = 3

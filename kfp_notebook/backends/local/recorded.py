@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.base import RecordedRun
 from kfp_notebook.backends.local import remote
 from kfp_notebook.backends.local.store import RunStore
 from kfp_notebook.errors import KfpNotebookError
 from kfp_notebook.ir import PipelineIR
-from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.results import RunResult
 
 REMOTE_CACHE = ".remote-cache"

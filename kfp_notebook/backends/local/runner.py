@@ -25,7 +25,6 @@ from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.ir.parameters import pipeline_parameters
 from kfp_notebook.tracking.handle import RunHandle
-from kfp_notebook.tracking.recorded import RecordedRun
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import TaskState
@@ -123,8 +122,9 @@ class LocalBackend(Backend):
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
 
-    def run_inputs(self, run_id: str | None) -> RecordedRun:
-        """A run of the runs folder as debugging reads it (each task's executor input is in its folder)."""
+    def run_inputs(self, run_id: str | None) -> Any:
+        """A run of the runs folder as debugging reads it (a RecordedRun: each task's executor input is in its
+        folder)."""
         from kfp_notebook.backends.local.recorded import LocalRecordedRun
 
         store = RunStore(self.runs_folder)
