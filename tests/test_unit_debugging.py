@@ -4,6 +4,7 @@
 
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from kfp import dsl
@@ -159,3 +160,32 @@ def test_an_item_of_nested_loops_that_names_several_instances_asks_for_the_id():
     with pytest.raises(OptionError, match=r"make has 2 instances with item 1 \(nested loops\)"):
         locate(record, "make", 1)
     assert locate(record, ids[1]).task_id == ids[1]
+
+
+class Pair(NamedTuple):
+    a: int
+    m: Model
+
+
+def test_get_uri_answers_in_the_scratch_folder_only_while_the_function_runs_and_returns_are_classified():
+    with kfp_compat.task_root("/scratch/outputs"):
+        assert dsl.get_uri("extra") == "/scratch/outputs/extra"
+    with pytest.raises(RuntimeError, match="can only be called at task runtime"):
+        dsl.get_uri()
+    kinds = [kfp_compat.return_kind(a) for a in (int, list, Model, Pair, set)]
+    assert kinds == ["parameter", "parameter", "artifact", "named_tuple", ""]
+
+
+def test_the_shipped_program_is_its_own_module_and_its_failures_are_the_users(tmp_path):
+    import linecache
+
+    from kfp_notebook.debugging import programs, user_code
+
+    module = programs._load("import json\nVALUE = json.dumps([1])\n", tmp_path / "p.py", "t")
+    assert module.VALUE == "[1]" and module.__name__ == "ephemeral_component" and "VALUE" not in globals()
+    with pytest.raises(ZeroDivisionError) as raised:
+        programs._load("x = 1\ny = x / 0\n", tmp_path / "q.py", "t")
+    assert user_code.raised_by_user_code(raised.value)  # the magics let it reach the cell
+    assert linecache.getline(str(tmp_path / "q.py"), 2) == "y = x / 0\n"  # registered: no file needed
+    with pytest.raises(programs.ProgramError, match="imports 'no_such_module_here', which this kernel does not have"):
+        programs._load("import no_such_module_here\n", tmp_path / "r.py", "t")
