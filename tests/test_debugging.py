@@ -198,3 +198,28 @@ def test_a_return_value_is_checked_as_kfps_executor_checks_it(ip):
     assert failed.result()["wrong"].message.splitlines()[-1] == f"ValueError: {raised.value}"
     kfp_notebook.run(ip.user_ns["pair"], {"n": 3})
     assert tuple(kfp_notebook.debug("pair")) == (3, 1.5)
+
+
+def test_a_remote_uri_in_a_local_runs_inputs_is_fetched_through_the_remote_cache(tmp_path):
+    import http.server
+
+    from kfp_notebook.backends.local.recorded import LocalRecordedRun
+
+    from loopback import serving
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "part.csv").write_text("a,b\n", encoding="utf-8")
+
+    class Files(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    record = object.__new__(LocalRecordedRun)  # only its reading of artifacts is under test here
+    record.remote_cache = tmp_path / "runs" / ".remote-cache"
+    with serving(Files) as url:
+        record.fetch(f"{url}/part.csv", tmp_path / "copy.csv")
+    assert (tmp_path / "copy.csv").read_text() == "a,b\n" and any(record.remote_cache.rglob("part.csv"))
