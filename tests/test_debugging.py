@@ -154,7 +154,8 @@ OUTPUTS = [
     "    return open(notes).read() + open(table.path).read()\n",
     "%%component\ndef report(status: dsl.PipelineTaskFinalStatus) -> str:\n"
     "    return f'{status.state} {status.pipeline_task_name} {status.error_code}'\n",
-    "%%pipeline\ndef io(n: int = 3):\n    with dsl.ExitHandler(report()):\n        w = write(n=n)\n"
+    "%%component --env GREETING=hi\ndef greet() -> str:\n    import os\n    return os.environ['GREETING']\n",
+    "%%pipeline\ndef io(n: int = 3):\n    with dsl.ExitHandler(report()):\n        w = write(n=n)\n        greet()\n"
     "        read(notes=w.outputs['notes'], table=w.outputs['table'])\n",
 ]
 
@@ -172,6 +173,7 @@ def test_outputs_go_to_the_scratch_folder_and_executor_conventions_hold(ip, tmp_
     status = kfp_notebook.task_inputs("report")["status"]
     assert type(status).__name__ == "PipelineTaskFinalStatus" and status.state == "COMPLETE"
     assert kfp_notebook.debug("report") == handle.result()["report"].output
+    assert kfp_notebook.debug("greet") == "hi" == handle.result()["greet"].output and "GREETING" not in os.environ
 
 
 def test_the_debugger_opens_in_the_users_frame_after_the_traceback_and_only_for_that_cell(ip, failed_run, monkeypatch):

@@ -3,7 +3,9 @@ with them (`debug`, `%kfp debug`), from the source the run shipped or the kernel
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -84,13 +86,17 @@ class Debugged:
     def call(self) -> Any:
         """Call the function as kfp's executor does; what it raises reaches the caller unchanged."""
         __tracebackhide__ = True
-        return call_function(self.function, self.arguments, str(self.scratch.outputs))
+        container = self.located.task.component.container
+        environment = dict(container.env) if container is not None else {}
+        return call_function(self.function, self.arguments, str(self.scratch.outputs), environment)
 
 
-def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_root: str) -> Any:
-    """The function called with the arguments, its return value checked as kfp's executor checks it."""
+def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_root: str,
+                  environment: dict[str, str] | None = None) -> Any:  # fmt: skip
+    """The function called with the arguments (and the component's `--env` variables set meanwhile), its return
+    value checked as kfp's executor checks it."""
     __tracebackhide__ = True
-    with kfp_compat.task_root(task_root):
+    with kfp_compat.task_root(task_root), _environment(environment or {}):
         try:
             value = function(**arguments)
             check_returned(function, value, Path(task_root))
@@ -98,6 +104,21 @@ def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_
             user_code.mark(error)
             raise
     return value
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """The kernel's environment with `variables` set, as they were before once the block ends."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _shown_path(path: Path) -> str:
