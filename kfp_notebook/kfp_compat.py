@@ -236,6 +236,8 @@ def artifact_class(annotation: Any) -> Any:
     from kfp.dsl.types import type_annotations as kinds
 
     inner = kinds.maybe_strip_optional_from_annotation(annotation)
+    if kinds.is_embedded_input_annotation(inner):
+        inner = kinds.strip_Input_or_Output_marker(inner)
     while kinds.is_list_of_artifacts(inner) or kinds.is_Input_Output_artifact_annotation(inner):
         inner = kinds.get_inner_type(inner) if kinds.is_list_of_artifacts(inner) else inner.__origin__
     return inner if isinstance(inner, type) and kinds.is_artifact_class(inner) else dsl.Artifact

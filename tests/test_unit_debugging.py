@@ -189,3 +189,13 @@ def test_the_shipped_program_is_its_own_module_and_its_failures_are_the_users(tm
     assert linecache.getline(str(tmp_path / "q.py"), 2) == "y = x / 0\n"  # registered: no file needed
     with pytest.raises(programs.ProgramError, match="imports 'no_such_module_here', which this kernel does not have"):
         programs._load("import no_such_module_here\n", tmp_path / "r.py", "t")
+
+
+def test_a_task_config_and_an_embedded_asset_are_built_as_the_executor_builds_them(tmp_path):
+    record = FakeRun(STATES, {"make": {"parameterValues": {"config": {"nodeSelector": {"gpu": "a100"}}}}})
+    located = locate(record, "make")
+    kinds = {"config": ("task_config", dsl.TaskConfig), "asset": ("embedded_input", dsl.EmbeddedInput[Dataset])}
+    given = arguments.input_arguments(kinds, located, arguments.Scratch.of(tmp_path, located),
+                                      {"__KFP_EMBEDDED_ASSET_FILE": "/assets/table.csv"})  # fmt: skip
+    assert given["config"].node_selector == {"gpu": "a100"} and given["config"].env is None
+    assert type(given["asset"]) is Dataset and given["asset"].path == "/assets/table.csv"
