@@ -49,10 +49,13 @@ def debug(task: str, run: Any = None, item: int | None = None, current: bool = F
     raises reaches the caller unchanged (`%debug` then opens the debugger in it). Arguments as `task_inputs`.
     """
     __tracebackhide__ = True
-    from kfp_notebook.debugging import Debugged
+    from kfp_notebook.debugging import Debugged, user_code
     from kfp_notebook.session import Session
 
-    return Debugged(Session.current(), task, run, item, current).call()
+    try:
+        return Debugged(Session.current(), task, run, item, current).call()
+    finally:
+        user_code.forget()  # only the magics look for the mark
 
 
 def compile(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:

@@ -11,4 +11,11 @@ def mark(error: BaseException) -> None:
 
 
 def raised_by_user_code(error: BaseException) -> bool:
-    return any(error is raised for raised in _LATEST)
+    """Whether the task's code raised `error`; the mark is then dropped (no exception, with its frames, is kept)."""
+    found = any(error is raised for raised in _LATEST)
+    forget()
+    return found
+
+
+def forget() -> None:
+    _LATEST.clear()
