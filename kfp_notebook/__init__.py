@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
     from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["LocalRunner", "Volume", "compile", "debug", "load_ipython_extension", "run", "runs", "show", "task_inputs"]
+__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -56,6 +56,9 @@ def debug(task: str, run: Any = None, item: int | None = None, current: bool = F
         return Debugged(Session.current(), task, run, item, current).call()
     finally:
         user_code.forget()  # only the magics look for the mark
+
+
+__all__ += ["debug", "task_inputs"]  # debugging a task of a run (kfp_notebook/debugging)
 
 
 def compile(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
