@@ -119,7 +119,7 @@ def test_current_runs_the_kernels_fixed_definition_on_the_same_inputs(ip, failed
     [
         ("probe --no-pdb", "probe runs inside a ParallelFor: say which iteration with --item N"),
         ("probe --item 7 --no-pdb", "probe has no iteration 7 in run .*: its iterations are 0, 1, 2; failed: 2"),
-        ("nope", r"no task 'nope' in run .* \(its tasks: gather, make, probe\)"),
+        ("nope", r"no task 'nope' in run .*\. Its tasks: gather, make, probe;"),
         ("gather", "gather never started in run .* debug a task that failed instead: for-loop-2\\[2\\]/probe"),
         ("make --item 1", "make is not inside a ParallelFor"),
         ("probe --item x", "--item 'x' is not an iteration index"),

@@ -114,7 +114,7 @@ def test_a_folder_artifact_arrives_as_a_read_only_folder(ip, failed_run):
     [
         ("gather", r"gather never started in run .* \(the run never reached it\).*instead: for-loop-2\[1\]/probe"),
         ("probe --item 4", "probe has no iteration 4 in run .*: its iterations are 0, 1; failed: 1"),
-        ("nope", r"no task 'nope' in run .* \(its tasks: gather, make, probe\)"),
+        ("nope", r"no task 'nope' in run .*\. Its tasks: gather, make, probe;"),
     ],
 )
 def test_what_cannot_be_debugged_on_kubeflow_is_one_message(ip, failed_run, line, message):

@@ -82,7 +82,7 @@ def test_a_task_is_found_by_name_and_item_or_by_its_id(task, item, found):
 @pytest.mark.parametrize(
     "task, item, error, message",
     [
-        ("nope", None, UnknownNameError, r"no task 'nope' in run run-1 \(its tasks: final, make, use\)"),
+        ("nope", None, UnknownNameError, r"no task 'nope' in run run-1\. Its tasks: final, make, use;"),
         ("use", None, OptionError, "use runs inside a ParallelFor: say which iteration .* 0, 1, 2; failed: 1$"),
         ("use", 5, OptionError, "use has no iteration 5 in run run-1: its iterations are 0, 1, 2; failed: 1"),
         ("make", 0, OptionError, "make is not inside a ParallelFor"),
@@ -199,3 +199,8 @@ def test_a_task_config_and_an_embedded_asset_are_built_as_the_executor_builds_th
                                       {"__KFP_EMBEDDED_ASSET_FILE": "/assets/table.csv"})  # fmt: skip
     assert given["config"].node_selector == {"gpu": "a100"} and given["config"].env is None
     assert type(given["asset"]) is Dataset and given["asset"].path == "/assets/table.csv"
+
+
+def test_a_misspelled_task_gets_the_close_name():
+    with pytest.raises(UnknownNameError, match=r"no task 'mkae' in run run-1\. Did you mean 'make'\?"):
+        locate(FakeRun(STATES, INPUTS), "mkae")

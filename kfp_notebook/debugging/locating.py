@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,13 @@ def _task(record: RecordedRun, wanted: str) -> Task:
     if found is None:  # the end of a path (`for-loop-2/shard` of `exit-handler-1/for-loop-2/shard`)
         found = next((path for path in tasks if path.endswith("/" + path_of(wanted))), None)
     if found is None:
-        names = ", ".join(sorted({task.name for task in tasks.values()})) or "none"
-        raise UnknownNameError(f"no task {wanted!r} in run {record.run_id} (its tasks: {names}); name one of them")
+        names = sorted({task.name for task in tasks.values()})
+        close = difflib.get_close_matches(wanted, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(names) or "none"
+        raise UnknownNameError(
+            f"no task {wanted!r} in run {record.run_id}.{hint} Its tasks: {listed}; name one of them"
+        )
     return tasks[found]
 
 
