@@ -26,6 +26,41 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(KfpMagics(ipython))
 
 
+def task_inputs(task: str, run: Any = None, item: int | None = None) -> dict[str, Any]:
+    """The inputs a task's function received in a run, as keyword arguments: `fn.python_func(**inputs)`.
+
+    `task`: its name (or id, `for-loop-2[3]/shard`); `run`: a RunHandle, a run id, or None (this kernel's latest
+    run, else the newest in the runs folder; Kubeflow runs when connected); `item`: the ParallelFor iteration's
+    index, for a task inside a loop. Parameters are the values kfp's executor passed; input artifacts are
+    dsl.Artifact objects (Dataset, Model, ...) with the run's uri, name and metadata, whose `.path` is a read-only
+    copy of what the producer wrote, in ./kfp_debug/<run>/<task>/inputs.
+    """
+    from kfp_notebook import debugging
+    from kfp_notebook.session import Session
+
+    return debugging.task_inputs(Session.current(), task, run, item)
+
+
+def debug(task: str, run: Any = None, item: int | None = None, current: bool = False) -> Any:
+    """Call a task's function in the kernel with the inputs it received in a run; returns what it returns.
+
+    The code is the source the run shipped, or with `current=True` the kernel's definition of the component now
+    (to check a fix on the same inputs). Outputs go to ./kfp_debug/<run>/<task>/outputs. What the function
+    raises reaches the caller unchanged (`%debug` then opens the debugger in it). Arguments as `task_inputs`.
+    """
+    __tracebackhide__ = True
+    from kfp_notebook.debugging import Debugged, user_code
+    from kfp_notebook.session import Session
+
+    try:
+        return Debugged(Session.current(), task, run, item, current).call()
+    finally:
+        user_code.forget()  # only the magics look for the mark
+
+
+__all__ += ["debug", "task_inputs"]  # debugging a task of a run (kfp_notebook/debugging)
+
+
 def compile(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
     """Compile a pipeline (or component) with kfp's compiler; return the YAML and write it to `path` if given.
 

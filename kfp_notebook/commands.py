@@ -128,6 +128,14 @@ class Command:
         return namespace
 
 
+def _index(text: str, flag: str) -> int:
+    from kfp_notebook.errors import OptionError
+
+    if not text.isdigit():
+        raise OptionError(f"{flag} {text!r} is not an iteration index (0 for the first item, 1, 2, ...)")
+    return int(text)
+
+
 # -- options shared by several commands -----------------------------------------------------------------
 
 PARAM = Option(("--param",), "a pipeline parameter, typed by the pipeline", "NAME=VALUE", repeat=True)
@@ -203,6 +211,11 @@ KFP = {
                 "preview, model files", (Argument("target", "TASK or TASK.OUTPUT", metavar="TASK[.OUTPUT]"),), (RUN,)),
         Command("%kfp logs", "a task's output so far (of the latest run by default)",
                 (Argument("task", "the task's name or id"),), (RUN, TAIL, FOLLOW)),
+        Command("%kfp debug", "call a task's function here with the inputs it got in a run (the latest by default; "
+                "outputs go to ./kfp_debug); on an exception the debugger opens", (Argument("task", "the task's "
+                "name or id", optional=False),), (RUN, Option(("--item",), "the ParallelFor iteration (its index)",
+                "N", check=_index), Option(("--current",), "call the kernel's current definition of the component, "
+                "not the source the run shipped"), Option(("--no-pdb",), "do not open the debugger"))),
         Command("%kfp stop", "stop a running run (the latest by default); a run of another kernel, or LOST: "
                 "what is left of it", (_RUN_ARG,)),
         Command("%kfp retry", "run again what did not succeed in a failed or canceled run (the latest by default), "

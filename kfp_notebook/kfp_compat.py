@@ -193,11 +193,85 @@ def kfp_local_config() -> Any:
     return config.LocalExecutionConfig.instance
 
 
-def dsl_artifact(artifact: dict[str, Any]) -> Any:
-    """The dsl.Artifact (Model, Dataset, ...) kfp.local returns for a runtime artifact (name, uri, metadata, type)."""
+def dsl_artifact(artifact: dict[str, Any], fallback: Any = None) -> Any:
+    """The dsl.Artifact (Model, Dataset, ...) kfp.local returns for a runtime artifact (name, uri, metadata, type);
+    the class comes from its schema title, else `fallback` (an annotation's class; dsl.Artifact by default)."""
     from kfp.dsl import executor
 
-    return executor.create_artifact_instance(artifact)
+    if fallback is None:
+        return executor.create_artifact_instance(artifact)
+    return executor.create_artifact_instance(artifact, fallback_artifact_cls=fallback)
+
+
+# -- debugging a task in the kernel (kfp_notebook/debugging) ---------------------------------------------
+
+
+def executor_argument_kind(annotation: Any) -> str:
+    """What kfp's executor (`Executor.execute`, in its order) passes for a parameter annotated so: "final_status",
+    "task_config", "artifact_list", "parameter", "input_artifact", "output_artifact", "embedded_input",
+    "output_path" (an output parameter's file), "output_artifact_path", "input_path", or "" (nothing)."""
+    from kfp.dsl import executor, task_final_status
+    from kfp.dsl.task_config import TaskConfig
+    from kfp.dsl.types import type_annotations as kinds
+
+    annotation = kinds.maybe_strip_optional_from_annotation(annotation)
+    if annotation == task_final_status.PipelineTaskFinalStatus:
+        return "final_status"
+    if annotation == TaskConfig:
+        return "task_config"
+    wrapped = getattr(annotation, "__origin__", None) if kinds.is_Input_Output_artifact_annotation(annotation) else None
+    if kinds.is_list_of_artifacts(annotation) or (wrapped is not None and kinds.is_list_of_artifacts(wrapped)):
+        return "artifact_list"  # List[Dataset], Input[List[Dataset]]: a list of the input's artifacts
+    if executor.is_parameter(annotation):
+        return "parameter"
+    if kinds.is_Input_Output_artifact_annotation(annotation):
+        return "input_artifact" if kinds.is_artifact_wrapped_in_Input(annotation) else "output_artifact"
+    if kinds.is_embedded_input_annotation(annotation):
+        return "embedded_input"
+    if executor.is_artifact(annotation):
+        return "input_artifact"
+    if isinstance(annotation, kinds.OutputPath):
+        return "output_path" if executor.is_parameter(annotation.type) else "output_artifact_path"
+    return "input_path" if isinstance(annotation, kinds.InputPath) else ""
+
+
+def artifact_class(annotation: Any) -> Any:
+    """The artifact class an Input[...] / Output[...] / list annotation names (dsl.Artifact when it names none)."""
+    from kfp import dsl
+    from kfp.dsl.types import type_annotations as kinds
+
+    inner = kinds.maybe_strip_optional_from_annotation(annotation)
+    if kinds.is_embedded_input_annotation(inner):
+        inner = kinds.strip_Input_or_Output_marker(inner)
+    while kinds.is_list_of_artifacts(inner) or kinds.is_Input_Output_artifact_annotation(inner):
+        inner = kinds.get_inner_type(inner) if kinds.is_list_of_artifacts(inner) else inner.__origin__
+    return inner if isinstance(inner, type) and kinds.is_artifact_class(inner) else dsl.Artifact
+
+
+@contextmanager
+def task_root(folder: str) -> Iterator[None]:
+    """`dsl.get_uri()` answers under `folder` while the block runs, as in a task (`artifact_types.CONTAINER_TASK_ROOT`,
+    which kfp's executor sets from the executor output's folder)."""
+    from kfp.dsl.types import artifact_types
+
+    before = artifact_types.CONTAINER_TASK_ROOT
+    artifact_types.CONTAINER_TASK_ROOT = folder
+    try:
+        yield
+    finally:
+        artifact_types.CONTAINER_TASK_ROOT = before
+
+
+def return_kind(annotation: Any) -> str:
+    """How kfp's executor takes a function's return value (`Executor.write_executor_output`): "parameter",
+    "artifact", "named_tuple", or "" (an annotation it refuses)."""
+    from kfp.dsl import executor
+
+    if executor.is_parameter(annotation):
+        return "parameter"
+    if executor.is_artifact(annotation):
+        return "artifact"
+    return "named_tuple" if executor.is_named_tuple(annotation) else ""
 
 
 def kfp_local_failure(pipeline: str | None, failed: list[str]) -> str:

@@ -50,11 +50,13 @@ class MlmdServer:
     def __init__(self, url: str):
         self.url = url
 
-    def seed(self, run_id: str, tasks: dict, artifacts: dict | None = None, parameters: dict | None = None) -> None:
+    def seed(self, run_id: str, tasks: dict, artifacts: dict | None = None, parameters: dict | None = None,
+             states: dict | None = None, inputs: dict | None = None) -> None:  # fmt: skip
         import json
         import urllib.request
 
         document = {"run_id": run_id, "tasks": tasks, "artifacts": artifacts or {}, "parameters": parameters or {}}
+        document.update({"states": states or {}, "inputs": inputs or {}})
         body = json.dumps(document).encode()
         with urllib.request.urlopen(urllib.request.Request(f"{self.url}/seed", data=body), timeout=10) as response:
             assert response.status == 200

@@ -386,6 +386,13 @@ def list_versions(handler: Handler, query: dict[str, str], pipeline_id: str) -> 
     )
 
 
+def get_version(handler: Handler, query: dict[str, str], pipeline_id: str, version_id: str) -> tuple[int, Any]:
+    found = [v for v in handler.state.versions.get(pipeline_id, []) if v.pipeline_version_id == version_id]
+    if not found:
+        return 404, {"error": "pipeline version not found", "code": 5, "message": "NotFound"}
+    return 200, serialize(found[0])
+
+
 def create_run(handler: Handler, query: dict[str, str]) -> tuple[int, Any]:
     run = read_model(handler.body(), "V2beta1Run")
     if not run.display_name:
@@ -479,6 +486,7 @@ ROUTES = [
     ("/pipelines/upload", "POST", upload_pipeline),
     ("/pipelines/upload_version", "POST", upload_version),
     ("/pipelines/([^/]+)/versions", "GET", list_versions),
+    ("/pipelines/([^/]+)/versions/([^/]+)", "GET", get_version),
     ("/pipelines/([^/]+)", "GET", get_pipeline),
     ("/runs", "POST", create_run),
     ("/runs", "GET", list_runs),

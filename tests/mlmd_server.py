@@ -49,13 +49,17 @@ def artifact_of(spec):
     return artifact
 
 
-def seed(run_id, tasks, artifacts=None, parameters=None):
+def seed(run_id, tasks, artifacts=None, parameters=None, states=None, inputs=None):
     """Record a run as KFP's launcher does: its context, an execution per task, Metrics artifacts as outputs.
 
     `artifacts` maps a task to more output artifacts: {"name", "type", "uri", "metadata"} each;
     `parameters` maps a task to {"inputs": {...}, "outputs": {...}}, recorded as the driver and launcher do
     (struct custom properties `inputs` and `outputs` of the execution). A task named by its path ("fit/train")
-    runs in the DAG executions of its groups; every task runs in the root DAG's execution (run/<run id>).
+    runs in the DAG executions of its groups; every task runs in the root DAG's execution (run/<run id>); a group
+    with an index ("for-loop-2[1]/shard") is a ParallelFor's iteration, a DAG execution with its iteration_index
+    inside the loop's own. `states` maps a task to its MLMD state name (FAILED, ...; COMPLETE by default);
+    `inputs` maps a task to {input name: [[producer task, output name], ...]}, recorded as the driver records
+    input artifacts (an INPUT event per artifact, keyed by the input's name).
     """
     artifacts, parameters = artifacts or {}, parameters or {}
     context = metadata_store_pb2.Context(type_id=type_id("context", "system.PipelineRun"), name=run_id)
@@ -65,9 +69,11 @@ def seed(run_id, tasks, artifacts=None, parameters=None):
     metrics_type = type_id("artifact", "system.Metrics")
     dataset_type = type_id("artifact", "system.Dataset")
     dags = {"": dag_execution(f"run/{run_id}", "", None, context)}
+    made = {}  # (task, output name) → artifact id
     for task, values in tasks.items():
+        state = (states or {}).get(task, "COMPLETE")
         execution = metadata_store_pb2.Execution(
-            type_id=execution_type, last_known_state=metadata_store_pb2.Execution.COMPLETE
+            type_id=execution_type, last_known_state=metadata_store_pb2.Execution.State.Value(state)
         )
         group, _, name = task.rpartition("/")  # "fit/train": task train inside the DAG execution of fit
         execution.custom_properties["task_name"].string_value = name
@@ -92,11 +98,19 @@ def seed(run_id, tasks, artifacts=None, parameters=None):
             event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
             event.path.steps.add().key = key
             outputs.append((artifact, event))
-        STORE.put_execution(execution, outputs, [context])
+        for name, sources in (inputs or {}).get(task, {}).items():
+            for producer, key in sources:
+                event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.INPUT)
+                event.path.steps.add().key = name
+                [existing] = STORE.get_artifacts_by_id([made[(producer, key)]])
+                outputs.append((existing, event))
+        _, artifact_ids, _ = STORE.put_execution(execution, outputs, [context])
+        for (_, key), artifact_id in zip(produced, artifact_ids[: len(produced)], strict=True):  # inputs come after
+            made[(task, key)] = artifact_id
     return context_id
 
 
-def dag_execution(name, task, parent, context):
+def dag_execution(name, task, parent, context, iteration=None):
     """A system.DAGExecution as KFP's driver records it: the root named run/<run id>, others with their task_name
     and the id of the DAG execution they ran in (parent_dag_id)."""
     execution = metadata_store_pb2.Execution(
@@ -108,6 +122,8 @@ def dag_execution(name, task, parent, context):
     execution.custom_properties["display_name"].string_value = task
     if parent is not None:
         execution.custom_properties["parent_dag_id"].int_value = parent
+    if iteration is not None:
+        execution.custom_properties["iteration_index"].int_value = iteration
     [execution_id, *_] = STORE.put_execution(execution, [], [context])
     return execution_id
 
@@ -116,7 +132,12 @@ def dag_of(group, dags, context):
     """The DAG execution of a group path ("" the root, "fit", "fit/inner"), made on first use."""
     if group not in dags:
         parent, _, task = group.rpartition("/")
-        dags[group] = dag_execution("", task, dag_of(parent, dags, context), context)
+        name, _, index = task.partition("[")
+        if index:  # an iteration: inside the loop's own DAG execution, with its index
+            loop = dag_of(f"{parent}/{name}" if parent else name, dags, context)
+            dags[group] = dag_execution("", name, loop, context, int(index.rstrip("]")))
+        else:
+            dags[group] = dag_execution("", task, dag_of(parent, dags, context), context)
     return dags[group]
 
 
@@ -130,7 +151,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/seed":
             document = json.loads(body)
             context_id = seed(
-                document["run_id"], document["tasks"], document.get("artifacts"), document.get("parameters")
+                document["run_id"],
+                document["tasks"],
+                document.get("artifacts"),
+                document.get("parameters"),
+                document.get("states"),
+                document.get("inputs"),
             )
             return self.reply(200, json.dumps({"context_id": context_id}).encode(), "application/json")
         method = path.rsplit("/", 1)[1]

@@ -12,12 +12,16 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from kfp_notebook.errors import OptionError
 from kfp_notebook.tracking.handle import RunHandle
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
+
+if TYPE_CHECKING:
+    from kfp_notebook.ir import PipelineIR
 
 Options = TypeVar("Options", bound="BackendOptions")
 
@@ -55,6 +59,26 @@ def _not_here(name: str, backend: str) -> str:
     owners = [f"{owner} runs ({command})" for owner, command in option_owners(name)]
     where = f": it applies to {' and '.join(owners)}" if owners else ""
     return f"{flag} does not apply to {backend} runs{where}"
+
+
+class RecordedRun(ABC):
+    """A run as debugging reads it back (`Backend.run_inputs`, for `task_inputs` and `%kfp debug`): the pipeline it
+    ran, every task instance it has (`states`: `for-loop-2[3]/shard` → its state), what each received, and
+    artifact bytes."""
+
+    def __init__(self, run_id: str, ir: PipelineIR, states: dict[str, str]):
+        self.run_id = run_id
+        self.ir = ir  # the compiled pipeline the run ran
+        self.states = states
+
+    @abstractmethod
+    def executor_inputs(self, task_id: str) -> dict[str, Any] | None:
+        """The task instance's inputs as kfp's executor read them (`{"parameterValues": {...}, "artifacts":
+        {name: {"artifacts": [runtime artifact, ...]}}}`); None when the task never got its inputs."""
+
+    @abstractmethod
+    def fetch(self, uri: str, destination: Path) -> None:
+        """Write the artifact at `uri` to `destination` (a file, or a folder of its files); raises when it cannot."""
 
 
 class Backend(ABC):
@@ -114,6 +138,11 @@ class Backend(ABC):
     def stop_foreign(self, run_id: str) -> str:
         """Stop a run another kernel started (`capabilities.stops_foreign_runs`); says what was stopped."""
         raise OptionError(f"{self.name} cannot stop run {run_id}: it was not started from this kernel")
+
+    def run_inputs(self, run_id: str | None) -> RecordedRun:
+        """What each task of a run received, for `task_inputs` and `%kfp debug` (the newest run when None);
+        UnknownNameError when this backend has no such run."""
+        raise OptionError(f"the inputs of {self.name} runs' tasks cannot be read back")
 
 
 def _set_values(options: BackendOptions) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class KfpMagics(Magics):
 
     @line_magic
     def kfp(self, line: str) -> Any:
+        __tracebackhide__ = True
         return self._guarded(self._kfp, line)
 
     component.__doc__ = COMPONENT_HELP
@@ -91,15 +92,19 @@ class KfpMagics(Magics):
     kfp.__doc__ = KFP_HELP
 
     def _guarded(self, action: Callable[..., Any], *args: str) -> Any:
-        """Run an action; user errors become one message without a traceback."""
+        """Run an action; user errors become one message without a traceback (what a function `%kfp debug` called
+        raised reaches the cell as it is)."""
+        __tracebackhide__ = True
         try:
             return action(*args)
         except KfpNotebookError as exc:
+            if _raised_by_debugged_code(exc):
+                raise
             if self.show_tracebacks:
                 raise
             raise UsageError(str(exc)) from None
         except Exception as exc:
-            if self.show_tracebacks:
+            if self.show_tracebacks or _raised_by_debugged_code(exc):
                 raise
             raise UsageError(
                 f"kfp-notebook failed unexpectedly: {type(exc).__name__}: {exc}\n"
@@ -197,9 +202,16 @@ class KfpMagics(Magics):
         return rebuild
 
     def _kfp(self, line: str) -> Any:
+        __tracebackhide__ = True
         from kfp_notebook.magics.kfp_commands import dispatch
 
         return dispatch(self, opts.split_line(line))
+
+
+def _raised_by_debugged_code(error: BaseException) -> bool:
+    from kfp_notebook.debugging import raised_by_the_function
+
+    return raised_by_the_function(error)
 
 
 def _function_named(cell: Any, name: str | None) -> str | None:

@@ -24,6 +24,7 @@ Command = Callable[["KfpMagics", list[str]], Any]
 
 def dispatch(magics: KfpMagics, words: list[str]) -> Any:
     """Run the sub-command the first word names, with the rest of the line."""
+    __tracebackhide__ = True
     if not words:
         raise OptionError(f"%kfp needs a sub-command.\n{KFP_HELP}")
     command = COMMANDS.get(words[0])
@@ -148,6 +149,21 @@ def logs_command(magics: KfpMagics, words: list[str]) -> None:
         print(f"(stopped following {args.task}; the run goes on)")
 
 
+def debug_command(magics: KfpMagics, words: list[str]) -> Any:
+    """Call the task's function here; what it raises reaches the cell, then IPython's debugger opens on it."""
+    __tracebackhide__ = True
+    from kfp_notebook.debugging import Debugged
+
+    args = _parse("debug", words)
+    debugged = Debugged(magics.session, args.task, args.run, args.item, args.current)
+    print(debugged.announcement())
+    if not args.no_pdb and magics.shell is not None:
+        from kfp_notebook.magics.post_mortem import open_debugger_after_this_cell
+
+        open_debugger_after_this_cell(magics.shell)
+    return debugged.call()
+
+
 def stop_command(magics: KfpMagics, words: list[str]) -> None:
     args = _parse("stop", words)
     print(magics.session.stop(args.run))
@@ -225,6 +241,7 @@ COMMANDS: dict[str, Command] = {
     "compare": compare_command,
     "show-artifact": show_artifact_command,
     "logs": logs_command,
+    "debug": debug_command,
     "stop": stop_command,
     "retry": retry_command,
     "connect": connect_command,

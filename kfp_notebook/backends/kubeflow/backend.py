@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook import kfp_compat
-from kfp_notebook.backends.base import Backend, Capabilities
+from kfp_notebook.backends.base import Backend, Capabilities, RecordedRun
 from kfp_notebook.backends.defaults import DEFAULT_EXPERIMENT
 from kfp_notebook.backends.kubeflow import KubeflowOptions
 from kfp_notebook.backends.kubeflow.connection import Connection, KubeflowConnectionError, explain
@@ -333,6 +333,12 @@ class KubeflowBackend(Backend):
         from kfp_notebook.backends.kubeflow.artifacts import run_task
 
         return run_task(self, run_id or self._latest_run(), task)
+
+    def run_inputs(self, run_id: str | None) -> RecordedRun:
+        """A run's tasks as ML Metadata recorded what each received; artifact bytes through the KFP UI."""
+        from kfp_notebook.backends.kubeflow.recorded import KubeflowRecordedRun
+
+        return KubeflowRecordedRun(self, run_id or self._latest_run())
 
     def _latest_run(self) -> str:
         recent = self.runs(count=1)

@@ -148,6 +148,14 @@ class LocalBackend(Backend):
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
         return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
 
+    def run_inputs(self, run_id: str | None) -> Any:
+        """A run of the runs folder as debugging reads it (a RecordedRun: each task's executor input is in its
+        folder)."""
+        from kfp_notebook.backends.local.recorded import LocalRecordedRun
+
+        store = RunStore(self.runs_folder)
+        return LocalRecordedRun(store, store.load(run_id))
+
 
 def _wait_until_finished(store: RunStore, run_id: str, patience: float) -> RunResult:
     """The run as its folder shows it once it has finished, or after `patience` seconds."""
