@@ -44,15 +44,19 @@ def run(
     workers: int | None = None,
     cache: bool = True,
     runs_folder: str | os.PathLike[str] | None = None,
+    pipeline_root: str | None = None,
 ) -> Any:
     """Run a pipeline on this machine; returns its RunHandle (finished, unless `wait=False`).
 
+    `pipeline_root` (s3://bucket/prefix, gs://..., minio://..., or a local folder): where output artifacts go, laid
+    out as on Kubeflow (default: `%config KfpMagics.pipeline_root`, else the runs folder).
     Interrupting the wait (Ctrl-C, or the notebook's stop button) stops every task of the run.
     """
     from kfp_notebook.session import Session
 
     session = Session.current()
-    handle = session.start(pipeline, params, "local", {"workers": workers, "cache": cache, "runs_folder": runs_folder})
+    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder, "pipeline_root": pipeline_root}
+    handle = session.start(pipeline, params, "local", options)
     if wait and session.wait(handle) is not None:
         raise KeyboardInterrupt
     return handle

@@ -10,16 +10,15 @@ import threading
 from pathlib import Path
 
 import pytest
+import s3_store
 from kfp import dsl
+from s3_store import BUCKET, SECRET
 
 import kfp_notebook
 from kfp_notebook.backends.local import remote
 from kfp_notebook.backends.local.importing import importer_problem
 from kfp_notebook.backends.local.runner import NotRunnableLocally
 from kfp_notebook.tracking.states import TaskState
-
-BUCKET = "kfp-data"
-SECRET = "not-the-real-secret-0123456789"
 
 
 @dsl.component
@@ -46,6 +45,9 @@ def name_uri(uri: str) -> str:
 def import_from_output(uri: str):
     imported = dsl.importer(artifact_uri=name_uri(uri=uri).output, artifact_class=dsl.Dataset)
     read_imported(data=imported.output).set_caching_options(False)
+
+
+s3_server, s3 = s3_store.s3_server, s3_store.s3  # the fixtures
 
 
 def run(uri: str, runs: Path):
@@ -112,40 +114,6 @@ def test_an_objects_version_is_what_changes_when_it_changes(info, version):
 
 
 # -- against moto's S3 server -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(s3_server, monkeypatch, tmp_path):
-    """A bucket with one object and a folder of two, credentials and endpoint in the AWS_* environment."""
-    import boto3
-    import requests
-
-    requests.post(f"{s3_server}/moto-api/reset")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    client.put_object(Bucket=BUCKET, Key="data/hello.txt", Body=b"hello from s3")
-    for number in range(2):
-        client.put_object(Bucket=BUCKET, Key=f"folder/part-{number}.txt", Body=f"part {number}".encode())
-    return client
 
 
 @pytest.mark.slow

@@ -10,9 +10,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.local import remote
+
 
 def fingerprint(path: str) -> str:
-    """A hash of a file's or folder's content (names and bytes)."""
+    """A hash of a file's or folder's content (names and bytes); of a remote artifact, what its store tells of
+    its content (names and ETags); one that cannot be read matches nothing."""
+    if remote.is_remote(path):
+        try:
+            return remote.content_fingerprint(path)
+        except remote.RemoteObjectError:
+            return f"unreadable {secrets.token_hex(8)}"
     digest = hashlib.sha256()
     root = Path(path)
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
@@ -33,14 +41,18 @@ def unique_suffix() -> str:
 OUTPUTS_READ_AS = "launcher-typed"
 
 
-def cache_key(component: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any]) -> str:
-    """The same component (its definition and executor) with the same inputs and input contents: the same key."""
-    identity = {
+def cache_key(component: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any],
+              pipeline_root: str | None = None) -> str:  # fmt: skip
+    """The same component (its definition and executor) with the same inputs and input contents: the same key
+    (and, with a pipeline root, the same root: outputs asked for in a store are not reused from the disk)."""
+    identity: dict[str, Any] = {
         "outputs": OUTPUTS_READ_AS,
         "component": component,
         "parameters": parameters,
         "artifacts": {name: [fingerprint(a["uri"]) for a in items] for name, items in artifacts.items()},
     }
+    if pipeline_root is not None:
+        identity["pipeline_root"] = pipeline_root
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -57,6 +69,7 @@ class TaskCache:
             outputs = json.loads(path.read_text(encoding="utf-8"))
             hashes = outputs["hashes"]
             intact = all(os.path.exists(uri) and fingerprint(uri) == digest for uri, digest in hashes.items())
+            intact = intact and all(_unchanged(uri, version) for uri, version in outputs.get("remote", {}).items())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a miss, and the task runs again
             return None
         return outputs if intact else None
@@ -64,8 +77,29 @@ class TaskCache:
     def put(self, key: str, outputs: dict[str, Any]) -> None:
         """Store outputs with the content hash of every artifact that exists now (checked on every hit)."""
         uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
-        outputs = {**outputs, "hashes": {uri: fingerprint(uri) for uri in uris if os.path.exists(uri)}}
+        hashes = {uri: fingerprint(uri) for uri in uris if os.path.exists(uri)}
+        outputs = {**outputs, "hashes": hashes, "remote": _remote_versions(uris)}
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f"{key}.json.tmp-{unique_suffix()}"
         temporary.write_text(json.dumps(outputs), encoding="utf-8")
         temporary.replace(self.folder / f"{key}.json")
+
+
+def _remote_versions(uris: list[str]) -> dict[str, str | None]:
+    """The store's version of each remote output that exists now (an output never written is not there)."""
+    versions = {}
+    for uri in uris:
+        if remote.mount_path(uri) is not None:
+            try:
+                versions[uri] = remote.version(uri)
+            except remote.RemoteObjectError:
+                continue
+    return versions
+
+
+def _unchanged(uri: str, version: str | None) -> bool:
+    """A remote output is still there as it was stored (else the task runs again)."""
+    try:
+        return remote.version(uri) == version
+    except remote.RemoteObjectError:
+        return False
