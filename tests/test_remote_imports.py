@@ -20,6 +20,8 @@ from kfp_notebook.backends.local.importing import importer_problem
 from kfp_notebook.backends.local.runner import NotRunnableLocally
 from kfp_notebook.tracking.states import TaskState
 
+from helpers import eventually
+
 
 @dsl.component
 def read_imported(data: dsl.Input[dsl.Dataset]) -> str:
@@ -228,3 +230,81 @@ def test_an_http_object_is_imported_and_a_missing_one_refused(http_files, tmp_pa
     assert handle.result()["read-imported"].output == "hello from http"
     with pytest.raises(NotRunnableLocally, match=r"imports http://127\.0\.0\.1:\d+/absent\.txt does not exist"):
         run(f"{http_files}/absent.txt", tmp_path / "runs")
+
+
+class Bare(http.server.BaseHTTPRequestHandler):
+    """Serves one body with no ETag and no Last-Modified (nothing tells its version); GET waits for `release`."""
+
+    body = b"no version"
+    release = threading.Event()
+
+    def do_HEAD(self):
+        self._headers()
+
+    def do_GET(self):
+        self.release.wait(60)
+        self._headers()
+        self.wfile.write(self.body)
+
+    def _headers(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def bare_http():
+    Bare.release.set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bare)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    Bare.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_an_object_without_a_version_is_kept_once_by_its_content(bare_http, tmp_path):
+    """No ETag, no Last-Modified: it is downloaded each time (nothing says it is unchanged), but kept under its
+    content's hash, so the cache does not grow by a folder per run."""
+    cache = tmp_path / "cache"
+    first, downloaded = remote.fetch(f"{bare_http}/thing.bin", cache)
+    again, downloaded_again = remote.fetch(f"{bare_http}/thing.bin", cache)
+    assert first == again and downloaded and downloaded_again
+    assert Path(first).read_bytes() == b"no version"
+    assert [p.name for p in cache.iterdir()] == [Path(first).parent.name]
+
+
+@dsl.component
+def independent() -> str:
+    return "done"
+
+
+@pytest.mark.slow
+def test_a_slow_download_holds_up_no_other_task_and_the_store_is_asked_once(bare_http, tmp_path, monkeypatch):
+    checks = []
+    check = remote.check
+    monkeypatch.setattr(remote, "check", lambda uri: checks.append(uri) or check(uri))
+
+    @dsl.pipeline
+    def slow_import(uri: str):
+        imported = dsl.importer(artifact_uri=uri, artifact_class=dsl.Dataset)
+        read_imported(data=imported.output).set_caching_options(False)
+        independent().set_caching_options(False)
+
+    Bare.release.clear()
+    uri = f"{bare_http}/thing.bin"
+    handle = kfp_notebook.run(slow_import, {"uri": uri}, runs_folder=tmp_path / "runs", wait=False)
+    try:
+        eventually(lambda: "independent" in handle.tasks and handle.tasks["independent"].state.finished, timeout=60)
+        assert handle.tasks["independent"].state is TaskState.SUCCEEDED
+        assert handle.tasks["importer"].state is TaskState.RUNNING  # still downloading
+    finally:
+        Bare.release.set()
+    assert handle.wait(120) and handle.state is TaskState.SUCCEEDED, messages(handle)
+    assert handle.result()["read-imported"].output == "no version"
+    assert checks == [uri]  # the preflight's answer is what the import used
