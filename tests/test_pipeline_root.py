@@ -5,9 +5,11 @@ against moto's S3 server on 127.0.0.1 (tests/s3_store.py), driven by the real bo
 
 # no `from __future__ import annotations`: kfp reads the components' annotations as objects
 
+import importlib.util
 import re
 from pathlib import Path
 
+import gcs_store
 import pytest
 import s3_store
 from kfp import dsl
@@ -24,7 +26,7 @@ from kfp_notebook.view.artifacts import task_views
 
 from helpers import eventually
 
-s3_server, s3 = s3_store.s3_server, s3_store.s3  # the fixtures
+s3_server, s3, gcs_bucket = s3_store.s3_server, s3_store.s3, gcs_store.gcs_bucket  # the fixtures
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -251,3 +253,33 @@ def test_a_remote_input_is_downloaded_once_per_version(s3, tmp_path, monkeypatch
     handle = kfp_notebook.run(two_steps, runs_folder=runs, pipeline_root=f"s3://{BUCKET}/p", cache=False)
     assert handle.state is TaskState.SUCCEEDED, messages(handle)
     assert calls == [handle.result()["produce"].artifacts["data"][0]["uri"]]
+
+
+def test_the_command_line_passes_the_root_to_the_notebooks_run(monkeypatch, tmp_path):
+    import contextlib
+
+    from kfp_notebook.headless import cli
+
+    cells = []
+
+    class Notebook:
+        def act(self, cell):
+            cells.append(cell)
+            return {"run_id": "r", "backend": "local", "state": "SUCCEEDED", "link": "", "tasks": {}, "message": ""}
+
+    monkeypatch.setattr(cli, "_kernel", lambda args, output: contextlib.nullcontext(Notebook()))
+    assert cli.main(["run", "nb.ipynb", "--pipeline-root", "s3://bucket/p", "--runs-dir", str(tmp_path)]) == 0
+    assert "'run --no-wait --pipeline-root s3://bucket/p'" in cells[0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("gcsfs") is None, reason="gcsfs is not installed ([gcs] extra)")
+def test_a_gs_root_through_a_loopback_gcs_fake(gcs_bucket, tmp_path):
+    handle = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root="gs://kfp-gcs/p", cache=False)
+    assert handle.state is TaskState.SUCCEEDED, messages(handle)
+    uri = handle.result()["produce"].artifacts["data"][0]["uri"]
+    assert re.fullmatch(f"gs://kfp-gcs/p/two-steps/{handle.run_id}/produce/{UUID}/data", uri)
+    assert gcs_bucket[uri.removeprefix("gs://")] == b"hello"
+    assert handle.result()["consume"].output == f"hello|{uri}|/gcs/{uri.removeprefix('gs://')}"
+    with pytest.raises(NotRunnableLocally, match="the bucket 'absent' does not exist"):
+        kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root="gs://absent/p")
