@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
     from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "run", "runs", "show"]
+__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "read_artifact", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -96,6 +96,20 @@ def runs(pipeline: Any = None, *, runs_folder: str | os.PathLike[str] | None = N
     if runs_folder is not None:
         session = replace(session, settings=replace(session.settings, runs_dir=runs_folder))
     return session.history(pipeline)
+
+
+def read_artifact(artifact: Any) -> str:
+    """The local file (or folder) of an artifact of a local run's results (`handle.result().outputs[...]`, a task's
+    `.artifacts[...]`, or its URI): a path as it is; a remote one (a run with a pipeline root on s3://, gs://,
+    minio://) downloaded into the runs folder's `.remote-cache` unless it holds that version."""
+    from pathlib import Path
+
+    from kfp_notebook.backends.local import remote
+    from kfp_notebook.session import Session
+
+    uri = str(artifact.get("uri", "") if isinstance(artifact, dict) else artifact)
+    runs_dir = Session.current().settings.runs_dir
+    return remote.read_artifact(uri, Path(runs_dir) / ".remote-cache" if runs_dir else None)
 
 
 def __getattr__(name: str) -> Any:

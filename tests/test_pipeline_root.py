@@ -283,3 +283,35 @@ def test_a_gs_root_through_a_loopback_gcs_fake(gcs_bucket, tmp_path):
     assert handle.result()["consume"].output == f"hello|{uri}|/gcs/{uri.removeprefix('gs://')}"
     with pytest.raises(NotRunnableLocally, match="the bucket 'absent' does not exist"):
         kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root="gs://absent/p")
+
+
+@dsl.component
+def score(data: dsl.Input[dsl.Dataset], metrics: dsl.Output[dsl.Metrics], model: dsl.Output[dsl.Model]):
+    metrics.log_metric("accuracy", 0.75)
+    with open(model.path, "w") as handle:
+        handle.write("weights")
+
+
+@dsl.pipeline(name="scored")
+def scored() -> dsl.Model:
+    return score(data=produce(text="x", marker="").outputs["data"]).outputs["model"]
+
+
+@pytest.mark.slow
+def test_history_compare_and_pipeline_outputs_of_a_remote_root(s3, tmp_path, monkeypatch):
+    from kfp_notebook.session import Session
+
+    session = Session()
+    session.settings.runs_dir = str(tmp_path / "runs")
+    monkeypatch.setattr(Session, "current", staticmethod(lambda: session))
+    handle = kfp_notebook.run(scored, pipeline_root=f"s3://{BUCKET}/p", cache=False)
+    assert handle.state is TaskState.SUCCEEDED, messages(handle)
+    [record] = kfp_notebook.runs("scored")
+    assert record.metrics["score"] == {"accuracy": 0.75}
+    model = handle.result().outputs["Output"]
+    assert model["uri"].startswith(f"s3://{BUCKET}/p/scored/{handle.run_id}/score/")
+    for path in (tmp_path / "runs").rglob("artifacts/model"):
+        path.chmod(0o600)
+        path.unlink()  # the local copy gone: the bucket's is read
+    local = kfp_notebook.read_artifact(model)
+    assert Path(local).read_text() == "weights" and Path(local).is_relative_to(tmp_path / "runs" / ".remote-cache")
