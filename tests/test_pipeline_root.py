@@ -110,6 +110,14 @@ def test_the_magic_and_the_cli_declare_the_option_once_and_the_setting_reaches_t
     assert magics.session.settings.run_defaults()["pipeline_root"] == "s3://bucket/p"
 
 
+def test_the_magic_refuses_a_bad_root_plainly(ip, tmp_path):
+    ip.run_cell(f"%config KfpMagics.runs_dir = {str(tmp_path / 'runs')!r}")
+    ip.user_ns["two_steps"] = two_steps
+    with pytest.raises(Exception, match=r"--pipeline-root 'ftp://host/p': a pipeline root is a local folder"):
+        ip.run_cell("%kfp run two_steps --pipeline-root ftp://host/p")
+    assert not list((tmp_path / "runs").glob("*/run.json"))
+
+
 @pytest.mark.slow
 def test_a_bad_root_refuses_the_run_before_a_run_folder_exists(tmp_path):
     with pytest.raises(OptionError, match="a pipeline root is a local folder"):
@@ -162,6 +170,7 @@ def test_outputs_go_to_the_bucket_and_are_read_back_downstream_and_by_show_artif
     assert "Report" in capsys.readouterr().out
     views = task_views(handle.result()["produce"], "data", LocalFiles(tmp_path / "elsewhere"))
     assert "hello" in views[0].text
+    assert all(SECRET not in p.read_text(errors="ignore") for p in runs.rglob("*") if p.is_file())
 
 
 @pytest.mark.slow
