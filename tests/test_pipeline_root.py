@@ -171,6 +171,12 @@ def test_outputs_go_to_the_bucket_and_are_read_back_downstream_and_by_show_artif
     views = task_views(handle.result()["produce"], "data", LocalFiles(tmp_path / "elsewhere"))
     assert "hello" in views[0].text
     assert all(SECRET not in p.read_text(errors="ignore") for p in runs.rglob("*") if p.is_file())
+    s3.delete_object(Bucket=BUCKET, Key=f"{match[1]}/report")  # gone from the store too: said so, no traceback
+    [gone] = task_views(handle.result()["produce"], "report", LocalFiles(tmp_path / "empty-cache"))
+    assert gone.text == (
+        f"cannot draw system.Markdown artifact at s3://{BUCKET}/{match[1]}/report: s3://{BUCKET}/{match[1]}/report "
+        "does not exist (or these credentials cannot list it): check the URI."
+    )
 
 
 @pytest.mark.slow
