@@ -330,3 +330,38 @@ def test_history_compare_and_pipeline_outputs_of_a_remote_root(s3, tmp_path, mon
         path.unlink()  # the local copy gone: the bucket's is read
     local = kfp_notebook.read_artifact(model)
     assert Path(local).read_text() == "weights" and Path(local).is_relative_to(tmp_path / "runs" / ".remote-cache")
+
+
+@pytest.mark.slow
+def test_a_local_root_that_cannot_be_written_refuses_the_run(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(NotRunnableLocally, match=r"--pipeline-root .*/file/root: the folder cannot be written"):
+        kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root=str(blocked / "root"))
+
+
+@dsl.component
+def numbered(number: int, data: dsl.Output[dsl.Dataset]):
+    with open(data.path, "w") as handle:
+        handle.write(str(number))
+
+
+@dsl.component
+def total(parts: dsl.Input[list[dsl.Dataset]]) -> str:
+    return ",".join(sorted(open(p.path).read() for p in parts)) + "|" + ",".join(sorted(p.path[:4] for p in parts))
+
+
+@dsl.pipeline(name="fan-in")
+def fan_in():
+    with dsl.ParallelFor([1, 2, 3]) as number:
+        made = numbered(number=number)
+    total(parts=dsl.Collected(made.outputs["data"]))
+
+
+@pytest.mark.slow
+def test_loop_iterations_get_their_own_execution_folder_and_a_minio_root_its_mount(s3, tmp_path):
+    handle = kfp_notebook.run(fan_in, runs_folder=tmp_path / "runs", pipeline_root=f"minio://{BUCKET}/m", cache=False)
+    assert handle.state is TaskState.SUCCEEDED, messages(handle)
+    keys = sorted(objects(s3, "m/"))
+    assert len(keys) == 3 and all(re.fullmatch(f"m/fan-in/{handle.run_id}/numbered/{UUID}/data", k) for k in keys)
+    assert handle.result()["total"].output == "1,2,3|/min,/min,/min"

@@ -127,13 +127,24 @@ class LocalBackend(Backend):
 
 
 def _reachable_root(root: str | None) -> str | None:
-    """A remote pipeline root whose bucket these credentials reach (else the run does not start)."""
-    if is_remote_root(root):
-        assert root is not None
-        try:
+    """A pipeline root that can be written: a remote one's bucket reached with these credentials, a local folder
+    made (else the run does not start)."""
+    if root is None:
+        return None
+    try:
+        if is_remote_root(root):
             remote.check_root(root)
-        except remote.RemoteObjectError as exc:
-            raise NotRunnableLocally(f"--pipeline-root {exc} The run did not start.") from None
+        else:
+            os.makedirs(root, exist_ok=True)
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
+    except remote.RemoteObjectError as exc:
+        raise NotRunnableLocally(f"--pipeline-root {exc} The run did not start.") from None
+    except OSError as exc:
+        raise NotRunnableLocally(
+            f"--pipeline-root {root}: the folder cannot be written ({exc.strerror or exc}). Choose a writable "
+            "folder. The run did not start."
+        ) from None
     return root
 
 
