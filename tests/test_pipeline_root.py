@@ -365,3 +365,17 @@ def test_loop_iterations_get_their_own_execution_folder_and_a_minio_root_its_mou
     keys = sorted(objects(s3, "m/"))
     assert len(keys) == 3 and all(re.fullmatch(f"m/fan-in/{handle.run_id}/numbered/{UUID}/data", k) for k in keys)
     assert handle.result()["total"].output == "1,2,3|/min,/min,/min"
+
+
+@pytest.mark.slow
+def test_an_input_gone_from_the_store_fails_its_consumer_naming_it(s3, tmp_path):
+    from kfp_notebook.backends.local import pipeline_root
+
+    handle = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root=f"s3://{BUCKET}/p", cache=False)
+    uri = handle.result()["produce"].artifacts["data"][0]["uri"]
+    s3.delete_object(Bucket=BUCKET, Key=uri.removeprefix(f"s3://{BUCKET}/"))
+    with pytest.raises(remote.RemoteObjectError) as failed:
+        pipeline_root.fetch_inputs({"data": [{"uri": uri}]}, tmp_path / "empty-cache")
+    assert str(failed.value) == (
+        f"its input 'data' could not be read: {uri} does not exist (or these credentials cannot list it): check the URI."
+    )

@@ -92,12 +92,16 @@ def fetch_inputs(artifacts: dict[str, list[dict[str, Any]]], cache: Path) -> dic
     """Download the task's remote input artifacts (unless `cache` holds their version): the mounts that show
     each at its `.path`. Raises remote.RemoteObjectError naming the artifact that cannot be read."""
     mounts = {}
-    for items in artifacts.values():
+    for name, items in artifacts.items():
         for artifact in items:
             uri = str(artifact.get("uri") or "")
             mount = remote.mount_path(uri)
-            if mount is not None:
+            if mount is None:
+                continue
+            try:
                 mounts[mount] = remote.read_artifact(uri, cache)
+            except remote.RemoteObjectError as exc:
+                raise remote.RemoteObjectError(f"its input {name!r} could not be read: {exc}") from None
     return mounts
 
 
