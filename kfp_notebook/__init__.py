@@ -70,14 +70,16 @@ def show(
     workers: int | None = None,
     cache: bool = True,
     runs_folder: str | os.PathLike[str] | None = None,
+    pipeline_root: str | None = None,
 ) -> Any:
     """The pipeline panel for `pipeline` (DAG, Compile / Run / Submit / Stop, parameters, live states).
 
-    Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
+    Compile writes to `output_dir`; Run runs locally with `workers`, `cache`, `runs_folder` and `pipeline_root` as
+    `run()` does.
     """
     from kfp_notebook.session import Session
 
-    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder}
+    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder, "pipeline_root": pipeline_root}
     return Session.current().show(pipeline, name, output_dir, options)
 
 
