@@ -72,12 +72,14 @@ def messages(handle) -> str:
         ("s3:///prefix", "--pipeline-root 's3:///prefix': name a bucket and an optional prefix, no query"),
         ("s3://bucket/p?region=x", "no query"),
         ("file://otherhost/p", "a file:// root names a folder of this machine"),
+        ("s3://AKIAKEY:s3cret@bucket/p", "--pipeline-root 's3://bucket/p': credentials do not belong in the URI; "
+         "they come from the AWS_* environment"),
     ],
 )  # fmt: skip
 def test_a_bad_root_is_refused_with_the_valid_ones(root, says):
     with pytest.raises(OptionError) as refused:
         LocalOptions(pipeline_root=root)
-    assert says in str(refused.value)
+    assert says in str(refused.value) and "s3cret" not in str(refused.value) and "AKIAKEY" not in str(refused.value)
 
 
 def test_a_local_root_is_absolute_a_remote_one_kept_and_a_missing_extra_names_the_install(monkeypatch, tmp_path):

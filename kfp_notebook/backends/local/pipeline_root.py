@@ -34,7 +34,8 @@ def checked_root(root: str | os.PathLike[str] | None, flag: str = "--pipeline-ro
     parts = urlsplit(text)
     if parts.scheme in ("", "file"):
         if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
-            raise OptionError(f"{flag} {text!r}: a file:// root names a folder of this machine (file:///folder)")
+            raise OptionError(f"{flag} {remote.shown(text)!r}: a file:// root names a folder of this machine "
+                              "(file:///folder)")  # fmt: skip
         path = parts.path if parts.scheme == "file" else text
         return os.path.abspath(os.path.expanduser(path))
     given = remote.shown(text) if parts.netloc else text.split("?", 1)[0]  # no password, no signature
@@ -42,6 +43,9 @@ def checked_root(root: str | os.PathLike[str] | None, flag: str = "--pipeline-ro
         raise OptionError(f"{flag} {given!r}: a pipeline root is {_VALID}")
     if not parts.netloc or parts.query or parts.fragment:
         raise OptionError(f"{flag} {given!r}: name a bucket and an optional prefix, no query ({_VALID})")
+    if parts.username or parts.password:  # it would be written into every artifact's URI, and run.json
+        raise OptionError(f"{flag} {given!r}: credentials do not belong in the URI; they come from "
+                          f"{remote.STORES[parts.scheme].credentials}")  # fmt: skip
     problem = remote.problem(text, f"a pipeline root on {parts.scheme}://")
     if problem is not None:
         raise OptionError(f"{flag} {problem}")
