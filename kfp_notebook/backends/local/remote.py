@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,18 +264,39 @@ def _write_failure(uri: str, exc: BaseException) -> str:
 
 def _open(uri: str) -> tuple[Any, str]:
     """The fsspec filesystem for the URI's store (configured from the store's own settings) and the object's path."""
-    import fsspec
-
     parts = urlsplit(uri)
     store = STORES[parts.scheme]
     if store.protocol == "http":
-        return fsspec.filesystem("http", skip_instance_cache=True), uri
-    options: dict[str, Any] = {"skip_instance_cache": True}
+        return _filesystem("http", ()), uri
+    options: dict[str, Any] = {}
     if parts.scheme == "minio":
         options["endpoint_url"] = _endpoint()
     if parts.scheme == "gs" and os.environ.get("STORAGE_EMULATOR_HOST"):
         options["token"] = "anon"  # an emulator (fake-gcs-server and the like) takes no credentials
-    return fsspec.filesystem(store.protocol, **options), parts.netloc + parts.path
+    return _filesystem(store.protocol, tuple(sorted(options.items()))), parts.netloc + parts.path
+
+
+_FILESYSTEMS: dict[str, Any] = {}
+_FILESYSTEMS_LOCK = threading.Lock()
+
+
+def _filesystem(protocol: str, options: tuple[tuple[str, Any], ...]) -> Any:
+    """One filesystem per store, options and store configuration in the environment (making one costs ~0.5 s:
+    its client and credentials), with no listing kept from an earlier call (objects change between calls)."""
+    import fsspec
+
+    configuration = [(k, v) for k, v in sorted(os.environ.items()) if k.startswith(_CONFIGURATION)]
+    key = hashlib.sha256(repr((protocol, options, configuration)).encode()).hexdigest()
+    with _FILESYSTEMS_LOCK:
+        filesystem = _FILESYSTEMS.get(key)
+        if filesystem is None:
+            filesystem = _FILESYSTEMS[key] = fsspec.filesystem(protocol, skip_instance_cache=True, **dict(options))
+    filesystem.invalidate_cache()
+    return filesystem
+
+
+#: Environment variables that configure a store's client: a change makes a new filesystem.
+_CONFIGURATION = ("AWS_", "GOOGLE_", "STORAGE_EMULATOR_HOST", "GCSFS_", "CLOUDSDK_")
 
 
 def _endpoint() -> str:
