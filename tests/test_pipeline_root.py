@@ -381,3 +381,18 @@ def test_an_input_gone_from_the_store_fails_its_consumer_naming_it(s3, tmp_path)
     assert str(failed.value) == (
         f"its input 'data' could not be read: {uri} does not exist (or these credentials cannot list it): check the URI."
     )
+
+
+@pytest.mark.slow
+def test_a_consumers_cache_key_asks_the_store_nothing_on_the_schedulers_thread(s3, tmp_path, monkeypatch):
+    """What this run uploaded is known: its consumers' keys take the fingerprint kept at upload (on a worker)."""
+    import threading
+
+    asked = []
+    check = remote.check
+    monkeypatch.setattr(remote, "check", lambda uri: asked.append(threading.current_thread().name) or check(uri))
+    handle = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root=f"s3://{BUCKET}/p")
+    assert handle.state is TaskState.SUCCEEDED, messages(handle)
+    assert asked and not [name for name in asked if name.startswith("kfp-run-")], asked
+    hit = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root=f"s3://{BUCKET}/p")
+    assert [hit.tasks[t].state for t in ("produce", "consume")] == [TaskState.CACHED, TaskState.CACHED]

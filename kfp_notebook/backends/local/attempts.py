@@ -69,7 +69,8 @@ class Attempts:
     def _key(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> str | None:
         if self.cache is None or not node.task.caching:
             return None
-        return cache_key(node.task.component.identity, parameters, artifacts, self.prepared.pipeline_root)
+        root, known = self.prepared.pipeline_root, self.cache.fingerprints
+        return cache_key(node.task.component.identity, parameters, artifacts, root, known)
 
     def prepare(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> TaskRun:
         """The task's folder, program, inputs, outputs, environment and mounts."""

@@ -7,16 +7,20 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.local import remote
 
 
-def fingerprint(path: str) -> str:
+def fingerprint(path: str, known: Mapping[str, str] | None = None) -> str:
     """A hash of a file's or folder's content (names and bytes); of a remote artifact, what its store tells of
-    its content (names and ETags); one that cannot be read matches nothing."""
+    its content (names and ETags; `known` when this run stored or reused it); one that cannot be read matches
+    nothing."""
     if remote.is_remote(path):
+        if known is not None and path in known:
+            return known[path]
         try:
             return remote.content_fingerprint(path)
         except remote.RemoteObjectError:
@@ -42,14 +46,14 @@ OUTPUTS_READ_AS = "launcher-typed"
 
 
 def cache_key(component: dict[str, Any], parameters: dict[str, Any], artifacts: dict[str, Any],
-              pipeline_root: str | None = None) -> str:  # fmt: skip
+              pipeline_root: str | None = None, known: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """The same component (its definition and executor) with the same inputs and input contents: the same key
     (and, with a pipeline root, the same root: outputs asked for in a store are not reused from the disk)."""
     identity: dict[str, Any] = {
         "outputs": OUTPUTS_READ_AS,
         "component": component,
         "parameters": parameters,
-        "artifacts": {name: [fingerprint(a["uri"]) for a in items] for name, items in artifacts.items()},
+        "artifacts": {name: [fingerprint(a["uri"], known) for a in items] for name, items in artifacts.items()},
     }
     if pipeline_root is not None:
         identity["pipeline_root"] = pipeline_root
@@ -61,6 +65,9 @@ class TaskCache:
 
     def __init__(self, folder: Path):
         self.folder = folder
+        #: Remote outputs' content fingerprints this run stored or reused: a consumer's key needs no question to
+        #: the store (on the scheduler's thread) for them.
+        self.fingerprints: dict[str, str] = {}
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The cached outputs, or None if absent, damaged, or if an output artifact changed since it was stored."""
@@ -72,29 +79,36 @@ class TaskCache:
             intact = intact and all(_unchanged(uri, version) for uri, version in outputs.get("remote", {}).items())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a miss, and the task runs again
             return None
+        if intact:
+            self.fingerprints.update(outputs.get("fingerprints") or {})
         return outputs if intact else None
 
     def put(self, key: str, outputs: dict[str, Any]) -> None:
         """Store outputs with the content hash of every artifact that exists now (checked on every hit)."""
         uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
         hashes = {uri: fingerprint(uri) for uri in uris if os.path.exists(uri)}
-        outputs = {**outputs, "hashes": hashes, "remote": _remote_versions(uris)}
+        described = _describe_remote(uris)
+        versions = {uri: version for uri, (version, _) in described.items()}
+        fingerprints = {uri: content for uri, (_, content) in described.items()}
+        outputs = {**outputs, "hashes": hashes, "remote": versions, "fingerprints": fingerprints}
+        self.fingerprints.update(fingerprints)
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f"{key}.json.tmp-{unique_suffix()}"
         temporary.write_text(json.dumps(outputs), encoding="utf-8")
         temporary.replace(self.folder / f"{key}.json")
 
 
-def _remote_versions(uris: list[str]) -> dict[str, str | None]:
-    """The store's version of each remote output that exists now (an output never written is not there)."""
-    versions = {}
+def _describe_remote(uris: list[str]) -> dict[str, tuple[str | None, str]]:
+    """The store's version and content fingerprint of each remote output that exists now (one never written is
+    not there)."""
+    described = {}
     for uri in uris:
         if remote.mount_path(uri) is not None:
             try:
-                versions[uri] = remote.version(uri)
+                described[uri] = remote.describe(uri)
             except remote.RemoteObjectError:
                 continue
-    return versions
+    return described
 
 
 def _unchanged(uri: str, version: str | None) -> bool:

@@ -211,10 +211,10 @@ def remove(uri: str) -> None:
         filesystem.rm(path, recursive=True)
 
 
-def content_fingerprint(uri: str) -> str:
+def content_fingerprint(uri: str, info: dict[str, Any] | None = None) -> str:
     """What the store tells of the artifact's content (each file's relative name and ETag, MD5 or version): the
-    same for the same bytes at another URI, so a cache key made of it holds across runs."""
-    info = check(uri)
+    same for the same bytes at another URI, so a cache key made of it holds across runs. `info`: `check`'s."""
+    info = info if info is not None else check(uri)
     base = _open(uri)[1].rstrip("/")
     files = info.get("files") if info.get("type") == "directory" else {base: info}
     entries = files.values() if isinstance(files, dict) else files or []
@@ -225,6 +225,12 @@ def content_fingerprint(uri: str) -> str:
 def version(uri: str) -> str | None:
     """The object's version as the store tells it now (raises RemoteObjectError when it is gone)."""
     return _version(check(uri))
+
+
+def describe(uri: str) -> tuple[str | None, str]:
+    """The object's version and its content's fingerprint, from one question to the store."""
+    info = check(uri)
+    return _version(info), content_fingerprint(uri, info)
 
 
 def check_root(uri: str) -> None:
