@@ -56,6 +56,13 @@ def two_steps(text: str = "hello", marker: str = ""):
     consume(data=produce(text=text, marker=marker).outputs["data"])
 
 
+def job_id(handle) -> str:
+    """The run's UUID (PIPELINE_JOB_ID_PLACEHOLDER's value): the driver's {run id} in output URIs."""
+    from kfp_notebook.backends.local.placeholders import RunInfo
+
+    return RunInfo.for_run(handle.run_id).job_id
+
+
 def messages(handle) -> str:
     return "\n".join(f"{t.task_id}: {t.message}" for t in handle.result().tasks.values() if t.message)
 
@@ -132,7 +139,7 @@ def test_a_local_root_holds_the_outputs_in_the_drivers_layout(tmp_path):
     handle = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root=str(tmp_path / "root"))
     assert handle.state is TaskState.SUCCEEDED, messages(handle)
     uri = handle.result()["produce"].artifacts["data"][0]["uri"]
-    assert re.fullmatch(f"{tmp_path}/root/two-steps/{handle.run_id}/produce/{UUID}/data", uri)
+    assert re.fullmatch(f"{tmp_path}/root/two-steps/{job_id(handle)}/produce/{UUID}/data", uri)
     assert Path(uri).read_text() == "hello"
     assert handle.result()["consume"].output == f"hello|{uri}|{uri}"
 
@@ -155,7 +162,7 @@ def test_outputs_go_to_the_bucket_and_are_read_back_downstream_and_by_show_artif
     assert handle.wait(120) and handle.state is TaskState.SUCCEEDED, messages(handle)
     produced = handle.result()["produce"].artifacts
     uri = produced["data"][0]["uri"]
-    match = re.fullmatch(f"s3://{BUCKET}/(p/two-steps/{handle.run_id}/produce/{UUID})/data", uri)
+    match = re.fullmatch(f"s3://{BUCKET}/(p/two-steps/{job_id(handle)}/produce/{UUID})/data", uri)
     assert match, uri
     stored = objects(s3, "p/")
     assert stored == {f"{match[1]}/data": b"hello", f"{match[1]}/report": b"# Report\n\nhello"}
@@ -195,7 +202,7 @@ def test_a_failed_upload_fails_the_task_plainly_and_lists_no_output(s3, tmp_path
     produce = handle.result()["produce"]
     assert produce.state == "FAILED" and produce.artifacts == {}
     assert re.fullmatch(
-        f"its output 'data' could not be uploaded: s3://{BUCKET}/p/two-steps/{handle.run_id}/produce/{UUID}/data "
+        f"its output 'data' could not be uploaded: s3://{BUCKET}/p/two-steps/{job_id(handle)}/produce/{UUID}/data "
         f"cannot be written: the bucket '{BUCKET}' does not exist \\(or cannot be seen with these credentials\\)\\.",
         produce.message,
     ), produce.message
@@ -295,7 +302,7 @@ def test_a_gs_root_through_a_loopback_gcs_fake(gcs_bucket, tmp_path):
     handle = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root="gs://kfp-gcs/p", cache=False)
     assert handle.state is TaskState.SUCCEEDED, messages(handle)
     uri = handle.result()["produce"].artifacts["data"][0]["uri"]
-    assert re.fullmatch(f"gs://kfp-gcs/p/two-steps/{handle.run_id}/produce/{UUID}/data", uri)
+    assert re.fullmatch(f"gs://kfp-gcs/p/two-steps/{job_id(handle)}/produce/{UUID}/data", uri)
     assert gcs_bucket[uri.removeprefix("gs://")] == b"hello"
     assert handle.result()["consume"].output == f"hello|{uri}|/gcs/{uri.removeprefix('gs://')}"
     with pytest.raises(NotRunnableLocally, match="the bucket 'absent' does not exist"):
@@ -326,7 +333,7 @@ def test_history_compare_and_pipeline_outputs_of_a_remote_root(s3, tmp_path, mon
     [record] = kfp_notebook.runs("scored")
     assert record.metrics["score"] == {"accuracy": 0.75}
     model = handle.result().outputs["Output"]
-    assert model["uri"].startswith(f"s3://{BUCKET}/p/scored/{handle.run_id}/score/")
+    assert model["uri"].startswith(f"s3://{BUCKET}/p/scored/{job_id(handle)}/score/")
     for path in (tmp_path / "runs").rglob("artifacts/model"):
         path.chmod(0o600)
         path.unlink()  # the local copy gone: the bucket's is read
@@ -365,7 +372,7 @@ def test_loop_iterations_get_their_own_execution_folder_and_a_minio_root_its_mou
     handle = kfp_notebook.run(fan_in, runs_folder=tmp_path / "runs", pipeline_root=f"minio://{BUCKET}/m", cache=False)
     assert handle.state is TaskState.SUCCEEDED, messages(handle)
     keys = sorted(objects(s3, "m/"))
-    assert len(keys) == 3 and all(re.fullmatch(f"m/fan-in/{handle.run_id}/numbered/{UUID}/data", k) for k in keys)
+    assert len(keys) == 3 and all(re.fullmatch(f"m/fan-in/{job_id(handle)}/numbered/{UUID}/data", k) for k in keys)
     assert handle.result()["total"].output == "1,2,3|/min,/min,/min"
 
 

@@ -79,7 +79,7 @@ class Attempts:
         scheduler = self.scheduler
         folder = scheduler.store.task_folder(scheduler.folder, node.id)
         root = self.prepared.pipeline_root
-        place = output_place(root, scheduler.ir.name, scheduler.run_id, node.task.kfp_name, folder)
+        place = output_place(root, scheduler.ir.name, scheduler.info.job_id, node.task.kfp_name, folder)
         outputs = component.outputs
         output_artifacts = {name: _new_artifact(name, kind, place) for name, kind in outputs.artifacts.items()}
         return TaskRun(

@@ -1,7 +1,8 @@
 """Where a local run's output artifacts go: its task folders (default), a local folder, or a remote pipeline root.
 
 With a pipeline root, outputs are laid out as KFP's driver lays them out,
-`{root}/{pipeline name}/{run id}/{task name}/{a new UUID per execution}/{output name}`. Under a remote root
+`{root}/{pipeline name}/{run UUID}/{task name}/{a new UUID per execution}/{output name}` (the run's UUID is
+what PIPELINE_JOB_ID_PLACEHOLDER gives its tasks). Under a remote root
 (s3://, gs://, minio://) a task sees its artifacts' remote URIs, and their `.path` (`/s3/bucket/...`, the
 launcher's local mount) is mapped to a folder on this machine; after the task succeeds its outputs are uploaded,
 and a downstream task's remote inputs are read back through `remote.read_artifact` before it starts.
@@ -56,9 +57,9 @@ def is_remote_root(root: str | None) -> bool:
     return root is not None and remote.is_remote(root)
 
 
-def task_root(root: str, pipeline: str, run_id: str, task: str) -> str:
+def task_root(root: str, pipeline: str, run_uuid: str, task: str) -> str:
     """Where one execution of a task keeps its outputs (as KFP's driver: a new UUID for each execution)."""
-    return f"{root.rstrip('/')}/{pipeline}/{run_id}/{task}/{uuid.uuid4()}"
+    return f"{root.rstrip('/')}/{pipeline}/{run_uuid}/{task}/{uuid.uuid4()}"
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,12 @@ class OutputPlace:
         return f"{self.base}/{output}"
 
 
-def output_place(root: str | None, pipeline: str, run_id: str, task: str, folder: Path) -> OutputPlace:
+def output_place(root: str | None, pipeline: str, run_uuid: str, task: str, folder: Path) -> OutputPlace:
     """The task's outputs in its folder (no root), under a local root, or uploaded under a remote one."""
     local = folder / "artifacts"
     if root is None:
         return OutputPlace(str(local), local)
-    base = task_root(root, pipeline, run_id, task)
+    base = task_root(root, pipeline, run_uuid, task)
     mount = remote.mount_path(base)
     if mount is None:
         return OutputPlace(base, Path(base))
