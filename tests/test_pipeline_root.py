@@ -376,18 +376,47 @@ def test_loop_iterations_get_their_own_execution_folder_and_a_minio_root_its_mou
     assert handle.result()["total"].output == "1,2,3|/min,/min,/min"
 
 
+@dsl.component
+def report_metrics(metrics: dsl.Output[dsl.Metrics]):
+    metrics.log_metric("accuracy", 0.5)
+
+
+@dsl.component
+def read_metrics(metrics: dsl.Input[dsl.Metrics], data: dsl.Input[dsl.Dataset]) -> str:
+    import os
+
+    return f"{metrics.metadata['accuracy']} {os.path.exists(metrics.path)} {os.path.exists(data.path)}"
+
+
+@dsl.pipeline(name="metrics-downstream")
+def metrics_downstream():
+    made = produce(text="x", marker="")
+    read_metrics(metrics=report_metrics().outputs["metrics"], data=made.outputs["data"])
+
+
 @pytest.mark.slow
-def test_an_input_gone_from_the_store_fails_its_consumer_naming_it(s3, tmp_path):
+def test_an_output_without_a_file_is_skipped_as_the_launcher_skips_it_other_failures_name_the_input(
+    s3, s3_server, tmp_path
+):
+    """A Metrics output has no file: nothing is uploaded and its consumer still runs, reading its metadata (on
+    Kubeflow the launcher skips an input it finds no object for); a refused download fails the consumer."""
     from kfp_notebook.backends.local import pipeline_root
 
-    handle = kfp_notebook.run(two_steps, runs_folder=tmp_path / "runs", pipeline_root=f"s3://{BUCKET}/p", cache=False)
+    runs, root = tmp_path / "runs", f"s3://{BUCKET}/p"
+    handle = kfp_notebook.run(metrics_downstream, runs_folder=runs, pipeline_root=root, cache=False)
+    assert handle.state is TaskState.SUCCEEDED, messages(handle)
+    assert handle.result()["read-metrics"].output == "0.5 False True"
+    again = kfp_notebook.run(metrics_downstream, runs_folder=runs, pipeline_root=root)  # fills the cache
+    hit = kfp_notebook.run(metrics_downstream, runs_folder=runs, pipeline_root=root)
+    assert again.state is TaskState.SUCCEEDED and hit.tasks["read-metrics"].state is TaskState.CACHED
     uri = handle.result()["produce"].artifacts["data"][0]["uri"]
-    s3.delete_object(Bucket=BUCKET, Key=uri.removeprefix(f"s3://{BUCKET}/"))
-    with pytest.raises(remote.RemoteObjectError) as failed:
-        pipeline_root.fetch_inputs({"data": [{"uri": uri}]}, tmp_path / "empty-cache")
-    assert str(failed.value) == (
-        f"its input 'data' could not be read: {uri} does not exist (or these credentials cannot list it): check the URI."
-    )
+    s3_store.refusing_keys(s3_server)
+    try:
+        with pytest.raises(remote.RemoteObjectError) as failed:
+            pipeline_root.fetch_inputs({"data": [{"uri": uri}]}, tmp_path / "empty-cache")
+    finally:
+        s3_store.accepting_keys(s3_server)
+    assert str(failed.value).startswith(f"its input 'data' could not be read: {uri}: the store refused access (403)")
 
 
 @pytest.mark.slow

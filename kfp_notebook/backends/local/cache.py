@@ -23,6 +23,8 @@ def fingerprint(path: str, known: Mapping[str, str] | None = None) -> str:
             return known[path]
         try:
             return remote.content_fingerprint(path)
+        except remote.MissingObjectError:
+            return ABSENT  # (as a local path that does not exist: the same each time)
         except remote.RemoteObjectError:
             return f"unreadable {secrets.token_hex(8)}"
     digest = hashlib.sha256()
@@ -41,6 +43,8 @@ def unique_suffix() -> str:
     return f"{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}"
 
 
+#: The fingerprint of a remote artifact its store says is not there (an output written as no file: Metrics).
+ABSENT = "absent"
 #: How output parameters are read (part of every key): outputs stored by an earlier way of reading are not reused.
 OUTPUTS_READ_AS = "launcher-typed"
 
@@ -87,9 +91,7 @@ class TaskCache:
         """Store outputs with the content hash of every artifact that exists now (checked on every hit)."""
         uris = [a["uri"] for items in outputs.get("artifacts", {}).values() for a in items]
         hashes = {uri: fingerprint(uri) for uri in uris if os.path.exists(uri)}
-        described = _describe_remote(uris)
-        versions = {uri: version for uri, (version, _) in described.items()}
-        fingerprints = {uri: content for uri, (_, content) in described.items()}
+        versions, fingerprints = _describe_remote(uris)
         outputs = {**outputs, "hashes": hashes, "remote": versions, "fingerprints": fingerprints}
         self.fingerprints.update(fingerprints)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -98,17 +100,21 @@ class TaskCache:
         temporary.replace(self.folder / f"{key}.json")
 
 
-def _describe_remote(uris: list[str]) -> dict[str, tuple[str | None, str]]:
-    """The store's version and content fingerprint of each remote output that exists now (one never written is
-    not there)."""
-    described = {}
+def _describe_remote(uris: list[str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The store's version of each remote output that exists now (what a hit checks), and the content
+    fingerprint of each (ABSENT for one never written as a file)."""
+    versions: dict[str, str | None] = {}
+    fingerprints = {}
     for uri in uris:
-        if remote.mount_path(uri) is not None:
-            try:
-                described[uri] = remote.describe(uri)
-            except remote.RemoteObjectError:
-                continue
-    return described
+        if remote.mount_path(uri) is None:
+            continue
+        try:
+            versions[uri], fingerprints[uri] = remote.describe(uri)
+        except remote.MissingObjectError:
+            fingerprints[uri] = ABSENT
+        except remote.RemoteObjectError:
+            continue
+    return versions, fingerprints
 
 
 def _unchanged(uri: str, version: str | None) -> bool:

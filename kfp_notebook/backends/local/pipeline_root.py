@@ -95,7 +95,9 @@ def local_path(uri: str, mounts: dict[str, str]) -> str:
 
 def fetch_inputs(artifacts: dict[str, list[dict[str, Any]]], cache: Path) -> dict[str, str]:
     """Download the task's remote input artifacts (unless `cache` holds their version): the mounts that show
-    each at its `.path`. Raises remote.RemoteObjectError naming the artifact that cannot be read."""
+    each at its `.path`. One the store says is not there is skipped, as the launcher skips it (a producer need
+    not write a file: a Metrics output has none), so only reading it fails; otherwise raises
+    remote.RemoteObjectError naming the artifact that cannot be read."""
     mounts = {}
     for name, items in artifacts.items():
         for artifact in items:
@@ -105,6 +107,8 @@ def fetch_inputs(artifacts: dict[str, list[dict[str, Any]]], cache: Path) -> dic
                 continue
             try:
                 mounts[mount] = remote.read_artifact(uri, cache)
+            except remote.MissingObjectError:
+                continue
             except remote.RemoteObjectError as exc:
                 raise remote.RemoteObjectError(f"its input {name!r} could not be read: {exc}") from None
     return mounts

@@ -54,6 +54,10 @@ class RemoteObjectError(KfpNotebookError):
     """A remote object a local run imports cannot be read from this machine (the message says why and the fix)."""
 
 
+class MissingObjectError(RemoteObjectError):
+    """The store answered that the object is not there (rather than refusing or failing)."""
+
+
 def is_remote(uri: str) -> bool:
     """Whether a URI names an object in a remote store (or a registry) rather than a local file."""
     return urlsplit(uri).scheme in (*STORES, "oci")
@@ -105,7 +109,8 @@ def check(uri: str) -> dict[str, Any]:
             info["files"] = filesystem.find(path, detail=True)
         return info
     except Exception as exc:
-        raise RemoteObjectError(_failure(uri, exc)) from None
+        error = MissingObjectError if _not_found(exc) else RemoteObjectError
+        raise error(_failure(uri, exc)) from None
 
 
 def fetch(uri: str, cache: Path, info: dict[str, Any] | None = None) -> tuple[str, bool]:
@@ -327,13 +332,17 @@ def _failure(uri: str, exc: BaseException) -> str:
     scheme = urlsplit(uri).scheme
     credentials = STORES[scheme].credentials
     code = _error_code(exc)
-    if isinstance(exc, FileNotFoundError) or code in ("404", "NoSuchKey", "NoSuchBucket"):
+    if _not_found(exc):
         return f"{shown(uri)} does not exist (or these credentials cannot list it): check the URI."
     if isinstance(exc, PermissionError) or code in _REFUSED or type(exc).__name__ in _NO_CREDENTIALS:
         why = "no credentials were found" if type(exc).__name__ in _NO_CREDENTIALS else "the store refused access"
         return f"{shown(uri)}: {why}{f' ({code})' if code else ''}. Credentials come from {credentials}."
     reason = f"{type(exc).__name__}{f' ({code})' if code else ''}"
     return f"{shown(uri)} could not be read: {reason}; check the URI and {credentials}."
+
+
+def _not_found(exc: BaseException) -> bool:
+    return isinstance(exc, FileNotFoundError) or _error_code(exc) in ("404", "NoSuchKey", "NoSuchBucket")
 
 
 _REFUSED = ("401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "Forbidden")
