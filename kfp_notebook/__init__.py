@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
     from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "retry", "run", "runs", "show"]
+__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "read_artifact", "retry", "run", "runs", "show"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -79,15 +79,19 @@ def run(
     workers: int | None = None,
     cache: bool = True,
     runs_folder: str | os.PathLike[str] | None = None,
+    pipeline_root: str | None = None,
 ) -> Any:
     """Run a pipeline on this machine; returns its RunHandle (finished, unless `wait=False`).
 
+    `pipeline_root` (s3://bucket/prefix, gs://..., minio://..., or a local folder): where output artifacts go, laid
+    out as on Kubeflow (default: `%config KfpMagics.pipeline_root`, else the runs folder).
     Interrupting the wait (Ctrl-C, or the notebook's stop button) stops every task of the run.
     """
     from kfp_notebook.session import Session
 
     session = Session.current()
-    handle = session.start(pipeline, params, "local", {"workers": workers, "cache": cache, "runs_folder": runs_folder})
+    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder, "pipeline_root": pipeline_root}
+    handle = session.start(pipeline, params, "local", options)
     if wait and session.wait(handle) is not None:
         raise KeyboardInterrupt
     return handle
@@ -122,14 +126,16 @@ def show(
     workers: int | None = None,
     cache: bool = True,
     runs_folder: str | os.PathLike[str] | None = None,
+    pipeline_root: str | None = None,
 ) -> Any:
     """The pipeline panel for `pipeline` (DAG, Compile / Run / Submit / Stop, parameters, live states).
 
-    Compile writes to `output_dir`; Run runs locally with `workers`, `cache` and `runs_folder` as `run()` does.
+    Compile writes to `output_dir`; Run runs locally with `workers`, `cache`, `runs_folder` and `pipeline_root` as
+    `run()` does.
     """
     from kfp_notebook.session import Session
 
-    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder}
+    options = {"workers": workers, "cache": cache, "runs_folder": runs_folder, "pipeline_root": pipeline_root}
     return Session.current().show(pipeline, name, output_dir, options)
 
 
@@ -148,6 +154,20 @@ def runs(pipeline: Any = None, *, runs_folder: str | os.PathLike[str] | None = N
     if runs_folder is not None:
         session = replace(session, settings=replace(session.settings, runs_dir=runs_folder))
     return session.history(pipeline)
+
+
+def read_artifact(artifact: Any) -> str:
+    """The local file (or folder) of an artifact of a local run's results (`handle.result().outputs[...]`, a task's
+    `.artifacts[...]`, or its URI): a path as it is; a remote one (a run with a pipeline root on s3://, gs://,
+    minio://) downloaded into the runs folder's `.remote-cache` unless it holds that version."""
+    from pathlib import Path
+
+    from kfp_notebook.backends.local import remote
+    from kfp_notebook.session import Session
+
+    uri = str(artifact.get("uri", "") if isinstance(artifact, dict) else artifact)
+    runs_dir = Session.current().settings.runs_dir
+    return remote.read_artifact(uri, Path(runs_dir) / ".remote-cache" if runs_dir else None)
 
 
 def __getattr__(name: str) -> Any:

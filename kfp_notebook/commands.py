@@ -142,6 +142,8 @@ PARAM = Option(("--param",), "a pipeline parameter, typed by the pipeline", "NAM
 NO_WAIT = Option(("--no-wait",), "return once the run has started instead of following it")
 WORKERS = Option(("--workers",), "tasks run at once (default: one per CPU)", "N", check=_whole_at_least_one)
 NO_CACHE = Option(("--no-cache",), "run every task again (no outputs reused from earlier runs)")
+PIPELINE_ROOT = Option(("--pipeline-root",), "where output artifacts go: s3://bucket/prefix, gs://..., minio://..., "
+                       "or a local folder (default: the runs folder)", "URI")  # fmt: skip
 EXPERIMENT = Option(("--experiment",), f"the Kubeflow experiment (default: {DEFAULT_EXPERIMENT})", "NAME")
 RUN_NAME = Option(("--run-name",), "the run's name in Kubeflow", "NAME")
 SKIP_CHECKS = Option(("--skip-checks",), "submit even when a secret, key or PVC it mounts looks missing")
@@ -199,7 +201,7 @@ KFP = {
                 (Option(("-o", "--output"), "the file to write", "FILE"),)),
         Command("%kfp run", "run it on this machine, showing task states live (a COMPONENT instead runs on its own, "
                 "as a one-task pipeline)", (_PIPELINE_ARG,),
-                (PARAM, NO_WAIT, WORKERS, NO_CACHE)),
+                (PARAM, NO_WAIT, WORKERS, NO_CACHE, PIPELINE_ROOT)),
         Command("%kfp runs", "the runs of a pipeline, here and when connected on Kubeflow: state, times, "
                 "parameters, metrics", (_PIPELINE_ARG,)),
         Command("%kfp compare", "runs side by side (the last 5 of the latest pipeline by default): differing "
@@ -271,7 +273,7 @@ CLI = {
                 (_NOTEBOOK, _CLI_PIPELINE), (Option(("-o", "--output"), "FILE.yaml, or a folder (default: .)",
                                                     "FILE|DIR"), TIMEOUT, JSON, VERBOSE)),
         Command("kfp-notebook run", "run a pipeline on this machine", (_NOTEBOOK, _CLI_PIPELINE),
-                (PARAM, WORKERS, NO_CACHE, RUNS_DIR, TIMEOUT, JSON, VERBOSE)),
+                (PARAM, WORKERS, NO_CACHE, PIPELINE_ROOT, RUNS_DIR, TIMEOUT, JSON, VERBOSE)),
         Command("kfp-notebook submit", "submit a run to Kubeflow", (_NOTEBOOK, _CLI_PIPELINE),
                 (PARAM, EXPERIMENT, RUN_NAME, NO_WAIT, SKIP_CHECKS, *CONNECTION, TIMEOUT, JSON, VERBOSE)),
         Command("kfp-notebook runs", "recent runs (local, or --kubeflow)", (Argument("pipeline", "only this "

@@ -39,10 +39,12 @@ class Settings:
     pip_index_urls: tuple[str, ...] = ()
     environments_dir: str | os.PathLike[str] | None = None
     task_env_passthrough: tuple[str, ...] = ()  # kernel variables local tasks get on purpose
+    pipeline_root: str | None = None  # where local runs' output artifacts go (None: the runs folder)
 
     def run_defaults(self) -> dict[str, Any]:
         """What the settings say about runs (each backend takes the options it has: today the local one)."""
-        return {"workers": self.workers or None, "cache": self.cache, "runs_folder": self.runs_dir}
+        return {"workers": self.workers or None, "cache": self.cache, "runs_folder": self.runs_dir,
+                "pipeline_root": self.pipeline_root}  # fmt: skip
 
 
 @dataclass

@@ -5,27 +5,19 @@ through STORAGE_EMULATOR_HOST, and are refused before the run when they are not.
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import importlib.util
-import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import unquote, urlsplit
 
 import pytest
+from gcs_store import FakeGcs, serve_gcs
 
 import kfp_notebook
 from kfp_notebook.backends.local.runner import NotRunnableLocally
 from kfp_notebook.tracking.states import TaskState
 
-# gcsfs's experimental zonal-bucket support (read when gcsfs is imported) asks a gRPC endpoint over TLS, which no
-# emulator serves: its downloads then wait for ever. Set before the first import of gcsfs (collection time).
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 MIRROR = Path(os.environ.get("KFP_NOTEBOOK_KFP_MIRROR", "/work/.mirror/kubeflow+pipelines/repo"))
 VALID = "test_data/sdk_compiled_pipelines/valid"
 OBJECTS = {"ml-pipeline-playground/shakespeare1.txt": b"to be", "ml-pipeline-playground/shakespeare2.txt": b"or not"}
@@ -37,52 +29,9 @@ pytestmark = [
 ]
 
 
-class FakeGcs(http.server.BaseHTTPRequestHandler):
-    """Objects' metadata (GET /storage/v1/b/B/o/NAME) and content (/download/...?alt=media, with Range)."""
-
-    objects: ClassVar[dict[str, bytes]] = {}
-
-    def do_GET(self):
-        parts = urlsplit(self.path)
-        download = parts.path.startswith("/download/")
-        path = parts.path.removeprefix("/download")
-        if not path.startswith("/storage/v1/b/") or "/o/" not in path:
-            return self._send(404, b"{}")
-        bucket, name = path.removeprefix("/storage/v1/b/").split("/o/", 1)
-        key = f"{bucket}/{unquote(name)}"
-        if key not in self.objects:
-            return self._send(404, json.dumps({"error": {"code": 404, "message": "No such object"}}).encode())
-        body = self.objects[key]
-        if download or "alt=media" in parts.query:
-            return self._send(200, self._range(body), "application/octet-stream")
-        meta = {"kind": "storage#object", "bucket": bucket, "name": unquote(name), "size": str(len(body)),
-                "generation": "1", "md5Hash": hashlib.md5(body).hexdigest(), "updated": "2026-12-07T00:00:00Z"}  # fmt: skip
-        return self._send(200, json.dumps(meta).encode())
-
-    def _range(self, body: bytes) -> bytes:
-        wanted = self.headers.get("Range", "")
-        if not wanted.startswith("bytes="):
-            return body
-        start, _, end = wanted.removeprefix("bytes=").partition("-")
-        return body[int(start or 0) : int(end) + 1 if end else None]
-
-    def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def gcs(monkeypatch):
-    FakeGcs.objects = dict(OBJECTS)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGcs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{server.server_address[1]}")
+    server = serve_gcs(monkeypatch, OBJECTS)
     yield FakeGcs.objects
     server.shutdown()
     server.server_close()

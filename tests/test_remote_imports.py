@@ -10,7 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
+import s3_store
 from kfp import dsl
+from s3_store import BUCKET, SECRET
 
 import kfp_notebook
 from kfp_notebook.backends.local import remote
@@ -18,8 +20,7 @@ from kfp_notebook.backends.local.importing import importer_problem
 from kfp_notebook.backends.local.runner import NotRunnableLocally
 from kfp_notebook.tracking.states import TaskState
 
-BUCKET = "kfp-data"
-SECRET = "not-the-real-secret-0123456789"
+from helpers import eventually
 
 
 @dsl.component
@@ -46,6 +47,9 @@ def name_uri(uri: str) -> str:
 def import_from_output(uri: str):
     imported = dsl.importer(artifact_uri=name_uri(uri=uri).output, artifact_class=dsl.Dataset)
     read_imported(data=imported.output).set_caching_options(False)
+
+
+s3_server, s3 = s3_store.s3_server, s3_store.s3  # the fixtures
 
 
 def run(uri: str, runs: Path):
@@ -112,40 +116,6 @@ def test_an_objects_version_is_what_changes_when_it_changes(info, version):
 
 
 # -- against moto's S3 server -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(s3_server, monkeypatch, tmp_path):
-    """A bucket with one object and a folder of two, credentials and endpoint in the AWS_* environment."""
-    import boto3
-    import requests
-
-    requests.post(f"{s3_server}/moto-api/reset")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    client.put_object(Bucket=BUCKET, Key="data/hello.txt", Body=b"hello from s3")
-    for number in range(2):
-        client.put_object(Bucket=BUCKET, Key=f"folder/part-{number}.txt", Body=f"part {number}".encode())
-    return client
 
 
 @pytest.mark.slow
@@ -260,3 +230,81 @@ def test_an_http_object_is_imported_and_a_missing_one_refused(http_files, tmp_pa
     assert handle.result()["read-imported"].output == "hello from http"
     with pytest.raises(NotRunnableLocally, match=r"imports http://127\.0\.0\.1:\d+/absent\.txt does not exist"):
         run(f"{http_files}/absent.txt", tmp_path / "runs")
+
+
+class Bare(http.server.BaseHTTPRequestHandler):
+    """Serves one body with no ETag and no Last-Modified (nothing tells its version); GET waits for `release`."""
+
+    body = b"no version"
+    release = threading.Event()
+
+    def do_HEAD(self):
+        self._headers()
+
+    def do_GET(self):
+        self.release.wait(60)
+        self._headers()
+        self.wfile.write(self.body)
+
+    def _headers(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def bare_http():
+    Bare.release.set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bare)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    Bare.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_an_object_without_a_version_is_kept_once_by_its_content(bare_http, tmp_path):
+    """No ETag, no Last-Modified: it is downloaded each time (nothing says it is unchanged), but kept under its
+    content's hash, so the cache does not grow by a folder per run."""
+    cache = tmp_path / "cache"
+    first, downloaded = remote.fetch(f"{bare_http}/thing.bin", cache)
+    again, downloaded_again = remote.fetch(f"{bare_http}/thing.bin", cache)
+    assert first == again and downloaded and downloaded_again
+    assert Path(first).read_bytes() == b"no version"
+    assert [p.name for p in cache.iterdir()] == [Path(first).parent.name]
+
+
+@dsl.component
+def independent() -> str:
+    return "done"
+
+
+@pytest.mark.slow
+def test_a_slow_download_holds_up_no_other_task_and_the_store_is_asked_once(bare_http, tmp_path, monkeypatch):
+    checks = []
+    check = remote.check
+    monkeypatch.setattr(remote, "check", lambda uri: checks.append(uri) or check(uri))
+
+    @dsl.pipeline
+    def slow_import(uri: str):
+        imported = dsl.importer(artifact_uri=uri, artifact_class=dsl.Dataset)
+        read_imported(data=imported.output).set_caching_options(False)
+        independent().set_caching_options(False)
+
+    Bare.release.clear()
+    uri = f"{bare_http}/thing.bin"
+    handle = kfp_notebook.run(slow_import, {"uri": uri}, runs_folder=tmp_path / "runs", wait=False)
+    try:
+        eventually(lambda: "independent" in handle.tasks and handle.tasks["independent"].state.finished, timeout=60)
+        assert handle.tasks["independent"].state is TaskState.SUCCEEDED
+        assert handle.tasks["importer"].state is TaskState.RUNNING  # still downloading
+    finally:
+        Bare.release.set()
+    assert handle.wait(120) and handle.state is TaskState.SUCCEEDED, messages(handle)
+    assert handle.result()["read-imported"].output == "no version"
+    assert checks == [uri]  # the preflight's answer is what the import used

@@ -96,6 +96,7 @@ def run_command(args: argparse.Namespace, output: Output) -> int:
     words = ["run", *_given(args.pipeline), "--no-wait", *_params(args.param)]
     words += ["--workers", str(args.workers)] if args.workers else []
     words += ["--no-cache"] if args.no_cache else []
+    words += ["--pipeline-root", args.pipeline_root] if args.pipeline_root else []
     runs_dir = _runs_dir(args)
     with _kernel(args, output) as notebook:
         data = notebook.act(_call("run_and_report", shlex.join(words), runs_dir, True))

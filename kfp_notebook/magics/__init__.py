@@ -43,6 +43,12 @@ class KfpMagics(Magics):
     task_env_passthrough = List(
         Unicode(), help="Kernel environment variables local tasks get (others: only their --env and secrets)."
     ).tag(config=True)
+    pipeline_root = Unicode(
+        None,
+        allow_none=True,
+        help="Where local runs put output artifacts: s3://bucket/prefix, gs://, minio:// or a "
+        "local folder (None: the runs folder); %kfp run --pipeline-root overrides it.",
+    ).tag(config=True)
     panel = Bool(True, help="Show the pipeline panel (DAG and buttons) after a %%pipeline cell.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -60,7 +66,8 @@ class KfpMagics(Magics):
 
         return str(default_runs_folder())
 
-    @observe("base_image", "pip_index_urls", "output_dir", "runs_dir", "workers", "cache", "task_env_passthrough")
+    @observe("base_image", "pip_index_urls", "output_dir", "runs_dir", "workers", "cache", "task_env_passthrough",
+             "pipeline_root")  # fmt: skip
     def _settings_changed(self, change: Any = None) -> None:
         """`%config KfpMagics.<name> = value` reaches the session (which the panels and the Python API use)."""
         settings = self.session.settings
@@ -69,6 +76,7 @@ class KfpMagics(Magics):
         settings.runs_dir = str(Path(self.runs_dir).expanduser().resolve())  # fixed now: a later %cd moves nothing
         settings.workers, settings.cache = self.workers, self.cache
         settings.task_env_passthrough = tuple(self.task_env_passthrough)
+        settings.pipeline_root = self.pipeline_root or None
 
     @property
     def registry(self) -> Registry:

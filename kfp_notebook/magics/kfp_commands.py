@@ -58,7 +58,8 @@ def run_command(magics: KfpMagics, words: list[str]) -> RunHandle | None:
     args = _parse("run", words)
     settings = magics.session.settings
     workers = args.workers or settings.workers or None
-    options = {"workers": workers, "cache": settings.cache and not args.no_cache, "runs_folder": settings.runs_dir}
+    options = {"workers": workers, "cache": settings.cache and not args.no_cache, "runs_folder": settings.runs_dir,
+               "pipeline_root": args.pipeline_root or settings.pipeline_root}  # fmt: skip
     return _start(magics, args, "local", options)
 
 

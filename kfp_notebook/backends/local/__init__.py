@@ -11,13 +11,21 @@ from kfp_notebook.backends.base import BackendOptions
 
 @dataclass(frozen=True)
 class LocalOptions(BackendOptions):
-    """How a run on this machine goes: tasks at once (None: one per CPU), caching, where runs keep their files."""
+    """How a run on this machine goes: tasks at once (None: one per CPU), caching, where runs keep their files,
+    where output artifacts go (None: the task folders; a local folder, or s3://, gs://, minio:// where Kubeflow
+    would put them)."""
 
     command: ClassVar[str] = "%kfp run"
 
     workers: int | None = None
     cache: bool = True
     runs_folder: str | os.PathLike[str] | None = None
+    pipeline_root: str | None = None
+
+    def __post_init__(self) -> None:
+        from kfp_notebook.backends.local.pipeline_root import checked_root
+
+        object.__setattr__(self, "pipeline_root", checked_root(self.pipeline_root))
 
 
 OPTIONS = LocalOptions

@@ -16,9 +16,17 @@ from kfp_notebook.backends.local.executor import Outcome, TaskRun
 from kfp_notebook.backends.local.importing import imported_artifact, imported_source
 from kfp_notebook.backends.local.instances import Artifacts, Node
 from kfp_notebook.backends.local.mounts import mapper
+from kfp_notebook.backends.local.pipeline_root import (
+    OutputPlace,
+    fetch_inputs,
+    local_path,
+    output_place,
+    upload_outputs,
+)
 from kfp_notebook.backends.local.placeholders import WORKSPACE_PATH
 from kfp_notebook.backends.local.platform import secret_environment, volume_folder, write_secret_volume
 from kfp_notebook.backends.local.pod import Pod, pod_environment, pod_name
+from kfp_notebook.backends.local.remote import RemoteObjectError
 from kfp_notebook.backends.local.retrying import RetrySource
 from kfp_notebook.backends.local.task_environment import task_environment
 from kfp_notebook.ir import ArtifactType, ValueSource
@@ -39,6 +47,8 @@ class Prepared:
     environments: dict[str, Requirements] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     base_environment: dict[str, str] = field(default_factory=dict)  # what every task gets from the kernel
+    pipeline_root: str | None = None  # where output artifacts go (None: the task folders); see pipeline_root.py
+    checked: dict[str, dict[str, Any]] = field(default_factory=dict)  # remote objects the preflight asked for
 
 
 class Attempts:
@@ -69,19 +79,23 @@ class Attempts:
     def _key(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> str | None:
         if self.cache is None or not node.task.caching or node.kind != "python":
             return None
-        return cache_key(node.task.component.identity, parameters, artifacts)
+        root, known = self.prepared.pipeline_root, self.cache.fingerprints
+        return cache_key(node.task.component.identity, parameters, artifacts, root, known)
 
     def prepare(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> TaskRun:
         """The task's folder, program, inputs, outputs, environment and mounts."""
         component = node.task.component
         assert component.program is not None and component.container is not None
-        folder = self.scheduler.store.task_folder(self.scheduler.folder, node.id)
+        scheduler = self.scheduler
+        folder = scheduler.store.task_folder(scheduler.folder, node.id)
+        root = self.prepared.pipeline_root
+        place = output_place(root, scheduler.ir.name, scheduler.info.job_id, node.task.kfp_name, folder)
         outputs = component.outputs
-        output_artifacts = {name: _new_artifact(name, kind, folder) for name, kind in outputs.artifacts.items()}
+        output_artifacts = {name: _new_artifact(name, kind, place) for name, kind in outputs.artifacts.items()}
         return TaskRun(
             folder, component.program, parameters, artifacts, {n: p.type for n, p in outputs.parameters.items()},
-            output_artifacts, self.scheduler.folder / "programs", self._environment(node),
-            {**self._mounts(node), **self._secret_volumes(node)},
+            output_artifacts, scheduler.folder / "programs", self._environment(node),
+            {**self._mounts(node), **self._secret_volumes(node), **place.mounts},
         )  # fmt: skip
 
     def _environment(self, node: Node) -> dict[str, str]:
@@ -141,32 +155,44 @@ class Attempts:
         shutil.rmtree(volume_folder(run_folder, parameters["pvc_name"]), ignore_errors=True)
         return TaskState.SUCCEEDED, f"volume {parameters['pvc_name']} deleted"
 
-    def import_artifact(self, node: Node, parameters: dict[str, Any]) -> tuple[TaskState, str]:
-        """dsl.importer: the artifact at a local path or file:// URI, or a remote object's cached copy, becomes the
-        task's output `artifact`."""
+    # -- on a worker thread -----------------------------------------------------------------------------
+
+    def import_artifact(self, node: Node, parameters: dict[str, Any]) -> None:
+        """dsl.importer: the artifact at a local path or file:// URI, or a remote object's cached copy (downloaded
+        here, so other tasks are not held up), becomes the task's output `artifact`."""
         importer = node.task.component.importer
         assert importer is not None
         self.scheduler.emit(node.id, TaskState.RUNNING)
-        try:
-            artifact = imported_artifact(importer, parameters, self.scheduler.store.root / REMOTE_CACHE)
-        except ValueError as exc:
-            return TaskState.FAILED, str(exc)
-        node.artifacts = {"artifact": [artifact]}
         source = importer.uri if importer.uri is not None else str(parameters.get("uri", ""))
-        return TaskState.SUCCEEDED, f"imported {imported_source(source, artifact['uri'])}"
+        try:
+            checked = self.prepared.checked.pop(source, None)
+            artifact = imported_artifact(importer, parameters, self.remote_cache, checked)
+            message = f"imported {imported_source(source, artifact['uri'])}"
+            outcome = Outcome(True, {}, {"artifact": [artifact]}, message)
+        except ValueError as exc:
+            outcome = Outcome(False, message=str(exc))
+        except Exception as exc:  # whatever failed on this worker ends the task, never the worker silently
+            outcome = Outcome(False, message=f"the local runner failed on this task: {type(exc).__name__}: {exc}")
+        self.scheduler.report(node, outcome)
 
-    # -- on a worker thread -----------------------------------------------------------------------------
+    @property
+    def remote_cache(self) -> Path:
+        return self.scheduler.store.root / REMOTE_CACHE
 
     def run(self, node: Node, task: TaskRun, parameters: dict[str, Any], artifacts: Artifacts) -> None:
         """Every attempt the retry policy allows; the outcome always goes back to the scheduler."""
         scheduler = self.scheduler
         try:
+            task.mounts.update(fetch_inputs(artifacts, self.remote_cache))
             outcome = self._attempts(node, task)
             if outcome is None or scheduler.canceled:
                 return
             if outcome.ok:
                 keep_custom_paths(outcome, task.mounts)
+                upload_outputs(outcome.artifacts, task.mounts)
                 self._store(node, outcome, parameters, artifacts)
+        except RemoteObjectError as exc:  # an input that cannot be read, an output that cannot be uploaded
+            outcome = Outcome(False, message=str(exc))
         except Exception as exc:  # whatever failed on this worker ends the task, never the worker silently
             outcome = Outcome(False, message=f"the local runner failed on this task: {type(exc).__name__}: {exc}")
         finally:
@@ -212,9 +238,8 @@ class Attempts:
         return outcome
 
 
-def _new_artifact(name: str, kind: ArtifactType, folder: Path) -> dict[str, Any]:
-    uri = str(folder / "artifacts" / name)
-    return {"name": name, "type": kind.schema, "uri": uri, "metadata": {}}
+def _new_artifact(name: str, kind: ArtifactType, place: OutputPlace) -> dict[str, Any]:
+    return {"name": name, "type": kind.schema, "uri": place.uri(name), "metadata": {}}
 
 
 def keep_custom_paths(outcome: Outcome, mounts: dict[str, str]) -> None:
@@ -224,9 +249,9 @@ def keep_custom_paths(outcome: Outcome, mounts: dict[str, str]) -> None:
     for items in outcome.artifacts.values():
         for artifact in items:
             custom = local(artifact.pop("custom_path", None))
-            if not custom or not Path(custom).exists() or Path(custom) == Path(artifact["uri"]):
+            target = Path(local_path(artifact["uri"], mounts))
+            if not custom or not Path(custom).exists() or Path(custom) == target:
                 continue
-            target = Path(artifact["uri"])
             target.parent.mkdir(parents=True, exist_ok=True)
             if Path(custom).is_dir():
                 shutil.copytree(custom, target, dirs_exist_ok=True)

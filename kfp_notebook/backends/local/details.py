@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.defaults import DEFAULT_LOG_LINES
-from kfp_notebook.backends.local import logs
+from kfp_notebook.backends.local import logs, remote
 from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
 
@@ -64,15 +64,19 @@ def task_inputs(folder: str | None) -> dict[str, Any]:
 
 
 class LocalFiles:
-    """Artifacts of local runs: their URIs are paths on this machine."""
+    """Artifacts of local runs: paths on this machine, or remote URIs (a run with a pipeline root on s3://, gs://,
+    minio://) read through `remote.read_artifact` into `cache`."""
+
+    def __init__(self, cache: Path | None = None):
+        self.cache = cache
 
     def read(self, uri: str, limit: int) -> tuple[bytes, int | None]:
-        path = Path(uri)
+        path = Path(remote.read_artifact(uri, self.cache))
         with open(path, "rb") as handle:
             return handle.read(limit), path.stat().st_size
 
     def listing(self, uri: str) -> list[tuple[str, int]]:
-        path = Path(uri)
+        path = Path(remote.read_artifact(uri, self.cache))
         if path.is_file():
             return [("", path.stat().st_size)]
         if not path.is_dir():

@@ -14,6 +14,7 @@ from typing import Any
 from kfp_notebook.backends.local import immutability, logs, output_values, supervision, task_main
 from kfp_notebook.backends.local.launch import ProcessGroups
 from kfp_notebook.backends.local.output_values import OutputValueError
+from kfp_notebook.backends.local.pipeline_root import local_path
 from kfp_notebook.ir import PythonProgram
 
 #: The end of a failed task's stderr shown in its message.
@@ -58,7 +59,7 @@ def run_python_task(task: TaskRun, groups: ProcessGroups) -> Outcome:
     if code != 0:
         return Outcome(False, message=_failure_message(task.folder, code))
     outcome = _outputs(task, executor_input)
-    immutability.seal(a["uri"] for items in outcome.artifacts.values() for a in items)
+    immutability.seal(local_path(a["uri"], task.mounts) for items in outcome.artifacts.values() for a in items)
     return outcome
 
 
@@ -106,7 +107,9 @@ def _run(task: TaskRun, command: list[str], groups: ProcessGroups) -> int:
 
 
 def input_uris(task: TaskRun) -> list[str]:
-    return sorted({str(a["uri"]) for items in task.artifacts.values() for a in items if a.get("uri")})
+    """The files of the task's input artifacts on this machine (a remote input: its downloaded copy)."""
+    uris = {str(a["uri"]) for items in task.artifacts.values() for a in items if a.get("uri")}
+    return sorted(local_path(uri, task.mounts) for uri in uris)
 
 
 def _altered_message(paths: list[str]) -> str:

@@ -23,9 +23,10 @@ def local_path(uri: str) -> str | None:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def importer_problem(uri: str, task: str) -> str | None:
+def importer_problem(uri: str, task: str, checked: dict[str, dict[str, Any]] | None = None) -> str | None:
     """Why the importer `task` cannot import `uri` on this machine (None when it can): a remote object is asked
-    for (its store, the package reading it, the credentials, the object itself) before the run starts."""
+    for (its store, the package reading it, the credentials, the object itself) before the run starts; what the
+    store told of it is kept in `checked` by URI, so that the import does not ask again."""
     if local_path(uri) is not None:
         return None
     if not remote.is_remote(uri):
@@ -34,9 +35,11 @@ def importer_problem(uri: str, task: str) -> str | None:
             "http:// or https:// URI. Correct the URI, or submit this pipeline to Kubeflow."
         )
     try:
-        remote.check(uri)
+        info = remote.check(uri)
     except remote.RemoteObjectError as exc:
         return f"{task} imports {exc}"
+    if checked is not None:
+        checked[uri] = info
     return None
 
 
@@ -49,13 +52,14 @@ def missing_import(uri: str, task: str) -> str | None:
     return f"{task} imports {uri!r}, which does not exist on this machine: a task that reads it will fail"
 
 
-def imported_artifact(importer: Importer, parameters: dict[str, Any], cache: Path | None = None) -> dict[str, Any]:
+def imported_artifact(importer: Importer, parameters: dict[str, Any], cache: Path | None = None,
+                      checked: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """The artifact the importer outputs (its URI the local path, a remote object's copy in `cache`; metadata
-    with input references filled in)."""
+    with input references filled in). `checked`: what the store told of the object in the preflight."""
     uri = importer.uri if importer.uri is not None else str(parameters.get("uri", ""))
     path = local_path(uri)
     if path is None:
-        path = _fetched(uri, cache)
+        path = _fetched(uri, cache, checked)
     metadata = _filled(dict(importer.metadata), parameters)  # keys too: kfp writes an output used as a key there
     return {"name": "artifact", "type": importer.schema, "uri": path, "metadata": metadata}
 
@@ -65,12 +69,12 @@ def imported_source(uri: str, path: str) -> str:
     return path if local_path(uri) is not None else f"{remote.shown(uri)} (local copy: {path})"
 
 
-def _fetched(uri: str, cache: Path | None) -> str:
+def _fetched(uri: str, cache: Path | None, checked: dict[str, Any] | None) -> str:
     problem = importer_problem(uri, "dsl.importer") if cache is None or not remote.is_remote(uri) else None
     if problem is not None or cache is None:
         raise ValueError(problem or f"dsl.importer imports {remote.shown(uri)}: no cache folder to fetch it into")
     try:
-        return remote.fetch(uri, cache)[0]
+        return remote.fetch(uri, cache, checked)[0]
     except remote.RemoteObjectError as exc:
         raise ValueError(f"dsl.importer imports {exc}") from None
 

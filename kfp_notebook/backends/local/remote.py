@@ -8,10 +8,12 @@ and modification time), so a rerun finds it there; its files are read-only like 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,10 @@ class RemoteObjectError(KfpNotebookError):
     """A remote object a local run imports cannot be read from this machine (the message says why and the fix)."""
 
 
+class MissingObjectError(RemoteObjectError):
+    """The store answered that the object is not there (rather than refusing or failing)."""
+
+
 def is_remote(uri: str) -> bool:
     """Whether a URI names an object in a remote store (or a registry) rather than a local file."""
     return urlsplit(uri).scheme in (*STORES, "oci")
@@ -64,9 +70,11 @@ def shown(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
 
 
-def problem(uri: str) -> str | None:
-    """Why `uri` cannot be read from here without asking the store (None when it may be): the scheme, the extra."""
+def problem(uri: str, doing: str = "") -> str | None:
+    """Why `uri` cannot be read from here without asking the store (None when it may be): the scheme, the extra.
+    `doing` is what needs the store, as messages say it (default: importing objects of its scheme)."""
     scheme = urlsplit(uri).scheme
+    doing = doing or f"importing {scheme}:// objects locally"
     if scheme == "oci":
         return (
             f"{shown(uri)}: local runs cannot import oci:// artifacts (a model in an OCI registry): no registry "
@@ -76,7 +84,7 @@ def problem(uri: str) -> str | None:
     missing = [p for p in ("fsspec", store.package) if not _installed(p)]
     if missing:
         return (
-            f"{shown(uri)}: importing {scheme}:// objects locally needs {' and '.join(missing)}: "
+            f"{shown(uri)}: {doing} needs {' and '.join(missing)}: "
             f"pip install 'kfp-notebook-magics[{store.extra}]', then rerun."
         )
     if scheme == "minio" and not _endpoint():
@@ -101,24 +109,56 @@ def check(uri: str) -> dict[str, Any]:
             info["files"] = filesystem.find(path, detail=True)
         return info
     except Exception as exc:
-        raise RemoteObjectError(_failure(uri, exc)) from None
+        error = MissingObjectError if _not_found(exc) else RemoteObjectError
+        raise error(_failure(uri, exc)) from None
 
 
-def fetch(uri: str, cache: Path) -> tuple[str, bool]:
-    """The local copy of the object (downloaded unless the cache holds this version) and whether it was downloaded."""
-    info = check(uri)
+def fetch(uri: str, cache: Path, info: dict[str, Any] | None = None) -> tuple[str, bool]:
+    """The local copy of the object (downloaded unless the cache holds this version) and whether it was downloaded.
+    `info`: what `check` told of it just before (the store is not asked twice). An object whose store tells no
+    version (an HTTP server without ETag or Last-Modified) is downloaded each time and kept by its content's hash."""
+    info = info if info is not None else check(uri)
     version = _version(info)
-    key = hashlib.sha256(f"{shown(uri)}\n{uri}\n{version or uuid.uuid4()}".encode()).hexdigest()[:32]
     name = Path(urlsplit(uri).path.rstrip("/")).name or "object"
-    target = cache / key / name
-    if target.exists():
-        return str(target), False
-    _download(uri, info, cache, key, name)
-    return str(target), True
+    key = _cache_key(uri, version) if version is not None else None
+    if key is not None and (cache / key / name).exists():
+        return str(cache / key / name), False
+    return str(cache / _download(uri, info, cache, key, name) / name), True
 
 
-def _download(uri: str, info: dict[str, Any], cache: Path, key: str, name: str) -> None:
-    """Download into a private folder, seal it read-only, then move it into place (whole or not at all)."""
+def read_artifact(uri: str, cache: Path | None = None) -> str:
+    """The local file (or folder) holding the artifact at `uri`: a remote object's copy in `cache` (default: the
+    user's cache folder), downloaded unless it holds this version; a local path as it is. Raises
+    RemoteObjectError saying why and the fix. The one reader of remote artifacts: tasks' inputs, the results views."""
+    if not is_remote(uri):
+        return uri
+    return fetch(uri, cache if cache is not None else default_cache())[0]
+
+
+def default_cache() -> Path:
+    """Where remote artifacts read outside a run are kept: $XDG_CACHE_HOME/kfp-notebook/remote (~/.cache/...)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "kfp-notebook" / "remote"
+
+
+def mount_path(uri: str) -> str | None:
+    """The path kfp's SDK gives an artifact at a remote `uri` inside a task, where the launcher mounts it
+    (`/s3/bucket/key` for s3://bucket/key; /gcs/ for gs://, /minio/ for minio://), or None for another scheme."""
+    scheme, separator, rest = uri.partition("://")
+    prefix = MOUNT_PREFIXES.get(scheme)
+    return prefix + rest if separator and prefix else None
+
+
+#: The launcher's local mount of each store kfp's SDK knows (dsl.Artifact.path of a remote URI).
+MOUNT_PREFIXES = {"gs": "/gcs/", "minio": "/minio/", "s3": "/s3/"}
+
+
+def _cache_key(uri: str, version: str) -> str:
+    return hashlib.sha256(f"{shown(uri)}\n{uri}\n{version}".encode()).hexdigest()[:32]
+
+
+def _download(uri: str, info: dict[str, Any], cache: Path, key: str | None, name: str) -> str:
+    """Download into a private folder, seal it read-only, then move it into place (whole or not at all); the key
+    it is kept under (`key`, or one made of the content's hash when the store tells no version)."""
     partial = cache / f".partial-{uuid.uuid4().hex}"
     partial.mkdir(parents=True)
     try:
@@ -126,33 +166,148 @@ def _download(uri: str, info: dict[str, Any], cache: Path, key: str, name: str) 
         directory = info.get("type") == "directory"
         filesystem.get(path.rstrip("/") + ("/" if directory else ""), str(partial / name), recursive=directory)
         seal([str(partial / name)])
+        key = key or _cache_key(uri, "content=" + _content_hash(partial / name))
         os.rename(partial, cache / key)
-    except FileExistsError:
-        pass  # another run fetched the same version meanwhile
-    except OSError as exc:
-        if not (cache / key).exists():
+    except OSError as exc:  # FileExistsError and the like: another run fetched the same version meanwhile
+        if key is None or not (cache / key / name).exists():
             raise RemoteObjectError(_failure(uri, exc)) from None
     except Exception as exc:
         raise RemoteObjectError(_failure(uri, exc)) from None
     finally:
         if partial.exists():
             _remove(partial)
+    return key
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(file.relative_to(path).as_posix().encode() if file != path else b"")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def upload(local: str, uri: str) -> None:
+    """Put the file or folder `local` at `uri` (a folder's files under it); when any part fails, what was put is
+    removed again and RemoteObjectError says why, so no half artifact stays there."""
+    filesystem, path = _open(uri)
+    root = Path(local)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    put: list[str] = []
+    try:
+        for file in files:
+            target = path if file == root else f"{path}/{file.relative_to(root).as_posix()}"
+            filesystem.put_file(str(file), target)
+            put.append(target)
+    except Exception as exc:
+        if put:
+            with contextlib.suppress(Exception):
+                filesystem.rm(put)
+        raise RemoteObjectError(_write_failure(uri, exc)) from None
+
+
+def remove(uri: str) -> None:
+    """Remove the object or prefix at `uri` if it can be (best effort: after a failed upload)."""
+    with contextlib.suppress(Exception):
+        filesystem, path = _open(uri)
+        filesystem.rm(path, recursive=True)
+
+
+def content_fingerprint(uri: str, info: dict[str, Any] | None = None) -> str:
+    """What the store tells of the artifact's content (each file's relative name and ETag, MD5 or version): the
+    same for the same bytes at another URI, so a cache key made of it holds across runs. `info`: `check`'s."""
+    info = info if info is not None else check(uri)
+    base = _open(uri)[1].rstrip("/")
+    files = info.get("files") if info.get("type") == "directory" else {base: info}
+    entries = files.values() if isinstance(files, dict) else files or []
+    parts = sorted(f"{str(f.get('name', '')).removeprefix(base)}={_content_version(dict(f))}" for f in entries)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def version(uri: str) -> str | None:
+    """The object's version as the store tells it now (raises RemoteObjectError when it is gone)."""
+    return _version(check(uri))
+
+
+def describe(uri: str) -> tuple[str | None, str]:
+    """The object's version and its content's fingerprint, from one question to the store."""
+    info = check(uri)
+    return _version(info), content_fingerprint(uri, info)
+
+
+def check_root(uri: str) -> None:
+    """A pipeline root's bucket can be reached with the credentials found here (RemoteObjectError otherwise)."""
+    found = problem(uri, f"a pipeline root on {urlsplit(uri).scheme}://")
+    if found is not None:
+        raise RemoteObjectError(found)
+    filesystem, path = _open(uri)
+    try:
+        filesystem.info(path.split("/", 1)[0])
+    except Exception as exc:
+        raise RemoteObjectError(_write_failure(uri, exc)) from None
+
+
+def _content_version(info: dict[str, Any]) -> str | None:
+    for name in ("ETag", "md5Hash", "etag", "Content-MD5", "crc32c"):
+        if info.get(name):
+            return f"{name}={info[name]}"
+    return _version(info)
+
+
+def _write_failure(uri: str, exc: BaseException) -> str:
+    """Why writing under `uri` failed, with the fix; never the exception's text where a credential could be."""
+    credentials = STORES[urlsplit(uri).scheme].credentials
+    code = _error_code(exc)
+    bucket = urlsplit(uri).netloc
+    if isinstance(exc, FileNotFoundError) or code in ("404", "NoSuchBucket"):
+        where = f"the bucket {bucket!r} does not exist (or cannot be seen with these credentials)"
+        return f"{shown(uri)} cannot be written: {where}."
+    if isinstance(exc, PermissionError) or code in _REFUSED or type(exc).__name__ in _NO_CREDENTIALS:
+        why = "no credentials were found" if type(exc).__name__ in _NO_CREDENTIALS else "the store refused access"
+        code_text = f" ({code})" if code else ""
+        return f"{shown(uri)} cannot be written: {why}{code_text}. Credentials come from {credentials}."
+    reason = f"{type(exc).__name__}{f' ({code})' if code else ''}"
+    return f"{shown(uri)} cannot be written: {reason}; check the URI and {credentials}."
 
 
 def _open(uri: str) -> tuple[Any, str]:
     """The fsspec filesystem for the URI's store (configured from the store's own settings) and the object's path."""
-    import fsspec
-
     parts = urlsplit(uri)
     store = STORES[parts.scheme]
     if store.protocol == "http":
-        return fsspec.filesystem("http", skip_instance_cache=True), uri
-    options: dict[str, Any] = {"skip_instance_cache": True}
+        return _filesystem("http", ()), uri
+    options: dict[str, Any] = {}
     if parts.scheme == "minio":
         options["endpoint_url"] = _endpoint()
     if parts.scheme == "gs" and os.environ.get("STORAGE_EMULATOR_HOST"):
         options["token"] = "anon"  # an emulator (fake-gcs-server and the like) takes no credentials
-    return fsspec.filesystem(store.protocol, **options), parts.netloc + parts.path
+    return _filesystem(store.protocol, tuple(sorted(options.items()))), parts.netloc + parts.path
+
+
+_FILESYSTEMS: dict[str, Any] = {}
+_FILESYSTEMS_LOCK = threading.Lock()
+
+
+def _filesystem(protocol: str, options: tuple[tuple[str, Any], ...]) -> Any:
+    """One filesystem per store, options and store configuration in the environment (making one costs ~0.5 s:
+    its client and credentials), with no listing kept from an earlier call (objects change between calls)."""
+    import fsspec
+
+    configuration = [(k, v) for k, v in sorted(os.environ.items()) if k.startswith(_CONFIGURATION)]
+    key = hashlib.sha256(repr((protocol, options, configuration)).encode()).hexdigest()
+    with _FILESYSTEMS_LOCK:
+        filesystem = _FILESYSTEMS.get(key)
+        if filesystem is None:
+            filesystem = _FILESYSTEMS[key] = fsspec.filesystem(protocol, skip_instance_cache=True, **dict(options))
+    filesystem.invalidate_cache()
+    return filesystem
+
+
+#: Environment variables that configure a store's client: a change makes a new filesystem.
+_CONFIGURATION = ("AWS_", "GOOGLE_", "STORAGE_EMULATOR_HOST", "GCSFS_", "CLOUDSDK_")
 
 
 def _endpoint() -> str:
@@ -177,13 +332,17 @@ def _failure(uri: str, exc: BaseException) -> str:
     scheme = urlsplit(uri).scheme
     credentials = STORES[scheme].credentials
     code = _error_code(exc)
-    if isinstance(exc, FileNotFoundError) or code in ("404", "NoSuchKey", "NoSuchBucket"):
+    if _not_found(exc):
         return f"{shown(uri)} does not exist (or these credentials cannot list it): check the URI."
     if isinstance(exc, PermissionError) or code in _REFUSED or type(exc).__name__ in _NO_CREDENTIALS:
         why = "no credentials were found" if type(exc).__name__ in _NO_CREDENTIALS else "the store refused access"
         return f"{shown(uri)}: {why}{f' ({code})' if code else ''}. Credentials come from {credentials}."
     reason = f"{type(exc).__name__}{f' ({code})' if code else ''}"
     return f"{shown(uri)} could not be read: {reason}; check the URI and {credentials}."
+
+
+def _not_found(exc: BaseException) -> bool:
+    return isinstance(exc, FileNotFoundError) or _error_code(exc) in ("404", "NoSuchKey", "NoSuchBucket")
 
 
 _REFUSED = ("401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "Forbidden")

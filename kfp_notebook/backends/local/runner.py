@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.base import Backend, Capabilities
-from kfp_notebook.backends.local import LocalOptions
-from kfp_notebook.backends.local.attempts import Prepared
+from kfp_notebook.backends.local import LocalOptions, remote
+from kfp_notebook.backends.local.attempts import REMOTE_CACHE, Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.details import LocalFiles, task_log
 from kfp_notebook.backends.local.importing import importer_problem, missing_import
+from kfp_notebook.backends.local.pipeline_root import is_remote_root
 from kfp_notebook.backends.local.platform import check_secret_volumes, ignored_settings, secret_environment
 from kfp_notebook.backends.local.pod import check_field_paths
 from kfp_notebook.backends.local.retrying import (
@@ -84,6 +85,7 @@ class LocalBackend(Backend):
             raise NotRunnableLocally(f"{ir.name} takes input artifacts, which local runs cannot provide yet")
         prepared = preflight(ir, values)
         prepared.base_environment = base_environment(self.passthrough)
+        prepared.pipeline_root = _reachable_root(options.pipeline_root)
         store = RunStore(options.runs_folder or self.runs_folder)
         extra = {"retry_of": retried.run_id} if retried is not None else {}
         run_id, folder = _create(store, ir.name, yaml_text, values, extra)
@@ -146,7 +148,30 @@ class LocalBackend(Backend):
         return f"run {result.run_id} ({result.state}): {what}"
 
     def task_outputs(self, run_id: str | None, task: str) -> tuple[TaskResult, ArtifactFiles]:
-        return _task(RunStore(self.runs_folder).load(run_id), task), LocalFiles()
+        store = RunStore(self.runs_folder)
+        return _task(store.load(run_id), task), LocalFiles(store.root / REMOTE_CACHE)
+
+
+def _reachable_root(root: str | None) -> str | None:
+    """A pipeline root that can be written: a remote one's bucket reached with these credentials, a local folder
+    made (else the run does not start)."""
+    if root is None:
+        return None
+    try:
+        if is_remote_root(root):
+            remote.check_root(root)
+        else:
+            os.makedirs(root, exist_ok=True)
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
+    except remote.RemoteObjectError as exc:
+        raise NotRunnableLocally(f"--pipeline-root {exc} The run did not start.") from None
+    except OSError as exc:
+        raise NotRunnableLocally(
+            f"--pipeline-root {root}: the folder cannot be written ({exc.strerror or exc}). Choose a writable "
+            "folder. The run did not start."
+        ) from None
+    return root
 
     def run_inputs(self, run_id: str | None) -> Any:
         """A run of the runs folder as debugging reads it (a RecordedRun: each task's executor input is in its
@@ -197,7 +222,7 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     prepared = Prepared()
     resources: list[str] = []
     for task in ir.walk():
-        missing = _check_task(ir, task, values or {})
+        missing = _check_task(ir, task, values or {}, prepared.checked)
         prepared.notices += [missing] if missing else []
     for component in ir.components.values():
         short = component.name.removeprefix("comp-")
@@ -221,7 +246,7 @@ def preflight(ir: PipelineIR, values: dict[str, Any] | None = None) -> Prepared:
     return prepared
 
 
-def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> str | None:
+def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any], checked: dict[str, Any]) -> str | None:
     """Secrets and imported files a task needs, where their names are known before the run (constants and
     pipeline parameters); names that come from loop items or outputs are checked when the task starts.
     Returns a notice for an imported local file that does not exist (the run still goes, as on Kubeflow)."""
@@ -235,7 +260,7 @@ def _check_task(ir: PipelineIR, task: Task, values: dict[str, Any]) -> str | Non
     importer = task.component.importer
     if importer is not None:
         uri = importer.uri if importer.uri is not None else known(task.parameters.get("uri", ValueSource("none")))
-        problem = importer_problem(uri, f"dsl.importer {task.name!r}") if uri is not None else None
+        problem = importer_problem(uri, f"dsl.importer {task.name!r}", checked) if uri is not None else None
         if problem:
             raise NotRunnableLocally(problem + " The run did not start.")
         return missing_import(uri, f"dsl.importer {task.name!r}") if uri is not None else None

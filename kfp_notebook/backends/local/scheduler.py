@@ -179,8 +179,9 @@ class Scheduler:
             return self._settle(node, TaskState.CACHED, cached)
         if node.kind in ("createpvc", "deletepvc"):
             return self._settle(node, *self.attempts.volume_task(node, parameters))
-        if node.kind == "importer":
-            return self._settle(node, *self.attempts.import_artifact(node, parameters))
+        if node.kind == "importer":  # on a worker: a remote object's download holds up no other task
+            self.pool.submit(self.attempts.import_artifact, node, parameters)
+            return
         try:
             instances.check_sendable(node, parameters)
         except InputError as exc:

@@ -32,11 +32,17 @@ _WRITES = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC | os.O_CREAT
 _CHANGES = {"os.remove": 0, "os.rename": 0, "os.truncate": 0, "os.rmdir": 0, "shutil.rmtree": 0, "os.chmod": 0}
 
 
-def input_artifact_paths(argv: list[str]) -> list[str]:
-    """The paths of the input artifacts named in kfp's `--executor_input` argument."""
+def input_artifact_paths(argv: list[str], mounts: dict[str, str] | None = None) -> list[str]:
+    """The paths on this machine of the input artifacts named in kfp's `--executor_input` argument (a remote
+    input's: its downloaded copy, mounted where kfp's SDK looks for it)."""
     document = json.loads(argv[argv.index("--executor_input") + 1]) if "--executor_input" in argv else {}
     inputs = document.get("inputs", {}).get("artifacts", {})
-    return [a["uri"] for value in inputs.values() for a in value.get("artifacts", []) if a.get("uri")]
+    uris = [a["uri"] for value in inputs.values() for a in value.get("artifacts", []) if a.get("uri")]
+    if not any("://" in uri for uri in uris):  # (no import of the remote readers in every task)
+        return uris
+    from kfp_notebook.backends.local.pipeline_root import local_path
+
+    return [local_path(uri, mounts or {}) for uri in uris]
 
 
 def _writes(event: str, args: tuple[Any, ...]) -> Any:
@@ -85,8 +91,8 @@ def execute() -> None:
     # this task's own folder (a forked task would keep the starter's), without tempfile's probe of candidates
     tempfile.tempdir = os.environ.get("TMPDIR") or None
     sys.argv = read_executor_input(sys.argv)
-    refuse_input_writes(input_artifact_paths(sys.argv))
     mounts = json.loads(os.environ.get("KFP_NOTEBOOK_MOUNTS") or "{}")
+    refuse_input_writes(input_artifact_paths(sys.argv, mounts))
     if mounts:
         from kfp_notebook.backends.local import mounts as mounting
 
