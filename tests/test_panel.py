@@ -13,6 +13,7 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
 from kfp_notebook.tracking.states import LOOKS, TaskState
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import layout
 from kfp_notebook.view import picture as graph_picture
 
 from helpers import eventually, front_end_calls
@@ -711,7 +712,7 @@ def test_a_wide_pipeline_is_stacked_into_rows_that_fit_the_panel(ip, no_dot, mon
     ip.run_cell("%%pipeline\ndef wide(n: int = 1):\n    for i in range(40):\n        prepare(n=prepare(n=i).output)\n")
     model = graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["wide"]))
     rows = graph.wrapped_rows(model)
-    assert len(rows) == 40 - graph.ROW_WIDTH and all(
+    assert len(rows) == 40 - layout.side_by_side(model) > 0 and all(
         target not in {e.target for e in model.edges} for _, target in rows
     )
 
