@@ -246,6 +246,35 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     assert all("[KFP Executor" in r["log_executor"] and '"inputs"' in r["log_executor"] for r in panel.details["runs"])
 
 
+def test_the_logs_tab_gets_the_users_lines_of_a_task_with_an_artifact_input(ip, tmp_path, monkeypatch):
+    """The executor's input JSON (long for an artifact input) never crowds out or passes for the user's lines:
+    they are told apart where they are written, however many lines either side wrote."""
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef make(out: Output[Dataset]):\n    open(out.path, 'w').write('x')\n")
+    ip.run_cell(
+        "%%component\ndef read(data: Input[Dataset], n: int):\n    print('[KFP Executor look-alike]: mine')\n"
+        "    for i in range(n):\n        print('line', i)\n    import sys\n    print('to stderr', file=sys.stderr)\n"
+    )
+    ip.run_cell("%%pipeline\ndef logs(n: int = 3):\n    read(data=make().outputs['out'], n=n)\n")
+    panel = kfp_notebook.show(ip.user_ns["logs"])
+    for n, user in ((3, ["[KFP Executor look-alike]: mine", "line 0", "line 1", "line 2", "to stderr"]),
+                    (450, [*(f"line {i}" for i in range(450 - 199, 450)), "to stderr"])):  # fmt: skip
+        assert panel.run({"values": {"n": str(n)}}).wait(120)
+        _wait_idle(panel)
+        select(panel, {"node": graph.node_element_id("read")})
+        eventually(lambda: panel.details.get("runs"), 10)
+        (run,) = panel.details["runs"]
+        assert run["log_user"].splitlines()[-len(user) :] == user
+        assert "executor_input" not in run["log_user"] and '"artifacts"' not in run["log_user"]
+        assert "Got executor_input" in run["log_executor"] and "line 1" not in run["log_executor"]
+    sent = []
+    monkeypatch.setattr(panel, "send", sent.append)
+    panel._on_message(None, {"action": "log", "task": "read"}, [])
+    eventually(lambda: sent, 10)
+    assert sent[0]["event"] == "log" and sent[0]["log_user"].splitlines()[1:451] == [f"line {i}" for i in range(450)]
+    assert '"parameterValues"' in sent[0]["log_executor"]
+
+
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
     panel = kfp_notebook.show(everything)
     monkeypatch.setattr(panel.session, "compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))

@@ -340,3 +340,21 @@ def test_plain_data_for_the_panel(ip, three_runs):
 
     compared = compare_data(kfp_notebook.runs("experiment", runs_folder=runs_dir))
     json.dumps([data, table, compared])  # plain data: the panel can sync it as is
+
+
+def test_a_log_tail_that_cut_the_executor_inputs_first_line_still_shows_only_the_users_lines():
+    """A Kubeflow pod's log read from its end: its first lines may be the end of the executor input's JSON."""
+    from kfp_notebook.view.details import log_parts, split_log
+
+    whole = (
+        "[KFP Executor 2026 INFO]: Got executor_input:\n{\n"
+        + '    "inputs": {\n        "artifacts": {}\n    },\n' * 30
+        + "}\nmy line 1\n    indented by the user\nmy line 3\n[KFP Executor 2026 INFO]: Wrote executor output file\n"
+    )
+    for cut in (0, 1, 2, 40, 91):
+        tail = "\n".join(whole.splitlines()[cut:])
+        user, executor = split_log(tail)
+        assert user == "my line 1\n    indented by the user\nmy line 3", cut
+        assert executor.endswith("Wrote executor output file")
+    assert log_parts({"log": whole}, 2)[0] == "    indented by the user\nmy line 3"
+    assert log_parts({"log": whole, "log_user": "a\nb\nc", "log_executor": ""}, 2) == ("b\nc", "")

@@ -26,7 +26,7 @@ from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
-from kfp_notebook.view.details import details_for
+from kfp_notebook.view.details import details_for, log_parts
 from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 MODULE = package_info()["name"]
 MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
+#: The lines of a task's log (the user's and the executor's each) sent when the front end asks for them.
+FULL_LOG_LINES = 5000
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
 #: The buttons' actions, each acknowledged ("handled", naming it) once done: the front end keeps the buttons
 #: disabled until its own action's ack (messages.ts ButtonAction, pendingAfterAck); other messages get none.
@@ -132,6 +134,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             "select": self.select,
             "svg": self.receive_svg,
             "submit": self.submit,
+            "log": self.send_log,
         }
         handler = handlers.get(action)
         if handler is None:
@@ -225,6 +228,19 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
                 self.details = jsonable(details)  # strict JSON for the front end: a NaN metric is "NaN"
 
         in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
+
+    def send_log(self, content: dict[str, Any]) -> None:
+        """A task's log on demand, beyond what its details carry: {"event": "log", "task", "log_user",
+        "log_executor"}, the last FULL_LOG_LINES of each (`{"action": "log", "task": TASK_ID}`)."""
+        task, handle = str(content.get("task", "")), self.handle
+        if handle is None or task not in handle.tasks:
+            raise KfpNotebookError(f"no task {task!r} in the run this panel shows")
+
+        def read() -> dict[str, Any]:
+            user, executor = log_parts(dict(handle.task_log_parts(task, FULL_LOG_LINES)), FULL_LOG_LINES)
+            return {"event": "log", "task": task, "log_user": user, "log_executor": executor}
+
+        in_background(read, self.send, self._failed)
 
     def receive_svg(self, content: dict[str, Any]) -> None:
         """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""

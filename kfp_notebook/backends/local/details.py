@@ -12,6 +12,9 @@ from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
 
 DETAIL_LOG_LINES = 40
+#: The user's own lines the details carry (the executor's come on demand: `task_log_part`).
+USER_LOG_LINES = 200
+EXECUTOR_LOG_LINES = 40
 
 
 class DefaultTail(int):
@@ -39,7 +42,7 @@ def task_log(folder: str | None, tail: int | None = None) -> str:
 
 def task_details(task: TaskResult) -> TaskDetails:
     """Inputs, outputs, artifacts, metrics, log tail and message of one task instance."""
-    return {
+    found: TaskDetails = {
         "id": task.task_id,
         "state": task.state,
         "inputs": task_inputs(task.folder),
@@ -49,6 +52,17 @@ def task_details(task: TaskResult) -> TaskDetails:
         "log": task_log(task.folder, DETAIL_LOG_LINES),
         "message": task.message,
     }
+    found.update(log_parts(task.folder, USER_LOG_LINES, EXECUTOR_LOG_LINES))
+    return found
+
+
+def log_parts(folder: str | None, user: int, executor: int) -> TaskDetails:
+    """{"log_user", "log_executor"}: the last lines the component's function wrote and the last lines of kfp's
+    executor's around it, told apart by where the function started and ended writing ({} when not recorded)."""
+    mine, theirs = logs.user_lines(folder, user), logs.executor_lines(folder, executor)
+    if mine is None or theirs is None:
+        return {}
+    return {"log_user": mine, "log_executor": theirs}
 
 
 def task_inputs(folder: str | None) -> dict[str, Any]:

@@ -97,6 +97,9 @@ class Scheduler:
     def task_details(self, task_id: str) -> TaskDetails:
         return details.task_details(self._task_result(self.nodes[task_id]))
 
+    def task_log_parts(self, task_id: str, lines: int) -> TaskDetails:
+        return details.log_parts(self.nodes[task_id].folder, lines, lines)
+
     # -- the scheduler thread -------------------------------------------------------------------------
 
     def _main(self) -> None:
