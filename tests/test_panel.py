@@ -275,6 +275,32 @@ def test_the_logs_tab_gets_the_users_lines_of_a_task_with_an_artifact_input(ip, 
     assert '"parameterValues"' in sent[0]["log_executor"]
 
 
+def test_a_cached_task_shows_the_inputs_it_was_reused_for_and_an_info_note(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef make(n: int, out: Output[Dataset]):\n    open(out.path, 'w').write(str(n))\n")
+    ip.run_cell("%%component\ndef use(data: Input[Dataset], scale: float) -> float:\n    return scale\n")
+    ip.run_cell(
+        "%%pipeline\ndef cached(n: int = 2, scale: float = 0.5):\n    use(data=make(n=n).outputs['out'], scale=scale)\n"
+    )
+    panel = kfp_notebook.show(ip.user_ns["cached"])
+    details, run_ids = [], []
+    for _ in range(2):
+        handle = panel.run({"values": {"n": "2", "scale": "0.5"}})
+        assert handle.wait(120)
+        run_ids.append(handle.run_id)
+        _wait_idle(panel)
+        select(panel, {"node": graph.node_element_id("use")})
+        eventually(lambda: panel.details.get("runs"), 10)
+        details.append(panel.details["runs"][0])
+    first, reused = details
+    assert reused["state"] == "CACHED" and first["state"] == "SUCCEEDED"
+    assert reused["inputs"]["scale"] == first["inputs"]["scale"] == "0.5"
+    assert reused["inputs"]["data"] == first["inputs"]["data"] and reused["inputs"]["data"].endswith('out"]')
+    assert reused["note"] == {"kind": "info", "text": f"outputs reused from run {run_ids[0]}"}
+    assert reused["traceback"] == "" and first["note"] == {}
+    assert panel.handle.result().tasks["use"].inputs["scale"] == 0.5  # kept in the run's record too
+
+
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
     panel = kfp_notebook.show(everything)
     monkeypatch.setattr(panel.session, "compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))

@@ -60,8 +60,20 @@ def _run(run: dict[str, Any], model: DagModel, handle: RunHandle | None) -> dict
     shown["artifacts"] = {k: [relative_path(u) for u in v if u] for k, v in (run.get("artifacts") or {}).items()}
     shown["log_user"], shown["log_executor"] = log_parts(run)
     shown["log"] = "\n".join((run.get("log") or "").splitlines()[-LOG_LINES:])
-    shown["traceback"] = user_traceback(run.get("message") or "", cell_of)
+    shown["note"] = note(run)
+    failed = TaskState.parse(str(run.get("state") or "")) in (TaskState.FAILED, TaskState.LOST)
+    shown["traceback"] = user_traceback(run.get("message") or "", cell_of) if failed else ""
     return shown
+
+
+def note(run: dict[str, Any]) -> dict[str, str]:
+    """The task's message as data: {"kind": "error"} for a failed or lost task, {"kind": "info"} otherwise
+    ("outputs reused from run …", "condition is false"); {} without one."""
+    message = str(run.get("message") or "")
+    if not message:
+        return {}
+    state = TaskState.parse(str(run.get("state") or ""))
+    return {"kind": "error" if state in (TaskState.FAILED, TaskState.LOST) else "info", "text": message}
 
 
 def loop_details(model: DagModel, loop: str, handle: RunHandle | None) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def task_details(task: TaskResult) -> TaskDetails:
     found: TaskDetails = {
         "id": task.task_id,
         "state": task.state,
-        "inputs": task_inputs(task.folder),
+        "inputs": task.inputs or task_inputs(task.folder),
         "outputs": json.loads(json.dumps(task.parameters, default=str)),
         "artifacts": {name: [str(a["uri"]) for a in items if a.get("uri")] for name, items in task.artifacts.items()},
         "metrics": task.metrics(),
@@ -71,10 +71,14 @@ def task_inputs(folder: str | None) -> dict[str, Any]:
     if not folder or not path.exists():
         return {}
     inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs", {})
-    artifacts = {
-        name: [a.get("uri") for a in value.get("artifacts", [])] for name, value in inputs.get("artifacts", {}).items()
-    }
-    return {**inputs.get("parameterValues", {}), **artifacts}
+    artifacts = {name: value.get("artifacts", []) for name, value in inputs.get("artifacts", {}).items()}
+    return input_values(inputs.get("parameterValues", {}), artifacts)
+
+
+def input_values(parameters: dict[str, Any], artifacts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Input name → its value, or the URIs of its artifacts (as the details show inputs)."""
+    uris = {name: [a.get("uri") for a in items] for name, items in artifacts.items()}
+    return {**json.loads(json.dumps(parameters, default=str)), **uris}
 
 
 class LocalFiles:
