@@ -147,6 +147,33 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     assert "stroke-dasharray" in svg, "the branch not taken is dashed"
 
 
+@needs_dot
+def test_the_saved_picture_says_each_state_and_the_failure_in_words_not_colour_alone(ip, shards, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    from helpers import SVG
+
+    panel = kfp_notebook.show(ip.user_ns["shards"])
+    monkeypatch.setattr(panel, "_finished", lambda result: None)
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    body = shards.groups[loop].members[0].rsplit("/", 1)[-1]
+    tasks = {"prepare": TaskState.SUCCEEDED, loop: TaskState.FAILED, "condition-3": TaskState.SKIPPED}
+    tasks |= {f"{loop}[{i}]/{body}": TaskState.SUCCEEDED for i in range(13)}
+    tasks |= {f"{loop}[13]/{body}": TaskState.FAILED}
+    handle = _handle(tasks, done=True, messages={f"{loop}[13]/{body}": "Traceback …\nValueError: bad shard 13"})
+    handle.finished = handle.started + 1
+    panel.handle, panel.run_id = handle, "run-7"
+    panel.flush()
+    svg = panel.static_svg
+    texts = [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    legend = next(t for t in texts if "succeeded" in t)
+    assert "✓ succeeded" in legend and "✗ failed" in legend and "cached" not in legend and "running" not in legend
+    assert "✗ prepare-2 [item=13] failed: ValueError: bad shard 13" in texts
+    assert any(t.startswith("run run-7 · failed · ") for t in texts)
+    assert "✓ prepare" in texts and "✗ prepare-2" in texts  # each node's state as an icon beside its name
+    assert texts.count("✗ prepare-2") == 1 and any(t.startswith("✗ ParallelFor") for t in texts)
+
+
 def test_the_panel_shows_the_pipelines_description(ip):
     ip.run_cell(COMPONENTS[0])
     ip.run_cell('%%pipeline\ndef described(n: int = 1):\n    """Prepares n, carefully."""\n    prepare(n=n)\n')

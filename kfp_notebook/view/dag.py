@@ -68,10 +68,13 @@ class TaskNode:
             lines.append(labels.truncate(self.image, 36))
         return lines
 
-    def dot_label(self, default_image: str | None, html: bool = True) -> str:
-        """The node's DOT label: its lines, and its badges as chips below (small, in an HTML-like label)."""
+    def dot_label(self, default_image: str | None, html: bool = True, icon: str = "") -> str:
+        """The node's DOT label: its lines (the first after a state's `icon`), and its badges as chips below
+        (small, in an HTML-like label)."""
         label = labels.html_label if html else labels.plain_label
-        return label(self.lines(default_image), labels.badge_chips(self.badges))
+        lines = self.lines(default_image)
+        lines[0] = f"{icon} {lines[0]}" if icon else lines[0]
+        return label(lines, labels.badge_chips(self.badges))
 
     def dot_class(self) -> str:
         """The node's classes: a task, badged when its label ends with badge chips, an exit task."""
@@ -256,7 +259,8 @@ def _edges(task: Task, prefix: str) -> list[Edge]:
 def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, html_labels: bool = True) -> Any:
     """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js).
 
-    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills); without
+    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills; `icon` is written
+    before the node's or group's label, not an attribute); without
     `html_labels`, task labels are plain lines (for a Graphviz built without HTML-like labels).
     """
     import graphviz
@@ -332,14 +336,16 @@ def _add_member(graph: Any, model: DagModel, member: str, label: tuple[str, bool
         node = model.nodes[member]
         shape = {"shape": "octagon"} if node.exit_task else {}
         shape.update(styles.get(node_element_id(member), {}))
+        icon = shape.pop("icon", "")
         tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
         element = {"id": node_element_id(member), "class": node.dot_class()}
-        graph.node(member, node.dot_label(*label), tooltip=tooltip, **element, **shape)
+        graph.node(member, node.dot_label(*label, icon=icon), tooltip=tooltip, **element, **shape)
         return
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
+        icon = styles.get(node_element_id(member), {}).get("icon", "")
         cluster.attr(
-            label=group.label + (LOOP_PROGRESS_SPACE if group.kind == "loop" else ""),
+            label=(f"{icon} " if icon else "") + group.label + (LOOP_PROGRESS_SPACE if group.kind == "loop" else ""),
             style="rounded,dashed" if group.kind != "exit" else "rounded,bold",
             color="#888888",
             id=node_element_id(member),

@@ -108,6 +108,11 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.static_svg = graph.picture_svg(self.model, dot=self.dot)
         self.needs_svg = self.static_svg is None
 
+    def _picture_title(self) -> str:
+        """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed'."""
+        state, counts = str(self.run_view.get("state", "")).lower(), self.run_view.get("counts", "")
+        return " · ".join(part for part in (f"run {self.run_id}" if self.run_id else "", state, counts) if part)
+
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}
 
