@@ -328,6 +328,47 @@ def test_a_cached_task_shows_the_inputs_it_was_reused_for_and_an_info_note(ip, t
     assert panel.handle.result().tasks["use"].inputs["scale"] == 0.5  # kept in the run's record too
 
 
+def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_latest_run(ip, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from kfp_notebook.session import Session
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell(
+        "%%component\ndef step(n: int, label: str) -> int:\n    print('step', n, label)\n"
+        "    if n == 5:\n        raise ValueError('five')\n    return n\n"
+    )
+    ip.run_cell("%%pipeline\ndef remembered(n: int = 1, label: str = 'a'):\n    step(n=n, label=label)\n")
+    pipeline = ip.user_ns["remembered"]
+    panel = kfp_notebook.show(pipeline)
+    run_ids = []
+    for n in ("2", "5"):
+        handle = panel.run({"values": {"n": n, "label": "a"}})
+        assert handle.wait(120)
+        _wait_idle(panel)
+        run_ids.append(handle.run_id)
+        eventually(lambda: panel.run_info.get("parameters"), 10)
+    info = panel.run_info
+    assert (info["run_id"], info["where"], info["state"], info["reloaded"]) == (run_ids[1], "local", "FAILED", False)
+    assert info["parameters"] == {"n": 5, "label": "a"} and info["defaults"] == {"n": "1", "label": "a"}
+    assert info["differs"] == ["n"] and info["started"] <= info["finished"]
+
+    session = ip.magics_manager.registry["KfpMagics"].session
+    fresh = Session(settings=replace(session.settings))  # a new kernel: nothing in memory, the same runs folder
+    again = fresh.show(pipeline)
+    eventually(lambda: again.run_info, 10)
+    assert again.run_info["run_id"] == run_ids[1] and again.run_info["reloaded"] is True
+    assert again.run_info["parameters"] == {"n": 5, "label": "a"} and again.run_info["differs"] == ["n"]
+    assert again.node_states == {"kfp-task-step": "FAILED"} and again.progress.startswith("failed · ")
+    assert again.run_view["failure"]["text"] == "step failed: ValueError: five"
+    assert again.message["kind"] == "error" and "five" in again.message["details"]
+    select(again, {"node": "kfp-task-step"})
+    eventually(lambda: again.details.get("runs"), 10)
+    (run,) = again.details["runs"]
+    assert run["inputs"] == {"n": "5", "label": "a"} and run["log_user"] == "step 5 a"
+    assert run["traceback"].endswith("ValueError: five") and run["note"]["kind"] == "error"
+
+
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
     panel = kfp_notebook.show(everything)
     monkeypatch.setattr(panel.session, "compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))

@@ -29,6 +29,7 @@ from kfp_notebook.view import states as run_states
 from kfp_notebook.view.details import details_for, log_parts
 from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
+from kfp_notebook.view.recorded import ShownRun
 
 if TYPE_CHECKING:
     from kfp_notebook.session import Session
@@ -44,7 +45,7 @@ SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then
 BUTTON_ACTIONS = ("compile", "run", "submit", "stop")
 
 
-class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
+class PipelinePanel(picture.SavedPicture, ShownRun, ipywidgets.DOMWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
 
     _model_name = Unicode("PipelinePanelModel").tag(sync=True)
@@ -74,6 +75,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     needs_svg = Bool(False).tag(sync=True)
     legend: List = List().tag(sync=True)  # the states' names, icons, meanings (tracking/states.py)
     run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
+    run_info = Dict().tag(sync=True)  # which run: id, where, state, when, its parameters vs the form's defaults
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
                  options: dict[str, Any] | None = None, **kwargs: Any):  # fmt: skip
@@ -95,6 +97,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self._load(PipelineIR.from_pipeline(pipeline))
         if session.remote() is not None:
             self.enable_submit()
+        self._reload_latest()
 
     def _load(self, ir: PipelineIR) -> None:
         self.ir = ir
@@ -204,6 +207,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.message, self.metrics, self.node_states, self.details = {}, {}, {}, {}
         self.handle = handle
         self.run_id, self.run_link = handle.run_id, handle.link
+        self._show_run_info(handle)
         handle.subscribe(self._on_event)
 
     def stop(self, content: dict[str, Any] | None = None) -> None:
@@ -276,6 +280,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle, tasks)
         self.run_view = run_states.run_view(self.model, handle, tasks)
+        self._update_run_info(handle)
         if handle.connection_message:
             self.message = {"kind": "info", "text": handle.connection_message, "details": "", "connection": True}
         elif self.message.get("connection"):
