@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -367,6 +368,32 @@ def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_lat
     (run,) = again.details["runs"]
     assert run["inputs"] == {"n": "5", "label": "a"} and run["log_user"] == "step 5 a"
     assert run["traceback"].endswith("ValueError: five") and run["note"]["kind"] == "error"
+
+
+def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_kernel(ip, tmp_path, monkeypatch):
+    import base64
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell(
+        "%%component\ndef report(cm: Output[ClassificationMetrics], notes: Output[Markdown], data: Output[Dataset]):\n"
+        "    cm.log_confusion_matrix(['a', 'b'], [[3, 1], [0, 4]])\n"
+        "    open(notes.path, 'w').write('# Notes\\n\\n**ok**')\n    open(data.path, 'w').write('x\\n1\\n')\n"
+    )
+    ip.run_cell("%%pipeline\ndef visual():\n    report()\n")
+    panel = kfp_notebook.show(ip.user_ns["visual"])
+    assert panel.run({"values": {}}).wait(120)
+    _wait_idle(panel)
+    select(panel, {"node": graph.node_element_id("report")})
+    eventually(lambda: panel.details.get("runs"), 10)
+    (run,) = panel.details["runs"]
+    assert [(p["output"], p["kind"]) for p in run["previews"]] == [("cm", "confusion_matrix"), ("notes", "markdown")]
+    assert "<strong>ok</strong>" in run["previews"][1]["html"] and "<svg" in run["previews"][0]["html"]
+    assert run["artifacts"]["data"] == [os.path.relpath(run["artifacts"]["data"][0])]  # relative to the notebook
+    sent = []
+    monkeypatch.setattr(panel, "send", sent.append)
+    panel._on_message(None, {"action": "download", "task": "report", "output": "data"}, [])
+    eventually(lambda: sent, 10)
+    assert sent[0]["event"] == "download" and base64.b64decode(sent[0]["data"]) == b"x\n1\n"
 
 
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):

@@ -26,9 +26,11 @@ from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
-from kfp_notebook.view.details import details_for, log_parts
+from kfp_notebook.view.artifacts import with_previews
+from kfp_notebook.view.details import details_for
 from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
+from kfp_notebook.view.on_demand import OnDemand
 from kfp_notebook.view.recorded import ShownRun
 
 if TYPE_CHECKING:
@@ -37,15 +39,13 @@ if TYPE_CHECKING:
 MODULE = package_info()["name"]
 MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
-#: The lines of a task's log (the user's and the executor's each) sent when the front end asks for them.
-FULL_LOG_LINES = 5000
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
 #: The buttons' actions, each acknowledged ("handled", naming it) once done: the front end keeps the buttons
 #: disabled until its own action's ack (messages.ts ButtonAction, pendingAfterAck); other messages get none.
 BUTTON_ACTIONS = ("compile", "run", "submit", "stop")
 
 
-class PipelinePanel(picture.SavedPicture, ShownRun, ipywidgets.DOMWidget):
+class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
 
     _model_name = Unicode("PipelinePanelModel").tag(sync=True)
@@ -143,6 +143,7 @@ class PipelinePanel(picture.SavedPicture, ShownRun, ipywidgets.DOMWidget):
             "svg": self.receive_svg,
             "submit": self.submit,
             "log": self.send_log,
+            "download": self.send_download,
         }
         handler = handlers.get(action)
         if handler is None:
@@ -229,7 +230,7 @@ class PipelinePanel(picture.SavedPicture, ShownRun, ipywidgets.DOMWidget):
         def node_details(element_id: str) -> dict[str, Any]:
             details = static_details(self.ir, self.model, element_id)
             if details and handle is not None:
-                details["runs"] = run_details(handle, details["id"])
+                details["runs"] = with_previews(self.session, handle.run_id, run_details(handle, details["id"]))
             return details
 
         def show(details: dict[str, Any]) -> None:
@@ -237,19 +238,6 @@ class PipelinePanel(picture.SavedPicture, ShownRun, ipywidgets.DOMWidget):
                 self.details = jsonable(details)  # strict JSON for the front end: a NaN metric is "NaN"
 
         in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
-
-    def send_log(self, content: dict[str, Any]) -> None:
-        """A task's log on demand, beyond what its details carry: {"event": "log", "task", "log_user",
-        "log_executor"}, the last FULL_LOG_LINES of each (`{"action": "log", "task": TASK_ID}`)."""
-        task, handle = str(content.get("task", "")), self.handle
-        if handle is None or task not in handle.tasks:
-            raise KfpNotebookError(f"no task {task!r} in the run this panel shows")
-
-        def read() -> dict[str, Any]:
-            user, executor = log_parts(dict(handle.task_log_parts(task, FULL_LOG_LINES)), FULL_LOG_LINES)
-            return {"event": "log", "task": task, "log_user": user, "log_executor": executor}
-
-        in_background(read, self.send, self._failed)
 
     def receive_svg(self, content: dict[str, Any]) -> None:
         """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""
