@@ -396,6 +396,46 @@ def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_
     assert sent[0]["event"] == "download" and base64.b64decode(sent[0]["data"]) == b"x\n1\n"
 
 
+def test_the_panel_lists_its_pipelines_runs_and_compares_two_of_them(ip, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef fit(lr: float, m: Output[Metrics]):\n    m.log_metric('accuracy', 1 - lr)\n")
+    ip.run_cell("%%pipeline\ndef tuned(lr: float = 0.1, tag: str = 'x'):\n    fit(lr=lr)\n")
+    ip.run_cell("%%pipeline\ndef unrelated(lr: float = 0.1):\n    fit(lr=lr)\n")
+    other = kfp_notebook.show(ip.user_ns["unrelated"])
+    assert other.run({"values": {"lr": "0.9"}}).wait(120)
+    panel = kfp_notebook.show(ip.user_ns["tuned"])
+    run_ids = []
+    for lr in ("0.1", "0.3", "0.2"):
+        handle = panel.run({"values": {"lr": lr, "tag": "x"}})
+        assert handle.wait(120)
+        _wait_idle(panel)
+        run_ids.append(handle.run_id)
+    sent = []
+    monkeypatch.setattr(panel, "send", sent.append)
+
+    def answer(message):
+        sent.clear()
+        panel._on_message(None, message, [])
+        eventually(lambda: sent or panel.message.get("kind") == "error", 10)
+        return sent[0] if sent else panel.message
+
+    runs = answer({"action": "runs", "count": 2})
+    assert runs["event"] == "runs" and runs["pipeline"] == "tuned"
+    assert [row[runs["columns"].index("run_id")] for row in runs["rows"]] == run_ids[:0:-1]  # newest two, not other's
+    assert {"params.lr", "metrics.accuracy"} <= set(runs["columns"])
+    compared = answer({"action": "compare", "runs": [run_ids[0], run_ids[1]]})
+    assert compared["event"] == "compare" and [r["run_id"] for r in compared["runs"]] == run_ids[:2]
+    (accuracy,) = [row for row in compared["metrics"] if row["name"] == "accuracy"]
+    assert accuracy["values"] == [0.9, 0.7] and accuracy["best"] == [0]
+    differing = {row["name"]: row["differs"] for row in compared["parameters"]}
+    assert differing == {"lr": True, "tag": False}
+    json.dumps(compared, allow_nan=False)
+    problem = answer({"action": "compare", "runs": [run_ids[0], "nope"]})
+    assert problem["kind"] == "error" and "no run nope of tuned" in problem["text"] and run_ids[0] in problem["text"]
+
+
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
     panel = kfp_notebook.show(everything)
     monkeypatch.setattr(panel.session, "compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))

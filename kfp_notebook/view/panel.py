@@ -144,6 +144,8 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidg
             "submit": self.submit,
             "log": self.send_log,
             "download": self.send_download,
+            "runs": self.send_runs,
+            "compare": self.send_comparison,
         }
         handler = handlers.get(action)
         if handler is None:
