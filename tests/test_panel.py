@@ -436,6 +436,19 @@ def test_the_panel_lists_its_pipelines_runs_and_compares_two_of_them(ip, tmp_pat
     assert problem["kind"] == "error" and "no run nope of tuned" in problem["text"] and run_ids[0] in problem["text"]
 
 
+def test_a_panel_shown_again_while_its_pipeline_runs_follows_that_run_live(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef nap(s: float):\n    import time\n    time.sleep(s)\n")
+    ip.run_cell("%%pipeline\ndef napping(s: float = 1.5):\n    nap(s=s)\n")
+    first = kfp_notebook.show(ip.user_ns["napping"])
+    handle = first.run({"values": {"s": "1.5"}})
+    second = kfp_notebook.show(ip.user_ns["napping"])
+    assert second.handle is handle and not handle.done
+    assert handle.wait(60)
+    eventually(lambda: second.node_states == {"kfp-task-nap": "SUCCEEDED"} and not second.busy, 10)
+    assert second.run_info["run_id"] == handle.run_id and second.run_info["reloaded"] is False
+
+
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
     panel = kfp_notebook.show(everything)
     monkeypatch.setattr(panel.session, "compile", lambda *a: (_ for _ in ()).throw(OSError("disk full")))

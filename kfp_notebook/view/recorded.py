@@ -118,7 +118,11 @@ class ShownRun:
             self.run_info = {**self.run_info, "state": handle.state.value, "finished": handle.finished}
 
     def _reload_latest(self) -> None:
-        """Show the pipeline's latest run from the runs folder (read off the event loop) unless a run started."""
+        """Show the pipeline's latest run: one this kernel follows (live), else the newest in the runs folder
+        (read off the event loop) unless a run started meanwhile."""
+        live = [h for h in self.session.runs.values() if h.pipeline_name == self.ir.name]
+        if live:
+            return self.follow(live[-1])  # type: ignore[attr-defined, no-any-return]
 
         def latest() -> tuple[Backend, RunResult, RunRecord] | None:
             backend = next((b for b in self.session.backends() if b.capabilities.reads_records), None)
