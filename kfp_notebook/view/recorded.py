@@ -55,7 +55,7 @@ def recorded_handle(backend: Backend, result: RunResult, record: RunRecord | Non
 
 def latest_record(backend: Backend, pipeline: str) -> RunRecord | None:
     """The pipeline's newest run that the backend keeps a record of (None: none yet)."""
-    return max(backend.runs(pipeline), key=lambda r: r.started or 0, default=None)
+    return next(iter(backend.runs(pipeline, count=1)), None)
 
 
 def run_info(record: RunRecord | None, handle: RunHandle, defaults: dict[str, str], reloaded: bool) -> dict[str, Any]:

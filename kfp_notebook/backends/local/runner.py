@@ -72,7 +72,9 @@ class LocalBackend(Backend):
         return scheduler.start()
 
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
-        """Every run in the runs folder (the newest `count` when given)."""
+        """Every run in the runs folder (the newest `count` when given; of one pipeline, only its records are read)."""
+        if pipeline is not None and count:
+            return RunStore(self.runs_folder).newest(pipeline, count)
         records = RunStore(self.runs_folder).records(pipeline)
         return records[:count] if count else records
 
