@@ -1,6 +1,14 @@
 """What the panel sends when its front end asks: a task's whole log, an output artifact's bytes, the pipeline's
 runs and a comparison of some of them (a mixin of PipelinePanel; each answer is read off the kernel's event
-loop and sent as one message)."""
+loop and sent as one message; a problem shows in the panel's `message` trait instead).
+
+    {"action": "log", "task": TASK_ID}                → {"event": "log", "task", "log_user", "log_executor"}
+    {"action": "download", "task", "output", "name"?} → {"event": "download", "task", "output", "name", "mime",
+                                                          "size", "cut", "data": base64}
+    {"action": "runs", "count"?: N}                    → {"event": "runs", "pipeline", "columns", "rows", "notes"}
+    {"action": "compare", "runs": [RUN_ID, …], "by"?}  → {"event": "compare", "runs", "pipelines", "notice",
+                                                          "parameters", "metrics", "plots"}
+"""
 
 from __future__ import annotations
 
