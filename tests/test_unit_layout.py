@@ -93,8 +93,9 @@ def node_centres(picture: str) -> dict[str, tuple[float, float]]:
 @pytest.mark.parametrize("how", RENDERERS)
 def test_a_60_task_fan_out_reads_at_a_notebooks_width(how):
     picture = render(model_of(fan_out), how)
-    scale, text_px, _height = fitted(picture)
+    scale, text_px, height = fitted(picture)
     assert text_px >= layout.MIN_TEXT_PX and scale >= 0.5, (scale, text_px)
+    assert height < 2600, height  # low nodes in the column: about 41 px a task
     centres = node_centres(picture)
     middle = [f"work-{n}" for n in range(2, 62)]
     # drawn left to right: the 60 parallel tasks stack in one column, in the order the pipeline made them

@@ -137,6 +137,12 @@ def _connected_parts(model: DagModel) -> Callable[[str], str]:
     return find
 
 
+def node_attributes(graph: dict[str, str]) -> dict[str, str]:
+    """Node attributes for the direction chosen: drawn left to right, the nodes that stack in a column are
+    low (Graphviz still makes a node as tall as its label needs)."""
+    return {"height": "0.3"} if graph.get("rankdir") == "LR" else {}
+
+
 def graph_attributes(model: DagModel) -> dict[str, str]:
     """Graphviz attributes for this DAG's shape: direction, spacing, ranks computed over the whole graph."""
     wide = left_to_right(model)
