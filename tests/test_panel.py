@@ -368,6 +368,11 @@ def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_lat
     (run,) = again.details["runs"]
     assert run["inputs"] == {"n": "5", "label": "a"} and run["log_user"] == "step 5 a"
     assert run["traceback"].endswith("ValueError: five") and run["note"]["kind"] == "error"
+    sent = []
+    monkeypatch.setattr(again, "send", sent.append)
+    again._on_message(None, {"action": "log", "task": "step"}, [])
+    eventually(lambda: sent, 10)
+    assert sent[0]["log_user"] == "step 5 a" and "Got executor_input" in sent[0]["log_executor"]
 
 
 def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_kernel(ip, tmp_path, monkeypatch):

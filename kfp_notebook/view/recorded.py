@@ -37,6 +37,9 @@ class RecordedControls:
     def task_details(self, task_id: str) -> TaskDetails:
         return self.backend.recorded_task_details(self.recorded.run_id, task_id)
 
+    def task_log_parts(self, task_id: str, lines: int) -> TaskDetails:
+        return self.backend.recorded_log_parts(self.recorded.run_id, task_id, lines)
+
 
 def recorded_handle(backend: Backend, result: RunResult, record: RunRecord | None, model: DagModel) -> RunHandle:
     """A handle on a recorded run: its tasks' states and messages as recorded, its times from its record."""

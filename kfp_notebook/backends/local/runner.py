@@ -92,6 +92,11 @@ class LocalBackend(Backend):
 
         return details.task_details(self.task_result(run_id, task_id))
 
+    def recorded_log_parts(self, run_id: str, task_id: str, lines: int) -> TaskDetails:
+        from kfp_notebook.backends.local import details
+
+        return details.log_parts(self.task_result(run_id, task_id).folder, lines, lines)
+
     def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""
         return RunStore(self.runs_folder).load(run_id)
