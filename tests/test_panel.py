@@ -401,6 +401,7 @@ def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_
     assert sent[0]["event"] == "download" and base64.b64decode(sent[0]["data"]) == b"x\n1\n"
 
 
+@pytest.mark.slow  # several local runs (the fast layer stays under a minute)
 def test_the_panel_lists_its_pipelines_runs_and_compares_two_of_them(ip, tmp_path, monkeypatch):
     import json
 
@@ -441,6 +442,7 @@ def test_the_panel_lists_its_pipelines_runs_and_compares_two_of_them(ip, tmp_pat
     assert problem["kind"] == "error" and "no run nope of tuned" in problem["text"] and run_ids[0] in problem["text"]
 
 
+@pytest.mark.slow  # several local runs (the fast layer stays under a minute)
 def test_a_panel_shown_again_while_its_pipeline_runs_follows_that_run_live(ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ip.run_cell("%%component\ndef nap(s: float):\n    import time\n    time.sleep(s)\n")
