@@ -357,12 +357,14 @@ def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_lat
     session = ip.magics_manager.registry["KfpMagics"].session
     fresh = Session(settings=replace(session.settings))  # a new kernel: nothing in memory, the same runs folder
     again = fresh.show(pipeline)
-    eventually(lambda: again.run_info, 10)
+    eventually(lambda: again.run_info and again.message.get("kind"), 10)  # shown whole: states, failure, message
     assert again.run_info["run_id"] == run_ids[1] and again.run_info["reloaded"] is True
     assert again.run_info["parameters"] == {"n": 5, "label": "a"} and again.run_info["differs"] == ["n"]
     assert again.node_states == {"kfp-task-step": "FAILED"} and again.progress.startswith("failed · ")
     assert again.run_view["failure"]["text"] == "step failed: ValueError: five"
     assert again.message["kind"] == "error" and "five" in again.message["details"]
+    if shutil.which("dot") is not None:  # the saved picture names the run, its time and its parameters
+        assert f"run {run_ids[1]} · failed · " in again.static_svg and " · n=5</text>" in again.static_svg
     select(again, {"node": "kfp-task-step"})
     eventually(lambda: again.details.get("runs"), 10)
     (run,) = again.details["runs"]

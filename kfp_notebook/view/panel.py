@@ -31,7 +31,7 @@ from kfp_notebook.view.details import details_for
 from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
 from kfp_notebook.view.on_demand import OnDemand
-from kfp_notebook.view.recorded import ShownRun
+from kfp_notebook.view.recorded import ShownRun, picture_title
 
 if TYPE_CHECKING:
     from kfp_notebook.session import Session
@@ -112,9 +112,7 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidg
         self.needs_svg = self.static_svg is None
 
     def _picture_title(self) -> str:
-        """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed'."""
-        state, counts = str(self.run_view.get("state", "")).lower(), self.run_view.get("counts", "")
-        return " · ".join(part for part in (f"run {self.run_id}" if self.run_id else "", state, counts) if part)
+        return picture_title(self.run_id, self.run_view, self.run_info)
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}

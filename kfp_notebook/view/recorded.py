@@ -78,6 +78,19 @@ def run_info(record: RunRecord | None, handle: RunHandle, defaults: dict[str, st
     }
 
 
+def picture_title(run_id: str, view: dict[str, Any], info: dict[str, Any]) -> str:
+    """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed · 2026-12-07 22:50 · n=5' (the
+    parameters that differ from the form's defaults)."""
+    import time
+
+    parts = [f"run {run_id}" if run_id else "", str(view.get("state", "")).lower(), str(view.get("counts", ""))]
+    if run_id and info.get("run_id") == run_id:
+        started = info.get("started")
+        parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "")
+        parts += [f"{name}={_text(info['parameters'][name])}" for name in info.get("differs", [])]
+    return " · ".join(part for part in parts if part)
+
+
 def _text(value: Any) -> str:
     """A parameter's value as the form writes it (view/form.py): JSON, except text as is and booleans lower case."""
     import json
@@ -141,9 +154,9 @@ class ShownRun:
     def _show_recorded(self, backend: Backend, result: RunResult, record: RunRecord) -> None:
         handle = recorded_handle(backend, result, record, self.model)
         self.handle, self.run_id = handle, handle.run_id
+        self.run_info = run_info(record, handle, self._defaults(), reloaded=True)  # before the picture is drawn
         self.flush()  # type: ignore[attr-defined]
         self._finished(result)  # type: ignore[attr-defined]
-        self.run_info = run_info(record, handle, self._defaults(), reloaded=True)
 
 
 def in_background(work: Any, then: Any, failed: Any) -> None:
