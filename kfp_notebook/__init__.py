@@ -11,7 +11,17 @@ if TYPE_CHECKING:
     from kfp_notebook.authoring.volumes import Volume
     from kfp_notebook.backends.local.kfp_local import LocalRunner
 
-__all__ = ["LocalRunner", "Volume", "compile", "load_ipython_extension", "read_artifact", "retry", "run", "runs", "show"]
+__all__ = [
+    "LocalRunner",
+    "Volume",
+    "compile",
+    "load_ipython_extension",
+    "read_artifact",
+    "retry",
+    "run",
+    "runs",
+    "show",
+]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

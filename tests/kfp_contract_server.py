@@ -461,15 +461,6 @@ def retry_run(handler: Handler, query: dict[str, str], run_id: str) -> tuple[int
     return 200, {}
 
 
-def get_version(handler: Handler, query: dict[str, str], pipeline_id: str, version_id: str) -> tuple[int, Any]:
-    version = next(
-        (v for v in handler.state.versions.get(pipeline_id, []) if v.pipeline_version_id == version_id), None
-    )
-    if version is None:
-        return 404, {"error": "pipeline version not found", "code": 5, "message": "NotFound"}
-    return 200, serialize(version)
-
-
 def terminate_run(handler: Handler, query: dict[str, str], run_id: str) -> tuple[int, Any]:
     if run_id not in handler.state.runs:
         return 404, {"error": "run not found", "code": 5, "message": "NotFound"}
@@ -493,7 +484,6 @@ ROUTES = [
     ("/runs/([^/:]+)", "GET", get_run),
     ("/runs/([^/:]+):terminate", "POST", terminate_run),
     ("/runs/([^/:]+):retry", "POST", retry_run),
-    ("/pipelines/([^/]+)/versions/([^/]+)", "GET", get_version),
 ]
 
 

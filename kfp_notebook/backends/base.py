@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from kfp_notebook.errors import OptionError
-from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 
@@ -122,6 +122,15 @@ class Backend(ABC):
     def run_record(self, run_id: str | None) -> RunResult:
         """A run as its record shows it now, whichever kernel runs it (`capabilities.reads_records`)."""
         raise OptionError(f"{self.name} runs cannot be read back from a record")
+
+    def recorded_task_details(self, run_id: str, task_id: str) -> TaskDetails:
+        """A task of a recorded run as the panel's details show it (`capabilities.reads_records`)."""
+        raise OptionError(f"{self.name} runs cannot be read back from a record")
+
+    def recorded_log_parts(self, run_id: str, task_id: str, lines: int) -> TaskDetails:
+        """{"log_user", "log_executor"} of a recorded run's task, the last `lines` of each; {} where this backend
+        cannot tell them apart (`capabilities.reads_records`)."""
+        return {}
 
     def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:
         """Write a task's log as it grows until the task ends (`capabilities.follows_logs`); its final state."""

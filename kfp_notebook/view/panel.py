@@ -26,9 +26,12 @@ from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import picture
 from kfp_notebook.view import states as run_states
+from kfp_notebook.view.artifacts import with_previews
 from kfp_notebook.view.details import details_for
 from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.front_end import package_info
+from kfp_notebook.view.on_demand import OnDemand
+from kfp_notebook.view.recorded import ShownRun, picture_title
 
 if TYPE_CHECKING:
     from kfp_notebook.session import Session
@@ -42,7 +45,7 @@ SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then
 BUTTON_ACTIONS = ("compile", "run", "submit", "stop")
 
 
-class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
+class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
 
     _model_name = Unicode("PipelinePanelModel").tag(sync=True)
@@ -72,6 +75,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
     needs_svg = Bool(False).tag(sync=True)
     legend: List = List().tag(sync=True)  # the states' names, icons, meanings (tracking/states.py)
     run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
+    run_info = Dict().tag(sync=True)  # which run: id, where, state, when, its parameters vs the form's defaults
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
                  options: dict[str, Any] | None = None, **kwargs: Any):  # fmt: skip
@@ -93,6 +97,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self._load(PipelineIR.from_pipeline(pipeline))
         if session.remote() is not None:
             self.enable_submit()
+        self._reload_latest()
 
     def _load(self, ir: PipelineIR) -> None:
         self.ir = ir
@@ -105,6 +110,9 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.values = {p["name"]: p["default"] for p in self.parameters}
         self.static_svg = graph.picture_svg(self.model, dot=self.dot)
         self.needs_svg = self.static_svg is None
+
+    def _picture_title(self) -> str:
+        return picture_title(self.run_id, self.run_view, self.run_info)
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}
@@ -132,6 +140,10 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
             "select": self.select,
             "svg": self.receive_svg,
             "submit": self.submit,
+            "log": self.send_log,
+            "download": self.send_download,
+            "runs": self.send_runs,
+            "compare": self.send_comparison,
         }
         handler = handlers.get(action)
         if handler is None:
@@ -196,6 +208,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.message, self.metrics, self.node_states, self.details = {}, {}, {}, {}
         self.handle = handle
         self.run_id, self.run_link = handle.run_id, handle.link
+        self._show_run_info(handle)
         handle.subscribe(self._on_event)
 
     def stop(self, content: dict[str, Any] | None = None) -> None:
@@ -217,7 +230,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         def node_details(element_id: str) -> dict[str, Any]:
             details = static_details(self.ir, self.model, element_id)
             if details and handle is not None:
-                details["runs"] = run_details(handle, details["id"])
+                details["runs"] = with_previews(self.session, handle.run_id, run_details(handle, details["id"]))
             return details
 
         def show(details: dict[str, Any]) -> None:
@@ -255,6 +268,7 @@ class PipelinePanel(picture.SavedPicture, ipywidgets.DOMWidget):
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle, tasks)
         self.run_view = run_states.run_view(self.model, handle, tasks)
+        self._update_run_info(handle)
         if handle.connection_message:
             self.message = {"kind": "info", "text": handle.connection_message, "details": "", "connection": True}
         elif self.message.get("connection"):

@@ -32,7 +32,7 @@ from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHa
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.ir.parameters import pipeline_parameters
-from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import TaskState
@@ -100,7 +100,9 @@ class LocalBackend(Backend):
         return scheduler.start()
 
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
-        """Every run in the runs folder (the newest `count` when given)."""
+        """Every run in the runs folder (the newest `count` when given; of one pipeline, only its records are read)."""
+        if pipeline is not None and count:
+            return RunStore(self.runs_folder).newest(pipeline, count)
         records = RunStore(self.runs_folder).records(pipeline)
         return records[:count] if count else records
 
@@ -111,6 +113,17 @@ class LocalBackend(Backend):
     def task_result(self, run_id: str | None, task: str) -> TaskResult:
         """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
         return _task(RunStore(self.runs_folder).load(run_id), task)
+
+    def recorded_task_details(self, run_id: str, task_id: str) -> TaskDetails:
+        """A task of a run in the runs folder as the panel's details show it (inputs, outputs, log parts)."""
+        from kfp_notebook.backends.local import details
+
+        return details.task_details(self.task_result(run_id, task_id))
+
+    def recorded_log_parts(self, run_id: str, task_id: str, lines: int) -> TaskDetails:
+        from kfp_notebook.backends.local import details
+
+        return details.log_parts(self.task_result(run_id, task_id).folder, lines, lines)
 
     def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""

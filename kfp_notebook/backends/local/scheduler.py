@@ -99,6 +99,9 @@ class Scheduler:
     def task_details(self, task_id: str) -> TaskDetails:
         return details.task_details(self._task_result(self.nodes[task_id]))
 
+    def task_log_parts(self, task_id: str, lines: int) -> TaskDetails:
+        return details.log_parts(self.nodes[task_id].folder, lines, lines)
+
     # -- the scheduler thread -------------------------------------------------------------------------
 
     def _main(self) -> None:
@@ -174,6 +177,7 @@ class Scheduler:
             return self._start_dag(node, parameters, artifacts)
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
+            node.inputs = details.input_values(parameters, artifacts)
             if node.folder:
                 self.handle.set_task_folder(node.id, node.folder)
             return self._settle(node, TaskState.CACHED, cached)
@@ -340,7 +344,7 @@ class Scheduler:
     def _task_result(self, node: Node, live: TaskStatus | None = None) -> TaskResult:
         state = live.state if live is not None and not node.state.finished else node.state
         return TaskResult(node.id, node.display_name, node.task.kfp_name, state.value, node.parameters,
-                          node.artifacts, node.message, node.folder)  # fmt: skip
+                          node.artifacts, node.message, node.folder, node.inputs)  # fmt: skip
 
     def _emit(self, task_id: str, state: TaskState, message: str = "") -> None:
         with self._emit_lock:
