@@ -164,6 +164,14 @@ class LocalBackend(Backend):
         store = RunStore(self.runs_folder)
         return _task(store.load(run_id), task), LocalFiles(store.root / REMOTE_CACHE)
 
+    def run_inputs(self, run_id: str | None) -> Any:
+        """A run of the runs folder as debugging reads it (a RecordedRun: each task's executor input is in its
+        folder)."""
+        from kfp_notebook.backends.local.recorded import LocalRecordedRun
+
+        store = RunStore(self.runs_folder)
+        return LocalRecordedRun(store, store.load(run_id))
+
 
 def _reachable_root(root: str | None) -> str | None:
     """A pipeline root that can be written: a remote one's bucket reached with these credentials, a local folder
@@ -185,14 +193,6 @@ def _reachable_root(root: str | None) -> str | None:
             "folder. The run did not start."
         ) from None
     return root
-
-    def run_inputs(self, run_id: str | None) -> Any:
-        """A run of the runs folder as debugging reads it (a RecordedRun: each task's executor input is in its
-        folder)."""
-        from kfp_notebook.backends.local.recorded import LocalRecordedRun
-
-        store = RunStore(self.runs_folder)
-        return LocalRecordedRun(store, store.load(run_id))
 
 
 def _wait_until_finished(store: RunStore, run_id: str, patience: float) -> RunResult:
