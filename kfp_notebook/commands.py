@@ -131,7 +131,7 @@ class Command:
 def _index(text: str, flag: str) -> int:
     from kfp_notebook.errors import OptionError
 
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # '²' and '٣' are digits to str.isdigit, not to int()
         raise OptionError(f"{flag} {text!r} is not an iteration index (0 for the first item, 1, 2, ...)")
     return int(text)
 
