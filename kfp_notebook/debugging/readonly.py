@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_notebook.backends.local.immutability import seal
-from kfp_notebook.backends.local.task_main import _writes
+from kfp_notebook.backends.local.task_main import written_under
 
 _ROOTS: set[str] = set()  # the read-only copies handed out in this kernel
 _HOOKED: list[bool] = []
@@ -51,13 +51,9 @@ def _released(folder: Path) -> Iterator[None]:
 def _refuse_writes(event: str, args: tuple[Any, ...]) -> None:
     if not _ROOTS:
         return
-    target = _writes(event, args)
-    if target is None or isinstance(target, int):
-        return
-    path = os.path.abspath(os.fsdecode(target))
-    for root in _ROOTS:
-        if path == root or path.startswith(root + os.sep):
-            raise PermissionError(
-                f"{path} is a read-only copy of an input artifact: the task received it read-only, so write "
-                "changed data to an output artifact (Output[...]) instead"
-            )
+    path = written_under(event, args, _ROOTS)
+    if path is not None:
+        raise PermissionError(
+            f"{path} is a read-only copy of an input artifact: the task received it read-only, so write "
+            "changed data to an output artifact (Output[...]) instead"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 INPUT_FILE_FLAG = "--executor_input_file"
@@ -55,21 +56,26 @@ def _writes(event: str, args: tuple[Any, ...]) -> Any:
     return args[_CHANGES[event]] if event in _CHANGES else None
 
 
+def written_under(event: str, args: tuple[Any, ...], roots: Iterable[str]) -> str | None:
+    """The path under one of `roots` (absolute) that an audited call would write, truncate, move or remove."""
+    target = _writes(event, args)
+    if target is None or isinstance(target, int):
+        return None
+    path = os.path.abspath(os.fsdecode(target))
+    return path if any(path == root or path.startswith(root + os.sep) for root in roots) else None
+
+
 def refuse_input_writes(paths: list[str]) -> None:
     """Refuse (PermissionError) any write, truncation, rename or removal under an input artifact."""
     roots = [os.path.abspath(p) for p in paths]
 
     def audit(event: str, args: tuple[Any, ...]) -> None:
-        target = _writes(event, args)
-        if target is None or isinstance(target, int):
-            return
-        path = os.path.abspath(os.fsdecode(target))
-        for root in roots:
-            if path == root or path.startswith(root + os.sep):
-                raise PermissionError(
-                    f"{path} is part of an input artifact, which is read-only: write changed data to an "
-                    "output artifact (Output[...]) instead"
-                )
+        path = written_under(event, args, roots)
+        if path is not None:
+            raise PermissionError(
+                f"{path} is part of an input artifact, which is read-only: write changed data to an "
+                "output artifact (Output[...]) instead"
+            )
 
     if roots:
         sys.addaudithook(audit)
