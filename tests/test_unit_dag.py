@@ -13,7 +13,7 @@ from kfp_notebook.view import dag as graph
 
 from helpers import SVG
 
-LABEXTENSION = Path(__file__).resolve().parent.parent / "labextension"
+LABEXTENSION = Path(__file__).resolve().parent.parent / "frontend"
 
 
 @dsl.component(base_image="python:3.11")

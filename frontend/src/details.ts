@@ -23,6 +23,8 @@ export class DetailsPane {
   private looks: Record<string, Look> = {};
   onClose: () => void = () => undefined;
   onOpenRun: (run: TaskRun) => void = () => undefined;
+  /** An artifact's link was clicked: the kernel sends the file (every host, no file server assumed). */
+  onArtifact: (uri: string) => void = () => undefined;
 
   constructor() {
     this.node.setAttribute('role', 'complementary');
@@ -32,6 +34,22 @@ export class DetailsPane {
 
   setLegend(legend: Look[]): void {
     this.looks = Object.fromEntries(legend.map(look => [look.state, look]));
+  }
+
+  /** Show a tab (the failure marker opens its task on Overview, where the traceback is). */
+  showTab(tab: Tab): void {
+    this.tab = tab;
+    this.render();
+  }
+
+  /** A line of information at the top of the pane (an artifact that could not be sent). */
+  notice(text: string): void {
+    this.node.querySelector('.kfp-pane-notice')?.remove();
+    this.node.prepend(element('div', 'kfp-pane-notice', text));
+  }
+
+  get activeTab(): Tab {
+    return this.tab;
   }
 
   show(details: Details): void {
@@ -52,7 +70,7 @@ export class DetailsPane {
     const header = element('div', 'kfp-side-header');
     const title = element('span', 'kfp-side-title', this.details.label ?? this.details.id);
     title.title = this.details.id ?? '';
-    const close = element('button', 'jp-Button jp-mod-minimal kfp-side-close', '✕');
+    const close = element('button', 'kfp-button kfp-minimal kfp-side-close', '✕');
     close.title = 'Close the details (Escape)';
     close.setAttribute('aria-label', 'close details');
     close.addEventListener('click', () => this.onClose());
@@ -84,7 +102,7 @@ export class DetailsPane {
     const render: Record<Tab, () => void> = {
       Overview: () => this.overview(body, runs),
       Inputs: () => runs.forEach(run => body.appendChild(table(run.inputs, prefix(run, runs)))),
-      Outputs: () => runs.forEach(run => body.appendChild(outputs(run, prefix(run, runs)))),
+      Outputs: () => runs.forEach(run => body.appendChild(this.outputs(run, prefix(run, runs)))),
       Logs: () => this.logs(body, runs),
       Source: () => body.appendChild(element('pre', 'kfp-source', this.details.source || 'no Python source (a container component)'))
     };
@@ -109,11 +127,58 @@ export class DetailsPane {
     for (const run of runs) {
       const block = element('div', 'kfp-run-block');
       block.appendChild(this.stateLine(run, prefix(run, runs)));
-      if (run.traceback || run.message) {
+      if (run.state === 'FAILED' && (run.traceback || run.message)) {
         block.appendChild(element('pre', 'kfp-traceback', run.traceback || run.message));
+      } else if (run.message) {
+        block.appendChild(element('div', 'kfp-note', run.message)); // e.g. 'outputs reused from run …': information
+      }
+      if (run.debug) {
+        block.appendChild(debugLine(run.debug));
       }
       body.appendChild(block);
     }
+  }
+
+  private outputs(run: TaskRun, caption: string): HTMLElement {
+    const box = element('div', 'kfp-outputs');
+    const values = table({ ...(run.outputs ?? {}), ...(run.metrics ?? {}) }, caption);
+    for (const [name, paths] of Object.entries(run.artifacts ?? {})) {
+      const row = values.insertRow();
+      row.appendChild(element('th', '', name));
+      const cell = row.insertCell();
+      for (const path of paths) {
+        cell.appendChild(this.artifactLink(path));
+      }
+    }
+    box.appendChild(values);
+    for (const preview of run.previews ?? []) {
+      const figure = element('figure', 'kfp-preview');
+      figure.dataset.kind = preview.kind;
+      figure.appendChild(element('figcaption', '', preview.title));
+      const content = element('div', 'kfp-preview-body');
+      content.innerHTML = preview.html; // the kernel's own HTML: text escaped, HTML artifacts in a sandboxed iframe
+      figure.appendChild(content);
+      box.appendChild(figure);
+    }
+    return box;
+  }
+
+  /** A link that asks the kernel for the file: remote URIs open as they are; local paths download. */
+  private artifactLink(path: string): HTMLAnchorElement {
+    const link = element('a', 'kfp-artifact', path);
+    if (/^https?:\/\//.test(path)) {
+      link.href = path;
+      link.target = '_blank';
+      link.rel = 'noopener';
+      return link;
+    }
+    link.href = '#';
+    link.title = 'Download this file (the kernel sends it)';
+    link.addEventListener('click', event => {
+      event.preventDefault();
+      this.onArtifact(path);
+    });
+    return link;
   }
 
   private stateLine(run: TaskRun, label: string): HTMLElement {
@@ -199,29 +264,26 @@ function valueNode(value: string): Node {
   return document.createTextNode(value);
 }
 
-function outputs(run: TaskRun, caption: string): HTMLElement {
-  const box = table({ ...(run.outputs ?? {}), ...(run.metrics ?? {}) }, caption);
-  for (const [name, paths] of Object.entries(run.artifacts ?? {})) {
-    const row = box.insertRow();
-    row.appendChild(element('th', '', name));
-    const cell = row.insertCell();
-    for (const path of paths) {
-      const link = element('a', 'kfp-artifact', path);
-      link.href = artifactHref(path);
-      link.target = '_blank';
-      link.rel = 'noopener';
-      cell.appendChild(link);
-    }
-  }
-  return box;
+/** `%kfp debug …` with a copy button: run it in a cell to call the task in the kernel with its inputs. */
+function debugLine(command: string): HTMLElement {
+  const line = element('div', 'kfp-debug');
+  line.appendChild(element('span', 'kfp-debug-label', 'Debug in the kernel:'));
+  line.appendChild(element('code', 'kfp-debug-command', command));
+  const copy = element('button', 'kfp-button kfp-minimal kfp-debug-copy', 'copy');
+  copy.title = 'Copy the command, then run it in a cell';
+  copy.addEventListener('click', () => {
+    void copyText(command).then(done => (copy.textContent = done ? 'copied' : 'select and copy'));
+  });
+  line.appendChild(copy);
+  return line;
 }
 
-/** Paths relative to the notebook's folder open through the Jupyter server's file view; others stay text. */
-function artifactHref(path: string): string {
-  if (/^[a-z]+:\/\//.test(path)) {
-    return path;
+/** The clipboard where the host allows it (a sandboxed output frame may not): true when copied. */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
   }
-  const lab = window.location.pathname.match(/^(.*?)\/(lab|notebooks)\/tree\/(.*)\/[^/]*$/);
-  const folder = lab ? `${lab[1]}/files/${lab[3]}` : 'files';
-  return `${folder}/${path}`.replace(/\/+/g, '/');
 }

@@ -7,14 +7,19 @@ export type PanelAction =
   | { action: 'run'; values: Record<string, string> }
   | { action: 'submit'; values: Record<string, string> }
   | { action: 'stop'; values: Record<string, string> }
+  | { action: 'retry'; values: Record<string, string> }
   | { action: 'select'; node: string }
-  | { action: 'svg'; svg: string };
+  | { action: 'artifact'; uri: string }
+  | { action: 'view'; view: string };
 
 /** The buttons whose action the kernel acknowledges ('handled'); until then the buttons stay disabled. */
-export type ButtonAction = 'compile' | 'run' | 'submit' | 'stop';
+export type ButtonAction = 'compile' | 'run' | 'submit' | 'stop' | 'retry';
 
 /** What the kernel sends the front end outside the synced traits. */
-export type KernelEvent = { event: 'handled'; action: ButtonAction } | { event: 'compiled'; path: string; yaml: string };
+export type KernelEvent =
+  | { event: 'handled'; action: ButtonAction }
+  | { event: 'compiled'; path: string; yaml: string }
+  | { event: 'artifact'; uri: string; name: string; data?: string; error?: string };
 
 /** The action still pending once the kernel acknowledged `acked`: an ack clears only its own action. */
 export function pendingAfterAck(pending: string, acked: string): string {
@@ -29,7 +34,7 @@ export interface Parameter {
 }
 
 export interface Message {
-  kind?: 'error' | 'info';
+  kind?: 'error' | 'info' | 'warning';
   text?: string;
   details?: string;
 }
@@ -75,6 +80,25 @@ export interface TaskRun {
   log_executor?: string;
   message?: string;
   traceback?: string;
+  /** `%kfp debug TASK --run RUN [--item N]`: the task called again in the kernel (panel.py debug_command) */
+  debug?: string;
+  /** visual artifacts drawn by the kernel (view/artifacts.py): sanitised HTML, shown inline in the pane */
+  previews?: Preview[];
+}
+
+/** One visual artifact as the kernel drew it: Markdown escaped, HTML in an empty-sandbox iframe, plots as SVG. */
+export interface Preview {
+  title: string;
+  kind: string;
+  html: string;
+}
+
+/** A table of runs or a comparison, as the kernel drew it (view/history.py, view/compare.py). */
+export interface TableView {
+  html?: string;
+  text?: string;
+  /** when the kernel read it: a new value each time, so asking again always redraws */
+  at?: number;
 }
 
 export interface Details {

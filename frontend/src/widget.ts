@@ -1,31 +1,13 @@
-// The pipeline panel's front end: draws the DOT with Graphviz (WebAssembly), shows run states in place.
-import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
-import { instance, Viz } from '@viz-js/viz';
-
+// The pipeline panel's view: the DAG as the kernel drew it (SVG), run states coloured in place, the side pane.
 import { DetailsPane, element } from './details';
 import { BADGES_CLASS, badgeLine, DOT_CLASS } from './dot';
-import {
-  ButtonAction,
-  Details,
-  KernelEvent,
-  Look,
-  Message,
-  Metrics,
-  PanelAction,
-  Parameter,
-  pendingAfterAck,
-  RunView
-} from './messages';
-import { canPopOut, popOut } from './popout';
+import { ButtonAction, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, pendingAfterAck, RunView } from './messages';
+import { listen, Model } from './model';
+import { PopOut } from './popout';
 import { NODE_STATES } from './states';
+import { Tables } from './tables';
 import { Viewport } from './viewport';
 
-// The one place the version is written is package.json; the kernel reads the built copy of it.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const packageJson = require('../package.json') as { name: string; version: string };
-
-export const MODULE_NAME = packageJson.name;
-export const MODULE_VERSION = packageJson.version;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const TYPE_NAMES: Record<string, string> = {
@@ -37,51 +19,14 @@ const TYPE_NAMES: Record<string, string> = {
   STRUCT: 'dict, JSON'
 };
 
-let vizPromise: Promise<Viz> | null = null;
-
-/** One Graphviz instance per page: the WebAssembly module is compiled once. */
-export function graphviz(): Promise<Viz> {
-  if (vizPromise === null) {
-    vizPromise = instance();
-  }
-  return vizPromise;
-}
-
-export class PipelinePanelModel extends DOMWidgetModel {
-  defaults() {
-    return {
-      ...super.defaults(),
-      _model_name: 'PipelinePanelModel',
-      _view_name: 'PipelinePanelView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
-      title: '',
-      description: '',
-      dot: '',
-      node_states: {},
-      progress: '',
-      run_id: '',
-      run_link: '',
-      parameters: [],
-      values: {},
-      field_errors: {},
-      busy: '',
-      submit_enabled: false,
-      submit_reason: '',
-      compiled_path: '',
-      message: {},
-      details: {},
-      metrics: {},
-      needs_svg: false,
-      legend: [],
-      run_view: {}
-    };
-  }
-
-  static serializers: ISerializers = { ...DOMWidgetModel.serializers };
-}
+/** The toolbar's buttons: action, label, what it does. Run says it is running while its run goes on. */
+const BUTTONS: [ButtonAction, string, string][] = [
+  ['compile', 'Compile', 'Write PIPELINE.yaml next to the notebook'],
+  ['run', 'Run locally', 'Run the pipeline on this machine'],
+  ['submit', 'Submit to Kubeflow', ''],
+  ['stop', 'Stop', 'Stop the run'],
+  ['retry', 'Retry', 'Run again only what did not succeed in this run']
+];
 
 /** Elapsed seconds as the progress line shows them: '8.4 s', '2 min 05 s'. */
 export function elapsedText(seconds: number): string {
@@ -102,7 +47,9 @@ export function loopText(counts: Record<string, number>, looks: Record<string, L
   return `${parts.join(' ')} / ${counts.total ?? '?'}`;
 }
 
-export class PipelinePanelView extends DOMWidgetView {
+export class PanelView {
+  readonly root = element('div', 'kfp-panel');
+  private readonly model: Model;
   private buttons: Record<string, HTMLButtonElement> = {};
   private progressLine = element('span', 'kfp-progress');
   private runLink = element('a', 'kfp-run-link');
@@ -117,58 +64,84 @@ export class PipelinePanelView extends DOMWidgetView {
   private pane = new DetailsPane();
   private legendBox = element('div', 'kfp-legend');
   private metricsBox = element('div', 'kfp-metrics');
+  private popOut = new PopOut(this.root);
+  private tables: Tables;
   private svg: SVGSVGElement | null = null;
   private selected = '';
   private pending = '';
-  private downloadUrl = '';
+  private urls: string[] = [];
   private ticker = 0;
+  private undo: (() => void)[] = [];
 
-  render(): void {
-    this.el.classList.add('kfp-panel');
-    const header = element('div', 'kfp-header');
-    header.append(element('span', 'kfp-title', this.model.get('title')), this.progressLine, this.runLink);
-    const description = element('div', 'kfp-description', this.model.get('description'));
-    const body = element('div', 'kfp-body');
-    body.append(this.dag, this.pane.node);
-    this.el.append(header, description, this.failureLine, this.toolbar(), this.form, this.messageBox, this.noticeBox, this.compiledBox);
-    this.el.append(body, this.legendBox, this.metricsBox);
-    this.pane.onClose = () => this.select('');
-    this.pane.onOpenRun = run => this.send({ action: 'select', node: run.id } as PanelAction);
-    this.viewport.onChange = scale => (this.zoomLabel.textContent = `${Math.round(scale * 100)}%`);
-    this.dag.tabIndex = -1;
-    // keys on the DAG and in the pane are ours (arrows, Enter, Escape), not the notebook's shortcuts
-    this.dag.setAttribute('data-lm-suppress-shortcuts', 'true');
-    this.pane.node.setAttribute('data-lm-suppress-shortcuts', 'true');
-    this.dag.addEventListener('keydown', event => this.onKey(event));
+  constructor(model: Model, el: HTMLElement) {
+    this.model = model;
+    this.tables = new Tables(model, view => this.send({ action: 'view', view }));
+    el.appendChild(this.root);
+    this.build();
     this.renderAll();
-    void this.drawDag();
-    this.listenTo(this.model, 'change:dot', () => void this.drawDag());
-    this.listenTo(this.model, 'change:node_states change:run_view', () => this.showRun());
-    this.listenTo(this.model, 'change:busy change:submit_enabled change:submit_reason', () => this.updateButtons());
-    this.listenTo(this.model, 'change:progress', () => this.renderProgress());
-    this.listenTo(this.model, 'change:field_errors change:parameters', () => this.renderForm());
-    this.listenTo(this.model, 'change:message change:run_view', () => this.renderMessage());
-    this.listenTo(this.model, 'change:run_link', () => this.renderRunLink());
-    this.listenTo(this.model, 'change:metrics', () => this.renderMetrics());
-    this.listenTo(this.model, 'change:details', () => this.pane.show(this.model.get('details') as Details));
-    this.listenTo(this.model, 'change:legend', () => {
-      this.pane.setLegend(this.model.get('legend'));
-      this.renderLegend();
-    });
-    this.listenTo(this.model, 'msg:custom', (content: KernelEvent) => this.onCustom(content));
+    this.drawDag();
+    this.listen();
     this.ticker = window.setInterval(() => this.renderProgress(), 1000);
   }
 
   remove(): void {
     window.clearInterval(this.ticker);
-    if (this.downloadUrl) {
-      URL.revokeObjectURL(this.downloadUrl);
-    }
-    super.remove();
+    this.urls.forEach(url => URL.revokeObjectURL(url));
+    this.undo.forEach(undo => undo());
+    this.popOut.dispose();
+    this.root.remove();
   }
 
-  send(content: PanelAction): void {
-    super.send(content);
+  private send(content: PanelAction): void {
+    this.model.send(content);
+  }
+
+  private build(): void {
+    const header = element('div', 'kfp-header');
+    header.append(element('span', 'kfp-title', this.model.get('title')), this.progressLine, this.runLink);
+    const description = element('div', 'kfp-description', this.model.get('description'));
+    const body = element('div', 'kfp-body');
+    body.append(this.dag, this.pane.node);
+    const pipeline = element('div', 'kfp-pipeline-view');
+    pipeline.append(this.failureLine, this.toolbar(), this.form, this.messageBox, this.noticeBox, this.compiledBox);
+    pipeline.append(body, this.legendBox, this.metricsBox);
+    this.root.append(header, description, this.tables.bar, pipeline, this.tables.node);
+    this.tables.pipelineNode = pipeline;
+    this.pane.onClose = () => this.select('');
+    this.pane.onOpenRun = run => this.send({ action: 'select', node: run.id });
+    this.pane.onArtifact = uri => this.send({ action: 'artifact', uri });
+    this.viewport.onChange = scale => (this.zoomLabel.textContent = `${Math.round(scale * 100)}%`);
+    this.popOut.onChange = active => {
+      this.buttons.popout.textContent = active ? '⤡' : '⤢';
+      this.buttons.popout.title = active ? 'Back into the notebook (Escape)' : 'Fill the window (Escape to return)';
+      window.requestAnimationFrame(() => this.viewport.refit());
+    };
+    this.dag.tabIndex = -1;
+    // keys on the DAG and in the pane are ours (arrows, Enter, Escape), not the notebook's shortcuts
+    this.dag.setAttribute('data-lm-suppress-shortcuts', 'true');
+    this.pane.node.setAttribute('data-lm-suppress-shortcuts', 'true');
+    this.dag.addEventListener('keydown', event => this.onKey(event));
+  }
+
+  private listen(): void {
+    const on = (names: Parameters<typeof listen>[1], callback: () => void) =>
+      this.undo.push(listen(this.model, names, callback));
+    on(['svg'], () => this.drawDag());
+    on(['node_states', 'run_view'], () => this.showRun());
+    on(['busy', 'submit_enabled', 'submit_reason', 'run_view'], () => this.updateButtons());
+    on(['progress'], () => this.renderProgress());
+    on(['field_errors', 'parameters'], () => this.renderForm());
+    on(['message', 'run_view'], () => this.renderMessage());
+    on(['run_link'], () => this.renderRunLink());
+    on(['metrics'], () => this.renderMetrics());
+    on(['details'], () => this.pane.show(this.model.get('details')));
+    on(['legend'], () => {
+      this.pane.setLegend(this.model.get('legend'));
+      this.renderLegend();
+    });
+    const custom = (content: KernelEvent) => this.onCustom(content);
+    this.model.on('msg:custom', custom);
+    this.undo.push(() => this.model.off('msg:custom', custom));
   }
 
   private renderAll(): void {
@@ -180,24 +153,19 @@ export class PipelinePanelView extends DOMWidgetView {
     this.renderMetrics();
     this.renderLegend();
     this.renderProgress();
-    this.pane.show(this.model.get('details') as Details);
+    this.pane.show(this.model.get('details'));
   }
 
   private looks(): Record<string, Look> {
-    return Object.fromEntries((this.model.get('legend') as Look[]).map(look => [look.state, look]));
+    return Object.fromEntries(this.model.get('legend').map(look => [look.state, look]));
   }
 
   private toolbar(): HTMLElement {
     const bar = element('div', 'kfp-toolbar');
-    const actions: [string, string, string][] = [
-      ['compile', 'Compile', ''],
-      ['run', 'Run locally', 'jp-mod-accept'],
-      ['submit', 'Submit to Kubeflow', ''],
-      ['stop', 'Stop', 'jp-mod-warn']
-    ];
-    for (const [action, label, look] of actions) {
-      const button = element('button', `jp-Button jp-mod-styled ${look} kfp-button kfp-${action}`, label);
-      button.addEventListener('click', () => this.act(action as ButtonAction));
+    for (const [action, label, title] of BUTTONS) {
+      const button = element('button', `kfp-button kfp-${action}`, label);
+      button.title = title;
+      button.addEventListener('click', () => this.act(action));
       this.buttons[action] = button;
       bar.appendChild(button);
     }
@@ -205,21 +173,21 @@ export class PipelinePanelView extends DOMWidgetView {
     const zoom: [string, string, string, () => unknown][] = [
       ['zoom-out', '−', 'Zoom out (Ctrl/Cmd + wheel)', () => this.viewport.zoomOut()],
       ['zoom-in', '+', 'Zoom in (Ctrl/Cmd + wheel)', () => this.viewport.zoomIn()],
-      ['fit', 'Fit', 'Fit the width', () => this.viewport.fit()],
+      ['fit', 'Fit', 'Fit the whole pipeline in view', () => this.viewport.fit()],
       ['actual', '1:1', 'Actual size', () => this.viewport.chooseScale(1)],
-      ['popout', '⤢', 'Open the panel in a main-area tab', () => void popOut(this)]
+      ['popout', '⤢', 'Fill the window (Escape to return)', () => this.popOut.toggle()]
     ];
     for (const [name, label, title, action] of zoom) {
-      const button = element('button', `jp-Button jp-mod-styled jp-mod-minimal kfp-${name}`, label);
+      const button = element('button', `kfp-button kfp-minimal kfp-${name}`, label);
       button.title = title;
       button.setAttribute('aria-label', title);
       button.addEventListener('click', () => {
         const started = performance.now();
         action();
         this.dag.getBoundingClientRect(); // the resized SVG laid out: what the user waits for
-        this.el.dataset.zoomMs = (performance.now() - started).toFixed(2);
+        this.root.dataset.zoomMs = (performance.now() - started).toFixed(2);
       });
-      button.hidden = name === 'popout' && !canPopOut();
+      this.buttons[name] = button;
       bar.appendChild(button);
       if (name === 'zoom-in') {
         bar.appendChild(this.zoomLabel);
@@ -240,12 +208,19 @@ export class PipelinePanelView extends DOMWidgetView {
 
   private updateButtons(): void {
     const busy: string = this.model.get('busy') || this.pending;
+    const running = busy === 'run' || busy === 'finishing' || this.pending === 'retry';
     this.buttons.compile.disabled = busy !== '';
     this.buttons.run.disabled = busy !== '';
+    this.buttons.run.textContent = running ? 'Running…' : 'Run locally';
+    this.buttons.run.classList.toggle('kfp-running', running);
+    this.buttons.run.setAttribute('aria-busy', String(running));
     this.buttons.stop.disabled = busy !== 'run';
-    const submitEnabled: boolean = this.model.get('submit_enabled');
+    const submitEnabled = this.model.get('submit_enabled');
     this.buttons.submit.disabled = busy !== '' || !submitEnabled;
     this.buttons.submit.title = submitEnabled ? 'Submit a run to Kubeflow Pipelines' : this.model.get('submit_reason');
+    const state = this.model.get('run_view').state;
+    this.buttons.retry.hidden = !(state === 'FAILED' || state === 'CANCELED');
+    this.buttons.retry.disabled = busy !== '';
   }
 
   private currentValues(): Record<string, string> {
@@ -257,12 +232,12 @@ export class PipelinePanelView extends DOMWidgetView {
   private renderForm(): void {
     const parameters: Parameter[] = this.model.get('parameters');
     const values: Record<string, string> = { ...this.model.get('values'), ...this.currentValues() };
-    const errors: Record<string, string> = this.model.get('field_errors');
+    const errors = this.model.get('field_errors');
     this.form.textContent = '';
     for (const parameter of parameters) {
       const row = element('label', 'kfp-field');
       row.appendChild(element('span', 'kfp-field-name', `${parameter.name} (${TYPE_NAMES[parameter.type] ?? parameter.type})`));
-      const input = element('input', 'jp-mod-styled kfp-field-input');
+      const input = element('input', 'kfp-field-input');
       input.name = parameter.name;
       input.value = values[parameter.name] ?? parameter.default;
       input.placeholder = parameter.required ? 'required' : parameter.default;
@@ -277,7 +252,7 @@ export class PipelinePanelView extends DOMWidgetView {
   }
 
   private renderRunLink(): void {
-    const link: string = this.model.get('run_link');
+    const link = this.model.get('run_link');
     this.runLink.textContent = link ? 'open in the Kubeflow Pipelines UI' : '';
     this.runLink.href = link || '#';
     this.runLink.target = '_blank';
@@ -287,7 +262,7 @@ export class PipelinePanelView extends DOMWidgetView {
 
   /** 'running · 3/22 tasks · 14/20 iterations · 1 failed · 12.3 s': elapsed time ticks here, not in the kernel. */
   private renderProgress(): void {
-    const view = this.model.get('run_view') as RunView;
+    const view = this.model.get('run_view');
     if (!view.state || !view.counts || view.started === undefined) {
       this.progressLine.textContent = this.model.get('progress');
       return;
@@ -300,13 +275,13 @@ export class PipelinePanelView extends DOMWidgetView {
   }
 
   private renderMessage(): void {
-    const message = this.model.get('message') as Message;
+    const message: Message = this.model.get('message');
     this.messageBox.textContent = '';
     this.messageBox.className = `kfp-message kfp-${message.kind ?? 'none'}`;
     if (!message.text) {
       return;
     }
-    if (message.text !== (this.model.get('run_view') as RunView).failure?.text) {
+    if (message.text !== this.model.get('run_view').failure?.text) {
       this.messageBox.appendChild(element('span', 'kfp-message-text', message.text)); // the failure line says it already
     }
     if (message.details) {
@@ -317,16 +292,21 @@ export class PipelinePanelView extends DOMWidgetView {
     }
   }
 
-  /** Failures first: the failed task in the user's words, with a marker that shows it in the DAG. */
+  /** Failures first: the failed task in the user's words, with a marker that opens it on its traceback. */
   private renderFailure(view: RunView): void {
     this.failureLine.textContent = '';
     const failure = view.failure ?? {};
     if (!failure.text) {
       return;
     }
-    const marker = element('button', 'jp-Button jp-mod-minimal kfp-failure-marker', '✗');
-    marker.title = 'Show the failed task';
-    marker.addEventListener('click', () => failure.node && this.select(failure.node));
+    const marker = element('button', 'kfp-button kfp-minimal kfp-failure-marker', '✗');
+    marker.title = 'Show the failed task and its traceback';
+    marker.addEventListener('click', () => {
+      if (failure.node) {
+        this.pane.showTab('Overview');
+        this.select(failure.node);
+      }
+    });
     this.failureLine.append(marker, element('span', 'kfp-failure-text', failure.text));
   }
 
@@ -339,7 +319,7 @@ export class PipelinePanelView extends DOMWidgetView {
 
   private renderLegend(): void {
     this.legendBox.textContent = '';
-    for (const look of this.model.get('legend') as Look[]) {
+    for (const look of this.model.get('legend')) {
       const chip = element('span', 'kfp-legend-item');
       chip.dataset.state = look.state;
       chip.title = look.meaning;
@@ -357,43 +337,62 @@ export class PipelinePanelView extends DOMWidgetView {
     if (content.event === 'handled') {
       this.pending = pendingAfterAck(this.pending, content.action);
       this.updateButtons();
-      return;
+    } else if (content.event === 'compiled') {
+      this.compiledBox.textContent = '';
+      this.compiledBox.appendChild(element('span', 'kfp-compiled-path', `compiled: ${content.path}`));
+      const name = String(content.path).split('/').pop() ?? 'pipeline.yaml';
+      const link = element('a', 'kfp-download', 'download');
+      link.href = this.blobUrl(new Blob([content.yaml], { type: 'application/yaml' }));
+      link.download = name;
+      this.compiledBox.appendChild(link);
+    } else if (content.event === 'artifact') {
+      this.download(content);
     }
-    if (this.downloadUrl) {
-      URL.revokeObjectURL(this.downloadUrl);
-    }
-    this.downloadUrl = URL.createObjectURL(new Blob([content.yaml], { type: 'application/yaml' }));
-    this.compiledBox.textContent = '';
-    this.compiledBox.appendChild(element('span', 'kfp-compiled-path', `compiled: ${content.path}`));
-    const link = element('a', 'kfp-download', 'download');
-    link.href = this.downloadUrl;
-    link.download = String(content.path).split('/').pop() ?? 'pipeline.yaml';
-    this.compiledBox.appendChild(link);
   }
 
-  private async drawDag(): Promise<void> {
-    const dot: string = this.model.get('dot');
-    if (!dot) {
+  /** The kernel sent an artifact's file (base64): saved through the browser, in every host. */
+  private download(content: Extract<KernelEvent, { event: 'artifact' }>): void {
+    if (content.error || content.data === undefined) {
+      this.pane.notice(content.error ?? 'the file could not be read');
+      return;
+    }
+    const bytes = Uint8Array.from(atob(content.data), c => c.charCodeAt(0));
+    const link = element('a', 'kfp-artifact-download');
+    link.href = this.blobUrl(new Blob([bytes]));
+    link.download = content.name;
+    this.root.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  private blobUrl(blob: Blob): string {
+    const url = URL.createObjectURL(blob);
+    this.urls.push(url);
+    return url;
+  }
+
+  /** The kernel's SVG (view/svg.py: `dot`, else Graphviz in WebAssembly) put in place and made interactive. */
+  private drawDag(): void {
+    const source = this.model.get('svg');
+    if (!source) {
+      this.dag.textContent = this.model.get('svg_error') || 'drawing the pipeline…';
       return;
     }
     const started = performance.now();
-    try {
-      const viz = await graphviz();
-      const svg = viz.renderSVGElement(dot);
-      svg.classList.add('kfp-dag-svg');
-      this.dag.textContent = '';
-      this.dag.appendChild(svg);
-      this.svg = svg;
-      this.prepareNodes(svg);
-      this.viewport.show(svg);
-      this.showRun();
-      this.el.dataset.renderMs = (performance.now() - started).toFixed(1);
-      if (this.model.get('needs_svg')) {
-        this.send({ action: 'svg', svg: svg.outerHTML });
-      }
-    } catch (error) {
-      this.dag.textContent = `could not draw the pipeline: ${error}`;
+    const parsed = new DOMParser().parseFromString(source, 'image/svg+xml').documentElement;
+    if (!(parsed instanceof SVGSVGElement)) {
+      this.dag.textContent = 'could not show the pipeline: the kernel sent no SVG';
+      return;
     }
+    const svg = document.importNode(parsed, true) as SVGSVGElement;
+    svg.classList.add('kfp-dag-svg');
+    this.dag.textContent = '';
+    this.dag.appendChild(svg);
+    this.svg = svg;
+    this.prepareNodes(svg);
+    this.viewport.show(svg);
+    this.showRun();
+    this.root.dataset.renderMs = (performance.now() - started).toFixed(1);
   }
 
   /** Once per drawing: nodes become keyboard-reachable buttons with an icon slot; loops get a progress slot. */
@@ -447,7 +446,7 @@ export class PipelinePanelView extends DOMWidgetView {
   /** Arrow keys move between nodes, Enter opens one, Escape closes the details. */
   private onKey(event: KeyboardEvent): void {
     const nodes = [...(this.svg?.querySelectorAll<SVGGElement>('g.node') ?? [])];
-    const index = nodes.findIndex(node => node === document.activeElement);
+    const index = nodes.findIndex(node => node === event.target || node.contains(event.target as Node));
     const moves: Record<string, number> = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
     if (event.key in moves && nodes.length) {
       event.preventDefault();
@@ -455,14 +454,14 @@ export class PipelinePanelView extends DOMWidgetView {
     } else if ((event.key === 'Enter' || event.key === ' ') && index >= 0) {
       event.preventDefault();
       this.select(nodes[index].id);
-    } else if (event.key === 'Escape') {
+    } else if (event.key === 'Escape' && !this.popOut.active) {
       this.select('');
     }
   }
 
   /** States, icons and loop progress in place: attributes and text change, the layout does not. */
   private showRun(): void {
-    const view = this.model.get('run_view') as RunView;
+    const view = this.model.get('run_view');
     this.renderProgress();
     this.renderFailure(view);
     this.renderNotices(view);
@@ -489,15 +488,15 @@ export class PipelinePanelView extends DOMWidgetView {
         progress.textContent = counts ? loopText(counts, looks) : '';
       }
     });
-    if (this.selected && (states[this.selected] ?? '') !== (this.el.dataset.selectedState ?? '')) {
+    if (this.selected && (states[this.selected] ?? '') !== (this.root.dataset.selectedState ?? '')) {
       this.send({ action: 'select', node: this.selected }); // the details follow the run
     }
-    this.el.dataset.selectedState = states[this.selected] ?? '';
-    this.el.dataset.paintMs = (performance.now() - started).toFixed(2);
+    this.root.dataset.selectedState = states[this.selected] ?? '';
+    this.root.dataset.paintMs = (performance.now() - started).toFixed(2);
   }
 
   private renderMetrics(): void {
-    const metrics = this.model.get('metrics') as Metrics;
+    const metrics: Metrics = this.model.get('metrics');
     this.metricsBox.textContent = '';
     if (!metrics.columns || !metrics.rows || metrics.rows.length === 0) {
       return;

@@ -1,0 +1,114 @@
+"""The panel's front end as one anywidget ES module: committed bundle up to date, traits typed once, pane actions."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from kfp_notebook.view import front_end, panel_actions
+from kfp_notebook.view.panel import PipelinePanel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_committed_bundle_was_built_from_the_sources_as_they_are():
+    assert front_end.bundle_digest() == front_end.sources_digest(), (
+        "frontend/ (or a trait of PipelinePanel, or a state) changed and the bundle was not rebuilt: "
+        "cd frontend && npm ci && npm run build (or `make frontend`), then commit kfp_notebook/view/static/"
+    )
+    assert front_end.bundle_digest(front_end.CSS) == front_end.sources_digest()
+
+
+def test_the_digest_changes_with_a_trait_a_source_or_the_lock_file(tmp_path, monkeypatch):
+    copy = tmp_path / "frontend"
+    for name in ("src", "style"):
+        shutil.copytree(ROOT / "frontend" / name, copy / name)
+    shutil.copy(ROOT / "frontend" / "package-lock.json", copy)
+    digest = front_end.sources_digest(copy)
+    assert digest == front_end.sources_digest()
+    (copy / "src" / "widget.ts").write_text("// changed\n", encoding="utf-8")
+    assert front_end.sources_digest(copy) != digest
+    shutil.copy(ROOT / "frontend" / "src" / "widget.ts", copy / "src")
+    monkeypatch.setattr(front_end, "traits_typescript", lambda: "export interface PanelTraits { extra: string; }\n")
+    assert front_end.sources_digest(copy) != digest
+
+
+def test_every_synced_trait_is_typed_once_for_the_front_end():
+    typescript = front_end.traits_typescript()
+    declared = {n for n in PipelinePanel.class_own_traits(sync=True) if not n.startswith("_")}
+    assert set(re.findall(r"^  (\w+): ", typescript, re.M)) == declared
+    assert "  run_view: RunView;" in typescript and "  submit_enabled: boolean;" in typescript
+    messages = (ROOT / "frontend" / "src" / "messages.ts").read_text(encoding="utf-8")
+    for name in re.search(r"import type \{ (.*) \}", typescript).group(1).split(", "):
+        assert re.search(rf"export (interface|type) {name}\b", messages), f"{name} is not declared in messages.ts"
+
+
+def test_the_panel_is_an_anywidget_whose_module_carries_no_graphviz():
+    import anywidget
+
+    assert issubclass(PipelinePanel, anywidget.AnyWidget)
+    module = front_end.ESM.read_text(encoding="utf-8")
+    assert str(PipelinePanel._esm) == module and str(PipelinePanel._css) == front_end.CSS.read_text(encoding="utf-8")
+    assert "export{" in module.replace(" ", "") and "render" in module
+    assert "viz" not in module.lower() and len(module) < 100_000  # saved with the widget state: kept small
+    assert not (ROOT / "frontend" / "package.json").read_text(encoding="utf-8").count("@viz-js")
+
+
+@pytest.mark.slow  # builds a wheel (a few seconds)
+def test_the_wheel_carries_the_bundle_and_an_installed_package_finds_it(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0 and "hatchling" in done.stderr:
+        pytest.skip("hatchling is not installed in this environment (pip install hatchling)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"kfp_notebook/view/static/panel.js", "kfp_notebook/view/static/panel.css"} <= names
+    assert not any("labextension" in name for name in names)
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "from kfp_notebook.view import front_end as f; print(f.ESM.stat().st_size, f.ESM.is_relative_to(r'%s'))"
+    shown = subprocess.run(
+        [sys.executable, "-c", code % site], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True
+    )
+    assert shown.stdout.split()[1] == "True", shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("task_id", "line"),
+    [
+        ("train", "%kfp debug train --run run-1"),
+        ("for-loop-2[3]/square", "%kfp debug square --run run-1 --item 3"),
+        ("outer[1]/for-loop-4[0]/shard", "%kfp debug shard --run run-1 --item 0"),
+    ],
+)
+def test_the_debug_line_names_the_task_the_run_and_the_iteration(task_id, line):
+    assert panel_actions.debug_command(task_id, "run-1") == line
+
+
+def test_an_artifact_is_sent_only_when_the_pane_shows_it(tmp_path):
+    data = tmp_path / "model.bin"
+    data.write_bytes(b"\x00\x01weights")
+    shown = {str(data)}
+    sent = panel_actions.artifact_file(str(data), shown)
+    assert sent == {"name": "model.bin", "data": base64.b64encode(b"\x00\x01weights").decode()}
+    assert panel_actions.artifact_file("file://" + str(data), {"file://" + str(data)})["data"] == sent["data"]
+    refused = panel_actions.artifact_file("/etc/passwd", shown)
+    assert "not an artifact of the task shown" in refused["error"] and "data" not in refused
+    assert "is a folder" in panel_actions.artifact_file(str(tmp_path), {str(tmp_path)})["error"]
+    gone = str(tmp_path / "gone.csv")
+    assert "cannot be read" in panel_actions.artifact_file(gone, {gone})["error"]
+    details = {"runs": [{"artifacts": {"model": [str(data)], "none": []}}, {"artifacts": {}}]}
+    assert panel_actions.shown_artifacts(details) == shown
