@@ -32,6 +32,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _page_config(config: Path) -> None:
+    """The old lab extension of this project (`kfp-notebook`, before the panel became an anywidget) may still be
+    linked into a development environment: disabled, so the page is what a fresh `pip install` gives."""
+    path = config / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"disabledExtensions": {"kfp-notebook": True}}), encoding="utf-8")
+
+
 def _settings(folder: Path) -> None:
     settings = {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
@@ -54,6 +62,7 @@ def jupyterlab(root: Path, scratch: Path, app: str = "jupyterlab") -> Iterator[s
     """
     port, token = free_port(), secrets.token_hex(16)
     _settings(scratch / "settings")
+    _page_config(scratch / "config")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
     command = [
         sys.executable, "-m", app, "--no-browser", "--ServerApp.allow_root=True", "--ServerApp.ip=127.0.0.1",
