@@ -216,3 +216,25 @@ def log_kfp_local_error(message: str) -> None:
 
     with logging_utils.local_logger_context():
         logging.error(message)
+
+
+# -- the task's process -------------------------------------------------------------------------------
+
+
+def around_user_function(before: Callable[[], None], after: Callable[[], None]) -> None:
+    """Call `before` right before kfp's executor calls the component's function and `after` once it returned
+    or raised (`kfp.dsl.executor.Executor.execute` reads the inputs, calls the function, writes the outputs,
+    and logs nothing itself). In a task's own process only: it changes the class for that process."""
+    from kfp.dsl import executor
+
+    execute = executor.Executor.execute
+
+    @functools.wraps(execute)
+    def bounded(self: Any) -> Any:
+        before()
+        try:
+            return execute(self)
+        finally:
+            after()
+
+    executor.Executor.execute = bounded  # type: ignore[method-assign]

@@ -250,7 +250,9 @@ def pops_out(page, panel_locator, name: str) -> None:
     popped.wait_for(timeout=10_000)
     box, size = popped.bounding_box(), page.viewport_size
     assert box["x"] <= 1 and box["y"] <= 1 and box["width"] >= size["width"] - 2 and box["height"] >= size["height"] - 2
-    assert popped.locator("svg g.node").count() > 0 and popped.locator(".kfp-popout").get_attribute("title").startswith("Back")
+    assert popped.locator("svg g.node").count() > 0 and popped.locator(".kfp-popout").get_attribute("title").startswith(
+        "Back"
+    )
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     page.keyboard.press("Escape")
     page.locator(".kfp-panel.kfp-popped").wait_for(state="detached", timeout=10_000)
@@ -383,7 +385,9 @@ def test_the_runs_and_compare_views_list_this_pipelines_runs(page):
     shot(first, "runs-view")
     first.locator(".kfp-view-tab[data-view='compare']").click()
     page.wait_for_function(
-        "(p) => p.querySelector('.kfp-table-view table.kfp-notebook-compare')", arg=first.element_handle(), timeout=30_000
+        "(p) => p.querySelector('.kfp-table-view table.kfp-notebook-compare')",
+        arg=first.element_handle(),
+        timeout=30_000,
     )
     assert "items" in first.locator(".kfp-table-view").inner_text()
     shot(first, "compare-view")

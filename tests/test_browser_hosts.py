@@ -25,7 +25,7 @@ SCREENSHOTS = ROOT / "out" / "screenshots"
 pytestmark = browser_marks()
 
 #: A marimo notebook: a plain kfp pipeline, its panel through marimo's anywidget wrapper.
-MARIMO_NOTEBOOK = '''
+MARIMO_NOTEBOOK = """
 import marimo
 
 app = marimo.App(width="full")
@@ -69,7 +69,7 @@ def _(kfp_notebook, mo, squares):
 
 if __name__ == "__main__":
     app.run()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,9 @@ def marimo_url(tmp_path_factory):
     command = [sys.executable, "-m", "marimo", "run", "panel_app.py", "--host", "127.0.0.1", "--port", str(port),
                "--headless", "--no-token", "--no-sandbox", "--no-check"]  # fmt: skip
     with open(log_path, "w") as log:
-        server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             _wait_http(f"http://127.0.0.1:{port}/", server, log_path)
             yield f"http://127.0.0.1:{port}/", root

@@ -306,6 +306,8 @@ def test_interrupting_the_follow_detaches_without_stopping_the_remote_run(server
 
 
 def test_a_kubeflow_tasks_details_show_inputs_outputs_log_tail_and_metrics(server, fan, mlmd):
+    from kfp_notebook.backends.kubeflow import follower
+
     host, state = server
     state.mlmd_upstream = mlmd.url
     state.next_script = script(fan)
@@ -313,12 +315,12 @@ def test_a_kubeflow_tasks_details_show_inputs_outputs_log_tail_and_metrics(serve
     assert handle.wait(30)
     parameters = {"total": {"inputs": {"values": [1, 4]}, "outputs": {"Output": 5}}}
     mlmd.seed(handle.run_id, {"total": {"accuracy": 0.9}}, parameters=parameters)
-    state.pod_logs[executor_pod_name("total")] = "".join(f"line {n}\n" for n in range(100))
+    state.pod_logs[executor_pod_name("total")] = "".join(f"line {n}\n" for n in range(1500))
     details = handle.task_details("total")
     assert details["state"] == "SUCCEEDED"
     assert details["inputs"] == {"values": [1, 4]} and details["outputs"] == {"Output": 5}
     assert details["metrics"] == {"accuracy": 0.9}
-    assert details["log"].splitlines() == [f"line {n}" for n in range(60, 100)]
+    assert details["log"].splitlines() == [f"line {n}" for n in range(1500 - follower.DETAIL_LOG_LINES, 1500)]
 
 
 def test_metrics_come_from_ml_metadata_as_the_ui_reads_them(server, fan, mlmd):

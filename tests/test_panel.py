@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -13,6 +14,7 @@ from kfp_notebook.ir import PipelineIR
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent, TaskStatus
 from kfp_notebook.tracking.states import LOOKS, TaskState
 from kfp_notebook.view import dag as graph
+from kfp_notebook.view import layout
 from kfp_notebook.view import picture as graph_picture
 
 from helpers import eventually, front_end_calls
@@ -143,6 +145,33 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     assert "stroke-dasharray" in svg, "the branch not taken is dashed"
 
 
+@needs_dot
+def test_the_saved_picture_says_each_state_and_the_failure_in_words_not_colour_alone(ip, shards, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    from helpers import SVG
+
+    panel = kfp_notebook.show(ip.user_ns["shards"])
+    monkeypatch.setattr(panel, "_finished", lambda result: None)
+    loop = next(m for m, g in shards.groups.items() if g.kind == "loop")
+    body = shards.groups[loop].members[0].rsplit("/", 1)[-1]
+    tasks = {"prepare": TaskState.SUCCEEDED, loop: TaskState.FAILED, "condition-3": TaskState.SKIPPED}
+    tasks |= {f"{loop}[{i}]/{body}": TaskState.SUCCEEDED for i in range(13)}
+    tasks |= {f"{loop}[13]/{body}": TaskState.FAILED}
+    handle = _handle(tasks, done=True, messages={f"{loop}[13]/{body}": "Traceback …\nValueError: bad shard 13"})
+    handle.finished = handle.started + 1
+    panel.handle, panel.run_id = handle, "run-7"
+    panel.flush()
+    svg = panel.static_svg
+    texts = [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    legend = next(t for t in texts if "succeeded" in t)
+    assert "✓ succeeded" in legend and "✗ failed" in legend and "cached" not in legend and "running" not in legend
+    assert "✗ prepare-2 [item=13] failed: ValueError: bad shard 13" in texts
+    assert any(t.startswith("run run-7 · failed · ") for t in texts)
+    assert "✓ prepare" in texts and "✗ prepare-2" in texts  # each node's state as an icon beside its name
+    assert texts.count("✗ prepare-2") == 1 and any(t.startswith("✗ ParallelFor") for t in texts)
+
+
 def test_the_panel_shows_the_pipelines_description(ip):
     ip.run_cell(COMPONENTS[0])
     ip.run_cell('%%pipeline\ndef described(n: int = 1):\n    """Prepares n, carefully."""\n    prepare(n=n)\n')
@@ -240,6 +269,128 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     users = [r["log_user"] for r in panel.details["runs"]]
     assert sorted(users) == ["squaring 2", "squaring 3"], "the user's lines, without the executor's"
     assert all("[KFP Executor" in r["log_executor"] and '"inputs"' in r["log_executor"] for r in panel.details["runs"])
+
+
+def test_the_logs_tab_gets_the_users_lines_of_a_task_with_an_artifact_input(ip, tmp_path, monkeypatch):
+    """The executor's input JSON (long for an artifact input) never crowds out or passes for the user's lines:
+    they are told apart where they are written, however many lines either side wrote."""
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef make(out: Output[Dataset]):\n    open(out.path, 'w').write('x')\n")
+    ip.run_cell(
+        "%%component\ndef read(data: Input[Dataset], n: int):\n    print('[KFP Executor look-alike]: mine')\n"
+        "    for i in range(n):\n        print('line', i)\n    import sys\n    print('to stderr', file=sys.stderr)\n"
+    )
+    ip.run_cell("%%pipeline\ndef logs(n: int = 3):\n    read(data=make().outputs['out'], n=n)\n")
+    panel = kfp_notebook.show(ip.user_ns["logs"])
+    for n, user in ((3, ["[KFP Executor look-alike]: mine", "line 0", "line 1", "line 2", "to stderr"]),
+                    (450, [*(f"line {i}" for i in range(450 - 199, 450)), "to stderr"])):  # fmt: skip
+        assert panel.run({"values": {"n": str(n)}}).wait(120)
+        _wait_idle(panel)
+        select(panel, {"node": graph.node_element_id("read")})
+        eventually(lambda: panel.details.get("runs"), 10)
+        (run,) = panel.details["runs"]
+        assert run["log_user"].splitlines()[-len(user) :] == user
+        assert "executor_input" not in run["log_user"] and '"artifacts"' not in run["log_user"]
+        assert "Got executor_input" in run["log_executor"] and "line 1" not in run["log_executor"]
+    sent = []
+    monkeypatch.setattr(panel, "send", sent.append)
+    panel._on_message(None, {"action": "log", "task": "read"}, [])
+    eventually(lambda: sent, 10)
+    assert sent[0]["event"] == "log" and sent[0]["log_user"].splitlines()[1:451] == [f"line {i}" for i in range(450)]
+    assert '"parameterValues"' in sent[0]["log_executor"]
+
+
+def test_a_cached_task_shows_the_inputs_it_was_reused_for_and_an_info_note(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef make(n: int, out: Output[Dataset]):\n    open(out.path, 'w').write(str(n))\n")
+    ip.run_cell("%%component\ndef use(data: Input[Dataset], scale: float) -> float:\n    return scale\n")
+    ip.run_cell(
+        "%%pipeline\ndef cached(n: int = 2, scale: float = 0.5):\n    use(data=make(n=n).outputs['out'], scale=scale)\n"
+    )
+    panel = kfp_notebook.show(ip.user_ns["cached"])
+    details, run_ids = [], []
+    for _ in range(2):
+        handle = panel.run({"values": {"n": "2", "scale": "0.5"}})
+        assert handle.wait(120)
+        run_ids.append(handle.run_id)
+        _wait_idle(panel)
+        select(panel, {"node": graph.node_element_id("use")})
+        eventually(lambda: panel.details.get("runs"), 10)
+        details.append(panel.details["runs"][0])
+    first, reused = details
+    assert reused["state"] == "CACHED" and first["state"] == "SUCCEEDED"
+    assert reused["inputs"]["scale"] == first["inputs"]["scale"] == "0.5"
+    assert reused["inputs"]["data"] == first["inputs"]["data"] and reused["inputs"]["data"].endswith('out"]')
+    assert reused["note"] == {"kind": "info", "text": f"outputs reused from run {run_ids[0]}"}
+    assert reused["traceback"] == "" and first["note"] == {}
+    assert panel.handle.result().tasks["use"].inputs["scale"] == 0.5  # kept in the run's record too
+
+
+def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_latest_run(ip, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from kfp_notebook.session import Session
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell(
+        "%%component\ndef step(n: int, label: str) -> int:\n    print('step', n, label)\n"
+        "    if n == 5:\n        raise ValueError('five')\n    return n\n"
+    )
+    ip.run_cell("%%pipeline\ndef remembered(n: int = 1, label: str = 'a'):\n    step(n=n, label=label)\n")
+    pipeline = ip.user_ns["remembered"]
+    panel = kfp_notebook.show(pipeline)
+    run_ids = []
+    for n in ("2", "5"):
+        handle = panel.run({"values": {"n": n, "label": "a"}})
+        assert handle.wait(120)
+        _wait_idle(panel)
+        run_ids.append(handle.run_id)
+        eventually(lambda: panel.run_info.get("parameters"), 10)
+    info = panel.run_info
+    assert (info["run_id"], info["where"], info["state"], info["reloaded"]) == (run_ids[1], "local", "FAILED", False)
+    assert info["parameters"] == {"n": 5, "label": "a"} and info["defaults"] == {"n": "1", "label": "a"}
+    assert info["differs"] == ["n"] and info["started"] <= info["finished"]
+
+    session = ip.magics_manager.registry["KfpMagics"].session
+    fresh = Session(settings=replace(session.settings))  # a new kernel: nothing in memory, the same runs folder
+    again = fresh.show(pipeline)
+    eventually(lambda: again.run_info, 10)
+    assert again.run_info["run_id"] == run_ids[1] and again.run_info["reloaded"] is True
+    assert again.run_info["parameters"] == {"n": 5, "label": "a"} and again.run_info["differs"] == ["n"]
+    assert again.node_states == {"kfp-task-step": "FAILED"} and again.progress.startswith("failed · ")
+    assert again.run_view["failure"]["text"] == "step failed: ValueError: five"
+    assert again.message["kind"] == "error" and "five" in again.message["details"]
+    select(again, {"node": "kfp-task-step"})
+    eventually(lambda: again.details.get("runs"), 10)
+    (run,) = again.details["runs"]
+    assert run["inputs"] == {"n": "5", "label": "a"} and run["log_user"] == "step 5 a"
+    assert run["traceback"].endswith("ValueError: five") and run["note"]["kind"] == "error"
+
+
+def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_kernel(ip, tmp_path, monkeypatch):
+    import base64
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell(
+        "%%component\ndef report(cm: Output[ClassificationMetrics], notes: Output[Markdown], data: Output[Dataset]):\n"
+        "    cm.log_confusion_matrix(['a', 'b'], [[3, 1], [0, 4]])\n"
+        "    open(notes.path, 'w').write('# Notes\\n\\n**ok**')\n    open(data.path, 'w').write('x\\n1\\n')\n"
+    )
+    ip.run_cell("%%pipeline\ndef visual():\n    report()\n")
+    panel = kfp_notebook.show(ip.user_ns["visual"])
+    assert panel.run({"values": {}}).wait(120)
+    _wait_idle(panel)
+    select(panel, {"node": graph.node_element_id("report")})
+    eventually(lambda: panel.details.get("runs"), 10)
+    (run,) = panel.details["runs"]
+    assert [(p["output"], p["kind"]) for p in run["previews"]] == [("cm", "confusion_matrix"), ("notes", "markdown")]
+    assert "<strong>ok</strong>" in run["previews"][1]["html"] and "<svg" in run["previews"][0]["html"]
+    assert run["artifacts"]["data"] == [os.path.relpath(run["artifacts"]["data"][0])]  # relative to the notebook
+    sent = []
+    monkeypatch.setattr(panel, "send", sent.append)
+    panel._on_message(None, {"action": "download", "task": "report", "output": "data"}, [])
+    eventually(lambda: sent, 10)
+    assert sent[0]["event"] == "download" and base64.b64decode(sent[0]["data"]) == b"x\n1\n"
 
 
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
@@ -696,7 +847,7 @@ def test_a_wide_pipeline_is_stacked_into_rows_that_fit_the_panel(ip, no_dot, mon
     ip.run_cell("%%pipeline\ndef wide(n: int = 1):\n    for i in range(40):\n        prepare(n=prepare(n=i).output)\n")
     model = graph.dag_model(PipelineIR.from_pipeline(ip.user_ns["wide"]))
     rows = graph.wrapped_rows(model)
-    assert len(rows) == 40 - graph.ROW_WIDTH and all(
+    assert len(rows) == 40 - layout.side_by_side(model) > 0 and all(
         target not in {e.target for e in model.edges} for _, target in rows
     )
 

@@ -340,3 +340,94 @@ def test_plain_data_for_the_panel(ip, three_runs):
 
     compared = compare_data(kfp_notebook.runs("experiment", runs_folder=runs_dir))
     json.dumps([data, table, compared])  # plain data: the panel can sync it as is
+
+
+def test_a_log_tail_that_cut_the_executor_inputs_first_line_still_shows_only_the_users_lines():
+    """A Kubeflow pod's log read from its end: its first lines may be the end of the executor input's JSON."""
+    from kfp_notebook.view.details import log_parts, split_log
+
+    whole = (
+        "[KFP Executor 2026 INFO]: Got executor_input:\n{\n"
+        + '    "inputs": {\n        "artifacts": {}\n    },\n' * 30
+        + "}\nmy line 1\n    indented by the user\nmy line 3\n[KFP Executor 2026 INFO]: Wrote executor output file\n"
+    )
+    for cut in (0, 1, 2, 40, 91):
+        tail = "\n".join(whole.splitlines()[cut:])
+        user, executor = split_log(tail)
+        assert user == "my line 1\n    indented by the user\nmy line 3", cut
+        assert executor.endswith("Wrote executor output file")
+    assert log_parts({"log": whole}, 2)[0] == "    indented by the user\nmy line 3"
+    assert log_parts({"log": whole, "log_user": "a\nb\nc", "log_executor": ""}, 2) == ("b\nc", "")
+
+
+def _visual_task(tmp_path, page_text: str = "<h1>Page</h1><script>parent.document.body.innerHTML = 'x'</script>"):
+    from kfp_notebook.tracking.artifacts import artifact
+    from kfp_notebook.tracking.results import TaskResult
+
+    (tmp_path / "report.md").write_text("# Report\n\n<script>alert(1)</script> [x](javascript:alert(1))")
+    (tmp_path / "page.html").write_text(page_text)
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "model").mkdir(exist_ok=True)
+    (tmp_path / "model" / "weights.bin").write_bytes(b"\x00\x01" * 10)
+    cm = {
+        "confusionMatrix": {
+            "annotationSpecs": [{"displayName": "cat"}, {"displayName": "<dog>"}],
+            "rows": [{"row": [8, 2]}, {"row": [1, 9]}],
+        },
+        "confidenceMetrics": [{"falsePositiveRate": 0, "recall": 0}, {"falsePositiveRate": 1, "recall": 1}],
+    }
+    artifacts = {
+        "cm": [artifact("cm", "system.ClassificationMetrics", str(tmp_path / "cm"), cm)],
+        "report": [artifact("report", "system.Markdown", str(tmp_path / "report.md"))],
+        "page": [artifact("page", "system.HTML", str(tmp_path / "page.html"))],
+        "metrics": [artifact("metrics", "system.Metrics", str(tmp_path / "m"), {"accuracy": 0.9})],
+        "data": [artifact("data", "system.Dataset", str(tmp_path / "data.csv"))],
+        "model": [artifact("model", "system.Model", str(tmp_path / "model"))],
+    }
+    return TaskResult("evaluate", "evaluate", "evaluate", "SUCCEEDED", artifacts=artifacts)
+
+
+def test_a_tasks_visual_outputs_are_drawn_inline_sanitised_and_bounded(tmp_path, monkeypatch):
+    from kfp_notebook.view import artifacts
+
+    previews = artifacts.inline_previews(_visual_task(tmp_path), LocalFiles())
+    kinds = [(p["output"], p["kind"]) for p in previews]
+    assert kinds == [("cm", "confusion_matrix"), ("cm", "roc"), ("report", "markdown"), ("page", "html"),
+                     ("metrics", "metrics")]  # fmt: skip
+    by_kind = {p["kind"]: p for p in previews}
+    markdown = by_kind["markdown"]["html"]
+    assert "<script>" not in markdown and "&lt;script&gt;" in markdown and 'href="javascript' not in markdown
+    assert '<iframe class="kfp-notebook-html" sandbox=""' in by_kind["html"]["html"]
+    assert "<script>" not in by_kind["html"]["html"].split("srcdoc=")[0] and "&lt;script&gt;" in by_kind["html"]["html"]
+    assert "&lt;dog&gt;" in by_kind["confusion_matrix"]["html"] and "<dog>" not in by_kind["confusion_matrix"]["html"]
+    assert not any(p["cut"] for p in previews)
+    big = artifacts.inline_previews(_visual_task(tmp_path, "<p>x</p>" * 40_000), LocalFiles())
+    (page,) = [p for p in big if p["output"] == "page"]
+    assert page["cut"] and "%kfp show-artifact evaluate.page" in page["html"] and len(page["html"]) < 200
+    monkeypatch.setattr(artifacts, "PREVIEWS_LIMIT", 2000)  # the whole task's previews are bounded too
+    bounded = artifacts.inline_previews(_visual_task(tmp_path), LocalFiles())
+    assert sum(len(p["html"]) for p in bounded) <= 2000 + 200 * len(bounded) and any(p["cut"] for p in bounded)
+
+
+def test_an_artifacts_bytes_come_through_the_kernel_for_hosts_that_cannot_open_its_path(tmp_path):
+    import base64
+
+    from kfp_notebook.errors import UnknownNameError
+    from kfp_notebook.view.artifacts import download
+
+    class Session:
+        def task_outputs(self, task, run):
+            assert (task, run) == ("evaluate", "run-1")
+            return _visual_task(tmp_path), LocalFiles()
+
+    sent = download(Session(), "evaluate", "run-1", "data")
+    assert (sent["event"], sent["name"], sent["mime"], sent["size"], sent["cut"]) == (
+        "download", "data.csv", "text/csv", 8, False)  # fmt: skip
+    assert base64.b64decode(sent["data"]) == b"x,y\n1,2\n"
+    with pytest.raises(UnknownNameError, match=r"is a folder: name one of its files \(weights\.bin\)"):
+        download(Session(), "evaluate", "run-1", "model")
+    assert (
+        base64.b64decode(download(Session(), "evaluate", "run-1", "model", "weights.bin")["data"]) == b"\x00\x01" * 10
+    )
+    with pytest.raises(UnknownNameError, match="no output artifact 'nope'"):
+        download(Session(), "evaluate", "run-1", "nope")

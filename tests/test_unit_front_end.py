@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import shutil
 import subprocess
@@ -96,19 +95,3 @@ def test_the_wheel_carries_the_bundle_and_an_installed_package_finds_it(tmp_path
 )
 def test_the_debug_line_names_the_task_the_run_and_the_iteration(task_id, line):
     assert panel_actions.debug_command(task_id, "run-1") == line
-
-
-def test_an_artifact_is_sent_only_when_the_pane_shows_it(tmp_path):
-    data = tmp_path / "model.bin"
-    data.write_bytes(b"\x00\x01weights")
-    shown = {str(data)}
-    sent = panel_actions.artifact_file(str(data), shown)
-    assert sent == {"name": "model.bin", "data": base64.b64encode(b"\x00\x01weights").decode()}
-    assert panel_actions.artifact_file("file://" + str(data), {"file://" + str(data)})["data"] == sent["data"]
-    refused = panel_actions.artifact_file("/etc/passwd", shown)
-    assert "not an artifact of the task shown" in refused["error"] and "data" not in refused
-    assert "is a folder" in panel_actions.artifact_file(str(tmp_path), {str(tmp_path)})["error"]
-    gone = str(tmp_path / "gone.csv")
-    assert "cannot be read" in panel_actions.artifact_file(gone, {gone})["error"]
-    details = {"runs": [{"artifacts": {"model": [str(data)], "none": []}}, {"artifacts": {}}]}
-    assert panel_actions.shown_artifacts(details) == shown

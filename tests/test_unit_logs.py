@@ -97,3 +97,47 @@ def test_following_reads_whole_lines_and_resumes_where_it_stopped(tmp_path):
     with open(path, "a") as handle:
         handle.write("o\nthree\n")
     assert logs.read_added(path, offset) == ("two\nthree\n", 14)
+
+
+def test_the_users_lines_are_the_bytes_its_function_wrote_however_the_logs_are_cut(tmp_path, monkeypatch):
+    """The task records where the function started and ended writing; the reader takes the last N lines of that
+    range, the executor's lines are the rest, and a byte limit that cuts a line drops the partial line."""
+    executor_before = "[KFP Executor x]: Got executor_input:\n{\n" + '    "inputs": {}\n' * 500 + "}\n"
+    user = "".join(f"user {i}\n" for i in range(300))
+    after = "[KFP Executor x]: Wrote executor output file\n"
+    (tmp_path / "stdout.log").write_text(executor_before + user + after, encoding="utf-8")
+    (tmp_path / "stderr.log").write_text("warning: mine\nTraceback (most recent call last):\n", encoding="utf-8")
+    start, end = len(executor_before), len(executor_before) + len(user)
+    (tmp_path / logs.USER_BOUNDS_FILE).write_text(f'{{"stdout": [{start}, {end}], "stderr": [0, 14]}}')
+    assert logs.user_lines(str(tmp_path), 5) == "user 295\nuser 296\nuser 297\nuser 298\nuser 299\nwarning: mine"
+    assert (
+        logs.executor_lines(str(tmp_path), 2) == '    "inputs": {}\n}\n' + after + "Traceback (most recent call last):"
+    )
+    monkeypatch.setattr(logs, "TAIL_BYTES_PER_LINE", 12)  # 3 lines → 36 bytes: "user 296" partly, so dropped
+    assert logs.user_lines(str(tmp_path), 3).splitlines()[:2] == ["user 297", "user 298"]
+    assert logs.user_lines(str(tmp_path / "none"), 3) is None and logs.executor_lines(None, 3) is None
+
+
+def test_a_running_function_writes_up_to_the_logs_end_and_a_retry_starts_again(tmp_path, monkeypatch):
+    import json
+    import os
+
+    out = tmp_path / "stdout.log"
+    with open(out, "w", encoding="utf-8") as handle:
+        monkeypatch.setattr(logs, "_positions", lambda: {"stdout": handle.tell()})
+        (tmp_path / logs.USER_BOUNDS_FILE).write_text("stale")
+        before, after = logs.mark_user_function(tmp_path)
+        assert not (tmp_path / logs.USER_BOUNDS_FILE).exists()
+        handle.write("executor\n")
+        handle.flush()
+        before()
+        handle.write("mine 1\nmine 2\n")
+        handle.flush()
+        assert logs.user_lines(str(tmp_path), 10) == "mine 1\nmine 2"  # still running: up to the end
+        after()
+        handle.write("executor again\n")
+        handle.flush()
+    assert json.loads((tmp_path / logs.USER_BOUNDS_FILE).read_text()) == {"stdout": [9, 23]}
+    assert logs.user_lines(str(tmp_path), 10) == "mine 1\nmine 2"
+    assert logs.executor_lines(str(tmp_path), 10) == "executor\nexecutor again"
+    assert not any(name.startswith(".") for name in os.listdir(tmp_path))

@@ -2,6 +2,8 @@
 import { Details, Look, TaskRun } from './messages';
 
 export const TABS = ['Overview', 'Inputs', 'Outputs', 'Logs', 'Source'] as const;
+/** The lines of each log the details carry (view/details.py LOG_LINES): a log that long may have more. */
+const LOG_LINES = 200;
 export type Tab = (typeof TABS)[number];
 
 export function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
@@ -24,7 +26,9 @@ export class DetailsPane {
   onClose: () => void = () => undefined;
   onOpenRun: (run: TaskRun) => void = () => undefined;
   /** An artifact's link was clicked: the kernel sends the file (every host, no file server assumed). */
-  onArtifact: (uri: string) => void = () => undefined;
+  onArtifact: (task: string, output: string) => void = () => undefined;
+  /** The whole log of a task run was asked for (the pane gets the last lines only). */
+  onWholeLog: (task: string) => void = () => undefined;
 
   constructor() {
     this.node.setAttribute('role', 'complementary');
@@ -46,6 +50,17 @@ export class DetailsPane {
   notice(text: string): void {
     this.node.querySelector('.kfp-pane-notice')?.remove();
     this.node.prepend(element('div', 'kfp-pane-notice', text));
+  }
+
+  /** The whole log of one run arrived (the `log` event): shown in place of its last lines. */
+  wholeLog(task: string, user: string, executor: string): void {
+    const run = this.details.runs?.find(r => r.id === task);
+    if (run) {
+      run.log_user = user;
+      run.log_executor = executor;
+      run.whole_log = true;
+      this.render();
+    }
   }
 
   get activeTab(): Tab {
@@ -127,10 +142,12 @@ export class DetailsPane {
     for (const run of runs) {
       const block = element('div', 'kfp-run-block');
       block.appendChild(this.stateLine(run, prefix(run, runs)));
-      if (run.state === 'FAILED' && (run.traceback || run.message)) {
-        block.appendChild(element('pre', 'kfp-traceback', run.traceback || run.message));
-      } else if (run.message) {
-        block.appendChild(element('div', 'kfp-note', run.message)); // e.g. 'outputs reused from run …': information
+      const failed = run.note ? run.note.kind === 'error' : run.state === 'FAILED' || run.state === 'LOST';
+      const text = run.note?.text ?? run.message;
+      if (failed && (run.traceback || text)) {
+        block.appendChild(element('pre', 'kfp-traceback', run.traceback || text));
+      } else if (text) {
+        block.appendChild(element('div', 'kfp-note', text)); // e.g. 'outputs reused from run …': information
       }
       if (run.debug) {
         block.appendChild(debugLine(run.debug));
@@ -147,7 +164,7 @@ export class DetailsPane {
       row.appendChild(element('th', '', name));
       const cell = row.insertCell();
       for (const path of paths) {
-        cell.appendChild(this.artifactLink(path));
+        cell.appendChild(this.artifactLink(path, run.id, name));
       }
     }
     box.appendChild(values);
@@ -164,7 +181,7 @@ export class DetailsPane {
   }
 
   /** A link that asks the kernel for the file: remote URIs open as they are; local paths download. */
-  private artifactLink(path: string): HTMLAnchorElement {
+  private artifactLink(path: string, task: string, output: string): HTMLAnchorElement {
     const link = element('a', 'kfp-artifact', path);
     if (/^https?:\/\//.test(path)) {
       link.href = path;
@@ -176,7 +193,7 @@ export class DetailsPane {
     link.title = 'Download this file (the kernel sends it)';
     link.addEventListener('click', event => {
       event.preventDefault();
-      this.onArtifact(path);
+      this.onArtifact(task, output);
     });
     return link;
   }
@@ -227,13 +244,23 @@ export class DetailsPane {
     body.appendChild(toggle);
     for (const run of runs) {
       const user = run.log_user ?? run.log ?? '';
-      const text = this.showExecutor ? run.log ?? user : user;
+      const text = this.showExecutor ? [user, run.log_executor ?? ''].filter(Boolean).join('\n') : user;
       if (text || runs.length > 1) {
         body.appendChild(element('div', 'kfp-log-title', prefix(run, runs)));
         body.appendChild(element('pre', 'kfp-log', text || '(no output of its own)'));
       }
+      if (!run.whole_log && lineCount(user) >= LOG_LINES || (!run.whole_log && lineCount(run.log_executor ?? '') >= LOG_LINES)) {
+        const more = element('button', 'kfp-button kfp-minimal kfp-whole-log', 'the whole log');
+        more.title = 'The pane shows the last lines: read the rest from the kernel';
+        more.addEventListener('click', () => this.onWholeLog(run.id));
+        body.appendChild(more);
+      }
     }
   }
+}
+
+function lineCount(text: string): number {
+  return text ? text.split('\n').length : 0;
 }
 
 function prefix(run: TaskRun, runs: TaskRun[]): string {

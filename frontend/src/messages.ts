@@ -9,7 +9,8 @@ export type PanelAction =
   | { action: 'stop'; values: Record<string, string> }
   | { action: 'retry'; values: Record<string, string> }
   | { action: 'select'; node: string }
-  | { action: 'artifact'; uri: string }
+  | { action: 'download'; task: string; output: string; name?: string }
+  | { action: 'log'; task: string }
   | { action: 'view'; view: string };
 
 /** The buttons whose action the kernel acknowledges ('handled'); until then the buttons stay disabled. */
@@ -19,7 +20,8 @@ export type ButtonAction = 'compile' | 'run' | 'submit' | 'stop' | 'retry';
 export type KernelEvent =
   | { event: 'handled'; action: ButtonAction }
   | { event: 'compiled'; path: string; yaml: string }
-  | { event: 'artifact'; uri: string; name: string; data?: string; error?: string };
+  | { event: 'download'; task: string; output: string; name: string; mime: string; size?: number; cut: boolean; data: string }
+  | { event: 'log'; task: string; log_user: string; log_executor: string };
 
 /** The action still pending once the kernel acknowledged `acked`: an ack clears only its own action. */
 export function pendingAfterAck(pending: string, acked: string): string {
@@ -84,13 +86,35 @@ export interface TaskRun {
   debug?: string;
   /** visual artifacts drawn by the kernel (view/artifacts.py): sanitised HTML, shown inline in the pane */
   previews?: Preview[];
+  /** the whole log was read (the `log` event), not only its last lines */
+  whole_log?: boolean;
+  /** the task's message as information ('outputs reused from run …') or an error (view/details.py note) */
+  note?: { kind?: 'info' | 'error'; text?: string };
 }
 
 /** One visual artifact as the kernel drew it: Markdown escaped, HTML in an empty-sandbox iframe, plots as SVG. */
 export interface Preview {
+  output?: string;
   title: string;
   kind: string;
   html: string;
+  text?: string;
+  /** too large to draw here: the html says which command shows it */
+  cut?: boolean;
+}
+
+/** Which run the panel shows and with which parameters (view/recorded.py run_info). */
+export interface RunInfo {
+  run_id?: string;
+  where?: string;
+  state?: string;
+  started?: number;
+  finished?: number | null;
+  parameters?: Record<string, unknown>;
+  defaults?: Record<string, string>;
+  differs?: string[];
+  /** read back from the runs folder (a new kernel), not started in this one */
+  reloaded?: boolean;
 }
 
 /** A table of runs or a comparison, as the kernel drew it (view/history.py, view/compare.py). */

@@ -1,7 +1,7 @@
 // The pipeline panel's view: the DAG as the kernel drew it (SVG), run states coloured in place, the side pane.
 import { DetailsPane, element } from './details';
 import { BADGES_CLASS, badgeLine, DOT_CLASS } from './dot';
-import { ButtonAction, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, pendingAfterAck, RunView } from './messages';
+import { ButtonAction, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, pendingAfterAck, RunInfo, RunView } from './messages';
 import { listen, Model } from './model';
 import { PopOut } from './popout';
 import { NODE_STATES } from './states';
@@ -53,6 +53,7 @@ export class PanelView {
   private buttons: Record<string, HTMLButtonElement> = {};
   private progressLine = element('span', 'kfp-progress');
   private runLink = element('a', 'kfp-run-link');
+  private runInfoLine = element('div', 'kfp-run-info');
   private failureLine = element('div', 'kfp-failure');
   private form = element('div', 'kfp-params');
   private messageBox = element('div', 'kfp-message');
@@ -105,11 +106,12 @@ export class PanelView {
     const pipeline = element('div', 'kfp-pipeline-view');
     pipeline.append(this.failureLine, this.toolbar(), this.form, this.messageBox, this.noticeBox, this.compiledBox);
     pipeline.append(body, this.legendBox, this.metricsBox);
-    this.root.append(header, description, this.tables.bar, pipeline, this.tables.node);
+    this.root.append(header, description, this.runInfoLine, this.tables.bar, pipeline, this.tables.node);
     this.tables.pipelineNode = pipeline;
     this.pane.onClose = () => this.select('');
     this.pane.onOpenRun = run => this.send({ action: 'select', node: run.id });
-    this.pane.onArtifact = uri => this.send({ action: 'artifact', uri });
+    this.pane.onArtifact = (task, output) => this.send({ action: 'download', task, output });
+    this.pane.onWholeLog = task => this.send({ action: 'log', task });
     this.viewport.onChange = scale => (this.zoomLabel.textContent = `${Math.round(scale * 100)}%`);
     this.popOut.onChange = active => {
       this.buttons.popout.textContent = active ? '⤡' : '⤢';
@@ -133,6 +135,7 @@ export class PanelView {
     on(['field_errors', 'parameters'], () => this.renderForm());
     on(['message', 'run_view'], () => this.renderMessage());
     on(['run_link'], () => this.renderRunLink());
+    on(['run_info'], () => this.renderRunInfo());
     on(['metrics'], () => this.renderMetrics());
     on(['details'], () => this.pane.show(this.model.get('details')));
     on(['legend'], () => {
@@ -147,6 +150,7 @@ export class PanelView {
   private renderAll(): void {
     this.pane.setLegend(this.model.get('legend'));
     this.renderRunLink();
+    this.renderRunInfo();
     this.renderForm();
     this.updateButtons();
     this.renderMessage();
@@ -260,6 +264,25 @@ export class PanelView {
     this.runLink.style.display = link ? '' : 'none';
   }
 
+  /** Which run the panel shows, with the parameters it used (those unlike the form's defaults marked). */
+  private renderRunInfo(): void {
+    const info: RunInfo = this.model.get('run_info');
+    this.runInfoLine.textContent = '';
+    if (!info.run_id) {
+      return;
+    }
+    const when = info.started ? new Date(info.started * 1000).toLocaleString() : '';
+    const head = [`run ${info.run_id}`, info.where, when].filter(Boolean).join(' · ');
+    this.runInfoLine.appendChild(element('span', 'kfp-run-id', info.reloaded ? `last run, read from disk: ${head}` : head));
+    const differs = new Set(info.differs ?? []);
+    for (const [name, value] of Object.entries(info.parameters ?? {})) {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      const chip = element('span', `kfp-run-param${differs.has(name) ? ' kfp-differs' : ''}`, `${name}=${text}`);
+      chip.title = differs.has(name) ? `this run used ${text}; the form's default is ${info.defaults?.[name] ?? '?'}` : 'the default';
+      this.runInfoLine.appendChild(chip);
+    }
+  }
+
   /** 'running · 3/22 tasks · 14/20 iterations · 1 failed · 12.3 s': elapsed time ticks here, not in the kernel. */
   private renderProgress(): void {
     const view = this.model.get('run_view');
@@ -345,20 +368,21 @@ export class PanelView {
       link.href = this.blobUrl(new Blob([content.yaml], { type: 'application/yaml' }));
       link.download = name;
       this.compiledBox.appendChild(link);
-    } else if (content.event === 'artifact') {
+    } else if (content.event === 'download') {
       this.download(content);
+    } else if (content.event === 'log') {
+      this.pane.wholeLog(content.task, content.log_user, content.log_executor);
     }
   }
 
   /** The kernel sent an artifact's file (base64): saved through the browser, in every host. */
-  private download(content: Extract<KernelEvent, { event: 'artifact' }>): void {
-    if (content.error || content.data === undefined) {
-      this.pane.notice(content.error ?? 'the file could not be read');
-      return;
+  private download(content: Extract<KernelEvent, { event: 'download' }>): void {
+    if (content.cut) {
+      this.pane.notice(`${content.name}: only its first bytes were sent (the file is larger than the panel sends)`);
     }
     const bytes = Uint8Array.from(atob(content.data), c => c.charCodeAt(0));
     const link = element('a', 'kfp-artifact-download');
-    link.href = this.blobUrl(new Blob([bytes]));
+    link.href = this.blobUrl(new Blob([bytes], { type: content.mime || 'application/octet-stream' }));
     link.download = content.name;
     this.root.appendChild(link);
     link.click();

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from kfp_notebook.errors import OptionError
-from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 
@@ -97,6 +97,10 @@ class Backend(ABC):
 
     def run_record(self, run_id: str | None) -> RunResult:
         """A run as its record shows it now, whichever kernel runs it (`capabilities.reads_records`)."""
+        raise OptionError(f"{self.name} runs cannot be read back from a record")
+
+    def recorded_task_details(self, run_id: str, task_id: str) -> TaskDetails:
+        """A task of a recorded run as the panel's details show it (`capabilities.reads_records`)."""
         raise OptionError(f"{self.name} runs cannot be read back from a record")
 
     def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:

@@ -75,6 +75,8 @@ class TaskDetails(TypedDict, total=False):
     artifacts: dict[str, list[str]]  # output artifact name → URIs
     metrics: dict[str, Any]  # metric name → value
     log: str  # the end of its stdout and stderr
+    log_user: str  # the end of what the component's function wrote (where the backend tells it apart)
+    log_executor: str  # the end of what kfp's executor wrote around it (its arguments, the input JSON, a traceback)
 
 
 class RunControls(Protocol):
@@ -179,6 +181,13 @@ class RunHandle:
 
     def task_details(self, task_id: str) -> TaskDetails:
         return self._controls.task_details(task_id)
+
+    def task_log_parts(self, task_id: str, lines: int) -> TaskDetails:
+        """{"log_user", "log_executor"} (the last `lines` of each) where the backend tells the component's own
+        lines from kfp's executor's where they are written, else {"log": the last `lines`}."""
+        parts = getattr(self._controls, "task_log_parts", None)
+        found: TaskDetails = parts(task_id, lines) if parts is not None else {}
+        return found or {"log": self._controls.task_log(task_id, lines)}
 
     def task_counts(self, tasks: list[TaskStatus] | None = None) -> TaskCounts:
         """Container tasks finished, failed, canceled, running, and in all (fixed from the start where it can be)."""

@@ -25,6 +25,7 @@ class TaskResult:
     artifacts: dict[str, list[Artifact]] = field(default_factory=dict)
     message: str = ""
     folder: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # what it ran with, kept where no folder holds it (cached)
 
     @property
     def output(self) -> Any:

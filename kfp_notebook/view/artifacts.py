@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError
 from kfp_notebook.tracking.artifacts import schema_title
+from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
+from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.view import previews
 from kfp_notebook.view.plots import auc, heat_map, roc_plot
 from kfp_notebook.view.previews import Files, markdown_html, sandboxed_html, table_html, table_text
@@ -19,6 +21,18 @@ if TYPE_CHECKING:
     from kfp_notebook.session import Session
 
 TEXT_LIMIT = 2 * 1024 * 1024
+#: What a node's details carry inline of its task's outputs: the kinds the KFP UI draws on a node (and v1 UI
+#: metadata), each view's HTML at most PREVIEW_LIMIT characters and all of a task's at most PREVIEWS_LIMIT.
+VISUAL_KINDS = frozenset(
+    {"system.Metrics", "system.ClassificationMetrics", "system.SlicedClassificationMetrics", "system.Markdown",
+     "system.HTML"}
+)  # fmt: skip
+PREVIEW_LIMIT = 256 * 1024
+PREVIEWS_LIMIT = 1024 * 1024
+#: The most bytes of one artifact file the panel's download sends through the kernel.
+DOWNLOAD_LIMIT = 32 * 1024 * 1024
+#: How many task runs of a clicked node (loop iterations) get their visual outputs drawn inline.
+PREVIEW_RUNS = 4
 
 
 class ArtifactView:
@@ -54,6 +68,79 @@ def artifact_view(task: TaskResult, output: str | None, files: Files) -> dict[st
     """Plain data for the panel: {"html": …, "views": [{title, kind, html, text}, …]} for a task's outputs."""
     views = task_views(task, output, files)
     return {"html": views._repr_html_(), "views": [v.to_dict() for v in views]}
+
+
+def inline_previews(task: TaskResult, files: Files) -> list[dict[str, Any]]:
+    """The task's visual outputs drawn for its node's details (`%kfp show-artifact`'s renderers): for each view
+    {output, title, kind, html, text, cut}; a view over the size limits says so (cut true) instead."""
+    shown: list[dict[str, Any]] = []
+    total = 0
+    for name, items in task.artifacts.items():
+        for artifact in items:
+            if not _visual(artifact, files):
+                continue
+            for view in render(f"{task.task_id}.{name}", artifact, files):
+                data: dict[str, Any] = {"output": name, **view.to_dict(), "cut": False}
+                if len(data["html"]) > PREVIEW_LIMIT or total + len(data["html"]) > PREVIEWS_LIMIT:
+                    note = f"too large to show here: %kfp show-artifact {task.task_id}.{name}"
+                    data.update(html=f"<p>{html.escape(note)}</p>", cut=True)
+                total += len(data["html"])
+                shown.append(data)
+    return shown
+
+
+def _visual(artifact: dict[str, Any], files: Files) -> bool:
+    if schema_title(artifact) in VISUAL_KINDS:
+        return True
+    uri = artifact.get("uri", "")
+    return bool(uri) and is_v1_ui_metadata(artifact.get("name", ""), files, uri)
+
+
+def with_previews(session: Session, run_id: str, runs: list[TaskDetails]) -> list[dict[str, Any]]:
+    """Each task run's details with `previews`: its visual outputs drawn inline (for the first PREVIEW_RUNS
+    finished runs that have output artifacts; [] for the others)."""
+    shown: list[dict[str, Any]] = []
+    for run in runs:
+        wanted = run.get("artifacts") and TaskState.parse(str(run.get("state", ""))).finished
+        drawn = sum(1 for s in shown if s["previews"])
+        previews = task_previews(session, run["id"], run_id) if wanted and drawn < PREVIEW_RUNS else []
+        shown.append({**run, "previews": previews})
+    return shown
+
+
+def task_previews(session: Session, task_id: str, run_id: str) -> list[dict[str, Any]]:
+    """A run's task's inline previews from the backend that has the run ([] when its outputs cannot be read yet)."""
+    try:
+        task, files = session.task_outputs(task_id, run_id)
+    except (KfpNotebookError, OSError, KeyError):
+        return []
+    return inline_previews(task, files)
+
+
+def download(session: Session, task_id: str, run_id: str, output: str, name: str = "") -> dict[str, Any]:
+    """An output artifact's bytes for the front end (base64), read through the kernel: the file, or the file
+    `name` inside a folder artifact; at most DOWNLOAD_LIMIT bytes (`cut` says the file was longer)."""
+    import base64
+    import mimetypes
+
+    task, files = session.task_outputs(task_id, run_id)
+    items = task.artifacts.get(output) or []
+    if not items or not items[0].get("uri"):
+        known = ", ".join(task.artifacts) or "none"
+        raise UnknownNameError(f"{task.task_id} has no output artifact {output!r} (its artifacts: {known})")
+    uri = str(items[0]["uri"])
+    listing = files.listing(uri)
+    names = [n for n, _ in listing]
+    if (name and name not in names) or (not name and names and names != [""]):
+        raise UnknownNameError(f"{task.task_id}.{output} is a folder: name one of its files ({', '.join(names)})")
+    path = f"{uri.rstrip('/')}/{name}" if name else uri
+    data, size = files.read(path, DOWNLOAD_LIMIT)
+    filename = name or os.path.basename(uri.rstrip("/")) or output
+    return {
+        "event": "download", "task": task.task_id, "output": output, "name": filename,
+        "mime": mimetypes.guess_type(filename)[0] or "application/octet-stream",
+        "size": size, "cut": size is not None and size > len(data), "data": base64.b64encode(data).decode("ascii"),
+    }  # fmt: skip
 
 
 def task_views(task: TaskResult, output: str | None, files: Files) -> ArtifactViews:

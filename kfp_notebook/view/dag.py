@@ -14,12 +14,10 @@ from typing import Any
 from kfp_notebook.ir import Component, PipelineIR, Task
 from kfp_notebook.tracking.states import TaskState, fold
 from kfp_notebook.tracking.task_ids import path_of
-from kfp_notebook.view import labels
+from kfp_notebook.view import labels, layout
 
 #: Fill of a node before any run; the panel recolours nodes by state (frontend/src/widget.ts).
 PENDING_FILL = "#ffffff"
-#: How many independent top-level chains sit side by side before the next row (see wrapped_rows).
-ROW_WIDTH = 8
 #: A second, blank label line on loop clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
 LOOP_PROGRESS_SPACE = "\n" + "\u2007" * 16
 
@@ -70,10 +68,13 @@ class TaskNode:
             lines.append(labels.truncate(self.image, 36))
         return lines
 
-    def dot_label(self, default_image: str | None, html: bool = True) -> str:
-        """The node's DOT label: its lines, and its badges as chips below (small, in an HTML-like label)."""
+    def dot_label(self, default_image: str | None, html: bool = True, icon: str = "") -> str:
+        """The node's DOT label: its lines (the first after a state's `icon`), and its badges as chips below
+        (small, in an HTML-like label)."""
         label = labels.html_label if html else labels.plain_label
-        return label(self.lines(default_image), labels.badge_chips(self.badges))
+        lines = self.lines(default_image)
+        lines[0] = f"{icon} {lines[0]}" if icon else lines[0]
+        return label(lines, labels.badge_chips(self.badges))
 
     def dot_class(self) -> str:
         """The node's classes: a task, badged when its label ends with badge chips, an exit task."""
@@ -130,8 +131,9 @@ def dag_model(ir: PipelineIR) -> DagModel:
 def _add_dag(model: DagModel, dag: Component) -> list[str]:
     assert dag.dag is not None
     tasks = dag.dag.tasks
+    order = layout.task_order(tasks)  # the IR's map order changes from kernel to kernel; this does not
     members = []
-    for task in tasks.values():
+    for task in (tasks[name] for name in order):
         if task.is_group:
             items = task.loop.literal_items if task.loop is not None else None
             group = Group(task.path, group_kind(task, tasks), _group_label(task, tasks), items=items)
@@ -142,7 +144,7 @@ def _add_dag(model: DagModel, dag: Component) -> list[str]:
         else:
             model.nodes[task.path] = _task_node(task)
         members.append(task.path)
-    for task in tasks.values():
+    for task in (tasks[name] for name in order):
         model.edges += _edges(task, task.path[: len(task.path) - len(task.name)])
     return members
 
@@ -248,7 +250,7 @@ def _edges(task: Task, prefix: str) -> list[Edge]:
     for artifact in task.artifacts.values():
         if artifact.kind == "task_output":
             flows.setdefault(artifact.producer, []).append(artifact.name)
-    producers = list(dict.fromkeys([*task.dependencies, *flows]))
+    producers = sorted({*task.dependencies, *flows}, key=layout.natural_key)
     return [
         Edge(f"{prefix}{p}", task.path, labels.edge_label(flows.get(p, [])), task.runs_after_failure) for p in producers
     ]
@@ -257,7 +259,8 @@ def _edges(task: Task, prefix: str) -> list[Edge]:
 def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, html_labels: bool = True) -> Any:
     """The model as a graphviz.Digraph (pure Python; rendering needs `dot` or the panel's viz.js).
 
-    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills); without
+    `styles` adds DOT attributes to nodes by element id (the saved picture's state fills; `icon` is written
+    before the node's or group's label, not an attribute); without
     `html_labels`, task labels are plain lines (for a Graphviz built without HTML-like labels).
     """
     import graphviz
@@ -266,11 +269,10 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, htm
         model.name,
         graph_attr={
             "compound": "true",
-            "rankdir": "TB",
             "fontname": "Helvetica",
             "fontsize": "11",
-            "nodesep": "0.3",
             "bgcolor": "transparent",
+            **layout.graph_attributes(model),
         },
     )
     graph.attr(
@@ -279,7 +281,7 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, htm
         style="rounded,filled",
         fillcolor=PENDING_FILL,
         fontname="Helvetica",
-        fontsize="10",
+        fontsize=f"{layout.NODE_FONT_PT:g}",
     )
     graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
     default_image = _default_image()
@@ -300,12 +302,14 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, htm
     return graph
 
 
-def wrapped_rows(model: DagModel, width: int = ROW_WIDTH) -> list[tuple[str, str]]:
-    """Invisible edges that stack a wide pipeline's independent top-level chains into rows of `width`.
+def wrapped_rows(model: DagModel, width: int | None = None) -> list[tuple[str, str]]:
+    """Invisible edges that stack a wide pipeline's independent top-level chains into rows of `width`
+    (by default as many as read at a notebook's width, `layout.side_by_side`).
 
     Each chain past the first `width` hangs below the deepest task of the chain `width` places before,
-    so 100 independent chains draw 8 wide and 13 deep instead of 100 wide.
+    so 100 independent chains draw 14 wide and 8 deep instead of 100 wide.
     """
+    width = width or layout.side_by_side(model)
     targets = {e.target for e in model.edges}
     roots = [m for m in model.top if m not in targets]
     following = {e.source: e.target for e in model.edges}
@@ -332,14 +336,16 @@ def _add_member(graph: Any, model: DagModel, member: str, label: tuple[str, bool
         node = model.nodes[member]
         shape = {"shape": "octagon"} if node.exit_task else {}
         shape.update(styles.get(node_element_id(member), {}))
+        icon = shape.pop("icon", "")
         tooltip = "\n".join([node.label, f"component {node.component}", f"image {node.image}", *node.badges])
         element = {"id": node_element_id(member), "class": node.dot_class()}
-        graph.node(member, node.dot_label(*label), tooltip=tooltip, **element, **shape)
+        graph.node(member, node.dot_label(*label, icon=icon), tooltip=tooltip, **element, **shape)
         return
     group = model.groups[member]
     with graph.subgraph(name=_cluster(member)) as cluster:
+        icon = styles.get(node_element_id(member), {}).get("icon", "")
         cluster.attr(
-            label=group.label + (LOOP_PROGRESS_SPACE if group.kind == "loop" else ""),
+            label=(f"{icon} " if icon else "") + group.label + (LOOP_PROGRESS_SPACE if group.kind == "loop" else ""),
             style="rounded,dashed" if group.kind != "exit" else "rounded,bold",
             color="#888888",
             id=node_element_id(member),

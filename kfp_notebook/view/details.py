@@ -19,6 +19,8 @@ EXECUTOR_LINE = re.compile(r"^\[KFP Executor ")
 USER_FRAME = re.compile(r'^\s*File "([^"]*ephemeral_component\.py)", line (\d+), in (\w+)')
 FRAME = re.compile(r'^\s*File "')
 ORDER = {TaskState.FAILED: 0, TaskState.RUNNING: 1, TaskState.CANCELED: 2}
+#: The lines of a log the pane gets at most (the user's and the executor's each): more come on demand.
+LOG_LINES = 200
 
 DetailsReader = Callable[[str], dict[str, Any]]  # a node's element id → what the pane shows of it
 
@@ -56,10 +58,22 @@ def _run(run: dict[str, Any], model: DagModel, handle: RunHandle | None) -> dict
     shown["outputs"] = {k: value_text(v) for k, v in (run.get("outputs") or {}).items()}
     shown["metrics"] = {k: value_text(v) for k, v in (run.get("metrics") or {}).items()}
     shown["artifacts"] = {k: [relative_path(u) for u in v if u] for k, v in (run.get("artifacts") or {}).items()}
-    user, executor = split_log(run.get("log") or "")
-    shown["log_user"], shown["log_executor"] = user, executor
-    shown["traceback"] = user_traceback(run.get("message") or "", cell_of)
+    shown["log_user"], shown["log_executor"] = log_parts(run)
+    shown["log"] = "\n".join((run.get("log") or "").splitlines()[-LOG_LINES:])
+    shown["note"] = note(run)
+    failed = TaskState.parse(str(run.get("state") or "")) in (TaskState.FAILED, TaskState.LOST)
+    shown["traceback"] = user_traceback(run.get("message") or "", cell_of) if failed else ""
     return shown
+
+
+def note(run: dict[str, Any]) -> dict[str, str]:
+    """The task's message as data: {"kind": "error"} for a failed or lost task, {"kind": "info"} otherwise
+    ("outputs reused from run …", "condition is false"); {} without one."""
+    message = str(run.get("message") or "")
+    if not message:
+        return {}
+    state = TaskState.parse(str(run.get("state") or ""))
+    return {"kind": "error" if state in (TaskState.FAILED, TaskState.LOST) else "info", "text": message}
 
 
 def loop_details(model: DagModel, loop: str, handle: RunHandle | None) -> dict[str, Any]:
@@ -136,15 +150,31 @@ def relative_path(uri: str) -> str:
     return relative if not relative.startswith("..") and os.path.isabs(path) else path
 
 
+def log_parts(run: dict[str, Any], count: int = LOG_LINES) -> tuple[str, str]:
+    """The user's lines and the executor's: as the backend told them apart where they were written (a local
+    task), else read off the log's text; the last `count` of each."""
+    if "log_user" in run and "log_executor" in run:
+        user, executor = str(run["log_user"]), str(run["log_executor"])
+    else:
+        user, executor = split_log(run.get("log") or "")
+    return _last(user, count), _last(executor, count)
+
+
+def _last(text: str, count: int) -> str:
+    return "\n".join(text.splitlines()[-count:])
+
+
 def split_log(log: str) -> tuple[str, str]:
     """The user's own lines and the rest apart: the kfp executor's lines, the JSON they print, the traceback.
 
     (The traceback shows, trimmed to the user's frames, in the Overview tab.)
     """
+    lines = log.splitlines()
+    cut = _cut_json(lines)
     user: list[str] = []
-    executor: list[str] = []
+    executor: list[str] = lines[:cut]
     in_json = in_traceback = False
-    for line in log.splitlines():
+    for line in lines[cut:]:
         in_traceback = in_traceback or line.startswith("Traceback (most recent call last):")
         if EXECUTOR_LINE.match(line) or in_json or in_traceback:
             executor.append(line)
@@ -152,6 +182,16 @@ def split_log(log: str) -> tuple[str, str]:
         else:
             user.append(line)
     return "\n".join(user), "\n".join(executor)
+
+
+def _cut_json(lines: list[str]) -> int:
+    """How many lines at the start of a log's tail are the end of the executor input's JSON whose first line the
+    tail cut off (kfp's executor prints it indented by 4 and closed by a lone "}"); 0 for none."""
+    end = next((i for i, line in enumerate(lines) if line == "}"), None)
+    if end is None or not (lines[0].startswith("    ") or lines[0] == "{"):
+        return 0
+    inside = all(line.startswith("    ") or line.strip() in ("{", "}", "},", "]", "],") for line in lines[:end])
+    return end + 1 if inside else 0
 
 
 def user_traceback(message: str, cell_of: Callable[[str], tuple[str, int] | None]) -> str:

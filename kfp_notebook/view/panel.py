@@ -28,8 +28,11 @@ from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
 from kfp_notebook.view import front_end, panel_actions, picture
 from kfp_notebook.view import states as run_states
+from kfp_notebook.view.artifacts import with_previews
 from kfp_notebook.view.details import details_for
 from kfp_notebook.view.form import parameter_fields, validate
+from kfp_notebook.view.on_demand import OnDemand
+from kfp_notebook.view.recorded import ShownRun
 
 if TYPE_CHECKING:
     from kfp_notebook.session import Session
@@ -42,7 +45,7 @@ BUTTON_ACTIONS = ("compile", "run", "submit", "stop", "retry")
 STRINGS = "Record<string, string>"
 
 
-class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
+class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop / Retry, a parameter form and live task states."""
 
     _esm = front_end.ESM
@@ -70,6 +73,7 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
     run_view = Dict().tag(sync=True, ts="RunView")  # the run as shown: derived states, loop progress, the failure
     runs_table = Dict().tag(sync=True, ts="TableView")  # the Runs view (view/history.py), read when asked
     comparison = Dict().tag(sync=True, ts="TableView")  # the Compare view (view/compare.py), read when asked
+    run_info = Dict().tag(sync=True, ts="RunInfo")  # which run: id, where, state, when, its parameters
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
                  options: dict[str, Any] | None = None, **kwargs: Any):  # fmt: skip
@@ -91,6 +95,7 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
         self._load(PipelineIR.from_pipeline(pipeline))
         if session.remote() is not None:
             self.enable_submit()
+        self._reload_latest()
 
     def _load(self, ir: PipelineIR) -> None:
         self.ir = ir
@@ -104,6 +109,11 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
         self.static_svg = graph.picture_svg(self.model, dot=dot)
         self.svg = self.static_svg or ""
         self.svg_error = "" if self.static_svg else panel_actions.NO_GRAPHVIZ
+
+    def _picture_title(self) -> str:
+        """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed'."""
+        state, counts = str(self.run_view.get("state", "")).lower(), self.run_view.get("counts", "")
+        return " · ".join(part for part in (f"run {self.run_id}" if self.run_id else "", state, counts) if part)
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}
@@ -131,8 +141,9 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
             "select": self.select,
             "submit": self.submit,
             "retry": self.retry,
-            "artifact": lambda content: panel_actions.send_artifact(self, str(content.get("uri", ""))),
             "view": lambda content: panel_actions.show_view(self, str(content.get("view", ""))),
+            "log": self.send_log,
+            "download": self.send_download,
         }
         handler = handlers.get(action)
         if handler is None:
@@ -197,6 +208,7 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
         self.message, self.metrics, self.node_states, self.details = {}, {}, {}, {}
         self.handle = handle
         self.run_id, self.run_link = handle.run_id, handle.link
+        self._show_run_info(handle)
         handle.subscribe(self._on_event)
 
     def retry(self, content: dict[str, Any] | None = None) -> RunHandle | None:
@@ -231,7 +243,7 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
         def node_details(element_id: str) -> dict[str, Any]:
             details = static_details(self.ir, self.model, element_id)
             if details and handle is not None:
-                details["runs"] = run_details(handle, details["id"])
+                details["runs"] = with_previews(self.session, handle.run_id, run_details(handle, details["id"]))
             return details
 
         def pane() -> dict[str, Any]:
@@ -264,6 +276,7 @@ class PipelinePanel(picture.SavedPicture, anywidget.AnyWidget):
         self.node_states = {graph.node_element_id(k): v.value for k, v in states.items()}
         self.progress = progress_line(handle, tasks)
         self.run_view = run_states.run_view(self.model, handle, tasks)
+        self._update_run_info(handle)
         if handle.connection_message:
             self.message = {"kind": "info", "text": handle.connection_message, "details": "", "connection": True}
         elif self.message.get("connection"):

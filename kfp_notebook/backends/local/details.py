@@ -12,6 +12,9 @@ from kfp_notebook.tracking.handle import TaskDetails
 from kfp_notebook.tracking.results import TaskResult
 
 DETAIL_LOG_LINES = 40
+#: The user's own lines the details carry (the executor's come on demand: `task_log_part`).
+USER_LOG_LINES = 200
+EXECUTOR_LOG_LINES = 40
 
 
 class DefaultTail(int):
@@ -39,16 +42,27 @@ def task_log(folder: str | None, tail: int | None = None) -> str:
 
 def task_details(task: TaskResult) -> TaskDetails:
     """Inputs, outputs, artifacts, metrics, log tail and message of one task instance."""
-    return {
+    found: TaskDetails = {
         "id": task.task_id,
         "state": task.state,
-        "inputs": task_inputs(task.folder),
+        "inputs": task.inputs or task_inputs(task.folder),
         "outputs": json.loads(json.dumps(task.parameters, default=str)),
         "artifacts": {name: [str(a["uri"]) for a in items if a.get("uri")] for name, items in task.artifacts.items()},
         "metrics": task.metrics(),
         "log": task_log(task.folder, DETAIL_LOG_LINES),
         "message": task.message,
     }
+    found.update(log_parts(task.folder, USER_LOG_LINES, EXECUTOR_LOG_LINES))
+    return found
+
+
+def log_parts(folder: str | None, user: int, executor: int) -> TaskDetails:
+    """{"log_user", "log_executor"}: the last lines the component's function wrote and the last lines of kfp's
+    executor's around it, told apart by where the function started and ended writing ({} when not recorded)."""
+    mine, theirs = logs.user_lines(folder, user), logs.executor_lines(folder, executor)
+    if mine is None or theirs is None:
+        return {}
+    return {"log_user": mine, "log_executor": theirs}
 
 
 def task_inputs(folder: str | None) -> dict[str, Any]:
@@ -57,10 +71,14 @@ def task_inputs(folder: str | None) -> dict[str, Any]:
     if not folder or not path.exists():
         return {}
     inputs = json.loads(path.read_text(encoding="utf-8")).get("inputs", {})
-    artifacts = {
-        name: [a.get("uri") for a in value.get("artifacts", [])] for name, value in inputs.get("artifacts", {}).items()
-    }
-    return {**inputs.get("parameterValues", {}), **artifacts}
+    artifacts = {name: value.get("artifacts", []) for name, value in inputs.get("artifacts", {}).items()}
+    return input_values(inputs.get("parameterValues", {}), artifacts)
+
+
+def input_values(parameters: dict[str, Any], artifacts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Input name → its value, or the URIs of its artifacts (as the details show inputs)."""
+    uris = {name: [a.get("uri") for a in items] for name, items in artifacts.items()}
+    return {**json.loads(json.dumps(parameters, default=str)), **uris}
 
 
 class LocalFiles:

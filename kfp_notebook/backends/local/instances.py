@@ -49,6 +49,7 @@ class Node:
     loop: Loop | None = None
     folder: str | None = None  # where its files are, once it started
     absent: dict[str, str] = field(default_factory=dict)  # output name → why it has no value (an empty loop)
+    inputs: dict[str, Any] = field(default_factory=dict)  # a cached task's resolved inputs (it has no folder)
 
     @property
     def name(self) -> str:

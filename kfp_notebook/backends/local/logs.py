@@ -9,9 +9,12 @@ bar's redraws are lines), as `str.splitlines` reads them.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 STREAMS = ("stdout", "stderr")
 CHUNK = 1 << 16
@@ -125,3 +128,103 @@ def read_added(path: str | os.PathLike[str], offset: int) -> tuple[str, int]:
     if cut == 0 and len(data) == FOLLOW_BYTES:  # one line longer than a read: shown in pieces
         cut = len(data)
     return data[:cut].decode("utf-8", errors="replace"), offset + cut
+
+
+# -- the user's lines apart from kfp's executor's, told apart where they are written ------------------------
+
+#: Where in each log the component's own function wrote: {"stdout": [start, end], "stderr": [...]}, byte
+#: offsets written by the task's process right before and after kfp's executor calls the function (end is
+#: null while it runs). Everything outside is the executor's (its arguments, the executor input's JSON, the
+#: output file it wrote, a traceback), so no marker line is needed and no tail can cut one off.
+USER_BOUNDS_FILE = "user_log.json"
+
+
+def mark_user_function(folder: str | os.PathLike[str]) -> tuple[Callable[[], None], Callable[[], None]]:
+    """In the task's process (its stdout and stderr are the two log files): the functions that record where
+    the user's function starts and ends writing."""
+    path = Path(folder) / USER_BOUNDS_FILE
+    path.unlink(missing_ok=True)  # a retried attempt's logs start again
+    starts: dict[str, int] = {}
+
+    def before() -> None:
+        starts.update(_positions())
+        _write_bounds(path, {stream: [start, None] for stream, start in starts.items()})
+
+    def after() -> None:
+        ends = _positions()
+        _write_bounds(path, {stream: [starts[stream], ends.get(stream)] for stream in starts})
+
+    return before, after
+
+
+def _positions() -> dict[str, int]:
+    """How far stdout and stderr have been written (each stream flushed first); a stream that is no file is left out."""
+    import sys
+
+    positions = {}
+    for stream, fd, handle in (("stdout", 1, sys.stdout), ("stderr", 2, sys.stderr)):
+        with contextlib.suppress(Exception):
+            handle.flush()
+        with contextlib.suppress(OSError):
+            positions[stream] = os.lseek(fd, 0, os.SEEK_CUR)
+    return positions
+
+
+def _write_bounds(path: Path, bounds: dict[str, list[int | None]]) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    with contextlib.suppress(OSError):
+        partial.write_text(json.dumps(bounds), encoding="utf-8")
+        os.replace(partial, path)
+
+
+def user_bounds(folder: str | None) -> dict[str, tuple[int, int | None]] | None:
+    """The byte ranges the user's function wrote in each log; None when the task never reached it (or wrote
+    its logs before kfp-notebook recorded them)."""
+    try:
+        raw = json.loads((Path(folder or "") / USER_BOUNDS_FILE).read_text(encoding="utf-8"))
+        return {stream: (int(raw[stream][0]), _int_or_none(raw[stream][1])) for stream in STREAMS if stream in raw}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def user_lines(folder: str | None, count: int) -> str | None:
+    """The last `count` lines the user's function wrote to stdout, then to stderr; None without bounds."""
+    bounds = user_bounds(folder) if folder else None
+    if bounds is None:
+        return None
+    parts = [lines_between(log_path(folder or "", s), start, end, count) for s, (start, end) in bounds.items()]
+    return "\n".join(line for part in parts for line in part)
+
+
+def executor_lines(folder: str | None, count: int) -> str | None:
+    """The rest of the logs: what kfp's executor wrote before the function (the last `count` lines of it) and
+    after it (the output file, a traceback: the last `count`), stdout then stderr; None without bounds."""
+    bounds = user_bounds(folder) if folder else None
+    if bounds is None:
+        return None
+    lines: list[str] = []
+    for stream, (start, end) in bounds.items():
+        path = log_path(folder or "", stream)
+        lines += lines_between(path, 0, start, count)
+        lines += lines_between(path, end, None, count) if end is not None else []
+    return "\n".join(lines)
+
+
+def lines_between(path: str | os.PathLike[str], start: int, end: int | None, count: int) -> list[str]:
+    """The last `count` lines of the bytes from `start` to `end` (the file's end when None), read from the end."""
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END) if end is None else end
+            floor = max(start, end - min(count * TAIL_BYTES_PER_LINE, TAIL_BYTES))
+            handle.seek(floor)
+            data = handle.read(max(0, end - floor))
+    except FileNotFoundError:
+        return []
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if floor > start and lines:
+        lines = lines[1:]  # the first line was cut by the byte limit
+    return lines[-count:] if count > 0 else []

@@ -24,7 +24,7 @@ from kfp_notebook.backends.local.task_handlers import ProcessTaskHandler, TaskHa
 from kfp_notebook.errors import KfpNotebookError, UnknownNameError, advice
 from kfp_notebook.ir import Component, PipelineIR, Task, ValueSource
 from kfp_notebook.ir.parameters import pipeline_parameters
-from kfp_notebook.tracking.handle import RunHandle
+from kfp_notebook.tracking.handle import RunHandle, TaskDetails
 from kfp_notebook.tracking.records import ArtifactFiles, RunRecord
 from kfp_notebook.tracking.results import RunResult, TaskResult
 from kfp_notebook.tracking.states import TaskState
@@ -83,6 +83,12 @@ class LocalBackend(Backend):
     def task_result(self, run_id: str | None, task: str) -> TaskResult:
         """A task of a run as its folder shows it now (raises UnknownNameError naming the run's tasks)."""
         return _task(RunStore(self.runs_folder).load(run_id), task)
+
+    def recorded_task_details(self, run_id: str, task_id: str) -> TaskDetails:
+        """A task of a run in the runs folder as the panel's details show it (inputs, outputs, log parts)."""
+        from kfp_notebook.backends.local import details
+
+        return details.task_details(self.task_result(run_id, task_id))
 
     def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""

@@ -97,6 +97,9 @@ class Scheduler:
     def task_details(self, task_id: str) -> TaskDetails:
         return details.task_details(self._task_result(self.nodes[task_id]))
 
+    def task_log_parts(self, task_id: str, lines: int) -> TaskDetails:
+        return details.log_parts(self.nodes[task_id].folder, lines, lines)
+
     # -- the scheduler thread -------------------------------------------------------------------------
 
     def _main(self) -> None:
@@ -180,6 +183,7 @@ class Scheduler:
             return self._settle(node, TaskState.FAILED, str(exc))
         cached = self.attempts.cached(node, parameters, artifacts)
         if cached is not None:
+            node.inputs = details.input_values(parameters, artifacts)
             return self._settle(node, TaskState.CACHED, cached)
         try:
             task = self.attempts.prepare(node, parameters, artifacts)
@@ -335,7 +339,7 @@ class Scheduler:
     def _task_result(self, node: Node, live: TaskStatus | None = None) -> TaskResult:
         state = live.state if live is not None and not node.state.finished else node.state
         return TaskResult(node.id, node.display_name, node.task.kfp_name, state.value, node.parameters,
-                          node.artifacts, node.message, node.folder)  # fmt: skip
+                          node.artifacts, node.message, node.folder, node.inputs)  # fmt: skip
 
     def _emit(self, task_id: str, state: TaskState, message: str = "") -> None:
         with self._emit_lock:

@@ -79,7 +79,8 @@ def main() -> None:
 
 
 def execute() -> None:
-    """In the task's own process: its inputs, its mounts, its temporary folder, then kfp's executor."""
+    """In the task's own process: its inputs, its mounts, its temporary folder, then kfp's executor (where the
+    component's function starts and ends writing to the logs is recorded: logs.USER_BOUNDS_FILE)."""
     import tempfile
 
     # this task's own folder (a forked task would keep the starter's), without tempfile's probe of candidates
@@ -92,6 +93,11 @@ def execute() -> None:
 
         mounting.install(mounts)
     from kfp.dsl import executor_main
+
+    from kfp_notebook import kfp_compat
+    from kfp_notebook.backends.local import logs
+
+    kfp_compat.around_user_function(*logs.mark_user_function(os.getcwd()))  # the task's folder, its logs beside
 
     executor_main.executor_main()
 
