@@ -24,7 +24,32 @@ SCREENSHOTS = ROOT / "out" / "screenshots"
 
 pytestmark = browser_marks()
 
-#: A marimo notebook: a plain kfp pipeline, its panel through marimo's anywidget wrapper.
+#: The pipeline of the marimo notebook, in a module beside it: kfp copies a component's source from its module,
+#: and a component defined inside a marimo cell (a nested function) is not found there when the task runs.
+PIPELINE_MODULE = """
+from kfp import dsl
+
+
+@dsl.component
+def square(x: int) -> int:
+    import time
+    time.sleep(1)
+    return x * x
+
+
+@dsl.component
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@dsl.pipeline
+def squares(x: int = 3):
+    left = square(x=x)
+    right = square(x=4)
+    add(a=left.output, b=right.output)
+"""
+
+#: A marimo notebook: the panel through marimo's anywidget wrapper.
 MARIMO_NOTEBOOK = """
 import marimo
 
@@ -34,30 +59,10 @@ app = marimo.App(width="full")
 @app.cell
 def _():
     import marimo as mo
-    from kfp import dsl
 
     import kfp_notebook
-    return dsl, kfp_notebook, mo
-
-
-@app.cell
-def _(dsl):
-    @dsl.component
-    def square(x: int) -> int:
-        import time
-        time.sleep(1)
-        return x * x
-
-    @dsl.component
-    def add(a: int, b: int) -> int:
-        return a + b
-
-    @dsl.pipeline
-    def squares(x: int = 3):
-        left = square(x=x)
-        right = square(x=x + 1)
-        add(a=left.output, b=right.output)
-    return (squares,)
+    from squares_pipeline import squares
+    return kfp_notebook, mo, squares
 
 
 @app.cell
@@ -99,8 +104,9 @@ def _wait_http(url: str, server: subprocess.Popen, log: Path, seconds: float = 9
 def marimo_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("marimo")
     (root / "panel_app.py").write_text(MARIMO_NOTEBOOK, encoding="utf-8")
+    (root / "squares_pipeline.py").write_text(PIPELINE_MODULE, encoding="utf-8")
     port, log_path = free_port(), root / "marimo.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "marimo", "run", "panel_app.py", "--host", "127.0.0.1", "--port", str(port),
                "--headless", "--no-token", "--no-sandbox", "--no-check"]  # fmt: skip
     with open(log_path, "w") as log:

@@ -901,3 +901,24 @@ def test_the_live_view_of_a_big_run_shows_failures_and_running_tasks_first_and_c
     assert [name for name, _ in rows[:2]] == ["step-990", "step-700"]
     assert len(rows) == MAX_TASK_ROWS + 1
     assert rows[-1] == ("…", f"{1000 - MAX_TASK_ROWS} more tasks (562 succeeded, 398 pending)")
+
+
+def test_the_live_output_carries_the_state_a_saved_notebook_restores_the_panel_from(everything, monkeypatch):
+    import IPython.display
+
+    from kfp_notebook.view import saved_state
+
+    panel = kfp_notebook.show(everything)
+    shown, updates = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
+    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
+    panel._ipython_display_()
+    (_picture, _), (live, options) = shown
+    state = options["metadata"][saved_state.KEY]["state"]
+    assert state["svg"] == panel.svg and state["_anywidget_id"] == saved_state.PANEL_ID
+    assert "layout" not in state and "_esm" not in state and state["_model_module"] == "anywidget"
+    assert options["display_id"] == f"{panel.picture_id}-panel" and saved_state.VIEW_MIME in live
+    panel.title = "renamed"
+    panel._update_saved()
+    (_data, kw) = updates[-1]
+    assert kw["display_id"] == options["display_id"] and kw["metadata"][saved_state.KEY]["state"]["title"] == "renamed"

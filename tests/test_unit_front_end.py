@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kfp_notebook.view import front_end, panel_actions
+from kfp_notebook.view import front_end, panel_actions, saved_state
 from kfp_notebook.view.panel import PipelinePanel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,3 +95,62 @@ def test_the_wheel_carries_the_bundle_and_an_installed_package_finds_it(tmp_path
 )
 def test_the_debug_line_names_the_task_the_run_and_the_iteration(task_id, line):
     assert panel_actions.debug_command(task_id, "run-1") == line
+
+
+def _notebook_with_panel(model_id: str, state: dict) -> dict:
+    output = {
+        "output_type": "display_data",
+        "data": {saved_state.VIEW_MIME: {"model_id": model_id, "version_major": 2, "version_minor": 0}},
+        "metadata": {saved_state.KEY: saved_state.snapshot(state)},
+    }
+    cell = {
+        "id": "c1",
+        "cell_type": "code",
+        "source": "%%pipeline ...",
+        "metadata": {},
+        "outputs": [output],
+        "execution_count": 1,
+    }
+    return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_a_saved_notebook_carries_its_panels_widget_state_with_the_module():
+    state = {"_anywidget_id": saved_state.PANEL_ID, "_model_name": "AnyModel", "_model_module": "anywidget",
+             "_model_module_version": "~0.9.*", "title": "fan", "layout": "IPY_MODEL_x", "_esm": "old", "busy": "run"}  # fmt: skip
+    notebook = _notebook_with_panel("m1", state)
+    frontend_saved = {"model_name": "IntSliderModel", "state": {"value": 3}}
+    stale = {"model_name": "AnyModel", "state": {"_anywidget_id": saved_state.PANEL_ID}}
+    notebook["metadata"]["widgets"] = {saved_state.STATE_MIME: {"state": {"slider": frontend_saved, "gone": stale}}}
+    saved = saved_state.with_saved_state(notebook, "ESM", "CSS")["metadata"]["widgets"][saved_state.STATE_MIME]
+    assert set(saved["state"]) == {"slider", "m1"}, "a panel no longer shown goes; a slider the front end saved stays"
+    model = saved["state"]["m1"]
+    assert (model["model_name"], model["model_module"], model["model_module_version"]) == (
+        "AnyModel",
+        "anywidget",
+        "~0.9.*",
+    )
+    assert model["state"]["_esm"] == "ESM" and model["state"]["_css"] == "CSS" and model["state"]["title"] == "fan"
+    assert "layout" not in model["state"] and "busy" not in model["state"], "no reference to a model that is not saved"
+    plain = {"cells": [], "metadata": {"kernelspec": {}}}
+    assert saved_state.with_saved_state(plain, "ESM", "CSS") == {"cells": [], "metadata": {"kernelspec": {}}}
+
+
+def test_the_server_extension_writes_the_state_when_jupyter_saves_the_notebook(tmp_path):
+    import json
+
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    from kfp_notebook import jupyter_server
+
+    manager = FileContentsManager(root_dir=str(tmp_path))
+    manager.register_pre_save_hook(jupyter_server.save_panels)
+    notebook = _notebook_with_panel("m2", {"_anywidget_id": saved_state.PANEL_ID, "title": "fan"})
+    manager.save({"type": "notebook", "format": "json", "content": notebook}, "saved.ipynb")
+    written = json.loads((tmp_path / "saved.ipynb").read_text(encoding="utf-8"))
+    model = written["metadata"]["widgets"][saved_state.STATE_MIME]["state"]["m2"]
+    assert model["state"]["_esm"] == front_end.ESM.read_text(encoding="utf-8")
+    manager.save({"type": "file", "format": "text", "content": "plain"}, "notes.txt")
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "plain"
+    config = json.loads((ROOT / "jupyter-config" / "jupyter_server_config.d" / "kfp_notebook.json").read_text())
+    assert config["ServerApp"]["jpserver_extensions"] == {"kfp_notebook.jupyter_server": True}
+    assert jupyter_server._jupyter_server_extension_points() == [{"module": "kfp_notebook.jupyter_server"}]

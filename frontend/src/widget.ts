@@ -9,6 +9,8 @@ import { Tables } from './tables';
 import { Viewport } from './viewport';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+/** How long a button waits for the kernel's acknowledgement before saying that no kernel answers. */
+const NO_ANSWER_MS = 15000;
 
 const TYPE_NAMES: Record<string, string> = {
   NUMBER_INTEGER: 'int',
@@ -72,6 +74,8 @@ export class PanelView {
   private pending = '';
   private urls: string[] = [];
   private ticker = 0;
+  private unanswered = 0;
+  private localNotice = element('div', 'kfp-local-notice');
   private undo: (() => void)[] = [];
 
   constructor(model: Model, el: HTMLElement) {
@@ -87,6 +91,7 @@ export class PanelView {
 
   remove(): void {
     window.clearInterval(this.ticker);
+    window.clearTimeout(this.unanswered);
     this.urls.forEach(url => URL.revokeObjectURL(url));
     this.undo.forEach(undo => undo());
     this.popOut.dispose();
@@ -104,7 +109,7 @@ export class PanelView {
     const body = element('div', 'kfp-body');
     body.append(this.dag, this.pane.node);
     const pipeline = element('div', 'kfp-pipeline-view');
-    pipeline.append(this.failureLine, this.toolbar(), this.form, this.messageBox, this.noticeBox, this.compiledBox);
+    pipeline.append(this.failureLine, this.toolbar(), this.localNotice, this.form, this.messageBox, this.noticeBox, this.compiledBox);
     pipeline.append(body, this.legendBox, this.metricsBox);
     this.root.append(header, description, this.runInfoLine, this.tables.bar, pipeline, this.tables.node);
     this.tables.pipelineNode = pipeline;
@@ -208,6 +213,18 @@ export class PanelView {
     this.pending = action === 'stop' ? this.pending : action;
     this.updateButtons();
     this.send({ action, values: this.currentValues() });
+    window.clearTimeout(this.unanswered);
+    this.unanswered = window.setTimeout(() => this.noAnswer(action), NO_ANSWER_MS);
+  }
+
+  /** No kernel acknowledged the action: a panel restored from a saved notebook has none behind it. */
+  private noAnswer(action: ButtonAction): void {
+    this.localNotice.textContent =
+      'The kernel did not answer: this panel may have been restored from the saved notebook. Run its cell again.';
+    if (this.pending === action) {
+      this.pending = '';
+      this.updateButtons();
+    }
   }
 
   private updateButtons(): void {
@@ -358,6 +375,8 @@ export class PanelView {
 
   private onCustom(content: KernelEvent): void {
     if (content.event === 'handled') {
+      window.clearTimeout(this.unanswered);
+      this.localNotice.textContent = '';
       this.pending = pendingAfterAck(this.pending, content.action);
       this.updateButtons();
     } else if (content.event === 'compiled') {

@@ -26,7 +26,7 @@ from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.strict_json import jsonable
 from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
-from kfp_notebook.view import front_end, panel_actions, picture
+from kfp_notebook.view import front_end, panel_actions, picture, saved_state
 from kfp_notebook.view import states as run_states
 from kfp_notebook.view.artifacts import with_previews
 from kfp_notebook.view.details import details_for
@@ -114,6 +114,10 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidge
         """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed'."""
         state, counts = str(self.run_view.get("state", "")).lower(), self.run_view.get("counts", "")
         return " · ".join(part for part in (f"run {self.run_id}" if self.run_id else "", state, counts) if part)
+
+    def _saved_metadata(self) -> dict[str, Any]:
+        """A snapshot of the synced state, which the server extension saves as the notebook's widget state."""
+        return {saved_state.KEY: saved_state.snapshot(jsonable(self.get_state()))}
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}
