@@ -922,3 +922,47 @@ def test_the_live_output_carries_the_state_a_saved_notebook_restores_the_panel_f
     panel._update_saved()
     (_data, kw) = updates[-1]
     assert kw["display_id"] == options["display_id"] and kw["metadata"][saved_state.KEY]["state"]["title"] == "renamed"
+
+
+def test_retry_says_when_the_session_has_none_and_else_follows_the_retried_run(everything, monkeypatch):
+    from unittest.mock import MagicMock
+
+    from kfp_notebook.tracking.handle import RunHandle
+
+    panel = kfp_notebook.show(everything)
+    sent, followed = [], []
+    monkeypatch.setattr(panel, "send", sent.append)
+    monkeypatch.setattr(panel, "follow", followed.append)
+    panel.run_id = "run-1"
+    if hasattr(type(panel.session), "retry"):
+        monkeypatch.delattr(type(panel.session), "retry")
+    panel._on_message(panel, {"action": "retry", "values": {}}, [])
+    assert panel.message["text"] == "retry is not available" and {"event": "handled", "action": "retry"} in sent
+    retried = RunHandle("run-2", "everything", "local", MagicMock())
+    asked = []
+    monkeypatch.setattr(panel.session, "retry", lambda run_id: asked.append(run_id) or retried, raising=False)
+    panel._on_message(panel, {"action": "retry", "values": {}}, [])
+    assert asked == ["run-1"] and followed == [retried]
+
+
+def test_the_runs_and_compare_views_are_read_when_asked_and_an_unknown_view_is_refused(everything, monkeypatch):
+    from kfp_notebook.tracking.records import RunRecord
+    from kfp_notebook.view.history import RunHistory
+
+    panel = kfp_notebook.show(everything)
+    asked = []
+    monkeypatch.setattr(panel.session, "history", lambda pipeline: asked.append(pipeline) or RunHistory([]))
+    panel._on_message(panel, {"action": "view", "view": "runs"}, [])
+    first = dict(panel.runs_table)
+    assert asked == [panel.pipeline] and first["text"] == "no runs of everything yet: run it, and its runs show here"
+    panel._on_message(panel, {"action": "view", "view": "runs"}, [])
+    assert panel.runs_table["at"] >= first["at"] and panel.runs_table is not first, "asked again, drawn again"
+    panel._on_message(panel, {"action": "view", "view": "compare"}, [])
+    assert panel.comparison["text"].startswith("no runs of everything yet")
+    record = RunRecord("everything-1", "everything", "local", "SUCCEEDED", 1.0, 2.0, {"items": [1]}, {})
+    monkeypatch.setattr(panel.session, "history", lambda pipeline: RunHistory([record]))
+    panel._on_message(panel, {"action": "view", "view": "runs"}, [])
+    panel._on_message(panel, {"action": "view", "view": "compare"}, [])
+    assert "everything-1" in panel.runs_table["html"] and "everything-1" in panel.comparison["html"]
+    panel._on_message(panel, {"action": "view", "view": "graphs"}, [])
+    assert "unknown panel view 'graphs' (valid: runs, compare)" in panel.message["text"]

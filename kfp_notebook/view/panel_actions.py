@@ -41,6 +41,10 @@ def show_view(panel: PipelinePanel, view: str) -> None:
     if view not in VIEWS:
         raise ValueError(f"unknown panel view {view!r} (valid: {', '.join(VIEWS)})")
     history = panel.session.history(panel.pipeline)
+    if not history:
+        empty = {"text": f"no runs of {panel.name} yet: run it, and its runs show here", "at": time.time()}
+        panel.runs_table, panel.comparison = (empty, panel.comparison) if view == "runs" else (panel.runs_table, empty)
+        return
     if view == "runs":
         panel.runs_table = {"html": history._repr_html_(), "at": time.time()}
         return

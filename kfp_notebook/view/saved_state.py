@@ -15,14 +15,16 @@ KEY = "kfp_notebook_panel"
 VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 STATE_MIME = "application/vnd.jupyter.widget-state+json"
 PANEL_ID = "kfp_notebook.view.panel.PipelinePanel"  # anywidget's `_anywidget_id` of the panel's models
-#: Not saved: the module and stylesheet (added on save from the package), references to other models, what is
-#: only meaningful while the kernel answers (a pane being read, a view asked for, an action in progress).
-UNSAVED = frozenset({"_esm", "_css", "layout", "details", "runs_table", "comparison", "busy", "field_errors"})
+#: Not saved: the module and stylesheet (added on save from the package), references to other models.
+UNSAVED = frozenset({"_esm", "_css", "layout"})
+#: Saved empty: what is only meaningful while the kernel answers (a pane being read, a view asked for, an
+#: action in progress); the front end reads every trait, so each is there.
+EMPTY = {"details": {}, "runs_table": {}, "comparison": {}, "busy": "", "field_errors": {}}
 
 
 def snapshot(state: dict[str, Any]) -> dict[str, Any]:
     """What the output's metadata carries of a panel's widget state (`widget.get_state()`)."""
-    return {"state": {name: value for name, value in state.items() if name not in UNSAVED}}
+    return {"state": {name: EMPTY.get(name, value) for name, value in state.items() if name not in UNSAVED}}
 
 
 def panel_states(notebook: dict[str, Any]) -> dict[str, dict[str, Any]]:
