@@ -202,6 +202,7 @@ def test_clicking_a_node_opens_the_details_pane(page, lab):
     # problem 7: a visual artifact (Markdown) is drawn in the pane, as the KFP UI draws it on the node
     preview = pane.locator(".kfp-preview[data-kind='markdown']")
     assert preview.locator("h1").inner_text() == "Total" and "sum 30" in preview.inner_text()
+    shot(first, "details-outputs")
     pane.locator(".kfp-tab[data-tab='Logs']").click()
     assert "KFP Executor" not in pane.inner_text()
     pane.locator(".kfp-executor-toggle input").check()
