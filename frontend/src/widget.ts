@@ -1,53 +1,17 @@
 // The pipeline panel's view: the DAG as the kernel drew it (SVG), run states coloured in place, the side pane.
 import { DetailsPane, element } from './details';
-import { BADGES_CLASS, badgeLine, DOT_CLASS } from './dot';
-import { ButtonAction, KernelEvent, Look, Message, Metrics, PanelAction, Parameter, pendingAfterAck, RunInfo, RunView } from './messages';
+import { paintStates, parseSvg, prepareDag } from './dag';
+import { ButtonAction, KernelEvent, Look, Message, PanelAction, pendingAfterAck, RunView } from './messages';
 import { listen, Model } from './model';
+import { Files } from './files';
 import { PopOut } from './popout';
-import { NODE_STATES } from './states';
+import { elapsedText, formRows, legendChip, metricsTable, runInfoNodes } from './sections';
 import { Tables } from './tables';
+import { toolbar, ViewAction } from './toolbar';
 import { Viewport } from './viewport';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 /** How long a button waits for the kernel's acknowledgement before saying that no kernel answers. */
 const NO_ANSWER_MS = 15000;
-
-const TYPE_NAMES: Record<string, string> = {
-  NUMBER_INTEGER: 'int',
-  NUMBER_DOUBLE: 'float',
-  STRING: 'str',
-  BOOLEAN: 'bool',
-  LIST: 'list, JSON',
-  STRUCT: 'dict, JSON'
-};
-
-/** The toolbar's buttons: action, label, what it does. Run says it is running while its run goes on. */
-const BUTTONS: [ButtonAction, string, string][] = [
-  ['compile', 'Compile', 'Write PIPELINE.yaml next to the notebook'],
-  ['run', 'Run locally', 'Run the pipeline on this machine'],
-  ['submit', 'Submit to Kubeflow', ''],
-  ['stop', 'Stop', 'Stop the run'],
-  ['retry', 'Retry', 'Run again only what did not succeed in this run']
-];
-
-/** Elapsed seconds as the progress line shows them: '8.4 s', '2 min 05 s'. */
-export function elapsedText(seconds: number): string {
-  if (seconds < 60) {
-    return `${seconds.toFixed(1)} s`;
-  }
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${String(Math.floor(seconds % 60)).padStart(2, '0')} s`;
-}
-
-/** A loop's iterations by state: '✓13 ⟳2 ✗1 / 20'. */
-export function loopText(counts: Record<string, number>, looks: Record<string, Look>): string {
-  const order = Object.keys(looks); // the legend's order: waiting, running, succeeded, …, failed
-  const parts = Object.entries(counts)
-    .filter(([state, count]) => state !== 'total' && count > 0)
-    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
-    .map(([state, count]) => `${looks[state]?.icon ?? state}${count}`);
-  return `${parts.join(' ')} / ${counts.total ?? '?'}`;
-}
 
 export class PanelView {
   readonly root = element('div', 'kfp-panel');
@@ -72,7 +36,7 @@ export class PanelView {
   private svg: SVGSVGElement | null = null;
   private selected = '';
   private pending = '';
-  private urls: string[] = [];
+  private files = new Files();
   private ticker = 0;
   private unanswered = 0;
   private localNotice = element('div', 'kfp-local-notice');
@@ -92,7 +56,7 @@ export class PanelView {
   remove(): void {
     window.clearInterval(this.ticker);
     window.clearTimeout(this.unanswered);
-    this.urls.forEach(url => URL.revokeObjectURL(url));
+    this.files.dispose();
     this.undo.forEach(undo => undo());
     this.popOut.dispose();
     this.root.remove();
@@ -170,38 +134,21 @@ export class PanelView {
   }
 
   private toolbar(): HTMLElement {
-    const bar = element('div', 'kfp-toolbar');
-    for (const [action, label, title] of BUTTONS) {
-      const button = element('button', `kfp-button kfp-${action}`, label);
-      button.title = title;
-      button.addEventListener('click', () => this.act(action));
-      this.buttons[action] = button;
-      bar.appendChild(button);
-    }
-    bar.appendChild(element('span', 'kfp-spacer'));
-    const zoom: [string, string, string, () => unknown][] = [
+    const zoom: ViewAction[] = [
       ['zoom-out', '−', 'Zoom out (Ctrl/Cmd + wheel)', () => this.viewport.zoomOut()],
       ['zoom-in', '+', 'Zoom in (Ctrl/Cmd + wheel)', () => this.viewport.zoomIn()],
       ['fit', 'Fit', 'Fit the whole pipeline in view', () => this.viewport.fit()],
       ['actual', '1:1', 'Actual size', () => this.viewport.chooseScale(1)],
       ['popout', '⤢', 'Fill the window (Escape to return)', () => this.popOut.toggle()]
     ];
-    for (const [name, label, title, action] of zoom) {
-      const button = element('button', `kfp-button kfp-minimal kfp-${name}`, label);
-      button.title = title;
-      button.setAttribute('aria-label', title);
-      button.addEventListener('click', () => {
-        const started = performance.now();
-        action();
-        this.dag.getBoundingClientRect(); // the resized SVG laid out: what the user waits for
-        this.root.dataset.zoomMs = (performance.now() - started).toFixed(2);
-      });
-      this.buttons[name] = button;
-      bar.appendChild(button);
-      if (name === 'zoom-in') {
-        bar.appendChild(this.zoomLabel);
-      }
-    }
+    const timed = (action: () => unknown) => () => {
+      const started = performance.now();
+      action();
+      this.dag.getBoundingClientRect(); // the resized SVG laid out: what the user waits for
+      this.root.dataset.zoomMs = (performance.now() - started).toFixed(2);
+    };
+    const { bar, buttons } = toolbar(action => this.act(action), zoom.map(([n, l, t, a]) => [n, l, t, timed(a)]), this.zoomLabel);
+    this.buttons = buttons;
     return bar;
   }
 
@@ -251,25 +198,8 @@ export class PanelView {
   }
 
   private renderForm(): void {
-    const parameters: Parameter[] = this.model.get('parameters');
-    const values: Record<string, string> = { ...this.model.get('values'), ...this.currentValues() };
-    const errors = this.model.get('field_errors');
-    this.form.textContent = '';
-    for (const parameter of parameters) {
-      const row = element('label', 'kfp-field');
-      row.appendChild(element('span', 'kfp-field-name', `${parameter.name} (${TYPE_NAMES[parameter.type] ?? parameter.type})`));
-      const input = element('input', 'kfp-field-input');
-      input.name = parameter.name;
-      input.value = values[parameter.name] ?? parameter.default;
-      input.placeholder = parameter.required ? 'required' : parameter.default;
-      row.appendChild(input);
-      if (errors[parameter.name]) {
-        row.classList.add('kfp-invalid');
-        input.setAttribute('aria-invalid', 'true');
-        row.appendChild(element('span', 'kfp-field-error', errors[parameter.name]));
-      }
-      this.form.appendChild(row);
-    }
+    const values = { ...this.model.get('values'), ...this.currentValues() };
+    this.form.replaceChildren(...formRows(this.model.get('parameters'), values, this.model.get('field_errors')));
   }
 
   private renderRunLink(): void {
@@ -281,23 +211,8 @@ export class PanelView {
     this.runLink.style.display = link ? '' : 'none';
   }
 
-  /** Which run the panel shows, with the parameters it used (those unlike the form's defaults marked). */
   private renderRunInfo(): void {
-    const info: RunInfo = this.model.get('run_info');
-    this.runInfoLine.textContent = '';
-    if (!info.run_id) {
-      return;
-    }
-    const when = info.started ? new Date(info.started * 1000).toLocaleString() : '';
-    const head = [`run ${info.run_id}`, info.where, when].filter(Boolean).join(' · ');
-    this.runInfoLine.appendChild(element('span', 'kfp-run-id', info.reloaded ? `last run, read from disk: ${head}` : head));
-    const differs = new Set(info.differs ?? []);
-    for (const [name, value] of Object.entries(info.parameters ?? {})) {
-      const text = typeof value === 'string' ? value : JSON.stringify(value);
-      const chip = element('span', `kfp-run-param${differs.has(name) ? ' kfp-differs' : ''}`, `${name}=${text}`);
-      chip.title = differs.has(name) ? `this run used ${text}; the form's default is ${info.defaults?.[name] ?? '?'}` : 'the default';
-      this.runInfoLine.appendChild(chip);
-    }
+    this.runInfoLine.replaceChildren(...runInfoNodes(this.model.get('run_info')));
   }
 
   /** 'running · 3/22 tasks · 14/20 iterations · 1 failed · 12.3 s': elapsed time ticks here, not in the kernel. */
@@ -358,19 +273,7 @@ export class PanelView {
   }
 
   private renderLegend(): void {
-    this.legendBox.textContent = '';
-    for (const look of this.model.get('legend')) {
-      const chip = element('span', 'kfp-legend-item');
-      chip.dataset.state = look.state;
-      chip.title = look.meaning;
-      const swatch = document.createElementNS(SVG_NS, 'svg');
-      swatch.setAttribute('class', 'kfp-swatch');
-      swatch.setAttribute('width', '22');
-      swatch.setAttribute('height', '14');
-      swatch.innerHTML = `<rect x="1" y="1" width="20" height="12" rx="3"/><text x="11" y="11" text-anchor="middle">${look.icon}</text>`;
-      chip.append(swatch, document.createTextNode(look.label));
-      this.legendBox.appendChild(chip);
-    }
+    this.legendBox.replaceChildren(...this.model.get('legend').map(legendChip));
   }
 
   private onCustom(content: KernelEvent): void {
@@ -384,34 +287,17 @@ export class PanelView {
       this.compiledBox.appendChild(element('span', 'kfp-compiled-path', `compiled: ${content.path}`));
       const name = String(content.path).split('/').pop() ?? 'pipeline.yaml';
       const link = element('a', 'kfp-download', 'download');
-      link.href = this.blobUrl(new Blob([content.yaml], { type: 'application/yaml' }));
+      link.href = this.files.url(new Blob([content.yaml], { type: 'application/yaml' }));
       link.download = name;
       this.compiledBox.appendChild(link);
     } else if (content.event === 'download') {
-      this.download(content);
+      if (content.cut) {
+        this.pane.notice(`${content.name}: only its first bytes were sent (the file is larger than the panel sends)`);
+      }
+      this.files.save(this.root, content.name, content.mime, content.data);
     } else if (content.event === 'log') {
       this.pane.wholeLog(content.task, content.log_user, content.log_executor);
     }
-  }
-
-  /** The kernel sent an artifact's file (base64): saved through the browser, in every host. */
-  private download(content: Extract<KernelEvent, { event: 'download' }>): void {
-    if (content.cut) {
-      this.pane.notice(`${content.name}: only its first bytes were sent (the file is larger than the panel sends)`);
-    }
-    const bytes = Uint8Array.from(atob(content.data), c => c.charCodeAt(0));
-    const link = element('a', 'kfp-artifact-download');
-    link.href = this.blobUrl(new Blob([bytes], { type: content.mime || 'application/octet-stream' }));
-    link.download = content.name;
-    this.root.appendChild(link);
-    link.click();
-    link.remove();
-  }
-
-  private blobUrl(blob: Blob): string {
-    const url = URL.createObjectURL(blob);
-    this.urls.push(url);
-    return url;
   }
 
   /** The kernel's SVG (view/svg.py: `dot`, else Graphviz in WebAssembly) put in place and made interactive. */
@@ -422,12 +308,11 @@ export class PanelView {
       return;
     }
     const started = performance.now();
-    const parsed = new DOMParser().parseFromString(source, 'image/svg+xml').documentElement;
-    if (!(parsed instanceof SVGSVGElement)) {
+    const svg = parseSvg(source);
+    if (svg === null) {
       this.dag.textContent = 'could not show the pipeline: the kernel sent no SVG';
       return;
     }
-    const svg = document.importNode(parsed, true) as SVGSVGElement;
     svg.classList.add('kfp-dag-svg');
     this.dag.textContent = '';
     this.dag.appendChild(svg);
@@ -440,34 +325,15 @@ export class PanelView {
 
   /** Once per drawing: nodes become keyboard-reachable buttons with an icon slot; loops get a progress slot. */
   private prepareNodes(svg: SVGSVGElement): void {
-    svg.querySelectorAll('title').forEach(title => title.remove());
-    svg.querySelectorAll('g.node').forEach(node => {
-      node.setAttribute('tabindex', '0');
-      node.setAttribute('role', 'button');
-      node.setAttribute('aria-label', (node.querySelector('text')?.textContent ?? node.id).trim());
-      node.addEventListener('click', () => this.select(node.id));
-      badgeLine(node)?.classList.add(BADGES_CLASS);
-      const box = shapeBox(node.querySelector('path, polygon'));
-      if (box) {
-        node.appendChild(svgText('kfp-icon', box.x + 9, box.y + 12, ''));
-      }
-    });
-    svg.querySelectorAll('g.cluster').forEach(cluster => {
-      const box = shapeBox(cluster.querySelector('path, polygon'));
-      const label = cluster.querySelector('text');
-      if (box && label && cluster.classList.contains(DOT_CLASS.loop)) {
-        // the DOT reserves a second label line for it (view/dag.py LOOP_PROGRESS_SPACE)
-        const x = Number(label.getAttribute('x'));
-        const text = svgText('kfp-loop-progress', x, Number(label.getAttribute('y')) + 13, '');
-        text.setAttribute('text-anchor', 'middle');
-        cluster.appendChild(text);
-      }
+    prepareDag(svg);
+    svg.querySelectorAll('g.node').forEach(node => node.addEventListener('click', () => this.select(node.id)));
+    svg.querySelectorAll('g.cluster').forEach(cluster =>
       cluster.addEventListener('click', event => {
         if ((event.target as Element).closest('g.node') === null) {
           this.select(cluster.id);
         }
-      });
-    });
+      })
+    );
   }
 
   private select(id: string): void {
@@ -514,23 +380,7 @@ export class PanelView {
     const started = performance.now();
     const looks = this.looks();
     const states: Record<string, string> = { ...this.model.get('node_states'), ...(view.states ?? {}) };
-    this.svg.querySelectorAll('g.node').forEach(node => {
-      const state = states[node.id] ?? NODE_STATES[0];
-      node.setAttribute('data-state', state);
-      const icon = node.querySelector('.kfp-icon');
-      if (icon) {
-        icon.textContent = looks[state]?.icon ?? '';
-      }
-    });
-    this.svg.querySelectorAll('g.cluster').forEach(cluster => {
-      const state = states[cluster.id];
-      state ? cluster.setAttribute('data-state', state) : cluster.removeAttribute('data-state');
-      const progress = cluster.querySelector(':scope > .kfp-loop-progress');
-      const counts = view.loops?.[cluster.id];
-      if (progress) {
-        progress.textContent = counts ? loopText(counts, looks) : '';
-      }
-    });
+    paintStates(this.svg, states, looks, view.loops ?? {});
     if (this.selected && (states[this.selected] ?? '') !== (this.root.dataset.selectedState ?? '')) {
       this.send({ action: 'select', node: this.selected }); // the details follow the run
     }
@@ -539,42 +389,8 @@ export class PanelView {
   }
 
   private renderMetrics(): void {
-    const metrics: Metrics = this.model.get('metrics');
-    this.metricsBox.textContent = '';
-    if (!metrics.columns || !metrics.rows || metrics.rows.length === 0) {
-      return;
-    }
-    const table = element('table', 'kfp-metrics-table');
-    const head = table.createTHead().insertRow();
-    head.appendChild(element('th', ''));
-    metrics.columns.forEach(column => head.appendChild(element('th', '', column)));
-    const body = table.createTBody();
-    for (const [name, values] of metrics.rows) {
-      const row = body.insertRow();
-      row.appendChild(element('th', '', name));
-      values.forEach(value => (row.insertCell().textContent = value));
-    }
-    this.metricsBox.appendChild(table);
+    const table = metricsTable(this.model.get('metrics'));
+    this.metricsBox.replaceChildren(...(table ? [table] : []));
   }
 }
 
-/** A shape's box from its own coordinates (getBBox needs layout, which a notebook cell out of view lacks). */
-export function shapeBox(shape: Element | null): { x: number; y: number; width: number; height: number } | null {
-  const numbers = (shape?.getAttribute('points') ?? shape?.getAttribute('d') ?? '').match(/-?\d+(\.\d+)?/g)?.map(Number);
-  if (!numbers || numbers.length < 4) {
-    return null;
-  }
-  const xs = numbers.filter((_, i) => i % 2 === 0);
-  const ys = numbers.filter((_, i) => i % 2 === 1);
-  const [x, y] = [Math.min(...xs), Math.min(...ys)];
-  return { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y };
-}
-
-function svgText(className: string, x: number, y: number, text: string): SVGTextElement {
-  const node = document.createElementNS(SVG_NS, 'text');
-  node.setAttribute('class', className);
-  node.setAttribute('x', String(x));
-  node.setAttribute('y', String(y));
-  node.textContent = text;
-  return node;
-}
