@@ -903,7 +903,7 @@ def test_the_live_view_of_a_big_run_shows_failures_and_running_tasks_first_and_c
     assert rows[-1] == ("…", f"{1000 - MAX_TASK_ROWS} more tasks (562 succeeded, 398 pending)")
 
 
-def test_the_live_output_carries_the_state_a_saved_notebook_restores_the_panel_from(everything, monkeypatch):
+def test_the_picture_carries_the_state_a_saved_notebook_restores_the_panel_from(everything, monkeypatch):
     import IPython.display
 
     from kfp_notebook.view import saved_state
@@ -913,15 +913,17 @@ def test_the_live_output_carries_the_state_a_saved_notebook_restores_the_panel_f
     monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
     monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
     panel._ipython_display_()
-    (_picture, _), (live, options) = shown
-    state = options["metadata"][saved_state.KEY]["state"]
-    assert state["svg"] == panel.svg and state["_anywidget_id"] == saved_state.PANEL_ID
-    assert "layout" not in state and "_esm" not in state and state["_model_module"] == "anywidget"
-    assert options["display_id"] == f"{panel.picture_id}-panel" and saved_state.VIEW_MIME in live
-    panel.title = "renamed"
-    panel._update_saved()
+    (_picture, options), (_live, live_options) = shown
+    saved = options["metadata"][saved_state.KEY]
+    assert saved["model_id"] == panel.model_id and saved["state"]["svg"] == panel.svg
+    assert saved["state"]["_anywidget_id"] == saved_state.PANEL_ID and saved["state"]["_model_module"] == "anywidget"
+    assert "layout" not in saved["state"] and "_esm" not in saved["state"]
+    assert "display_id" not in live_options, "the live panel's output is never updated: that would redraw it"
+    panel.node_states = {"kfp-task-prepare": "SUCCEEDED"}
+    panel.run_view = {"finished": 1.0}  # a run ended: the picture, and the state it carries, follow
     (_data, kw) = updates[-1]
-    assert kw["display_id"] == options["display_id"] and kw["metadata"][saved_state.KEY]["state"]["title"] == "renamed"
+    assert kw["display_id"] == options["display_id"]
+    assert kw["metadata"][saved_state.KEY]["state"]["node_states"] == {"kfp-task-prepare": "SUCCEEDED"}
 
 
 def test_retry_says_when_the_session_has_none_and_else_follows_the_retried_run(everything, monkeypatch):

@@ -98,19 +98,18 @@ def test_the_debug_line_names_the_task_the_run_and_the_iteration(task_id, line):
 
 
 def _notebook_with_panel(model_id: str, state: dict) -> dict:
-    output = {
+    picture = {
+        "output_type": "display_data",
+        "data": {"image/svg+xml": "<svg/>"},
+        "metadata": {saved_state.KEY: saved_state.snapshot(model_id, state)},
+    }
+    live = {
         "output_type": "display_data",
         "data": {saved_state.VIEW_MIME: {"model_id": model_id, "version_major": 2, "version_minor": 0}},
-        "metadata": {saved_state.KEY: saved_state.snapshot(state)},
-    }
-    cell = {
-        "id": "c1",
-        "cell_type": "code",
-        "source": "%%pipeline ...",
         "metadata": {},
-        "outputs": [output],
-        "execution_count": 1,
     }
+    cell = {"id": "c1", "cell_type": "code", "source": "%%pipeline", "metadata": {}, "execution_count": 1}
+    cell["outputs"] = [picture, live]
     return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -132,6 +131,12 @@ def test_a_saved_notebook_carries_its_panels_widget_state_with_the_module():
     assert model["state"]["_esm"] == "ESM" and model["state"]["_css"] == "CSS" and model["state"]["title"] == "fan"
     assert "layout" not in model["state"], "no reference to a model that is not saved"
     assert model["state"]["busy"] == "", "an action in progress when saved is not in progress when reopened"
+    cleared = _notebook_with_panel("m3", state)
+    cleared["cells"][0]["outputs"].pop()  # the live output cleared, its picture kept: nothing to restore
+    assert "widgets" not in saved_state.with_saved_state(cleared, "ESM", "CSS")["metadata"]
+    cleared = _notebook_with_panel("m3", state)
+    cleared["cells"][0]["outputs"].pop()  # the live output cleared, its picture kept: nothing to restore
+    assert "widgets" not in saved_state.with_saved_state(cleared, "ESM", "CSS")["metadata"]
     plain = {"cells": [], "metadata": {"kernelspec": {}}}
     assert saved_state.with_saved_state(plain, "ESM", "CSS") == {"cells": [], "metadata": {"kernelspec": {}}}
 

@@ -11,7 +11,8 @@ export type PanelAction =
   | { action: 'select'; node: string }
   | { action: 'download'; task: string; output: string; name?: string }
   | { action: 'log'; task: string }
-  | { action: 'view'; view: string };
+  | { action: 'runs' }
+  | { action: 'compare'; runs: string[] };
 
 /** The buttons whose action the kernel acknowledges ('handled'); until then the buttons stay disabled. */
 export type ButtonAction = 'compile' | 'run' | 'submit' | 'stop' | 'retry';
@@ -21,7 +22,9 @@ export type KernelEvent =
   | { event: 'handled'; action: ButtonAction }
   | { event: 'compiled'; path: string; yaml: string }
   | { event: 'download'; task: string; output: string; name: string; mime: string; size?: number; cut: boolean; data: string }
-  | { event: 'log'; task: string; log_user: string; log_executor: string };
+  | { event: 'log'; task: string; log_user: string; log_executor: string }
+  | ({ event: 'runs' } & RunsList)
+  | ({ event: 'compare' } & Comparison);
 
 /** The action still pending once the kernel acknowledged `acked`: an ack clears only its own action. */
 export function pendingAfterAck(pending: string, acked: string): string {
@@ -117,12 +120,21 @@ export interface RunInfo {
   reloaded?: boolean;
 }
 
-/** A table of runs or a comparison, as the kernel drew it (view/history.py, view/compare.py). */
-export interface TableView {
-  html?: string;
-  text?: string;
-  /** when the kernel read it: a new value each time, so asking again always redraws */
-  at?: number;
+/** The pipeline's runs, newest first (view/history.py RunHistory.table): the first column is the run id. */
+export interface RunsList {
+  pipeline?: string;
+  columns: string[];
+  rows: unknown[][];
+  notes?: string[];
+}
+
+/** Runs side by side (view/compare.py compare_data). */
+export interface Comparison {
+  runs: { run_id: string; pipeline?: string; state?: string }[];
+  notice?: string;
+  parameters: { name: string; values: unknown[]; differs: boolean }[];
+  metrics: { task: string; name: string; values: (number | null)[]; goal: string; best: number[] }[];
+  plots?: { task: string; name: string; svg: string }[];
 }
 
 export interface Details {

@@ -44,7 +44,7 @@ export class PanelView {
 
   constructor(model: Model, el: HTMLElement) {
     this.model = model;
-    this.tables = new Tables(model, view => this.send({ action: 'view', view }));
+    this.tables = new Tables(content => this.send(content));
     el.appendChild(this.root);
     this.build();
     this.renderAll();
@@ -297,6 +297,10 @@ export class PanelView {
       this.files.save(this.root, content.name, content.mime, content.data);
     } else if (content.event === 'log') {
       this.pane.wholeLog(content.task, content.log_user, content.log_executor);
+    } else if (content.event === 'runs') {
+      this.tables.listed(content);
+    } else if (content.event === 'compare') {
+      this.tables.compared(content);
     }
   }
 

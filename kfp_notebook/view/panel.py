@@ -117,7 +117,7 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidge
 
     def _saved_metadata(self) -> dict[str, Any]:
         """A snapshot of the synced state, which the server extension saves as the notebook's widget state."""
-        return {saved_state.KEY: saved_state.snapshot(jsonable(self.get_state()))}
+        return {saved_state.KEY: saved_state.snapshot(self.model_id, jsonable(self.get_state()))}
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}

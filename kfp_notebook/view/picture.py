@@ -92,25 +92,16 @@ class SavedPicture:
         from IPython.display import display
 
         self.picture_id = self.picture_id or f"kfp-picture-{id(self)}"
-        display(bundle(self.static_svg), raw=True, display_id=self.picture_id)
+        display(bundle(self.static_svg), raw=True, metadata=self._saved_metadata(), display_id=self.picture_id)
         data = super()._repr_mimebundle_()  # type: ignore[misc]
         data = data[0] if isinstance(data, tuple) else data
         data["text/plain"] = self.summary_text or f"pipeline {self.name} ({len(self.model.nodes)} tasks)"
-        self.panel_output = data
-        display(data, raw=True, metadata=self._saved_metadata(), display_id=f"{self.picture_id}-panel")
+        display(data, raw=True)
 
     def _saved_metadata(self) -> dict[str, Any]:
-        """The live panel output's metadata: what a saved notebook restores it from (the panel fills it in)."""
+        """The picture's metadata: the live panel's state, which a saved notebook restores it from (the panel fills
+        it in; on the picture, whose updates do not redraw the live panel)."""
         return {}
-
-    def _update_saved(self) -> None:
-        """The live panel's output keeps the metadata of its last state (after each run)."""
-        if self.picture_id and getattr(self, "panel_output", None):
-            from IPython.display import update_display
-
-            update_display(
-                self.panel_output, raw=True, metadata=self._saved_metadata(), display_id=f"{self.picture_id}-panel"
-            )
 
     def _picture_title(self) -> str:
         """The run the picture shows: its id, its state, when it started (the panel fills it in)."""
@@ -130,5 +121,5 @@ class SavedPicture:
         if self.picture_id and self.static_svg:
             from IPython.display import update_display
 
-            update_display(bundle(self.static_svg), raw=True, display_id=self.picture_id)
-        self._update_saved()
+            saved = self._saved_metadata()
+            update_display(bundle(self.static_svg), raw=True, metadata=saved, display_id=self.picture_id)

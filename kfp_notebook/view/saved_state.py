@@ -1,7 +1,8 @@
 """The panel saved with its notebook: reopened with another kernel, the notebook draws the last panel instead of
 logging "widget model not found" for a model that kernel never made.
 
-The kernel puts a snapshot of the panel's synced traits in its output's metadata (kept in step after each run);
+The kernel puts a snapshot of the panel's synced traits and its model id in the metadata of the panel's picture
+output (updated after each run; updating the live panel's own output would redraw it and lose the pane);
 on save, the Jupyter server extension (kfp_notebook/jupyter_server.py) writes each snapshot as the notebook's
 saved widget state (`metadata.widgets`), the ipywidgets format every widget manager restores models from, with
 the panel's ES module and stylesheet read from the installed package.
@@ -22,21 +23,24 @@ UNSAVED = frozenset({"_esm", "_css", "layout"})
 EMPTY = {"details": {}, "runs_table": {}, "comparison": {}, "busy": "", "field_errors": {}}
 
 
-def snapshot(state: dict[str, Any]) -> dict[str, Any]:
-    """What the output's metadata carries of a panel's widget state (`widget.get_state()`)."""
-    return {"state": {name: EMPTY.get(name, value) for name, value in state.items() if name not in UNSAVED}}
+def snapshot(model_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """What the picture's metadata carries of a panel: its model id and widget state (`widget.get_state()`)."""
+    kept = {name: EMPTY.get(name, value) for name, value in state.items() if name not in UNSAVED}
+    return {"model_id": model_id, "state": kept}
 
 
 def panel_states(notebook: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each panel output's snapshot in a notebook (JSON as saved), by its widget model id."""
+    """Each panel's snapshot in a notebook (JSON as saved), by its widget model id, when its live output is there."""
+    shown = set()
     found = {}
     for cell in notebook.get("cells") or []:
         for output in cell.get("outputs") or []:
+            view = (output.get("data") or {}).get(VIEW_MIME)
+            shown.add(view.get("model_id") if isinstance(view, dict) else None)
             saved = (output.get("metadata") or {}).get(KEY)
-            view = (output.get("data") or {}).get(VIEW_MIME) or {}
-            if isinstance(saved, dict) and isinstance(view, dict) and view.get("model_id"):
-                found[view["model_id"]] = saved
-    return found
+            if isinstance(saved, dict) and saved.get("model_id"):
+                found[saved["model_id"]] = saved
+    return {model_id: saved for model_id, saved in found.items() if model_id in shown}
 
 
 def with_saved_state(notebook: dict[str, Any], esm: str, css: str) -> dict[str, Any]:
