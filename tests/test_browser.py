@@ -392,18 +392,20 @@ def test_a_run_with_the_same_inputs_is_drawn_cached(page):
 def test_the_runs_and_compare_views_list_this_pipelines_runs(page):
     first = panel(page, 0)
     first.locator(".kfp-view-tab[data-view='runs']").click()
-    table = first.locator(".kfp-table-view table")
+    table = first.locator(".kfp-table-view table.kfp-runs-table")
     table.wait_for(timeout=30_000)
     assert first.locator(".kfp-pipeline-view").is_hidden()
     assert table.locator("tbody tr").count() >= 3 and "fan-" in table.inner_text()
+    checked = table.locator("tbody input[type=checkbox]:checked")
+    assert checked.count() == min(5, table.locator("tbody tr").count()), "the newest five are checked at first"
     shot(first, "runs-view")
-    first.locator(".kfp-view-tab[data-view='compare']").click()
-    page.wait_for_function(
-        "(p) => p.querySelector('.kfp-table-view table.kfp-notebook-compare')",
-        arg=first.element_handle(),
-        timeout=30_000,
-    )
-    assert "items" in first.locator(".kfp-table-view").inner_text()
+    table.locator("tbody input[type=checkbox]").nth(1).uncheck()
+    chosen = checked.count()
+    first.locator(".kfp-compare-checked").click()
+    compare = first.locator(".kfp-table-view table.kfp-compare-table")
+    compare.wait_for(timeout=30_000)
+    assert compare.locator("thead th").count() == chosen + 1, "the checked runs, side by side"
+    assert "items" in compare.inner_text() and compare.locator("td.kfp-best").count() >= 1
     shot(first, "compare-view")
     first.locator(".kfp-view-tab[data-view='pipeline']").click()
     assert first.locator(".kfp-dag svg").is_visible() and first.locator(".kfp-table-view").is_hidden()

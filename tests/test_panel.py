@@ -354,17 +354,24 @@ def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_lat
     session = ip.magics_manager.registry["KfpMagics"].session
     fresh = Session(settings=replace(session.settings))  # a new kernel: nothing in memory, the same runs folder
     again = fresh.show(pipeline)
-    eventually(lambda: again.run_info, 10)
+    eventually(lambda: again.run_info and again.message.get("kind"), 10)  # shown whole: states, failure, message
     assert again.run_info["run_id"] == run_ids[1] and again.run_info["reloaded"] is True
     assert again.run_info["parameters"] == {"n": 5, "label": "a"} and again.run_info["differs"] == ["n"]
     assert again.node_states == {"kfp-task-step": "FAILED"} and again.progress.startswith("failed · ")
     assert again.run_view["failure"]["text"] == "step failed: ValueError: five"
     assert again.message["kind"] == "error" and "five" in again.message["details"]
+    if shutil.which("dot") is not None:  # the saved picture names the run, its time and its parameters
+        assert f"run {run_ids[1]} · failed · " in again.static_svg and " · n=5</text>" in again.static_svg
     select(again, {"node": "kfp-task-step"})
     eventually(lambda: again.details.get("runs"), 10)
     (run,) = again.details["runs"]
     assert run["inputs"] == {"n": "5", "label": "a"} and run["log_user"] == "step 5 a"
     assert run["traceback"].endswith("ValueError: five") and run["note"]["kind"] == "error"
+    sent = []
+    monkeypatch.setattr(again, "send", sent.append)
+    again._on_message(None, {"action": "log", "task": "step"}, [])
+    eventually(lambda: sent, 10)
+    assert sent[0]["log_user"] == "step 5 a" and "Got executor_input" in sent[0]["log_executor"]
 
 
 def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_kernel(ip, tmp_path, monkeypatch):
@@ -391,6 +398,61 @@ def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_
     panel._on_message(None, {"action": "download", "task": "report", "output": "data"}, [])
     eventually(lambda: sent, 10)
     assert sent[0]["event"] == "download" and base64.b64decode(sent[0]["data"]) == b"x\n1\n"
+
+
+@pytest.mark.slow  # several local runs (the fast layer stays under a minute)
+def test_the_panel_lists_its_pipelines_runs_and_compares_two_of_them(ip, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef fit(lr: float, m: Output[Metrics]):\n    m.log_metric('accuracy', 1 - lr)\n")
+    ip.run_cell("%%pipeline\ndef tuned(lr: float = 0.1, tag: str = 'x'):\n    fit(lr=lr)\n")
+    ip.run_cell("%%pipeline\ndef unrelated(lr: float = 0.1):\n    fit(lr=lr)\n")
+    other = kfp_notebook.show(ip.user_ns["unrelated"])
+    assert other.run({"values": {"lr": "0.9"}}).wait(120)
+    panel = kfp_notebook.show(ip.user_ns["tuned"])
+    run_ids = []
+    for lr in ("0.1", "0.3", "0.2"):
+        handle = panel.run({"values": {"lr": lr, "tag": "x"}})
+        assert handle.wait(120)
+        _wait_idle(panel)
+        run_ids.append(handle.run_id)
+    sent = []
+    monkeypatch.setattr(panel, "send", sent.append)
+
+    def answer(message):
+        sent.clear()
+        panel._on_message(None, message, [])
+        eventually(lambda: sent or panel.message.get("kind") == "error", 10)
+        return sent[0] if sent else panel.message
+
+    runs = answer({"action": "runs", "count": 2})
+    assert runs["event"] == "runs" and runs["pipeline"] == "tuned"
+    assert [row[runs["columns"].index("run_id")] for row in runs["rows"]] == run_ids[:0:-1]  # newest two, not other's
+    assert {"params.lr", "metrics.accuracy"} <= set(runs["columns"])
+    compared = answer({"action": "compare", "runs": [run_ids[0], run_ids[1]]})
+    assert compared["event"] == "compare" and [r["run_id"] for r in compared["runs"]] == run_ids[:2]
+    (accuracy,) = [row for row in compared["metrics"] if row["name"] == "accuracy"]
+    assert accuracy["values"] == [0.9, 0.7] and accuracy["best"] == [0]
+    differing = {row["name"]: row["differs"] for row in compared["parameters"]}
+    assert differing == {"lr": True, "tag": False}
+    json.dumps(compared, allow_nan=False)
+    problem = answer({"action": "compare", "runs": [run_ids[0], "nope"]})
+    assert problem["kind"] == "error" and "no run nope of tuned" in problem["text"] and run_ids[0] in problem["text"]
+
+
+@pytest.mark.slow  # several local runs (the fast layer stays under a minute)
+def test_a_panel_shown_again_while_its_pipeline_runs_follows_that_run_live(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ip.run_cell("%%component\ndef nap(s: float):\n    import time\n    time.sleep(s)\n")
+    ip.run_cell("%%pipeline\ndef napping(s: float = 1.5):\n    nap(s=s)\n")
+    first = kfp_notebook.show(ip.user_ns["napping"])
+    handle = first.run({"values": {"s": "1.5"}})
+    second = kfp_notebook.show(ip.user_ns["napping"])
+    assert second.handle is handle and not handle.done
+    assert handle.wait(60)
+    eventually(lambda: second.node_states == {"kfp-task-nap": "SUCCEEDED"} and not second.busy, 10)
+    assert second.run_info["run_id"] == handle.run_id and second.run_info["reloaded"] is False
 
 
 def test_errors_in_actions_show_in_the_panel(everything, monkeypatch):
@@ -945,26 +1007,3 @@ def test_retry_says_when_the_session_has_none_and_else_follows_the_retried_run(e
     monkeypatch.setattr(panel.session, "retry", lambda run_id: asked.append(run_id) or retried, raising=False)
     panel._on_message(panel, {"action": "retry", "values": {}}, [])
     assert asked == ["run-1"] and followed == [retried]
-
-
-def test_the_runs_and_compare_views_are_read_when_asked_and_an_unknown_view_is_refused(everything, monkeypatch):
-    from kfp_notebook.tracking.records import RunRecord
-    from kfp_notebook.view.history import RunHistory
-
-    panel = kfp_notebook.show(everything)
-    asked = []
-    monkeypatch.setattr(panel.session, "history", lambda pipeline: asked.append(pipeline) or RunHistory([]))
-    panel._on_message(panel, {"action": "view", "view": "runs"}, [])
-    first = dict(panel.runs_table)
-    assert asked == [panel.pipeline] and first["text"] == "no runs of everything yet: run it, and its runs show here"
-    panel._on_message(panel, {"action": "view", "view": "runs"}, [])
-    assert panel.runs_table["at"] >= first["at"] and panel.runs_table is not first, "asked again, drawn again"
-    panel._on_message(panel, {"action": "view", "view": "compare"}, [])
-    assert panel.comparison["text"].startswith("no runs of everything yet")
-    record = RunRecord("everything-1", "everything", "local", "SUCCEEDED", 1.0, 2.0, {"items": [1]}, {})
-    monkeypatch.setattr(panel.session, "history", lambda pipeline: RunHistory([record]))
-    panel._on_message(panel, {"action": "view", "view": "runs"}, [])
-    panel._on_message(panel, {"action": "view", "view": "compare"}, [])
-    assert "everything-1" in panel.runs_table["html"] and "everything-1" in panel.comparison["html"]
-    panel._on_message(panel, {"action": "view", "view": "graphs"}, [])
-    assert "unknown panel view 'graphs' (valid: runs, compare)" in panel.message["text"]

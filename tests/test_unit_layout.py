@@ -93,8 +93,9 @@ def node_centres(picture: str) -> dict[str, tuple[float, float]]:
 @pytest.mark.parametrize("how", RENDERERS)
 def test_a_60_task_fan_out_reads_at_a_notebooks_width(how):
     picture = render(model_of(fan_out), how)
-    scale, text_px, _height = fitted(picture)
+    scale, text_px, height = fitted(picture)
     assert text_px >= layout.MIN_TEXT_PX and scale >= 0.5, (scale, text_px)
+    assert height < 2600, height  # low nodes in the column: about 41 px a task
     centres = node_centres(picture)
     middle = [f"work-{n}" for n in range(2, 62)]
     # drawn left to right: the 60 parallel tasks stack in one column, in the order the pipeline made them
@@ -135,6 +136,21 @@ def test_a_deep_narrow_dag_stays_top_to_bottom_and_a_wide_shallow_one_turns():
     assert layout.graph_attributes(model_of(ten_chains))["rankdir"] == "TB"
     assert layout.graph_attributes(model_of(fan_out))["rankdir"] == "LR"
     assert layout.graph_attributes(model_of(written_order))["rankdir"] == "TB"
+
+    def chains_from_one_task(chains: int, length: int):
+        @dsl.pipeline
+        def branched():
+            first = work(n=0)
+            for _ in range(chains):
+                previous = work(n=first.output)
+                for _ in range(length - 1):
+                    previous = work(n=previous.output)
+
+        return model_of(branched)
+
+    # too wide top to bottom either way: the narrower direction wins (30 wide and 11 deep turns, 15 x 40 does not)
+    assert layout.graph_attributes(chains_from_one_task(30, 10))["rankdir"] == "LR"
+    assert layout.graph_attributes(chains_from_one_task(15, 40))["rankdir"] == "TB"
 
 
 def test_tasks_come_in_natural_order_and_after_the_tasks_they_wait_for():

@@ -103,6 +103,11 @@ class Backend(ABC):
         """A task of a recorded run as the panel's details show it (`capabilities.reads_records`)."""
         raise OptionError(f"{self.name} runs cannot be read back from a record")
 
+    def recorded_log_parts(self, run_id: str, task_id: str, lines: int) -> TaskDetails:
+        """{"log_user", "log_executor"} of a recorded run's task, the last `lines` of each; {} where this backend
+        cannot tell them apart (`capabilities.reads_records`)."""
+        return {}
+
     def follow_task_log(self, run_id: str | None, task: str, write: Callable[[str], None], poll: float) -> str:
         """Write a task's log as it grows until the task ends (`capabilities.follows_logs`); its final state."""
         raise OptionError(f"{self.name} runs' logs cannot be followed: read them with %kfp logs TASK")

@@ -30,7 +30,7 @@ VISUAL_KINDS = frozenset(
 PREVIEW_LIMIT = 256 * 1024
 PREVIEWS_LIMIT = 1024 * 1024
 #: The most bytes of one artifact file the panel's download sends through the kernel.
-DOWNLOAD_LIMIT = 32 * 1024 * 1024
+DOWNLOAD_LIMIT = 16 * 1024 * 1024  # base64 makes it ≈ 21 MB in one comm message
 #: How many task runs of a clicked node (loop iterations) get their visual outputs drawn inline.
 PREVIEW_RUNS = 4
 

@@ -265,15 +265,10 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, htm
     """
     import graphviz
 
+    shape = layout.graph_attributes(model)
     graph = graphviz.Digraph(
         model.name,
-        graph_attr={
-            "compound": "true",
-            "fontname": "Helvetica",
-            "fontsize": "11",
-            "bgcolor": "transparent",
-            **layout.graph_attributes(model),
-        },
+        graph_attr={"compound": "true", "fontname": "Helvetica", "fontsize": "11", "bgcolor": "transparent", **shape},
     )
     graph.attr(
         "node",
@@ -282,6 +277,7 @@ def to_dot(model: DagModel, styles: dict[str, dict[str, str]] | None = None, htm
         fillcolor=PENDING_FILL,
         fontname="Helvetica",
         fontsize=f"{layout.NODE_FONT_PT:g}",
+        **layout.node_attributes(shape),
     )
     graph.attr("edge", fontname="Helvetica", fontsize="9", color="#666666")
     default_image = _default_image()

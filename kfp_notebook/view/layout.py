@@ -25,6 +25,7 @@ MIN_TEXT_PX = 8.0
 #: The nodes' label size (DOT points; one point is 4/3 px) and Graphviz's spacings (inches).
 NODE_FONT_PT = 10.0
 NODESEP_IN = 0.3
+LR_RANKSEP_IN = 0.5
 PX_PER_PT = 4 / 3
 #: A node's width estimated from its label: Helvetica's mean glyph at 10 pt, the box's margins, dot's minimum.
 GLYPH_PT, MARGIN_PT, MIN_NODE_PT = 6.0, 18.0, 54.0
@@ -37,15 +38,26 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 def task_order(tasks: dict[str, Task]) -> list[str]:
     """A DAG's task names, each after the tasks it waits for, ready ones in natural order (stable across runs)."""
+    import heapq
+
     waits = {name: _inputs_from(task) & tasks.keys() for name, task in tasks.items()}
+    waiting_on = {name: len(sources) for name, sources in waits.items()}
+    followers: dict[str, list[str]] = {}
+    for name, sources in waits.items():
+        for source in sources:
+            followers.setdefault(source, []).append(name)
+    ready = [(natural_key(name), name) for name, count in waiting_on.items() if count == 0]
+    heapq.heapify(ready)
     order: list[str] = []
-    left = sorted(tasks, key=natural_key)
-    while left:
-        placed = set(order)
-        ready = next((name for name in left if waits[name] <= placed), left[0])  # a cycle cannot stop it
-        order.append(ready)
-        left.remove(ready)
-    return order
+    while ready:
+        _, name = heapq.heappop(ready)
+        order.append(name)
+        for follower in followers.get(name, []):
+            waiting_on[follower] -= 1
+            if waiting_on[follower] == 0:
+                heapq.heappush(ready, (natural_key(follower), follower))
+    placed = set(order)  # a cycle (never in a compiled pipeline) leaves tasks out: they follow in natural order
+    return order + sorted((name for name in tasks if name not in placed), key=natural_key)
 
 
 def _inputs_from(task: Task) -> set[str]:
@@ -108,8 +120,9 @@ def side_by_side(model: DagModel) -> int:
 
 
 def left_to_right(model: DagModel) -> bool:
-    """Draw left to right: a connected part's widest rank is wider than the DAG is deep and too wide to read
-    top to bottom. Independent chains are not wide: they wrap into rows (`side_by_side`)."""
+    """Draw left to right when top to bottom is too wide to read at the target width and left to right is
+    narrower: a connected part's widest rank side by side against the DAG's ranks one after the other.
+    Independent chains do not count as wide: they wrap into rows (`side_by_side`)."""
     rank = ranks(model)
     if not rank:
         return False
@@ -118,7 +131,8 @@ def left_to_right(model: DagModel) -> bool:
     for node, level in rank.items():
         per_rank[part(node), level] = per_rank.get((part(node), level), 0) + 1
     breadth, depth = max(per_rank.values()), max(rank.values()) + 1
-    return breadth > depth and breadth * column_pt(model) > readable_width_pt()
+    top_to_bottom = breadth * column_pt(model)
+    return top_to_bottom > readable_width_pt() and depth * (column_pt(model) + LR_RANKSEP_IN * 72) < top_to_bottom
 
 
 def _connected_parts(model: DagModel) -> Callable[[str], str]:
@@ -137,6 +151,12 @@ def _connected_parts(model: DagModel) -> Callable[[str], str]:
     return find
 
 
+def node_attributes(graph: dict[str, str]) -> dict[str, str]:
+    """Node attributes for the direction chosen: drawn left to right, the nodes that stack in a column are
+    low (Graphviz still makes a node as tall as its label needs)."""
+    return {"height": "0.3"} if graph.get("rankdir") == "LR" else {}
+
+
 def graph_attributes(model: DagModel) -> dict[str, str]:
     """Graphviz attributes for this DAG's shape: direction, spacing, ranks computed over the whole graph."""
     wide = left_to_right(model)
@@ -144,5 +164,5 @@ def graph_attributes(model: DagModel) -> dict[str, str]:
         "rankdir": "LR" if wide else "TB",
         "newrank": "true",  # ranks across clusters: a loop's tasks line up with their neighbours outside it
         "nodesep": "0.12" if wide else f"{NODESEP_IN}",
-        "ranksep": "0.5" if wide else "0.35",
+        "ranksep": f"{LR_RANKSEP_IN}" if wide else "0.35",
     }

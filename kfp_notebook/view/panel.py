@@ -32,7 +32,7 @@ from kfp_notebook.view.artifacts import with_previews
 from kfp_notebook.view.details import details_for
 from kfp_notebook.view.form import parameter_fields, validate
 from kfp_notebook.view.on_demand import OnDemand
-from kfp_notebook.view.recorded import ShownRun
+from kfp_notebook.view.recorded import ShownRun, picture_title
 
 if TYPE_CHECKING:
     from kfp_notebook.session import Session
@@ -71,8 +71,6 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidge
     metrics = Dict().tag(sync=True, ts="Metrics")
     legend: List = List().tag(sync=True, ts="Look[]")  # the states' names, icons, meanings (tracking/states.py)
     run_view = Dict().tag(sync=True, ts="RunView")  # the run as shown: derived states, loop progress, the failure
-    runs_table = Dict().tag(sync=True, ts="TableView")  # the Runs view (view/history.py), read when asked
-    comparison = Dict().tag(sync=True, ts="TableView")  # the Compare view (view/compare.py), read when asked
     run_info = Dict().tag(sync=True, ts="RunInfo")  # which run: id, where, state, when, its parameters
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
@@ -111,9 +109,7 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidge
         self.svg_error = "" if self.static_svg else panel_actions.NO_GRAPHVIZ
 
     def _picture_title(self) -> str:
-        """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed'."""
-        state, counts = str(self.run_view.get("state", "")).lower(), self.run_view.get("counts", "")
-        return " · ".join(part for part in (f"run {self.run_id}" if self.run_id else "", state, counts) if part)
+        return picture_title(self.run_id, self.run_view, self.run_info)
 
     def _saved_metadata(self) -> dict[str, Any]:
         """A snapshot of the synced state, which the server extension saves as the notebook's widget state."""
@@ -145,9 +141,10 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidge
             "select": self.select,
             "submit": self.submit,
             "retry": self.retry,
-            "view": lambda content: panel_actions.show_view(self, str(content.get("view", ""))),
             "log": self.send_log,
             "download": self.send_download,
+            "runs": self.send_runs,
+            "compare": self.send_comparison,
         }
         handler = handlers.get(action)
         if handler is None:

@@ -37,6 +37,9 @@ class RecordedControls:
     def task_details(self, task_id: str) -> TaskDetails:
         return self.backend.recorded_task_details(self.recorded.run_id, task_id)
 
+    def task_log_parts(self, task_id: str, lines: int) -> TaskDetails:
+        return self.backend.recorded_log_parts(self.recorded.run_id, task_id, lines)
+
 
 def recorded_handle(backend: Backend, result: RunResult, record: RunRecord | None, model: DagModel) -> RunHandle:
     """A handle on a recorded run: its tasks' states and messages as recorded, its times from its record."""
@@ -55,7 +58,7 @@ def recorded_handle(backend: Backend, result: RunResult, record: RunRecord | Non
 
 def latest_record(backend: Backend, pipeline: str) -> RunRecord | None:
     """The pipeline's newest run that the backend keeps a record of (None: none yet)."""
-    return max(backend.runs(pipeline), key=lambda r: r.started or 0, default=None)
+    return next(iter(backend.runs(pipeline, count=1)), None)
 
 
 def run_info(record: RunRecord | None, handle: RunHandle, defaults: dict[str, str], reloaded: bool) -> dict[str, Any]:
@@ -73,6 +76,19 @@ def run_info(record: RunRecord | None, handle: RunHandle, defaults: dict[str, st
         "differs": [name for name, value in parameters.items() if _text(value) != defaults.get(name, _text(value))],
         "reloaded": reloaded,
     }
+
+
+def picture_title(run_id: str, view: dict[str, Any], info: dict[str, Any]) -> str:
+    """The run the saved picture shows: 'run ID · failed · 3/4 tasks · 1 failed · 2026-12-07 22:50 · n=5' (the
+    parameters that differ from the form's defaults)."""
+    import time
+
+    parts = [f"run {run_id}" if run_id else "", str(view.get("state", "")).lower(), str(view.get("counts", ""))]
+    if run_id and info.get("run_id") == run_id:
+        started = info.get("started")
+        parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "")
+        parts += [f"{name}={_text(info['parameters'][name])}" for name in info.get("differs", [])]
+    return " · ".join(part for part in parts if part)
 
 
 def _text(value: Any) -> str:
@@ -118,7 +134,11 @@ class ShownRun:
             self.run_info = {**self.run_info, "state": handle.state.value, "finished": handle.finished}
 
     def _reload_latest(self) -> None:
-        """Show the pipeline's latest run from the runs folder (read off the event loop) unless a run started."""
+        """Show the pipeline's latest run: one this kernel follows (live), else the newest in the runs folder
+        (read off the event loop) unless a run started meanwhile."""
+        live = [h for h in self.session.runs.values() if h.pipeline_name == self.ir.name]
+        if live:
+            return self.follow(live[-1])  # type: ignore[attr-defined, no-any-return]
 
         def latest() -> tuple[Backend, RunResult, RunRecord] | None:
             backend = next((b for b in self.session.backends() if b.capabilities.reads_records), None)
@@ -134,9 +154,9 @@ class ShownRun:
     def _show_recorded(self, backend: Backend, result: RunResult, record: RunRecord) -> None:
         handle = recorded_handle(backend, result, record, self.model)
         self.handle, self.run_id = handle, handle.run_id
+        self.run_info = run_info(record, handle, self._defaults(), reloaded=True)  # before the picture is drawn
         self.flush()  # type: ignore[attr-defined]
         self._finished(result)  # type: ignore[attr-defined]
-        self.run_info = run_info(record, handle, self._defaults(), reloaded=True)
 
 
 def in_background(work: Any, then: Any, failed: Any) -> None:

@@ -20,7 +20,7 @@ PANEL_ID = "kfp_notebook.view.panel.PipelinePanel"  # anywidget's `_anywidget_id
 UNSAVED = frozenset({"_esm", "_css", "layout"})
 #: Saved empty: what is only meaningful while the kernel answers (a pane being read, a view asked for, an
 #: action in progress); the front end reads every trait, so each is there.
-EMPTY = {"details": {}, "runs_table": {}, "comparison": {}, "busy": "", "field_errors": {}}
+EMPTY = {"details": {}, "busy": "", "field_errors": {}}
 
 
 def snapshot(model_id: str, state: dict[str, Any]) -> dict[str, Any]:

@@ -72,7 +72,9 @@ class LocalBackend(Backend):
         return scheduler.start()
 
     def runs(self, pipeline: str | None = None, count: int = 0) -> list[RunRecord]:
-        """Every run in the runs folder (the newest `count` when given)."""
+        """Every run in the runs folder (the newest `count` when given; of one pipeline, only its records are read)."""
+        if pipeline is not None and count:
+            return RunStore(self.runs_folder).newest(pipeline, count)
         records = RunStore(self.runs_folder).records(pipeline)
         return records[:count] if count else records
 
@@ -89,6 +91,11 @@ class LocalBackend(Backend):
         from kfp_notebook.backends.local import details
 
         return details.task_details(self.task_result(run_id, task_id))
+
+    def recorded_log_parts(self, run_id: str, task_id: str, lines: int) -> TaskDetails:
+        from kfp_notebook.backends.local import details
+
+        return details.log_parts(self.task_result(run_id, task_id).folder, lines, lines)
 
     def run_record(self, run_id: str | None) -> RunResult:
         """A run as its folder shows it now (also while it runs, from any kernel; LOST when its kernel is gone)."""

@@ -57,7 +57,7 @@ class RunStore:
     def _new_folder(self, pipeline: str) -> tuple[str, Path]:
         """A run id `<pipeline>-<time>-<hex>` whose folder this call created (never one another run has)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        prefix = re.sub(r"[^a-z0-9-]", "-", pipeline.lower())[:40]
+        prefix = _id_prefix(pipeline)
         for _ in range(_ID_ATTEMPTS):
             run_id = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
             try:
@@ -97,6 +97,23 @@ class RunStore:
             if pipeline is None or record.pipeline == pipeline or record.state == UNREADABLE:
                 records.append(record)
         return sorted(records, key=lambda r: r.started or 0, reverse=True)
+
+    def newest(self, pipeline: str, count: int) -> list[RunRecord]:
+        """The newest `count` runs of a pipeline, newest first, reading only the records of the folders named
+        after it (run ids start with the pipeline's name and the time: see _new_folder), newest name first."""
+        named = re.compile(re.escape(_id_prefix(pipeline)) + r"-(\d{8}-\d{6})-[0-9a-f]+")
+        folders: dict[str, list[Path]] = {}
+        for path in self.root.glob("*/run.json"):
+            match = named.fullmatch(path.parent.name)
+            if match is not None:
+                folders.setdefault(match[1], []).append(path)
+        records: list[RunRecord] = []
+        for stamp in sorted(folders, reverse=True):  # the runs of one second: by their start
+            same = [record for record in map(_record_of, folders[stamp]) if record.pipeline == pipeline]
+            records += sorted(same, key=lambda r: r.started or 0, reverse=True)
+            if len(records) >= count:
+                break
+        return records[:count]
 
     def has(self, run_id: str) -> bool:
         """Whether a run of that id has a folder with a run.json here."""
@@ -153,6 +170,11 @@ def read_run_file(path: Path) -> tuple[dict[str, Any], str]:
 
 def unreadable_message(run_id: str, path: Path, problem: str) -> str:
     return f"run {run_id}: its record {path} {problem}; the run's files are in {path.parent}"
+
+
+def _id_prefix(pipeline: str) -> str:
+    """How a run id starts: the pipeline's name in lower case, other characters as dashes, at most 40."""
+    return re.sub(r"[^a-z0-9-]", "-", pipeline.lower())[:40]
 
 
 def _record_of(path: Path) -> RunRecord:
