@@ -171,7 +171,7 @@ export class DetailsPane {
     for (const preview of run.previews ?? []) {
       const figure = element('figure', 'kfp-preview');
       figure.dataset.kind = preview.kind;
-      figure.appendChild(element('figcaption', '', preview.title));
+      figure.setAttribute('aria-label', preview.title); // the kernel's drawing has its title in it
       const content = element('div', 'kfp-preview-body');
       content.innerHTML = preview.html; // the kernel's own HTML: text escaped, HTML artifacts in a sandboxed iframe
       figure.appendChild(content);

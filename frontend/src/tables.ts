@@ -107,7 +107,7 @@ export class Tables {
       box.setAttribute('aria-label', `compare ${id}`);
       box.addEventListener('change', () => (box.checked ? this.checked.add(id) : this.checked.delete(id)));
       line.insertCell().appendChild(box);
-      row.forEach(value => (line.insertCell().textContent = cellText(value)));
+      row.forEach((value, index) => (line.insertCell().textContent = cellText(value, runs.columns[index])));
     }
     const button = element('button', 'kfp-button kfp-compare-checked', 'Compare the checked runs');
     button.addEventListener('click', () => this.open('compare'));
@@ -150,9 +150,12 @@ function notes(texts: string[] | undefined): HTMLElement[] {
   return (texts ?? []).map(text => element('div', 'kfp-note', text));
 }
 
-function cellText(value: unknown): string {
+function cellText(value: unknown, column = ''): string {
   if (value === null || value === undefined) {
     return '';
+  }
+  if (column === 'started' && typeof value === 'number') {
+    return new Date(value * 1000).toLocaleString();
   }
   if (typeof value === 'number') {
     return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
