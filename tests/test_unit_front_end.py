@@ -76,6 +76,8 @@ def test_the_wheel_carries_the_bundle_and_an_installed_package_finds_it(tmp_path
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"kfp_notebook/view/static/panel.js", "kfp_notebook/view/static/panel.css"} <= names
     assert not any("labextension" in name for name in names)
+    enabled = "etc/jupyter/jupyter_server_config.d/kfp_notebook.json"
+    assert any(name.endswith(f".data/data/{enabled}") for name in names), "pip enables the server extension"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = "from kfp_notebook.view import front_end as f; print(f.ESM.stat().st_size, f.ESM.is_relative_to(r'%s'))"
