@@ -1,33 +1,33 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test` (the tests).
 # Each creates the virtual environment in .venv and installs what it needs: Python packages, the
-# lab extension's npm packages and its build (when Node is present), and for the tests Debian's
+# panel's front end rebuilt when its sources changed and Node is present (the built bundle is committed), and for the tests Debian's
 # chromium and graphviz (when running as root with apt; elsewhere the browser tests skip).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LABEXT := kfp_notebook/labextension/package.json
+BUNDLE := kfp_notebook/view/static/panel.js
 
-.PHONY: demo test lint bench labextension browsers clean
+.PHONY: demo test lint bench frontend browsers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	rm -f kfp_notebook/labextension/install.json  # left by `labextension develop`; the wheel maps install.json itself
-	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The panel's front end: built with npm when Node is available, linked into this environment's JupyterLab.
-LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json labextension/package-lock.json labextension/tsconfig.json
+# The panel's front end (frontend/, TypeScript) as one ES module and one stylesheet in the package. The built files
+# are committed, so a clone without Node has a working panel; with Node, a changed source is built again here
+# (tests/test_unit_front_end.py fails when a source changed and the bundle was not rebuilt).
+FRONTEND_SOURCES := $(wildcard frontend/src/*.ts frontend/style/*.css) frontend/package.json frontend/package-lock.json frontend/build.mjs frontend/tsconfig.json kfp_notebook/view/panel.py kfp_notebook/tracking/states.py
 
-$(LABEXT): $(STAMP) $(LABEXT_SOURCES)
+$(BUNDLE): $(STAMP) $(FRONTEND_SOURCES)
 	@if command -v npm >/dev/null 2>&1; then \
-		(cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build) && \
-		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null && touch $(LABEXT); \
-	else echo "Node/npm not found: the panel's front end is not built (notebooks fall back to static SVG)"; fi
+		(cd frontend && npm ci --no-audit --no-fund --loglevel=error && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build); \
+	else echo "Node/npm not found: the committed panel bundle is used as is"; fi
 
-labextension: $(LABEXT)
+frontend: $(BUNDLE)
 
 browsers:
 	@if command -v chromium >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; then :; \
@@ -35,7 +35,7 @@ browsers:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null; \
 	else echo "chromium/graphviz missing: browser and dot tests will skip (apt-get install chromium graphviz)"; fi
 
-demo: labextension
+demo: frontend
 	$(BIN)/python -m kfp_notebook.headless.notebooks notebooks/quickstart.ipynb --out out
 
 lint: $(STAMP)
@@ -51,10 +51,10 @@ $(MLMD_STAMP):
 	.venv-mlmd/bin/python -m pip install --quiet 'ml-metadata==1.17.1'
 	touch $(MLMD_STAMP)
 
-test: lint labextension browsers $(MLMD_STAMP)
+test: lint frontend browsers $(MLMD_STAMP)
 	$(BIN)/python -m pytest
 
-bench: labextension
+bench: frontend
 	$(BIN)/python benchmarks/bench_compile.py
 	$(BIN)/python benchmarks/bench_local.py
 	$(BIN)/python benchmarks/bench_widget.py
@@ -62,4 +62,4 @@ bench: labextension
 	$(BIN)/python benchmarks/bench_cli.py
 
 clean:
-	rm -rf $(VENV) .venv-mlmd out build dist .pytest_cache .ruff_cache .mypy_cache labextension/node_modules labextension/lib kfp_notebook/labextension
+	rm -rf $(VENV) .venv-mlmd out build dist .pytest_cache .ruff_cache .mypy_cache frontend/node_modules

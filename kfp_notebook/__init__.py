@@ -24,11 +24,6 @@ __all__ = [
 ]
 
 
-def _jupyter_labextension_paths() -> list[dict[str, str]]:
-    """Where JupyterLab finds the panel's front end (built into kfp_notebook/labextension)."""
-    return [{"src": "labextension", "dest": "kfp-notebook"}]
-
-
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext kfp_notebook`: register %%component, %%pipeline and %kfp (kfp itself loads on first use)."""
     from kfp_notebook.magics import KfpMagics

@@ -77,7 +77,7 @@ class Tags(HTMLParser):
         return [attrs for name, attrs in self.tags if name == tag]
 
 
-LABEXTENSION = Path(__file__).resolve().parent.parent / "labextension"
+LABEXTENSION = Path(__file__).resolve().parent.parent / "frontend"
 #: Node: load the lab extension's TypeScript modules through its own compiler, call one exported function.
 _CALL_TS = """
 const ts = require(process.argv[1] + '/node_modules/typescript');

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -30,6 +31,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _config(config: Path) -> None:
+    """What a fresh `pip install` gives, whatever a development environment has: the server extension that saves
+    the panels' state with a notebook enabled (as pip installs its config file), and the old lab extension of this
+    project (`kfp-notebook`, before the panel became an anywidget), which may still be linked, disabled."""
+    path = config / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"disabledExtensions": {"kfp-notebook": True}}), encoding="utf-8")
+    enabled = config / "jupyter_server_config.d" / "kfp_notebook.json"
+    enabled.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "jupyter-config" / "jupyter_server_config.d" / "kfp_notebook.json", enabled)
 
 
 def _settings(folder: Path) -> None:
@@ -54,6 +67,7 @@ def jupyterlab(root: Path, scratch: Path, app: str = "jupyterlab") -> Iterator[s
     """
     port, token = free_port(), secrets.token_hex(16)
     _settings(scratch / "settings")
+    _config(scratch / "config")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(scratch / "config"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
     command = [
         sys.executable, "-m", app, "--no-browser", "--ServerApp.allow_root=True", "--ServerApp.ip=127.0.0.1",

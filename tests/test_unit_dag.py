@@ -13,7 +13,7 @@ from kfp_notebook.view import dag as graph
 
 from helpers import SVG
 
-LABEXTENSION = Path(__file__).resolve().parent.parent / "labextension"
+LABEXTENSION = Path(__file__).resolve().parent.parent / "frontend"
 
 
 @dsl.component(base_image="python:3.11")
@@ -174,7 +174,9 @@ def test_the_front_ends_dot_classes_are_the_ones_the_dot_writes():
 
 
 def test_the_front_end_keys_on_classes_not_on_wording_or_font_sizes():
-    widget = (LABEXTENSION / "src" / "widget.ts").read_text(encoding="utf-8")
+    widget = "".join(
+        p.read_text(encoding="utf-8") for p in sorted((LABEXTENSION / "src").glob("*.ts")) if p.name != "dot.ts"
+    )
     style = (LABEXTENSION / "style" / "index.css").read_text(encoding="utf-8")
     assert "ParallelFor" not in widget and "font-size='8" not in style and "8.00" not in widget + style
     assert "DOT_CLASS.loop" in widget and "badgeLine(" in widget and "text.kfp-badges" in style

@@ -65,14 +65,16 @@ def test_parse_reads_records_and_calls_unknown_words_lost():
 def test_the_front_end_copy_is_generated_from_the_vocabulary(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "style").mkdir()
-    states.write_front_end(tmp_path)
+    from kfp_notebook.view import front_end
+
+    front_end.write_generated(tmp_path)
     typescript = (tmp_path / "src" / "states.ts").read_text(encoding="utf-8")
     css = (tmp_path / "style" / "states.css").read_text(encoding="utf-8")
     union = re.search(r"export type NodeState = (.*);", typescript)
     assert union is not None and set(re.findall(r"'([A-Z_]+)'", union.group(1))) == STATE_NAMES - {states.UNREADABLE}
     assert set(re.findall(r"\[data-state='([A-Z_]+)'\]", css)) == STATE_NAMES - {states.UNREADABLE}
     assert "--kfp-state-fill: none;" in css  # NOT_EXECUTED is drawn unfilled
-    built = ROOT / "labextension" / "src" / "states.ts"
+    built = ROOT / "frontend" / "src" / "states.ts"
     if built.exists():  # a build made from an older vocabulary would style states that no longer exist
         assert built.read_text(encoding="utf-8") == typescript
 

@@ -3,17 +3,15 @@
 `TaskState` is what a backend reports. The panel adds three states it derives (waiting on inputs,
 queued, not executed). `LOOKS` says, for every state, its legend label, icon, meaning and how it is
 drawn; `PRECEDENCE` which state stands for several; `count_tasks` the one count of tasks done out of
-all. The lab extension's TypeScript union and CSS are generated from this module at build time
-(`python kfp_notebook/tracking/states.py labextension`), so a state exists in one place.
+all. The panel front end's TypeScript union and CSS are generated from this module at build time
+(view/front_end.py, run by `npm run build` in frontend/), so a state exists in one place.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import Enum
-from pathlib import Path
 
 
 class TaskState(str, Enum):
@@ -314,13 +312,3 @@ def front_end_css() -> str:
         ]
         blocks.append(f"[data-state='{look.state}'] {{\n  " + "\n  ".join(lines) + "\n}")
     return "\n".join(blocks) + "\n"
-
-
-def write_front_end(labextension: Path) -> None:
-    """Write `src/states.ts` and `style/states.css` of the lab extension (run by its `prebuild` script)."""
-    (labextension / "src" / "states.ts").write_text(front_end_typescript(), encoding="utf-8")
-    (labextension / "style" / "states.css").write_text(front_end_css(), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    write_front_end(Path(sys.argv[1] if len(sys.argv) > 1 else "."))

@@ -16,13 +16,13 @@ from kfp_notebook.tracking.states import TaskState, fold
 from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import labels, layout
 
-#: Fill of a node before any run; the panel recolours nodes by state (labextension/src/widget.ts).
+#: Fill of a node before any run; the panel recolours nodes by state (frontend/src/widget.ts).
 PENDING_FILL = "#ffffff"
 #: A second, blank label line on loop clusters where the panel writes the iteration counts (✓13 ⟳2 ✗1 / 20).
 LOOP_PROGRESS_SPACE = "\n" + "\u2007" * 16
 
 # Classes the DOT gives the SVG's elements (Graphviz adds its `class` attribute to the element's class list):
-# what the panel's front end and its CSS select (labextension/src/widget.ts, style/index.css), never wording.
+# what the panel's front end and its CSS select (frontend/src/widget.ts, style/index.css), never wording.
 #: Every task node.
 TASK_CLASS = "kfp-task"
 #: A task whose label ends with a line of badge chips (resources, cache off, retries…).
@@ -41,7 +41,7 @@ GROUP_KIND_CLASSES = {
 #: An edge that runs after a failure (into an exit task); the invisible edges that stack wide pipelines into rows.
 EXIT_EDGE_CLASS = "kfp-exit-edge"
 ROW_EDGE_CLASS = "kfp-row"
-#: Every class above: the front end's copy (labextension/src/dot.ts) is checked against it (tests/test_unit_dag.py).
+#: Every class above: the front end's copy (frontend/src/dot.ts) is checked against it (tests/test_unit_dag.py).
 DOT_CLASSES = frozenset(
     {TASK_CLASS, BADGED_CLASS, EXIT_TASK_CLASS, GROUP_CLASS, *GROUP_KIND_CLASSES.values(), EXIT_EDGE_CLASS,
      ROW_EDGE_CLASS}

@@ -1,8 +1,10 @@
 """The pipeline panel's Python side: synced traits, button actions, coalesced run events, static SVG.
 
-The front end (labextension/) draws `dot` with Graphviz compiled to WebAssembly and colours nodes
-from `node_states` in place; buttons send messages handled here. Errors in actions are shown in the
-panel (`message`), never as a traceback in the cell.
+An anywidget: its front end is one ES module shipped in the package (view/static/panel.js, built from
+frontend/), loaded by every host's widget manager (JupyterLab, Notebook 7, VS Code, Colab, marimo). The
+kernel lays the DAG out (view/svg.py) and sends SVG; the front end colours nodes from `node_states` in
+place; buttons send messages handled here. Errors in actions are shown in the panel (`message`), never as
+a traceback in the cell. A synced trait's `ts` tag is its TypeScript type (front_end.py generates traits.ts).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets
+import anywidget
 from traitlets import Bool, Dict, List, Unicode
 
 from kfp_notebook.errors import KfpNotebookError
@@ -24,58 +26,52 @@ from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.strict_json import jsonable
 from kfp_notebook.tracking.task_ids import path_of
 from kfp_notebook.view import dag as graph
-from kfp_notebook.view import picture
+from kfp_notebook.view import front_end, panel_actions, picture, saved_state
 from kfp_notebook.view import states as run_states
 from kfp_notebook.view.artifacts import with_previews
 from kfp_notebook.view.details import details_for
 from kfp_notebook.view.form import parameter_fields, validate
-from kfp_notebook.view.front_end import package_info
 from kfp_notebook.view.on_demand import OnDemand
 from kfp_notebook.view.recorded import ShownRun, picture_title
 
 if TYPE_CHECKING:
     from kfp_notebook.session import Session
 
-MODULE = package_info()["name"]
-MODULE_VERSION = package_info()["version"]  # written once, in labextension/package.json
 FLUSH_SECONDS = 0.1
 SUBMIT_REASON = "Connect to Kubeflow first (%kfp connect --host URL); until then runs are local."
 #: The buttons' actions, each acknowledged ("handled", naming it) once done: the front end keeps the buttons
 #: disabled until its own action's ack (messages.ts ButtonAction, pendingAfterAck); other messages get none.
-BUTTON_ACTIONS = ("compile", "run", "submit", "stop")
+BUTTON_ACTIONS = ("compile", "run", "submit", "stop", "retry")
+STRINGS = "Record<string, string>"
 
 
-class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidget):
-    """A pipeline's DAG with Compile / Run / Submit / Stop, a parameter form and live task states."""
+class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidget):
+    """A pipeline's DAG with Compile / Run / Submit / Stop / Retry, a parameter form and live task states."""
 
-    _model_name = Unicode("PipelinePanelModel").tag(sync=True)
-    _view_name = Unicode("PipelinePanelView").tag(sync=True)
-    _model_module = Unicode(MODULE).tag(sync=True)
-    _view_module = Unicode(MODULE).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+    _esm = front_end.ESM
+    _css = front_end.CSS
 
     title = Unicode("").tag(sync=True)
     description = Unicode("").tag(sync=True)
-    dot = Unicode("").tag(sync=True)
-    node_states = Dict().tag(sync=True)
+    svg = Unicode("").tag(sync=True)  # the DAG laid out in the kernel; the front end colours it in place
+    svg_error = Unicode("").tag(sync=True)  # why there is no SVG (no Graphviz of any kind in the kernel)
+    node_states = Dict().tag(sync=True, ts=STRINGS)
     progress = Unicode("").tag(sync=True)
     run_id = Unicode("").tag(sync=True)
     run_link = Unicode("").tag(sync=True)
-    parameters: List = List().tag(sync=True)
-    values = Dict().tag(sync=True)
-    field_errors = Dict().tag(sync=True)
+    parameters: List = List().tag(sync=True, ts="Parameter[]")
+    values = Dict().tag(sync=True, ts=STRINGS)
+    field_errors = Dict().tag(sync=True, ts=STRINGS)
     busy = Unicode("").tag(sync=True)
     submit_enabled = Bool(False).tag(sync=True)
     submit_reason = Unicode(SUBMIT_REASON).tag(sync=True)
     compiled_path = Unicode("").tag(sync=True)
-    message = Dict().tag(sync=True)
-    details = Dict().tag(sync=True)
-    metrics = Dict().tag(sync=True)
-    needs_svg = Bool(False).tag(sync=True)
-    legend: List = List().tag(sync=True)  # the states' names, icons, meanings (tracking/states.py)
-    run_view = Dict().tag(sync=True)  # the run as shown: derived states, loop progress, totals, the failure
-    run_info = Dict().tag(sync=True)  # which run: id, where, state, when, its parameters vs the form's defaults
+    message = Dict().tag(sync=True, ts="Message")
+    details = Dict().tag(sync=True, ts="Details")
+    metrics = Dict().tag(sync=True, ts="Metrics")
+    legend: List = List().tag(sync=True, ts="Look[]")  # the states' names, icons, meanings (tracking/states.py)
+    run_view = Dict().tag(sync=True, ts="RunView")  # the run as shown: derived states, loop progress, the failure
+    run_info = Dict().tag(sync=True, ts="RunInfo")  # which run: id, where, state, when, its parameters
 
     def __init__(self, pipeline: Any, name: str, session: Session, output_dir: str = ".",
                  options: dict[str, Any] | None = None, **kwargs: Any):  # fmt: skip
@@ -102,17 +98,22 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidg
     def _load(self, ir: PipelineIR) -> None:
         self.ir = ir
         self.model = graph.dag_model(self.ir)
-        self.dot = graph.to_dot(self.model).source
+        dot = graph.to_dot(self.model).source
         self.title, self.description = self.ir.name, self.ir.description
         order = list(getattr(getattr(self.pipeline, "component_spec", None), "inputs", None) or {})
         fields = parameter_fields(self.ir)
         self.parameters = sorted(fields, key=lambda f: order.index(f["name"]) if f["name"] in order else len(order))
         self.values = {p["name"]: p["default"] for p in self.parameters}
-        self.static_svg = graph.picture_svg(self.model, dot=self.dot)
-        self.needs_svg = self.static_svg is None
+        self.static_svg = graph.picture_svg(self.model, dot=dot)
+        self.svg = self.static_svg or ""
+        self.svg_error = "" if self.static_svg else panel_actions.NO_GRAPHVIZ
 
     def _picture_title(self) -> str:
         return picture_title(self.run_id, self.run_view, self.run_info)
+
+    def _saved_metadata(self) -> dict[str, Any]:
+        """A snapshot of the synced state, which the server extension saves as the notebook's widget state."""
+        return {saved_state.KEY: saved_state.snapshot(self.model_id, jsonable(self.get_state()))}
 
     def _new_run(self, _change: Any) -> None:  # a new run: the last run's progress and details go
         self.run_view, self.details = {}, {}
@@ -138,8 +139,8 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidg
             "run": self.run,
             "stop": self.stop,
             "select": self.select,
-            "svg": self.receive_svg,
             "submit": self.submit,
+            "retry": self.retry,
             "log": self.send_log,
             "download": self.send_download,
             "runs": self.send_runs,
@@ -211,6 +212,19 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidg
         self._show_run_info(handle)
         handle.subscribe(self._on_event)
 
+    def retry(self, content: dict[str, Any] | None = None) -> RunHandle | None:
+        """Run again what did not succeed in the shown run (the session's retry), followed here like a run."""
+        retry = getattr(self.session, "retry", None)
+        if retry is None or not self.run_id:
+            self.message = {"kind": "info", "text": "retry is not available", "details": ""}
+            return None
+        if self.busy:
+            return None
+        handle = retry(self.run_id)
+        if isinstance(handle, RunHandle) and handle is not self.handle:
+            self.follow(handle)
+        return handle
+
     def stop(self, content: dict[str, Any] | None = None) -> None:
         if self.handle is not None and not self.handle.done:
             self.handle.cancel()
@@ -233,19 +247,14 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, ipywidgets.DOMWidg
                 details["runs"] = with_previews(self.session, handle.run_id, run_details(handle, details["id"]))
             return details
 
+        def pane() -> dict[str, Any]:
+            return panel_actions.with_debug_commands(details_for(selected, self.model, handle, node_details), handle)
+
         def show(details: dict[str, Any]) -> None:
             if self._selected == selected:
                 self.details = jsonable(details)  # strict JSON for the front end: a NaN metric is "NaN"
 
-        in_background(lambda: details_for(selected, self.model, handle, node_details), show, self._failed)
-
-    def receive_svg(self, content: dict[str, Any]) -> None:
-        """The front end drew the DAG: keep the SVG so saved notebooks show a picture without the panel."""
-        svg = str(content.get("svg", ""))
-        if svg.startswith("<svg") and self.static_svg is None:
-            self.static_svg = svg
-            self.needs_svg = False
-            self._update_picture()
+        in_background(pane, show, self._failed)
 
     # -- run events, coalesced ------------------------------------------------------------------------
 

@@ -92,11 +92,16 @@ class SavedPicture:
         from IPython.display import display
 
         self.picture_id = self.picture_id or f"kfp-picture-{id(self)}"
-        display(bundle(self.static_svg), raw=True, display_id=self.picture_id)
+        display(bundle(self.static_svg), raw=True, metadata=self._saved_metadata(), display_id=self.picture_id)
         data = super()._repr_mimebundle_()  # type: ignore[misc]
         data = data[0] if isinstance(data, tuple) else data
         data["text/plain"] = self.summary_text or f"pipeline {self.name} ({len(self.model.nodes)} tasks)"
         display(data, raw=True)
+
+    def _saved_metadata(self) -> dict[str, Any]:
+        """The picture's metadata: the live panel's state, which a saved notebook restores it from (the panel fills
+        it in; on the picture, whose updates do not redraw the live panel)."""
+        return {}
 
     def _picture_title(self) -> str:
         """The run the picture shows: its id, its state, when it started (the panel fills it in)."""
@@ -116,4 +121,5 @@ class SavedPicture:
         if self.picture_id and self.static_svg:
             from IPython.display import update_display
 
-            update_display(bundle(self.static_svg), raw=True, display_id=self.picture_id)
+            saved = self._saved_metadata()
+            update_display(bundle(self.static_svg), raw=True, metadata=saved, display_id=self.picture_id)

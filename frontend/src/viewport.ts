@@ -1,5 +1,7 @@
-// Zoom (buttons, Ctrl/Cmd + wheel), pan (drag), fit-to-width and 1:1 for the DAG: the SVG is resized, never re-laid out.
+// Zoom (buttons, Ctrl/Cmd + wheel), pan (drag), fit and 1:1 for the DAG: the SVG is resized, never re-laid out.
 
+/** The smallest scale a DAG first shows at: Graphviz's 10 pt task names stay about 8 px tall, readable. */
+export const READABLE_SCALE = 0.8;
 export const MIN_SCALE = 0.05;
 export const MAX_SCALE = 4;
 const STEP = 1.25;
@@ -39,19 +41,32 @@ export class Viewport {
     this.autoScale();
   }
 
-  /** Fit when the DAG is wider than the viewport, 1:1 otherwise. */
+  /** On first show: the whole DAG when it fits at a readable scale; else the width, never below READABLE_SCALE
+   *  (a tall DAG scrolls down, a very wide one sideways too), as the KFP UI opens a big pipeline. */
   private autoScale(): void {
-    if (this.natural.width > this.available()) {
-      this.setScale(Math.min(1, this.available() / this.natural.width));
-    } else {
-      this.setScale(1);
+    const whole = this.fitting();
+    this.setScale(whole >= READABLE_SCALE ? whole : Math.max(READABLE_SCALE, Math.min(1, this.widthFit())));
+  }
+
+  /** The whole DAG in view, both its width and its height (never larger than 1:1 for a small DAG). */
+  fit(): number {
+    this.userZoomed = true;
+    return this.setScale(this.fitting());
+  }
+
+  /** The viewport changed size (filled the window, or back): fitted again unless the user chose a scale. */
+  refit(): void {
+    if (this.svg !== null) {
+      this.userZoomed ? this.setScale(this.scaleValue) : this.autoScale();
     }
   }
 
-  /** The whole width in view (never larger than 1:1 for a small DAG). */
-  fit(): number {
-    this.userZoomed = true;
-    return this.setScale(Math.min(1, this.available() / this.natural.width));
+  private fitting(): number {
+    return Math.min(1, this.widthFit(), this.availableHeight() / this.natural.height);
+  }
+
+  private widthFit(): number {
+    return this.available() / this.natural.width;
   }
 
   zoom(factor: number, around?: { x: number; y: number }): number {
@@ -104,6 +119,13 @@ export class Viewport {
 
   private available(): number {
     return this.node.clientWidth > 0 ? Math.max(this.node.clientWidth - 8, 100) : Infinity;
+  }
+
+  /** The height the viewport may grow to (its CSS max-height), not the height it has now. */
+  private availableHeight(): number {
+    const limit = parseFloat(getComputedStyle(this.node).maxHeight);
+    const height = Number.isFinite(limit) && limit > 0 ? limit : window.innerHeight * 0.7;
+    return Math.max(height - 8, 60);
   }
 
   private onWheel(event: WheelEvent): void {

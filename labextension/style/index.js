@@ -1,2 +1,0 @@
-import './index.css';
-import './states.css';
