@@ -247,3 +247,83 @@ def test_kfp_local_artifacts_and_failure_messages_are_made_as_we_make_them():
         "Pipeline \x1b[95m'p'\x1b[0m finished with status \x1b[91mFAILURE\x1b[0m. "
         "Inner task failed: \x1b[96m'fail'\x1b[0m inside \x1b[96m'inner'\x1b[0m."
     )
+
+
+# -- linear pipeline building (%%pipeline of 1,000 tasks) ------------------------------------------------------
+
+
+def test_the_kfp_functions_linear_spec_building_replaces_are_the_ones_it_was_written_for():
+    """A kfp release that changes either function fails here: re-read it, check that the transformation still
+    holds (a loop-invariant list; names looked up in the spec's maps), then update REPLACED_SOURCES."""
+    from kfp.compiler import pipeline_spec_builder
+    from kfp.dsl import utils
+
+    for function in (pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index):
+        original = getattr(function, "kfp_original", function)
+        assert kfp_compat.source_digest(original) == kfp_compat.REPLACED_SOURCES[original.__name__], original
+
+
+def test_linear_spec_building_replaces_both_once_and_kfps_own_come_back_when_asked():
+    from kfp.compiler import pipeline_spec_builder
+    from kfp.dsl import utils
+
+    kfp_compat.linear_spec_building()
+    kfp_compat.linear_spec_building()  # idempotent
+    ours = pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index
+    assert all(hasattr(function, "kfp_original") for function in ours)
+    assert not hasattr(ours[0].kfp_original, "kfp_original")
+    with kfp_compat.kfp_spec_building():
+        assert pipeline_spec_builder.build_spec_by_group is ours[0].kfp_original
+        assert utils.make_name_unique_by_adding_index is ours[1].kfp_original
+    assert (pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index) == ours
+
+
+def test_names_are_made_unique_as_kfp_makes_them():
+    from kfp.dsl import utils
+
+    kfp_compat.linear_spec_building()
+    kfps = utils.make_name_unique_by_adding_index.kfp_original
+    for name, taken in [("a", []), ("a", ["a"]), ("a", ["a", "a-2", "a-4"]), ("a-2", ["a-2", "a-2-2"]), ("", [""])]:
+        assert kfp_compat._unique_name(name, taken, "-") == kfps(name, taken, "-")
+        assert kfp_compat._unique_name(name, dict.fromkeys(taken), "-") == kfps(name, taken, "-")
+
+
+@dsl.component(base_image="python:3.11")
+def numbered(x: int) -> int:
+    return x
+
+
+@dsl.component(base_image="python:3.11")
+def other(x: int) -> int:
+    return x
+
+
+def big_pipeline(tasks: int):
+    """Many tasks of two components in every kind of group (loop, condition, exit handler), chained and not."""
+
+    def body(x: int = 1):
+        with dsl.ExitHandler(other(x=0)):
+            previous = numbered(x=x)
+            for i in range(tasks // 2):
+                previous = numbered(x=previous.output) if i % 3 else numbered(x=i)
+                other(x=i).after(previous)
+            with dsl.ParallelFor([1, 2, 3]) as item:
+                numbered(x=item)
+                with dsl.If(x > 0):
+                    other(x=previous.output)
+
+    return dsl.pipeline(name="big")(body)
+
+
+@pytest.mark.parametrize("tasks", [60, pytest.param(1000, marks=pytest.mark.slow)])
+def test_pipelines_built_linearly_compile_to_kfps_own_bytes(tmp_path, tasks):
+    """The same pipeline built with kfp's own functions (the replacement off) and with ours: the same YAML."""
+    from kfp import compiler
+
+    kfp_compat.linear_spec_building()
+    with kfp_compat.kfp_spec_building():
+        theirs = big_pipeline(tasks)
+    ours = big_pipeline(tasks)
+    compiler.Compiler().compile(theirs, str(tmp_path / "kfp.yaml"))
+    compiler.Compiler().compile(ours, str(tmp_path / "ours.yaml"))
+    assert (tmp_path / "kfp.yaml").read_bytes() == (tmp_path / "ours.yaml").read_bytes()
