@@ -87,6 +87,44 @@ def fast_task_setters() -> None:
         pipeline_task.inspect = _CallerNameOnlyInspect()  # type: ignore[assignment]
 
 
+# -- importing -----------------------------------------------------------------------------------------
+
+#: What `import kfp` imports besides its runtime (kfp/__init__.py, unless `_KFP_RUNTIME=true`): name → module
+#: and attribute. `Client` alone brings the Kubernetes client, requests and google-auth.
+KFP_EAGER_NAMES = {"components": ("kfp.components", None), "dsl": ("kfp.dsl", None), "Client": ("kfp.client", "Client")}
+
+
+def kfp_client_on_first_use() -> None:
+    """Import kfp as its runtime does (`_KFP_RUNTIME=true`), with `kfp.Client`, `kfp.components` and `kfp.dsl`
+    imported when first used: code that says `import kfp` gets the same module, and a process that only
+    compiles does not import kfp's client. Only before anything imported kfp (else nothing changes)."""
+    import importlib
+    import os
+
+    if "kfp" in sys.modules:
+        return
+    previous = os.environ.get("_KFP_RUNTIME")
+    os.environ["_KFP_RUNTIME"] = "true"
+    try:
+        kfp = importlib.import_module("kfp")
+    finally:
+        if previous is None:
+            del os.environ["_KFP_RUNTIME"]
+        else:
+            os.environ["_KFP_RUNTIME"] = previous
+
+    def first_use(name: str) -> Any:
+        if name not in KFP_EAGER_NAMES:
+            raise AttributeError(f"module 'kfp' has no attribute {name!r}")
+        module, attribute = KFP_EAGER_NAMES[name]
+        value = importlib.import_module(module)
+        value = getattr(value, attribute) if attribute else value
+        setattr(kfp, name, value)
+        return value
+
+    kfp.__getattr__ = first_use  # type: ignore[method-assign]
+
+
 # -- compiling ----------------------------------------------------------------------------------------
 
 #: SHA-256 of the source of each kfp function `linear_spec_building` replaces, as the installed kfp has it; a kfp

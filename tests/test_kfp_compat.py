@@ -327,3 +327,31 @@ def test_pipelines_built_linearly_compile_to_kfps_own_bytes(tmp_path, tasks):
     compiler.Compiler().compile(theirs, str(tmp_path / "kfp.yaml"))
     compiler.Compiler().compile(ours, str(tmp_path / "ours.yaml"))
     assert (tmp_path / "kfp.yaml").read_bytes() == (tmp_path / "ours.yaml").read_bytes()
+
+
+def test_kfp_imports_eagerly_exactly_the_names_imported_on_first_use():
+    """kfp/__init__.py imports these unless _KFP_RUNTIME=true: kfp_client_on_first_use must provide each of them."""
+    import ast
+
+    import kfp
+
+    source = ast.parse(inspect.getsource(kfp))
+    guarded = next(s for s in source.body if isinstance(s, ast.If) and "_KFP_RUNTIME" in ast.unparse(s.test))
+    imported = {alias.asname or alias.name for s in guarded.body if isinstance(s, ast.ImportFrom) for alias in s.names}
+    assert imported == set(kfp_compat.KFP_EAGER_NAMES)
+
+
+def test_kfp_with_its_client_on_first_use_gives_every_eager_name(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom kfp_notebook import kfp_compat\nkfp_compat.kfp_client_on_first_use()\nimport kfp\n"
+        "assert 'kfp.client' not in sys.modules and 'kubernetes' not in sys.modules, 'imported eagerly'\n"
+        "from kfp import Client, components, dsl\nassert kfp.Client is Client and kfp.components is components\n"
+        "assert Client.__module__ == 'kfp.client.client' and dsl.component\n"
+        "try:\n    kfp.nothing\nexcept AttributeError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "module 'kfp' has no attribute 'nothing'"
