@@ -47,3 +47,21 @@ def test_an_unknown_kernel_is_one_line(tmp_path):
     shutil.copy(NOTEBOOKS / "quickstart.ipynb", tmp_path)
     done = cli("compile", "quickstart.ipynb", "--kernel", "no-such-kernel", cwd=tmp_path)
     assert done.returncode == 2 and "no-such-kernel" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_called_where_a_shell_runs_already_the_notebook_runs_in_a_kernel_not_in_that_shell(ip, tmp_path):
+    """`cli.main` called from a notebook (or a test): the caller's shell, namespace and folder stay as they were."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from kfp_notebook.headless import cli as command
+
+    write_notebook(
+        tmp_path / "other.ipynb",
+        [("%load_ext kfp_notebook", []), ("leaked = 1", []), ("%%component\ndef one() -> int:\n    return 1\n", []),
+         ("%%pipeline\ndef ones():\n    one()\n", [])],
+    )  # fmt: skip
+    publish = ip.display_pub.publish
+    assert command.main(["compile", str(tmp_path / "other.ipynb"), "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "ones.yaml").exists()
+    assert "leaked" not in ip.user_ns and "ones" not in ip.user_ns
+    assert InteractiveShell.instance() is ip and ip.display_pub.publish == publish

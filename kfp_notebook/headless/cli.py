@@ -197,9 +197,9 @@ def _kernel(args: argparse.Namespace, output: Output, in_process: bool = False) 
         raise KfpNotebookError(f"notebook {args.notebook!r} not found (give the path of an .ipynb file)")
     check_notebook(path)
     notebook: Any
-    if in_process and not getattr(args, "kernel", None):
-        from kfp_notebook.headless.in_process import InProcessNotebook
+    from kfp_notebook.headless.in_process import InProcessNotebook
 
+    if in_process and not getattr(args, "kernel", None) and InProcessNotebook.possible():
         output.progress(f"executing {path.name}")
         notebook = InProcessNotebook(path, args.timeout, output.kernel_text)
     else:

@@ -55,13 +55,21 @@ class InProcessNotebook:
         self.cells = _code_cells(path)
         self.shell: Any = None
 
+    @staticmethod
+    def possible() -> bool:
+        """Whether this process has no IPython shell of its own yet (the command called from a notebook or a
+        test runs the notebook in a kernel instead: its cells must not run in the caller's shell)."""
+        from IPython.core.interactiveshell import InteractiveShell
+
+        return not InteractiveShell.initialized()
+
     @contextmanager
     def started(self) -> Iterator[InProcessNotebook]:
         """The shell, in the notebook's folder (as the kernel's working folder), until the command is done."""
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
 
-        before = os.getcwd()
+        before, path = os.getcwd(), list(sys.path)
         os.chdir(self.path.resolve().parent)
         sys.path.insert(0, "")  # as in a kernel: the working folder's modules are importable
         from kfp_notebook import kfp_compat
@@ -76,7 +84,9 @@ class InProcessNotebook:
         try:
             yield self
         finally:
+            InteractiveShell.clear_instance()
             os.chdir(before)
+            sys.path[:] = path
 
     def define(self) -> None:
         """Execute the definition cells in order; the first failing cell ends it with NotebookCellError."""
