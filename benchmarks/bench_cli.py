@@ -7,8 +7,10 @@ Anchors measured in this same run, each in a fresh process as a CI job would sta
   (kubeflow-kale 2.3.0 installs beside kfp 2.17.3 in its own venv: python3 -m venv /tmp/kale-venv &&
   /tmp/kale-venv/bin/pip install kubeflow-kale==2.3.0); otherwise the issue's 3.1 s for a 3-step
   notebook on this machine is the reference. Target: ours ≤ 1/3 of Kale's.
-Then the phases of ours, measured in this process: reading the notebook (nbformat/nbclient imports),
-starting the kernel, executing the notebook's definition cells, the compile cell, the kernel's shutdown.
+Ours both ways: by default the cells run in an IPython shell inside the command's own process, and with
+`--kernel python3` in a fresh kernel (nbclient). Then the phases of the kernel path, measured in this
+process: reading the notebook (nbformat/nbclient imports), starting the kernel, executing the notebook's
+definition cells, the compile cell, the kernel's shutdown.
 
 Run: .venv/bin/python benchmarks/bench_cli.py [--repeat N]
 """
@@ -113,6 +115,10 @@ def main() -> None:
         "kfp-notebook compile quickstart.ipynb": seconds(
             process(python, "-m", "kfp_notebook", "compile", "quickstart.ipynb", cwd=folder), args.repeat
         ),
+        "the same with --kernel python3": seconds(
+            process(python, "-m", "kfp_notebook", "compile", "quickstart.ipynb", "--kernel", "python3", cwd=folder),
+            args.repeat,
+        ),
     }
     kale = os.environ.get("KALE")
     if kale:
@@ -129,7 +135,8 @@ def main() -> None:
     print(
         f"  Kale reference ({source}): {reference:.2f} s; target ≤ {reference / 3:.2f} s; ours/Kale {ours / reference:.2f}"
     )
-    print("\nphases of ours (median, in this process; the command adds its own interpreter start):")
+    print(f"load average: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
+    print("\nphases of ours with --kernel (median, in this process; the command adds its own interpreter start):")
     for name, value in phases(folder / "quickstart.ipynb", folder, args.repeat).items():
         print(f"  {name:<42} {value:6.2f} s")
 

@@ -258,6 +258,12 @@ def cell_usage(command: Command) -> str:
 # -- kfp-notebook (the command line) -------------------------------------------------------------------
 
 JSON = Option(("--json",), "print one machine-readable JSON document")
+KERNEL = Option(
+    ("--kernel",),
+    "execute the cells in a fresh Jupyter kernel of that name (default: in the command's "
+    "own process, as a kernel would)",
+    "NAME",
+)
 VERBOSE = Option(("--verbose",), "show the notebook's output and kernel tracebacks")
 TIMEOUT = Option(("--timeout",), "seconds one cell may run (default: 600)", "SECONDS", check=_whole_at_least_one,
                  default="600")  # fmt: skip
@@ -271,7 +277,7 @@ CLI = {
     for c in (
         Command("kfp-notebook compile", "compile a pipeline to YAML (byte-identical to %kfp compile)",
                 (_NOTEBOOK, _CLI_PIPELINE), (Option(("-o", "--output"), "FILE.yaml, or a folder (default: .)",
-                                                    "FILE|DIR"), TIMEOUT, JSON, VERBOSE)),
+                                                    "FILE|DIR"), KERNEL, TIMEOUT, JSON, VERBOSE)),
         Command("kfp-notebook run", "run a pipeline on this machine", (_NOTEBOOK, _CLI_PIPELINE),
                 (PARAM, WORKERS, NO_CACHE, PIPELINE_ROOT, RUNS_DIR, TIMEOUT, JSON, VERBOSE)),
         Command("kfp-notebook submit", "submit a run to Kubeflow", (_NOTEBOOK, _CLI_PIPELINE),

@@ -6,12 +6,13 @@ fails there, loudly and by name, instead of somewhere deep in a run.
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,7 +87,155 @@ def fast_task_setters() -> None:
         pipeline_task.inspect = _CallerNameOnlyInspect()  # type: ignore[assignment]
 
 
+# -- importing -----------------------------------------------------------------------------------------
+
+#: What `import kfp` imports besides its runtime (kfp/__init__.py, unless `_KFP_RUNTIME=true`): name → module
+#: and attribute. `Client` alone brings the Kubernetes client, requests and google-auth.
+KFP_EAGER_NAMES = {"components": ("kfp.components", None), "dsl": ("kfp.dsl", None), "Client": ("kfp.client", "Client")}
+
+
+def kfp_client_on_first_use() -> None:
+    """Import kfp as its runtime does (`_KFP_RUNTIME=true`), with `kfp.Client`, `kfp.components` and `kfp.dsl`
+    imported when first used: code that says `import kfp` gets the same module, and a process that only
+    compiles does not import kfp's client. Only before anything imported kfp (else nothing changes)."""
+    import importlib
+    import os
+
+    if "kfp" in sys.modules:
+        return
+    previous = os.environ.get("_KFP_RUNTIME")
+    os.environ["_KFP_RUNTIME"] = "true"
+    try:
+        kfp = importlib.import_module("kfp")
+    finally:
+        if previous is None:
+            del os.environ["_KFP_RUNTIME"]
+        else:
+            os.environ["_KFP_RUNTIME"] = previous
+
+    def first_use(name: str) -> Any:
+        if name not in KFP_EAGER_NAMES:
+            raise AttributeError(f"module 'kfp' has no attribute {name!r}")
+        module, attribute = KFP_EAGER_NAMES[name]
+        value = importlib.import_module(module)
+        value = getattr(value, attribute) if attribute else value
+        setattr(kfp, name, value)
+        return value
+
+    kfp.__getattr__ = first_use  # type: ignore[method-assign]
+
+
 # -- compiling ----------------------------------------------------------------------------------------
+
+#: SHA-256 of the source of each kfp function `linear_spec_building` replaces, as the installed kfp has it; a kfp
+#: whose source differs keeps its own functions (slower, never wrong) and tests/test_kfp_compat.py fails.
+REPLACED_SOURCES = {
+    "build_spec_by_group": "68d92d5b23be74f621c00a92f2b5678a2c76f20a81434bd739167853e2ed9d84",
+    "make_name_unique_by_adding_index": "d43d7173444993de2f6be0e7267cfb92f728561d853268ada4593c4756e5eb82",
+}
+#: In `build_spec_by_group`'s loop over a group's tasks, the statement that lists the names of all of them (the
+#: same list for each task: it depends on no loop variable): computed once per group instead of once per task.
+_LOOP_INVARIANT = "tasks_in_current_dag"
+
+
+def source_digest(function: Callable[..., Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+
+
+def linear_spec_building() -> None:
+    """Make kfp's pipeline building linear in tasks (`%%pipeline` of 1,000 tasks: seconds → a fraction).
+
+    kfp's `build_spec_by_group` sanitizes the name of every task of a group once per task of the group
+    (quadratic), and `make_name_unique_by_adding_index` probes a list for each candidate name (cubic for many
+    tasks of one component). The first is replaced by the same function with that loop-invariant list built
+    before the loop (its own source, transformed); the second by the same probing of a set. Same results,
+    byte for byte; each only when kfp's source is the one known (`REPLACED_SOURCES`). Idempotent.
+    """
+    from kfp.compiler import pipeline_spec_builder
+    from kfp.dsl import utils
+
+    current = pipeline_spec_builder.build_spec_by_group
+    if not hasattr(current, "kfp_original") and source_digest(current) == REPLACED_SOURCES["build_spec_by_group"]:
+        pipeline_spec_builder.build_spec_by_group = _hoisted(current, _LOOP_INVARIANT)  # type: ignore[assignment]
+    unique = utils.make_name_unique_by_adding_index
+    if not hasattr(unique, "kfp_original") and source_digest(unique) == REPLACED_SOURCES[unique.__name__]:
+        _unique_name.kfp_original = unique  # type: ignore[attr-defined]
+        utils.make_name_unique_by_adding_index = _unique_name
+
+
+@contextmanager
+def kfp_spec_building() -> Iterator[None]:
+    """kfp's own (unreplaced) pipeline building while in the block, e.g. to compare its YAML with ours."""
+    from kfp.compiler import pipeline_spec_builder
+    from kfp.dsl import utils
+
+    replaced = (pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index)
+    pipeline_spec_builder.build_spec_by_group = getattr(replaced[0], "kfp_original", replaced[0])
+    utils.make_name_unique_by_adding_index = getattr(replaced[1], "kfp_original", replaced[1])
+    try:
+        yield
+    finally:
+        pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index = replaced
+
+
+def _hoisted(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """`function` with the assignment to `name` inside its first `for` loop moved to just before that loop."""
+    import ast
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    definition = tree.body[0]
+    assert isinstance(definition, ast.FunctionDef)
+    loop_at = next(i for i, s in enumerate(definition.body) if isinstance(s, ast.For))
+    loop = definition.body[loop_at]
+    assert isinstance(loop, ast.For)
+    statement = next(
+        s for s in loop.body if isinstance(s, ast.Assign) and [ast.unparse(t) for t in s.targets] == [name]
+    )
+    loop.body.remove(statement)
+    definition.body.insert(loop_at, statement)
+    _NamesLookedUpInPlace().visit(definition)
+    namespace: dict[str, Any] = {}
+    code = compile(ast.increment_lineno(tree, function.__code__.co_firstlineno - 1), function.__code__.co_filename,
+                   "exec")  # fmt: skip
+    exec(code, function.__globals__, namespace)
+    replaced = namespace[function.__name__]
+    replaced.__doc__, replaced.kfp_original = function.__doc__, function
+    return replaced  # type: ignore[no-any-return]
+
+
+class _NamesLookedUpInPlace(ast.NodeTransformer):
+    """`make_name_unique_by_adding_index(..., collection=list(M.keys()), ...)` → `collection=M`: a protobuf map
+    answers `in` by itself, in constant time, where the list was a copy of all its keys for each call."""
+
+    def visit_keyword(self, node: ast.keyword) -> ast.keyword:
+        value = node.value
+        if (
+            node.arg == "collection"
+            and isinstance(value, ast.Call)
+            and ast.unparse(value.func) == "list"
+            and len(value.args) == 1
+            and isinstance(value.args[0], ast.Call)
+            and isinstance(value.args[0].func, ast.Attribute)
+            and value.args[0].func.attr == "keys"
+            and not value.args[0].args
+        ):
+            node.value = value.args[0].func.value
+        return node
+
+
+def _unique_name(name: str, collection: Any, delimiter: str) -> str:
+    """kfp's `make_name_unique_by_adding_index` (name, else name-2, name-3, ...: the first not in `collection`),
+    looking names up in a set (or in the mapping given)."""
+    taken = collection if isinstance(collection, (set, frozenset, Mapping)) else set(collection)
+    if name not in taken:
+        return name
+    index = 2
+    while f"{name}{delimiter}{index}" in taken:
+        index += 1
+    return f"{name}{delimiter}{index}"
 
 
 @contextmanager

@@ -275,3 +275,111 @@ def test_kfps_executor_calls_the_function_inside_the_execute_we_bound(tmp_path, 
     executor.Executor(executor_input=executor_input, function_to_execute=double).execute()
     assert calls == ["before", "function", "after"]
     assert json.loads(output.read_text())["parameterValues"] == {"Output": 4}
+
+
+# -- linear pipeline building (%%pipeline of 1,000 tasks) ------------------------------------------------------
+
+
+def test_the_kfp_functions_linear_spec_building_replaces_are_the_ones_it_was_written_for():
+    """A kfp release that changes either function fails here: re-read it, check that the transformation still
+    holds (a loop-invariant list; names looked up in the spec's maps), then update REPLACED_SOURCES."""
+    from kfp.compiler import pipeline_spec_builder
+    from kfp.dsl import utils
+
+    for function in (pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index):
+        original = getattr(function, "kfp_original", function)
+        assert kfp_compat.source_digest(original) == kfp_compat.REPLACED_SOURCES[original.__name__], original
+
+
+def test_linear_spec_building_replaces_both_once_and_kfps_own_come_back_when_asked():
+    from kfp.compiler import pipeline_spec_builder
+    from kfp.dsl import utils
+
+    kfp_compat.linear_spec_building()
+    kfp_compat.linear_spec_building()  # idempotent
+    ours = pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index
+    assert all(hasattr(function, "kfp_original") for function in ours)
+    assert not hasattr(ours[0].kfp_original, "kfp_original")
+    with kfp_compat.kfp_spec_building():
+        assert pipeline_spec_builder.build_spec_by_group is ours[0].kfp_original
+        assert utils.make_name_unique_by_adding_index is ours[1].kfp_original
+    assert (pipeline_spec_builder.build_spec_by_group, utils.make_name_unique_by_adding_index) == ours
+
+
+def test_names_are_made_unique_as_kfp_makes_them():
+    from kfp.dsl import utils
+
+    kfp_compat.linear_spec_building()
+    kfps = utils.make_name_unique_by_adding_index.kfp_original
+    for name, taken in [("a", []), ("a", ["a"]), ("a", ["a", "a-2", "a-4"]), ("a-2", ["a-2", "a-2-2"]), ("", [""])]:
+        assert kfp_compat._unique_name(name, taken, "-") == kfps(name, taken, "-")
+        assert kfp_compat._unique_name(name, dict.fromkeys(taken), "-") == kfps(name, taken, "-")
+
+
+@dsl.component(base_image="python:3.11")
+def numbered(x: int) -> int:
+    return x
+
+
+@dsl.component(base_image="python:3.11")
+def other(x: int) -> int:
+    return x
+
+
+def big_pipeline(tasks: int):
+    """Many tasks of two components in every kind of group (loop, condition, exit handler), chained and not."""
+
+    def body(x: int = 1):
+        with dsl.ExitHandler(other(x=0)):
+            previous = numbered(x=x)
+            for i in range(tasks // 2):
+                previous = numbered(x=previous.output) if i % 3 else numbered(x=i)
+                other(x=i).after(previous)
+            with dsl.ParallelFor([1, 2, 3]) as item:
+                numbered(x=item)
+                with dsl.If(x > 0):
+                    other(x=previous.output)
+
+    return dsl.pipeline(name="big")(body)
+
+
+@pytest.mark.parametrize("tasks", [60, pytest.param(1000, marks=pytest.mark.slow)])
+def test_pipelines_built_linearly_compile_to_kfps_own_bytes(tmp_path, tasks):
+    """The same pipeline built with kfp's own functions (the replacement off) and with ours: the same YAML."""
+    from kfp import compiler
+
+    kfp_compat.linear_spec_building()
+    with kfp_compat.kfp_spec_building():
+        theirs = big_pipeline(tasks)
+    ours = big_pipeline(tasks)
+    compiler.Compiler().compile(theirs, str(tmp_path / "kfp.yaml"))
+    compiler.Compiler().compile(ours, str(tmp_path / "ours.yaml"))
+    assert (tmp_path / "kfp.yaml").read_bytes() == (tmp_path / "ours.yaml").read_bytes()
+
+
+def test_kfp_imports_eagerly_exactly_the_names_imported_on_first_use():
+    """kfp/__init__.py imports these unless _KFP_RUNTIME=true: kfp_client_on_first_use must provide each of them."""
+    import ast
+
+    import kfp
+
+    source = ast.parse(inspect.getsource(kfp))
+    guarded = next(s for s in source.body if isinstance(s, ast.If) and "_KFP_RUNTIME" in ast.unparse(s.test))
+    imported = {alias.asname or alias.name for s in guarded.body if isinstance(s, ast.ImportFrom) for alias in s.names}
+    assert imported == set(kfp_compat.KFP_EAGER_NAMES)
+
+
+def test_kfp_with_its_client_on_first_use_gives_every_eager_name(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom kfp_notebook import kfp_compat\nkfp_compat.kfp_client_on_first_use()\nimport kfp\n"
+        "assert 'kfp.client' not in sys.modules and 'kubernetes' not in sys.modules, 'imported eagerly'\n"
+        "from kfp import Client, components, dsl\nassert kfp.Client is Client and kfp.components is components\n"
+        "assert Client.__module__ == 'kfp.client.client' and dsl.component\n"
+        "try:\n    kfp.nothing\nexcept AttributeError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "module 'kfp' has no attribute 'nothing'"

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def compile_command(args: argparse.Namespace, output: Output) -> int:
     target, into_folder = _target(args.output)
-    with _kernel(args, output) as notebook:
+    with _kernel(args, output, in_process=True) as notebook:
         data = notebook.act(_call("compile_and_report", args.pipeline, target, into_folder))
     output.result(data, f"compiled {data['pipeline']} to {data['path']} ({data['bytes']} bytes)")
     return EXIT_OK
@@ -190,16 +190,25 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 
 
 @contextmanager
-def _kernel(args: argparse.Namespace, output: Output) -> Iterator[Any]:
-    """The notebook's definitions executed in a fresh kernel, ready for the command's cell."""
-    from kfp_notebook.headless.kernel import HeadlessNotebook
-
+def _kernel(args: argparse.Namespace, output: Output, in_process: bool = False) -> Iterator[Any]:
+    """The notebook's definitions executed in a fresh kernel (or, `in_process` and no --kernel given, in this
+    process's own IPython shell), ready for the command's cell."""
     path = Path(args.notebook)
     if not path.is_file():
         raise KfpNotebookError(f"notebook {args.notebook!r} not found (give the path of an .ipynb file)")
     check_notebook(path)
-    output.progress(f"executing {path.name} in a fresh kernel")
-    notebook = HeadlessNotebook(path, args.timeout, output.kernel_text, quiet=not args.verbose)
+    notebook: Any
+    from kfp_notebook.headless.in_process import InProcessNotebook
+
+    if in_process and not getattr(args, "kernel", None) and InProcessNotebook.possible():
+        output.progress(f"executing {path.name}")
+        notebook = InProcessNotebook(path, args.timeout, output.kernel_text)
+    else:
+        from kfp_notebook.headless.kernel import HeadlessNotebook
+
+        kernel = getattr(args, "kernel", None) or "python3"
+        output.progress(f"executing {path.name} in a fresh {kernel} kernel")
+        notebook = HeadlessNotebook(path, args.timeout, output.kernel_text, not args.verbose, kernel)
     with notebook.started():
         notebook.define()
         yield notebook

@@ -47,7 +47,8 @@ def runnable(cell: Any) -> bool:
 class HeadlessNotebook:
     """An in-memory copy of a notebook executing in a fresh kernel whose working folder is the notebook's."""
 
-    def __init__(self, path: Path, timeout: int, echo: Callable[[str], None], quiet: bool = True):
+    def __init__(self, path: Path, timeout: int, echo: Callable[[str], None], quiet: bool = True,
+                 kernel_name: str = "python3"):  # fmt: skip
         _without_iri_grammar()
         import nbformat
 
@@ -56,7 +57,7 @@ class HeadlessNotebook:
         self.client = _echoing_client()(
             self.notebook,
             timeout=timeout,
-            kernel_name="python3",
+            kernel_name=kernel_name,
             resources={"metadata": {"path": str(path.resolve().parent)}},
             store_widget_state=False,
             shutdown_kernel="immediate",
@@ -68,8 +69,17 @@ class HeadlessNotebook:
         """The kernel running (its own stderr, e.g. its startup warnings, hidden when quiet)."""
         import subprocess
 
-        with self.client.setup_kernel(**({"stderr": subprocess.DEVNULL} if self.quiet else {})):
-            yield self
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        try:
+            with self.client.setup_kernel(**({"stderr": subprocess.DEVNULL} if self.quiet else {})):
+                yield self
+        except NoSuchKernel:
+            known = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+            raise KfpNotebookError(
+                f"no Jupyter kernel named {self.client.kernel_name!r} (installed: {known}); "
+                "`jupyter kernelspec list` lists them"
+            ) from None
 
     def define(self) -> None:
         """Execute the definition cells in order; the first failing cell ends it with NotebookCellError."""

@@ -7,6 +7,9 @@ structure (a DAG vs an executor), never by a name.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +41,8 @@ from kfp_notebook.ir.programs import lightweight_program
 from kfp_notebook.tracking.task_ids import path_of
 
 EXECUTOR_MAIN = "kfp.dsl.executor_main"
+#: Pipelines read from YAML kept by their text (the latest used): a run of an unchanged pipeline reads none again.
+READ_KEPT = 4
 PVC_IMAGES = {"argostub/createpvc": "createpvc", "argostub/deletepvc": "deletepvc"}
 RUN_AFTER_FAILURE = "ALL_UPSTREAM_TASKS_COMPLETED"
 __all__ = [
@@ -65,6 +70,9 @@ __all__ = [
     "value_source",
 ]
 
+_READ: OrderedDict[str, PipelineIR] = OrderedDict()
+_READ_LOCK = threading.Lock()
+
 
 class PipelineIR:
     """A compiled pipeline, typed: its name, parameters, root DAG and components."""
@@ -88,8 +96,20 @@ class PipelineIR:
 
     @classmethod
     def from_yaml(cls, text: str) -> PipelineIR:
+        """The IR of a pipeline's YAML; the same text read lately gives the same (read-only) IR, not read again."""
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        with _READ_LOCK:
+            known = _READ.get(key)
+            if known is not None:
+                _READ.move_to_end(key)
+                return known
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return cls([d for d in yaml.load_all(text, Loader=loader) if d])
+        ir = cls([d for d in yaml.load_all(text, Loader=loader) if d])
+        with _READ_LOCK:
+            _READ[key] = ir
+            while len(_READ) > READ_KEPT:
+                _READ.popitem(last=False)
+        return ir
 
     @classmethod
     def from_pipeline(cls, pipeline: Any) -> PipelineIR:

@@ -1,10 +1,14 @@
-"""kfp's own compiler → pipeline YAML text, written as UTF-8 whatever the locale."""
+"""kfp's own compiler → pipeline YAML text, written as UTF-8 whatever the locale; an unchanged pipeline is not
+compiled again."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,13 +16,66 @@ from typing import Any
 from kfp_notebook.errors import CompileError
 from kfp_notebook.kfp_compat import utf8_compiler_files
 
+#: Compiled YAML kept by what determines it (COMPILED_KEPT pipelines, the latest used): kfp's compiler writes
+#: the YAML from the pipeline's spec (its components, their programs with the carried code, every option), its
+#: platform spec and its description alone, so the same three give the same bytes.
+COMPILED_KEPT = 8
+_compiled: OrderedDict[str, bytes] = OrderedDict()
+_compiled_lock = threading.Lock()
+
 
 def compile_yaml(pipeline: Any, path: str | os.PathLike[str] | None = None) -> str:
-    """Compile a kfp pipeline or component with kfp's Compiler; return the YAML, and write it to `path`."""
+    """Compile a kfp pipeline or component with kfp's Compiler; return the YAML, and write it to `path`.
+
+    A pipeline whose spec, platform spec and description are those of one compiled lately is not compiled
+    again: its YAML is that one's bytes.
+    """
+    refuse_non_finite_defaults(pipeline)
+    key = yaml_key(pipeline)
+    with _compiled_lock:
+        known = _compiled.get(key) if key is not None else None
+        if known is not None:
+            _compiled.move_to_end(key)  # type: ignore[arg-type]
+    if known is None:
+        known = _compile_bytes(pipeline)
+        if key is not None:
+            with _compiled_lock:
+                _compiled[key] = known
+                while len(_compiled) > COMPILED_KEPT:
+                    _compiled.popitem(last=False)
+    if path is not None:
+        _write(lambda target: Path(target).write_bytes(known), path)
+    return _text(known)
+
+
+def yaml_key(pipeline: Any) -> str | None:
+    """A digest of everything kfp's compiler writes the pipeline's YAML from (None: not a kfp component)."""
+    try:
+        spec, platform = pipeline.pipeline_spec, pipeline.platform_spec
+        description = getattr(pipeline, "description", None) or ""
+    except AttributeError:
+        return None
+    import kfp
+
+    digest = hashlib.sha256(f"{kfp.__version__}\0{description}\0".encode())
+    digest.update(spec.SerializeToString(deterministic=True))
+    digest.update(b"\0platform\0")
+    digest.update(platform.SerializeToString(deterministic=True))
+    return digest.hexdigest()
+
+
+def _compile_bytes(pipeline: Any) -> bytes:
     from kfp import compiler
 
-    refuse_non_finite_defaults(pipeline)
-    return _write(lambda target: compiler.Compiler().compile(pipeline, target), path)
+    with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
+        target = Path(folder) / "pipeline.yaml"
+        _write_to(lambda name: compiler.Compiler().compile(pipeline, name), target)
+        return target.read_bytes()
+
+
+def _text(data: bytes) -> str:
+    """The YAML's text as a file read in text mode gives it (universal newlines)."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def refuse_non_finite_defaults(pipeline: Any) -> None:
@@ -49,7 +106,7 @@ def write_component_yaml(component: Any, path: str | os.PathLike[str]) -> str:
     return _write(component.component_spec.save_to_component_yaml, path)
 
 
-def _write(writer: Callable[[str], None], path: str | os.PathLike[str] | None) -> str:
+def _write(writer: Callable[[str], object], path: str | os.PathLike[str] | None) -> str:
     if path is None:
         with tempfile.TemporaryDirectory(prefix="kfp-notebook-") as folder:
             return _write_to(writer, Path(folder) / "pipeline.yaml")
@@ -63,7 +120,7 @@ def _write(writer: Callable[[str], None], path: str | os.PathLike[str] | None) -
     return _write_to(writer, target)
 
 
-def _write_to(writer: Callable[[str], None], target: Path) -> str:
+def _write_to(writer: Callable[[str], object], target: Path) -> str:
     try:
         with utf8_compiler_files():
             writer(str(target))

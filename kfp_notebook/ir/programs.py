@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 
@@ -16,6 +17,7 @@ def lightweight_program(container: Container) -> PythonProgram:
     return PythonProgram(command[-1], function, packages, index_urls)
 
 
+@functools.lru_cache(maxsize=256)  # the same few scripts for a pipeline's many tasks
 def parse_pip_install(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The packages and index URLs of the `pip install` kfp writes (its own kfp install left out)."""
     packages: list[str] = []

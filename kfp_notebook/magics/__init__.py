@@ -132,6 +132,7 @@ class KfpMagics(Magics):
 
     def _component(self, line: str, text: str) -> None:
         kfp_compat.fast_task_setters()  # kfp loads with the first cell; patched here, never by an import
+        kfp_compat.linear_spec_building()
         from kfp_notebook.authoring.cells import (
             check_plain_def,
             namespace_transaction,
@@ -159,6 +160,7 @@ class KfpMagics(Magics):
 
     def _pipeline(self, line: str, text: str) -> None:
         kfp_compat.fast_task_setters()
+        kfp_compat.linear_spec_building()
         from kfp_notebook.authoring.cells import (
             check_plain_def,
             namespace_transaction,

@@ -20,7 +20,8 @@ from kfp_notebook.backends.local import details, instances
 from kfp_notebook.backends.local.attempts import Attempts, Prepared
 from kfp_notebook.backends.local.cache import TaskCache
 from kfp_notebook.backends.local.cel import CelError
-from kfp_notebook.backends.local.executor import Outcome
+from kfp_notebook.backends.local.executor import Outcome, TaskRun
+from kfp_notebook.backends.local.fairness import FairQueue, branch_of
 from kfp_notebook.backends.local.instances import Artifacts, DagInstance, InputError, Loop, Node
 from kfp_notebook.backends.local.placeholders import RunInfo
 from kfp_notebook.backends.local.retrying import RetrySource
@@ -36,8 +37,10 @@ _CANCEL = object()
 _BROKEN = object()
 _CHECKPOINT = object()  # a worker's event: the scheduler writes the run's live state
 #: run.json is rewritten at most this often while a run goes (events are appended every batch); a big run
-#: would otherwise rewrite all its tasks after every event.
+#: would otherwise rewrite all its tasks after every event. A rewrite that takes long (thousands of tasks) waits
+#: STATE_SHARE times its own length, so that writing the state never takes more than 1/STATE_SHARE of the run.
 STATE_SECONDS = 0.5
+STATE_SHARE = 20
 #: The scheduler looks for a stop request another kernel (or the CLI) left in the run's folder before it starts
 #: anything, and at least this often while it waits.
 STOP_CHECK_SECONDS = 0.2
@@ -58,7 +61,11 @@ class Scheduler:
         self.info = RunInfo.for_run(run_id)
         self.handler = handler if handler is not None else ProcessTaskHandler()
         self.attempts = Attempts(self, prepared, cache, environments, retried)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"kfp-task-{run_id}")
+        self.workers = max(1, workers)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"kfp-task-{run_id}")
+        #: tasks ready to run that wait for a worker, taken in turn across the run's branches (`fairness`)
+        self.waiting: FairQueue[tuple[Node, TaskRun, dict[str, Any], Artifacts]] = FairQueue()
+        self.busy = 0  # tasks handed to a worker that did not report back yet
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.dags: list[DagInstance] = []
         self.ready: deque[Node] = deque()  # nodes whose upstream tasks all finished, not started yet
@@ -67,7 +74,8 @@ class Scheduler:
         self.broken = False
         self.outputs: dict[str, Any] = {}  # the pipeline's own outputs, once its root DAG succeeded
         self.store_failure = ""
-        self._state_saved, self._state_due = 0.0, False
+        self._state_saved, self._state_due, self._state_every = 0.0, False, STATE_SECONDS
+        self._stop_checked = float("-inf")
         self._emit_lock = threading.Lock()
         self.events = store.open_events(folder)
         self.thread = threading.Thread(target=self._main, name=f"kfp-run-{run_id}", daemon=True)
@@ -110,7 +118,7 @@ class Scheduler:
         try:
             self._open(root)
             while not root.closed:
-                if stop_requested(self.folder):  # before anything more starts
+                if self._stop_requested():  # before anything more starts
                     self.handle.message = STOPPED_FROM_OUTSIDE
                     self._cancel_everything()
                     break
@@ -140,6 +148,15 @@ class Scheduler:
             self.pool.shutdown(wait=True)
             self._finish_run()
 
+    def _stop_requested(self) -> bool:
+        """Whether a stop request waits in the run's folder: looked for at the start, then every
+        STOP_CHECK_SECONDS (not once per event: a file system call per task start and end adds up)."""
+        now = time.monotonic()
+        if now - self._stop_checked < STOP_CHECK_SECONDS:
+            return False
+        self._stop_checked = now
+        return stop_requested(self.folder)
+
     def _open(self, dag: DagInstance) -> None:
         self.dags.append(dag)
         dag.execution_id = len(self.dags)
@@ -154,11 +171,18 @@ class Scheduler:
             self._close(dag)
 
     def _advance(self) -> None:
-        """Start every node whose upstream tasks all finished, in the order they became ready."""
-        while self.ready and not self.canceled:
-            node = self.ready.popleft()
-            if not node.started and not node.dag.closed:
-                self._start(node)
+        """Start every node whose upstream tasks all finished, in the order they became ready; then give each
+        free worker the next waiting task, one branch after another."""
+        while not self.canceled:
+            if self.ready:
+                node = self.ready.popleft()
+                if not node.started and not node.dag.closed:
+                    self._start(node)
+            elif self.waiting and self.busy < self.workers:
+                self.busy += 1
+                self.pool.submit(self.attempts.run, *self.waiting.take())
+            else:
+                return
 
     def _start(self, node: Node) -> None:
         node.started = True
@@ -184,6 +208,7 @@ class Scheduler:
         if node.kind in ("createpvc", "deletepvc"):
             return self._settle(node, *self.attempts.volume_task(node, parameters))
         if node.kind == "importer":  # on a worker: a remote object's download holds up no other task
+            self.busy += 1  # counted as any task is: its report frees the worker (_finish_task)
             self.pool.submit(self.attempts.import_artifact, node, parameters)
             return
         try:
@@ -197,7 +222,7 @@ class Scheduler:
             return self._settle(node, TaskState.FAILED, str(exc))
         node.folder = str(task.folder)
         self.handle.set_task_folder(node.id, node.folder)
-        self.pool.submit(self.attempts.run, node, task, parameters, artifacts)
+        self.waiting.put(branch_of(node), (node, task, parameters, artifacts))
 
     def _start_dag(self, node: Node, parameters: dict[str, Any], artifacts: Artifacts) -> None:
         self._emit(node.id, TaskState.RUNNING)
@@ -232,6 +257,7 @@ class Scheduler:
     # -- finishing ------------------------------------------------------------------------------------
 
     def _finish_task(self, node: Node, outcome: Outcome) -> None:
+        self.busy -= 1
         if node.state.finished or self.canceled:
             return
         node.parameters, node.artifacts = outcome.parameters, outcome.artifacts
@@ -268,6 +294,7 @@ class Scheduler:
 
     def _cancel_everything(self, state: TaskState = TaskState.CANCELED) -> None:
         self.canceled = True
+        self.waiting.clear()
         self.handler.stop_all()
         message = "the run was stopped" if state is TaskState.CANCELED else self.handle.message
         for node in list(self.nodes.values()):
@@ -287,15 +314,17 @@ class Scheduler:
             except Exception as exc:
                 self.store_failure = f"cannot write the run's events in {self.folder}: {exc}"
                 raise RunnerError(self.store_failure) from None
-        if time.monotonic() - self._state_saved < STATE_SECONDS:
+        if time.monotonic() - self._state_saved < self._state_every:
             self._state_due = True
             return
-        self._state_due, self._state_saved = False, time.monotonic()
+        started = time.monotonic()
         try:
             self.store.save_result(self.result(), {})
         except Exception as exc:
             self.store_failure = f"cannot write the run's state in {self.folder / 'run.json'}: {exc}"
             raise RunnerError(self.store_failure) from None
+        self._state_due, self._state_saved = False, time.monotonic()
+        self._state_every = max(STATE_SECONDS, STATE_SHARE * (self._state_saved - started))
 
     def _finish_run(self) -> None:
         """Write the last event and run.json, then tell the handle; what cannot be written ends the run FAILED."""

@@ -36,6 +36,7 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None):
         self.root = (Path(root) if root is not None else default_runs_folder()).expanduser().resolve()
+        self._written: dict[Path, dict[str, Any]] = {}  # run.json → what this store wrote there last
 
     def create(self, pipeline: str, yaml_text: str, parameters: dict[str, Any], extra: dict[str, Any] | None = None
                ) -> tuple[str, Path]:  # fmt: skip
@@ -80,8 +81,12 @@ class RunStore:
     def save_result(self, result: RunResult, extra: dict[str, Any]) -> None:
         assert result.folder is not None
         path = Path(result.folder) / "run.json"
-        previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        previous = self._written.get(path)
+        if previous is None:  # only the run's own store writes its run.json: read it once, not on every save
+            previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         self._write(path, {**previous, **extra, **result.to_dict()})
+        if "finished" in extra:  # the run's last save: nothing is kept for it
+            self._written.pop(path, None)
 
     def list_runs(self) -> list[dict[str, Any]]:
         """Summaries of every run in the folder, newest first (a run whose run.json is unreadable: UNREADABLE)."""
@@ -145,11 +150,11 @@ class RunStore:
             raise UnreadableRunError(unreadable_message(chosen, path, problem))
         return RunResult.from_dict(with_liveness(data))
 
-    @staticmethod
-    def _write(path: Path, data: dict[str, Any]) -> None:
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
         temporary = path.with_suffix(f".tmp-{unique_suffix()}")
         temporary.write_text(strict_json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
         temporary.replace(path)
+        self._written[path] = data
 
 
 class UnreadableRunError(KfpNotebookError):
