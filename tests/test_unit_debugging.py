@@ -167,7 +167,10 @@ class Pair(NamedTuple):
     m: Model
 
 
-def test_get_uri_answers_in_the_scratch_folder_only_while_the_function_runs_and_returns_are_classified():
+def test_get_uri_answers_in_the_scratch_folder_only_while_the_function_runs_and_returns_are_classified(monkeypatch):
+    from kfp.dsl.types import artifact_types
+
+    monkeypatch.setattr(artifact_types, "CONTAINER_TASK_ROOT", None)  # whatever an earlier test left there
     with kfp_compat.task_root("/scratch/outputs"):
         assert dsl.get_uri("extra") == "/scratch/outputs/extra"
     with pytest.raises(RuntimeError, match="can only be called at task runtime"):
