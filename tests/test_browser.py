@@ -343,6 +343,27 @@ def test_a_200_task_pipeline_opens_readable_and_fit_shows_all_of_it(page):
     shot(sixth, "two-hundred-tasks-fit")
 
 
+def test_an_svg_with_scripts_or_handlers_shows_without_running_them(page):
+    """The DAG's SVG is the kernel's own, but a saved notebook's state can be edited by hand: no script of it runs."""
+    code = (
+        "from kfp_notebook.session import Session\n"
+        "p = Session.current().panels['sixty']\n"
+        'p.svg = \'<svg xmlns="http://www.w3.org/2000/svg" onload="window.kfpPwned=1" viewBox="0 0 40 20">\''
+        ' \'<script>window.kfpPwned=2</script><g id="kfp-task-x" class="node" onclick="window.kfpPwned=3">\''
+        ' \'<polygon points="0,0 40,0 40,20 0,20"/><text x="4" y="14">x</text></g></svg>\''
+    )
+    page.evaluate(
+        "(code) => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.requestExecute({ code }).done.then(() => true)",
+        code,
+    )
+    fifth = panel(page, 4)
+    fifth.locator("svg g.node[id='kfp-task-x']").wait_for(timeout=30_000)
+    fifth.locator("svg g.node[id='kfp-task-x']").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.kfpPwned") is None
+    assert fifth.locator("svg script").count() == 0 and fifth.locator("svg [onload], svg [onclick]").count() == 0
+
+
 def test_invalid_parameters_are_refused_at_the_field(page):
     first = panel(page, 0)
     first.locator(".kfp-params input[name='items']").fill("[1, 2")
