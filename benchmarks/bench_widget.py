@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest.mock import Mock
 
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -91,9 +92,9 @@ def in_kernel_svg(dot: str) -> None:
 
 
 def coalescing(panel: kfp_notebook.view.panel.PipelinePanel) -> None:
-    handle = RunHandle("bench", "big", "local")
+    handle = RunHandle("bench", "big", "local", Mock())  # no backend: events are published by hand
     for member in panel.model.nodes:
-        handle.tasks[member] = TaskStatus(member, member, component="comp-step")
+        handle.add_task(TaskStatus(member, member, TaskState.PENDING))
     panel.handle = handle
     updates = []
     panel.observe(lambda change: updates.append(1), names=["node_states"])
@@ -101,7 +102,7 @@ def coalescing(panel: kfp_notebook.view.panel.PipelinePanel) -> None:
     members = list(panel.model.nodes)
     start = time.perf_counter()
     for index in range(1000):
-        handle._publish(TaskEvent("bench", members[index % len(members)], TaskState.RUNNING, time.time()))
+        handle.publish(TaskEvent("bench", members[index % len(members)], TaskState.RUNNING, time.time()))
     publish_ms = (time.perf_counter() - start) * 1000
     time.sleep(0.3)
     print(

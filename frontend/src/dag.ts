@@ -7,10 +7,18 @@ import { NODE_STATES } from './states';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-/** The SVG element of the kernel's drawing, in this document; null when the text is not an SVG. */
+/** The SVG element of the kernel's drawing, in this document; null when the text is not an SVG. Graphviz writes
+ *  no scripts or event handlers: any found (a hand-edited saved notebook's state) are dropped before it shows. */
 export function parseSvg(source: string): SVGSVGElement | null {
   const parsed = new DOMParser().parseFromString(source, 'image/svg+xml').documentElement;
-  return parsed instanceof SVGSVGElement ? (document.importNode(parsed, true) as SVGSVGElement) : null;
+  if (!(parsed instanceof SVGSVGElement)) {
+    return null;
+  }
+  parsed.querySelectorAll('script, foreignObject').forEach(node => node.remove());
+  for (const node of [parsed, ...parsed.querySelectorAll('*')]) {
+    [...node.attributes].filter(a => /^on/i.test(a.name) || /^\s*javascript:/i.test(a.value)).forEach(a => node.removeAttribute(a.name));
+  }
+  return document.importNode(parsed, true) as SVGSVGElement;
 }
 
 /** Once per drawing: titles go (the panel has its own), nodes become buttons, icon and progress slots appear. */

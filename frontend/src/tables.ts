@@ -70,6 +70,13 @@ export class Tables {
     }
   }
 
+  /** The kernel could not read or compare the runs (its message): said here, where the user is looking. */
+  failed(text: string): void {
+    if (this.shown !== 'pipeline' && this.node.querySelector('table') === null) {
+      this.node.replaceChildren(element('div', 'kfp-message kfp-error', text));
+    }
+  }
+
   compared(comparison: Comparison): void {
     if (this.shown === 'compare') {
       this.node.replaceChildren(...comparisonNodes(comparison));

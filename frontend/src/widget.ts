@@ -204,10 +204,8 @@ export class PanelView {
 
   private renderRunLink(): void {
     const link = this.model.get('run_link');
-    this.runLink.textContent = link ? 'open in the Kubeflow Pipelines UI' : '';
-    this.runLink.href = link || '#';
-    this.runLink.target = '_blank';
-    this.runLink.rel = 'noopener';
+    Object.assign(this.runLink, { textContent: link ? 'open in the Kubeflow Pipelines UI' : '', href: link || '#' });
+    Object.assign(this.runLink, { target: '_blank', rel: 'noopener' });
     this.runLink.style.display = link ? '' : 'none';
   }
 
@@ -235,6 +233,9 @@ export class PanelView {
     this.messageBox.className = `kfp-message kfp-${message.kind ?? 'none'}`;
     if (!message.text) {
       return;
+    }
+    if (message.kind === 'error') {
+      this.tables.failed(message.text);
     }
     if (message.text !== this.model.get('run_view').failure?.text) {
       this.messageBox.appendChild(element('span', 'kfp-message-text', message.text)); // the failure line says it already
@@ -266,10 +267,7 @@ export class PanelView {
   }
 
   private renderNotices(view: RunView): void {
-    this.noticeBox.textContent = '';
-    for (const notice of view.notices ?? []) {
-      this.noticeBox.appendChild(element('div', 'kfp-notice', notice));
-    }
+    this.noticeBox.replaceChildren(...(view.notices ?? []).map(notice => element('div', 'kfp-notice', notice)));
   }
 
   private renderLegend(): void {
