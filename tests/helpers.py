@@ -91,13 +91,13 @@ process.stdout.write(JSON.stringify(JSON.parse(calls).map(args => exported(...ar
 
 
 def front_end_calls(module: str, function: str, calls: list[list[Any]]) -> list[Any]:
-    """Call `function` exported by the lab extension's src/MODULE.ts in Node once per argument list (JSON in and out).
+    """Call `function` exported by the panel's front end, frontend/src/MODULE.ts in Node once per argument list (JSON in and out).
 
     For the front end's pure functions (no DOM); one Node process for all the calls. Skipped without Node
-    or the extension's node_modules.
+    or the front end's node_modules.
     """
     if shutil.which("node") is None or not (LABEXTENSION / "node_modules" / "typescript").is_dir():
-        pytest.skip("needs Node and the lab extension's node_modules (cd labextension && npm install)")
+        pytest.skip("needs Node and the front end's node_modules (make frontend, or: cd frontend && npm ci)")
     source = str(LABEXTENSION / "src" / f"{module}.ts")
     command = ["node", "-e", _CALL_TS, str(LABEXTENSION), source, function, json.dumps(calls)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

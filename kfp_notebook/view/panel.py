@@ -48,8 +48,9 @@ STRINGS = "Record<string, string>"
 class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidget):
     """A pipeline's DAG with Compile / Run / Submit / Stop / Retry, a parameter form and live task states."""
 
-    _esm = front_end.ESM
-    _css = front_end.CSS
+    # The text, not the path: anywidget watches a path for changes through a signal that keeps every panel alive.
+    _esm = front_end.ESM.read_text(encoding="utf-8")
+    _css = front_end.CSS.read_text(encoding="utf-8")
 
     title = Unicode("").tag(sync=True)
     description = Unicode("").tag(sync=True)
