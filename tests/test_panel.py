@@ -988,22 +988,30 @@ def test_the_picture_carries_the_state_a_saved_notebook_restores_the_panel_from(
     assert kw["metadata"][saved_state.KEY]["state"]["node_states"] == {"kfp-task-prepare": "SUCCEEDED"}
 
 
-def test_retry_says_when_the_session_has_none_and_else_follows_the_retried_run(everything, monkeypatch):
-    from unittest.mock import MagicMock
-
-    from kfp_notebook.tracking.handle import RunHandle
-
-    panel = kfp_notebook.show(everything)
-    sent, followed = [], []
+@pytest.mark.slow
+def test_the_retry_button_runs_again_only_what_failed_and_the_panel_follows_that_run(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    counter, needed = tmp_path / "calls.txt", tmp_path / "ready.txt"
+    ip.run_cell(
+        f"%%component --no-cache\ndef first(n: int) -> int:\n    open({str(counter)!r}, 'a').write('first\\n')\n"
+        "    return n\n"
+    )
+    ip.run_cell(f"%%component\ndef second(n: int) -> int:\n    return n + int(open({str(needed)!r}).read())\n")
+    ip.run_cell("%%pipeline\ndef flaky(n: int = 1):\n    second(n=first(n=n).output)\n")
+    panel = kfp_notebook.show(ip.user_ns["flaky"])
+    sent = []
     monkeypatch.setattr(panel, "send", sent.append)
-    monkeypatch.setattr(panel, "follow", followed.append)
-    panel.run_id = "run-1"
-    if hasattr(type(panel.session), "retry"):
-        monkeypatch.delattr(type(panel.session), "retry")
-    panel._on_message(panel, {"action": "retry", "values": {}}, [])
-    assert panel.message["text"] == "retry is not available" and {"event": "handled", "action": "retry"} in sent
-    retried = RunHandle("run-2", "everything", "local", MagicMock())
-    asked = []
-    monkeypatch.setattr(panel.session, "retry", lambda run_id: asked.append(run_id) or retried, raising=False)
-    panel._on_message(panel, {"action": "retry", "values": {}}, [])
-    assert asked == ["run-1"] and followed == [retried]
+    failed = panel.run({"values": {"n": "1"}})
+    assert failed.wait(120) and failed.state == "FAILED"
+    _wait_idle(panel)
+    needed.write_text("41")
+    panel._on_message(panel, {"action": "retry"}, [])
+    assert {"event": "handled", "action": "retry"} in sent
+    retried = panel.handle
+    assert retried is not failed and panel.run_id == retried.run_id != failed.run_id
+    assert retried.wait(120) and retried.state == "SUCCEEDED"
+    assert retried.result()["second"].output == 42 and retried.result().tasks["first"].state == "CACHED"
+    assert counter.read_text() == "first\n"  # the task that succeeded ran once, caching off notwithstanding
+    _wait_idle(panel)
+    panel._on_message(panel, {"action": "retry"}, [])  # a run that succeeded: said in the panel, nothing runs
+    assert panel.handle is retried and "nothing to retry" in panel.message["text"]

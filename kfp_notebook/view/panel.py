@@ -214,17 +214,10 @@ class PipelinePanel(picture.SavedPicture, ShownRun, OnDemand, anywidget.AnyWidge
         handle.subscribe(self._on_event)
 
     def retry(self, content: dict[str, Any] | None = None) -> RunHandle | None:
-        """Run again what did not succeed in the shown run (the session's retry), followed here like a run."""
-        retry = getattr(self.session, "retry", None)
-        if retry is None or not self.run_id:
-            self.message = {"kind": "info", "text": "retry is not available", "details": ""}
+        """Run again what did not succeed in the shown run (`Session.retry`), followed here like a run."""
+        if self.busy or not self.run_id:
             return None
-        if self.busy:
-            return None
-        handle = retry(self.run_id)
-        if isinstance(handle, RunHandle) and handle is not self.handle:
-            self.follow(handle)
-        return handle
+        return self.session.retry(self.run_id, panel=self)
 
     def stop(self, content: dict[str, Any] | None = None) -> None:
         if self.handle is not None and not self.handle.done:
