@@ -1,0 +1,105 @@
+"""The debugging loop tried as a new user would: defects found by trying `%kfp debug`, `task_inputs`, `%kfp retry`
+and `--pipeline-root` together on a realistic notebook, each with the test that failed before its fix."""
+
+# no `from __future__ import annotations`: kfp reads the components' annotations as objects
+
+import json
+from pathlib import Path
+
+import pytest
+import s3_store
+from kfp import dsl
+from s3_store import BUCKET
+
+import kfp_notebook
+from kfp_notebook.tracking.states import TaskState
+
+s3_server, s3 = s3_store.s3_server, s3_store.s3  # the fixtures
+
+
+@dsl.component
+def make_data(text: str, data: dsl.Output[dsl.Dataset], metrics: dsl.Output[dsl.Metrics]):
+    with open(data.path, "w") as handle:
+        handle.write(text)
+    metrics.log_metric("size", len(text))  # a Metrics output: no file, so nothing is uploaded for it
+
+
+@dsl.component
+def refine(data: dsl.Input[dsl.Dataset], flag: str, model: dsl.Output[dsl.Model]):
+    import os
+
+    if not os.path.exists(flag):
+        raise RuntimeError(f"{flag} is missing")
+    with open(data.path) as source, open(model.path, "w") as target:
+        target.write(source.read() + "!")
+
+
+@dsl.component
+def read_model(model: dsl.Input[dsl.Model]) -> str:
+    with open(model.path) as handle:
+        return f"{handle.read()}|{model.uri}"
+
+
+@dsl.pipeline(name="refining")
+def refining(text: str = "hello", flag: str = "/nonexistent"):
+    made = make_data(text=text)
+    read_model(model=refine(data=made.outputs["data"], flag=flag).outputs["model"])
+
+
+def messages(handle) -> str:
+    return "\n".join(f"{t.task_id}: {t.message}" for t in handle.result().tasks.values() if t.message)
+
+
+def _failed_under(root: str, tmp_path: Path):
+    flag = tmp_path / "flag"
+    failed = kfp_notebook.run(refining, {"flag": str(flag)}, runs_folder=tmp_path / "runs", pipeline_root=root)
+    assert failed.state is TaskState.FAILED and failed.tasks["refine"].state is TaskState.FAILED, messages(failed)
+    flag.touch()
+    return failed
+
+
+@pytest.mark.slow
+def test_a_retry_puts_its_outputs_under_the_failed_runs_pipeline_root(s3, tmp_path):
+    """A retry runs as the failed run ran: the tasks it runs again upload under the same root as the outputs it
+    reuses (before: the root was not recorded, so the rest of the run wrote local files)."""
+    root = f"s3://{BUCKET}/trial"
+    failed = _failed_under(root, tmp_path)
+    assert json.loads((Path(failed.result().folder) / "run.json").read_text())["pipeline_root"] == root
+    retried = kfp_notebook.retry(failed.run_id, runs_folder=tmp_path / "runs")
+    assert retried.state is TaskState.SUCCEEDED, messages(retried)
+    assert retried.tasks["make-data"].state is TaskState.CACHED
+    text, uri = retried.result()["read-model"].output.split("|")
+    assert text == "hello!" and uri.startswith(f"{root}/refining/") and uri.split("/")[-3:-2] == ["refine"]
+    assert json.loads((Path(retried.result().folder) / "run.json").read_text())["pipeline_root"] == root
+
+
+@pytest.mark.slow
+def test_a_retry_runs_as_the_failed_run_ran_whatever_the_kernels_root_is_now(s3, tmp_path, ip):
+    """The kernel's `%config KfpMagics.pipeline_root` set after a run without a root does not move a retry's outputs
+    into the bucket (its reused outputs are on this machine)."""
+    failed = _failed_under(None, tmp_path)  # type: ignore[arg-type]
+    ip.run_cell("%config KfpMagics.panel = False")
+    ip.run_cell(f"%config KfpMagics.runs_dir = {str(tmp_path / 'runs')!r}")
+    ip.run_cell(f"%config KfpMagics.pipeline_root = 's3://{BUCKET}/elsewhere'")
+    retried = ip.run_cell(f"%kfp retry {failed.run_id} --no-wait").result
+    assert retried.wait(120) and retried.state is TaskState.SUCCEEDED, messages(retried)
+    assert "://" not in retried.result()["read-model"].output.split("|")[1]
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="elsewhere/").get("KeyCount", 0) == 0
+
+
+@pytest.mark.slow
+def test_a_retry_runs_again_a_task_whose_uploaded_output_is_gone_from_the_store(s3, tmp_path):
+    """A succeeded task is reused only when its outputs are still there, in the store too (as a cache hit is
+    checked); a Metrics output, never uploaded, does not count as gone."""
+    root = f"s3://{BUCKET}/trial"
+    failed = _failed_under(root, tmp_path)
+    data = failed.result()["make-data"].artifacts["data"][0]["uri"]
+    s3.delete_object(Bucket=BUCKET, Key=data.removeprefix(f"s3://{BUCKET}/"))
+    retried = kfp_notebook.retry(failed.run_id, runs_folder=tmp_path / "runs")
+    assert retried.state is TaskState.SUCCEEDED, messages(retried)
+    assert retried.tasks["make-data"].state is TaskState.SUCCEEDED
+    assert retried.result()["read-model"].output.startswith("hello!|")
+    again = _failed_under(root, tmp_path / "second")  # nothing deleted: the producer (with its Metrics) is reused
+    assert kfp_notebook.retry(again.run_id, runs_folder=tmp_path / "second" / "runs").tasks["make-data"].state is (
+        TaskState.CACHED
+    )
