@@ -103,3 +103,12 @@ def test_a_retry_runs_again_a_task_whose_uploaded_output_is_gone_from_the_store(
     assert kfp_notebook.retry(again.run_id, runs_folder=tmp_path / "second" / "runs").tasks["make-data"].state is (
         TaskState.CACHED
     )
+
+
+@pytest.mark.parametrize("run", [42, 3.5, ["refining-20261207-000000-00000000"], b"refining"])
+def test_retry_of_something_that_is_not_a_run_says_what_a_run_is(run, tmp_path):
+    """Before: `kfp_notebook.retry(42)` raised TypeError "unsupported operand type(s) for /: 'PosixPath' and 'int'"."""
+    from kfp_notebook.errors import OptionError
+
+    with pytest.raises(OptionError, match=r"^run=.* is not a run: pass a run handle, a run id \(see %kfp runs\)"):
+        kfp_notebook.retry(run, runs_folder=tmp_path / "runs")
