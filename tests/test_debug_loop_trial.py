@@ -112,3 +112,62 @@ def test_retry_of_something_that_is_not_a_run_says_what_a_run_is(run, tmp_path):
 
     with pytest.raises(OptionError, match=r"^run=.* is not a run: pass a run handle, a run id \(see %kfp runs\)"):
         kfp_notebook.retry(run, runs_folder=tmp_path / "runs")
+
+
+@dsl.component
+def shard(i: int, j: str) -> int:
+    return i
+
+
+@dsl.component
+def bye():
+    pass
+
+
+@dsl.pipeline
+def grid():
+    with dsl.ExitHandler(bye()), dsl.ParallelFor([0, 1, 2, 3]) as i, dsl.ParallelFor(["a"]) as j:
+        shard(i=i, j=j)
+
+
+def _grid_run():
+    from kfp_notebook.backends.base import RecordedRun
+    from kfp_notebook.ir import PipelineIR
+
+    ir = PipelineIR.from_pipeline(grid)
+    group, outer, inner, _ = next(task.path for task in ir.walk() if task.name == "shard").split("/")
+    ids = [f"{group}/{outer}[{i}]/{inner}[0]/shard" for i in range(4)]
+    states = {task_id: "FAILED" if "[3]" in task_id else "SUCCEEDED" for task_id in ids}
+
+    class Recorded(RecordedRun):
+        def executor_inputs(self, task_id):
+            return {"parameterValues": {"i": int(task_id.split("[")[1][0]), "j": "a"}}
+
+        def fetch(self, uri, destination):
+            raise AssertionError("no artifacts here")
+
+    return Recorded("run-1", ir, states), ids, outer, inner
+
+
+@pytest.mark.parametrize("item", [3, None])
+def test_an_item_in_nested_loops_is_explained_with_the_ids_to_name(item):
+    """Before: `%kfp debug shard --item 3` said "shard has no iteration 3: its iterations are 0; failed: 0" (the
+    inner loop's one index), though the failed instance is the outer loop's iteration 3."""
+    from kfp_notebook.debugging.locating import locate
+    from kfp_notebook.errors import OptionError
+
+    record, ids, _, _ = _grid_run()
+    with pytest.raises(OptionError) as refused:
+        locate(record, "shard", item)
+    said = str(refused.value)
+    assert said.startswith("shard ") and "nested ParallelFor loops" in said and "failed: 0" not in said
+    assert "--item N is the innermost loop's index (0 in run run-1)" in said
+    assert said.endswith(f"Name the instance by its id instead (the end of it is enough), the failed ones: {ids[3]}")
+
+
+def test_an_instance_in_nested_loops_is_found_by_the_end_of_its_id():
+    from kfp_notebook.debugging.locating import locate
+
+    record, ids, outer, inner = _grid_run()
+    assert locate(record, f"{outer}[3]/{inner}[0]/shard").task_id == ids[3]
+    assert locate(record, ids[1]).task_id == ids[1]
