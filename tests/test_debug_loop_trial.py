@@ -171,3 +171,50 @@ def test_an_instance_in_nested_loops_is_found_by_the_end_of_its_id():
     record, ids, outer, inner = _grid_run()
     assert locate(record, f"{outer}[3]/{inner}[0]/shard").task_id == ids[3]
     assert locate(record, ids[1]).task_id == ids[1]
+
+
+@dsl.component
+def starts_a_daemon(marker: str, fail: bool) -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    with open(marker, "w") as handle:
+        handle.write(str(child.pid))
+    if fail:
+        raise RuntimeError("failed after starting a daemon")
+    return child.pid
+
+
+@dsl.pipeline(name="daemon")
+def daemon(marker: str = "/dev/null", fail: bool = True):
+    starts_a_daemon(marker=marker, fail=fail)
+
+
+def _gone(pid: int) -> bool:
+    from kfp_notebook.backends.local import process_tree
+
+    return not process_tree.running(pid)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="processes are listed through /proc (Linux)")
+@pytest.mark.parametrize("fail", [True, False])
+def test_a_debugged_call_leaves_no_process_running_as_its_pod_would_not(fail, tmp_path, monkeypatch, capsys):
+    """Before: `%kfp debug` of a task that starts a background process (its own session) left it running in the
+    kernel's tree for good; the task in the run had it ended with its pod (the run's supervisor)."""
+    from helpers import eventually
+
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pid"
+    run = kfp_notebook.run(daemon, {"marker": str(marker), "fail": fail}, runs_folder=tmp_path / "runs")
+    assert eventually(lambda: _gone(int(marker.read_text())), 30)  # the run left none
+    if fail:
+        with pytest.raises(RuntimeError, match="failed after starting a daemon"):
+            kfp_notebook.debug("starts-a-daemon", run=run)
+    else:
+        assert kfp_notebook.debug("starts-a-daemon", run=run) == int(marker.read_text())
+    pid = int(marker.read_text())
+    assert _gone(pid)
+    said = capsys.readouterr().err
+    assert f"ended the processes the call left running, as the end of its task's pod would: {pid} (" in said

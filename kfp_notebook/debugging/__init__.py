@@ -20,6 +20,7 @@ from kfp_notebook.debugging.arguments import (
     output_arguments,
 )
 from kfp_notebook.debugging.locating import LocatedTask, locate, recorded_run
+from kfp_notebook.debugging.processes import ended_when_done
 from kfp_notebook.debugging.programs import ProgramError, current_function, shipped_function
 from kfp_notebook.debugging.returns import check_returned
 
@@ -96,7 +97,7 @@ def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_
     """The function called with the arguments (and the component's `--env` variables set meanwhile), its return
     value checked as kfp's executor checks it."""
     __tracebackhide__ = True
-    with kfp_compat.task_root(task_root), _environment(environment or {}):
+    with kfp_compat.task_root(task_root), _environment(environment or {}), ended_when_done():
         try:
             value = function(**arguments)
             check_returned(function, value, Path(task_root))
