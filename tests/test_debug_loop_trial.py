@@ -218,3 +218,16 @@ def test_a_debugged_call_leaves_no_process_running_as_its_pod_would_not(fail, tm
     assert _gone(pid)
     said = capsys.readouterr().err
     assert f"ended the processes the call left running, as the end of its task's pod would: {pid} (" in said
+
+
+def test_a_big_parameter_is_cut_in_the_runs_table_and_kept_whole_in_its_data():
+    """Before: a run with a 200,000-character parameter made every line of `%kfp runs` 200,000 characters wide."""
+    from kfp_notebook.tracking.records import RunRecord
+    from kfp_notebook.view.history import RunHistory
+
+    big = "한" * 200_000
+    history = RunHistory([RunRecord("p-1", "p", "local", "FAILED", parameters={"big": big, "n": 3})])
+    lines = repr(history).splitlines()
+    assert max(map(len, lines)) < 400 and "… (200,000 characters)" in lines[1] and lines[1].count("한") == 79
+    assert "(200,000 characters)" in history._repr_html_() and len(history._repr_html_()) < 2_000
+    assert history.table()["rows"][0][history.table()["columns"].index("params.big")] == big
