@@ -231,3 +231,41 @@ def test_a_big_parameter_is_cut_in_the_runs_table_and_kept_whole_in_its_data():
     assert max(map(len, lines)) < 400 and "… (200,000 characters)" in lines[1] and lines[1].count("한") == 79
     assert "(200,000 characters)" in history._repr_html_() and len(history._repr_html_()) < 2_000
     assert history.table()["rows"][0][history.table()["columns"].index("params.big")] == big
+
+
+SHARD_CELL = """%%component
+def cut(i: int, data: Input[Dataset]SIGNATURE) -> int:
+    if i == 1:
+        raise ValueError("one")
+    return i
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signature", "says"),
+    [
+        (", needed: int", "cut's current definition needs 'needed', which the task was not given in run "),
+        (", a: int, b: str", "needs 'a', 'b', which the task was not given"),
+    ],
+)
+def test_current_with_a_new_required_parameter_says_what_the_task_received(ip, tmp_path, signature, says):
+    """Before: `%kfp debug cut --current` after adding a parameter raised TypeError "cut() missing 1 required
+    positional argument: 'needed'" from a frame of ours."""
+    from IPython.core.error import UsageError
+
+    ip.run_cell("%config KfpMagics.panel = False")
+    ip.run_cell("%%component\ndef source(out: Output[Dataset]):\n    open(out.path, 'w').write('x')\n")
+    ip.run_cell(SHARD_CELL.replace("SIGNATURE", ""))
+    ip.run_cell("%%pipeline\ndef cuts():\n    s = source()\n    with dsl.ParallelFor([0, 1]) as i:\n"
+                "        cut(i=i, data=s.outputs['out'])\n")  # fmt: skip
+    run = kfp_notebook.run(ip.user_ns["cuts"])
+    assert run.state is TaskState.FAILED
+    ip.run_cell(SHARD_CELL.replace("SIGNATURE", signature))
+    with pytest.raises(UsageError) as refused:
+        ip.run_cell("%kfp debug cut --item 1 --current --no-pdb")
+    assert says in str(refused.value) and "(it received: i, data)" in str(refused.value)
+    assert str(refused.value).endswith("or leave out --current to call the code the run shipped; `%kfp run` runs "
+                                       "the new definition")  # fmt: skip
+    ip.run_cell(SHARD_CELL.replace("SIGNATURE", signature.replace("int", "int = 0").replace("str", "str = ''")))
+    assert ip.run_cell("%kfp debug cut --item 0 --current --no-pdb").result == 0  # with defaults it runs

@@ -3,6 +3,7 @@ with them (`debug`, `%kfp debug`), from the source the run shipped or the kernel
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from kfp_notebook.debugging.locating import LocatedTask, locate, recorded_run
 from kfp_notebook.debugging.processes import ended_when_done
 from kfp_notebook.debugging.programs import ProgramError, current_function, shipped_function
 from kfp_notebook.debugging.returns import check_returned
+from kfp_notebook.errors import OptionError
 
 #: Where debugged tasks keep their copies and outputs, under the working folder: kfp_debug/<run>/<task>/.
 SCRATCH = "kfp_debug"
@@ -77,6 +79,8 @@ class Debugged:
             **input_arguments(kinds, self.located, self.scratch, self.function.__globals__),
             **output_arguments(kinds, self.located.task, self.scratch),
         }
+        if current:
+            _check_fits(self.function, self.arguments, self.located)
 
     def announcement(self) -> str:
         """The first line `%kfp debug` prints: what is called, with what, and where its outputs go."""
@@ -90,6 +94,25 @@ class Debugged:
         container = self.located.task.component.container
         environment = dict(container.env) if container is not None else {}
         return call_function(self.function, self.arguments, str(self.scratch.outputs), environment)
+
+
+def _check_fits(function: Callable[..., Any], arguments: dict[str, Any], located: LocatedTask) -> None:
+    """The kernel's current definition takes what the task received (else a message instead of a TypeError)."""
+    missing = [
+        name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.default is inspect.Parameter.empty and name not in arguments
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]  # fmt: skip
+    if missing:
+        inputs = located.task.component.inputs
+        received = ", ".join([*inputs.parameters, *inputs.artifacts])
+        raise OptionError(
+            f"{located.task.name}'s current definition needs {', '.join(map(repr, missing))}, which the task was not "
+            f"given in run {located.record.run_id} (it received: {received or 'nothing'}). Give "
+            f"{'it' if len(missing) == 1 else 'them'} a default to check the fix on these inputs, or leave out "
+            "--current to call the code the run shipped; `%kfp run` runs the new definition"
+        )
 
 
 def call_function(function: Callable[..., Any], arguments: dict[str, Any], task_root: str,
