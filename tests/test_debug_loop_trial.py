@@ -269,3 +269,21 @@ def test_current_with_a_new_required_parameter_says_what_the_task_received(ip, t
                                        "the new definition")  # fmt: skip
     ip.run_cell(SHARD_CELL.replace("SIGNATURE", signature.replace("int", "int = 0").replace("str", "str = ''")))
     assert ip.run_cell("%kfp debug cut --item 0 --current --no-pdb").result == 0  # with defaults it runs
+
+
+def test_a_run_folder_without_its_record_is_named_as_such_not_as_no_run(tmp_path):
+    """Before: `%kfp retry RUN` (or status, debug) of a run whose run.json was deleted said "no run 'RUN' in
+    FOLDER (recent runs: ...)", though its folder is there."""
+    from kfp_notebook.backends.local.store import RunStore, UnreadableRunError
+
+    store = RunStore(tmp_path / "runs")
+    run_id, folder = store.create("p", "{}", {})
+    (folder / "run.json").unlink()
+    with pytest.raises(UnreadableRunError) as refused:
+        store.load(run_id)
+    assert str(refused.value) == (
+        f"run {run_id}: its record {folder / 'run.json'} is missing (a part of the run's folder was deleted): run "
+        f"the pipeline again; the run's files are in {folder}"
+    )
+    with pytest.raises(kfp_notebook.errors.UnknownNameError, match="no run 'p-20990101-000000-00000000'"):
+        store.load("p-20990101-000000-00000000")
