@@ -287,3 +287,54 @@ def test_a_run_folder_without_its_record_is_named_as_such_not_as_no_run(tmp_path
     )
     with pytest.raises(kfp_notebook.errors.UnknownNameError, match="no run 'p-20990101-000000-00000000'"):
         store.load("p-20990101-000000-00000000")
+
+
+@dsl.component
+def log_size(metrics: dsl.Output[dsl.Metrics]):
+    metrics.log_metric("size", 3)  # written as metadata: no file at metrics.path
+
+
+@dsl.component
+def read_size(metrics: dsl.Input[dsl.Metrics]) -> str:
+    import os
+
+    raise ValueError(f"{os.path.exists(metrics.path)} {metrics.metadata}")
+
+
+@dsl.pipeline(name="sizes")
+def sizes():
+    read_size(metrics=log_size().outputs["metrics"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("under", ["s3", "local", "none"])
+def test_debug_gives_an_input_written_as_no_file_as_the_task_got_it(under, s3, tmp_path, monkeypatch):
+    """A Metrics output has no file; its consumer gets a path where nothing is (the launcher skips the download).
+    Before: `%kfp debug read-size` refused under an s3:// root (MissingObjectError: 'check the URI') and without
+    one ('the artifact ... is gone'), though the task ran with that input."""
+    monkeypatch.chdir(tmp_path)
+    root = {"s3": f"s3://{BUCKET}/m", "local": str(tmp_path / "root"), "none": None}[under]
+    run = kfp_notebook.run(sizes, runs_folder=tmp_path / "runs", pipeline_root=root)
+    in_task = run.result()["read-size"].message.splitlines()[-1]
+    assert in_task == "ValueError: False {'size': 3}", messages(run)
+    with pytest.raises(ValueError) as raised:
+        kfp_notebook.debug("read-size", run=run)
+    assert f"ValueError: {raised.value}" == in_task
+
+
+@pytest.mark.slow
+def test_an_input_that_is_gone_is_named_with_the_task_and_the_way_out(tmp_path, monkeypatch):
+    """Before: 'the artifact /…/tasks/make-data/artifacts/data is gone: nothing is at … any more', naming neither
+    the input nor what to do."""
+    import shutil
+
+    from kfp_notebook.debugging.arguments import MissingInputError
+
+    monkeypatch.chdir(tmp_path)
+    failed = _failed_under(None, tmp_path)  # type: ignore[arg-type]
+    shutil.rmtree(Path(failed.result()["make-data"].folder))
+    with pytest.raises(MissingInputError) as refused:
+        kfp_notebook.task_inputs("refine", run=failed)
+    said = str(refused.value)
+    assert said.startswith(f"refine's input 'data' in run {failed.run_id} cannot be read: the artifact ")
+    assert "is gone" in said and said.endswith("Reach it again, or run the pipeline again (`%kfp run`) to produce it")
