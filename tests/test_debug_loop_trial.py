@@ -170,6 +170,7 @@ def test_an_instance_in_nested_loops_is_found_by_the_end_of_its_id():
 
     record, ids, outer, inner = _grid_run()
     assert locate(record, f"{outer}[3]/{inner}[0]/shard").task_id == ids[3]
+    assert locate(record, f"{outer}[3]/{inner}[0]/shard").shown == "shard [item 3, 0]"  # was "shard [item 0]"
     assert locate(record, ids[1]).task_id == ids[1]
 
 

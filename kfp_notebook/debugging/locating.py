@@ -33,8 +33,8 @@ class LocatedTask:
     @property
     def shown(self) -> str:
         """The task as messages name it: `shard [item 3]`."""
-        index = TaskId(self.task_id).indexes
-        return f"{self.task.name} [item {index[-1][1]}]" if index else self.task.name
+        indexes = TaskId(self.task_id).indexes  # in nested loops each loop's, outermost first: `[item 3, 1]`
+        return f"{self.task.name} [item {', '.join(str(i) for _, i in indexes)}]" if indexes else self.task.name
 
 
 def recorded_run(backends: Iterable[Any], run: Any = None, latest: str | None = None) -> RecordedRun:
