@@ -339,3 +339,15 @@ def test_an_input_that_is_gone_is_named_with_the_task_and_the_way_out(tmp_path, 
     said = str(refused.value)
     assert said.startswith(f"refine's input 'data' in run {failed.run_id} cannot be read: the artifact ")
     assert "is gone" in said and said.endswith("Reach it again, or run the pipeline again (`%kfp run`) to produce it")
+
+
+@pytest.mark.slow
+def test_a_handle_of_a_run_in_another_runs_folder_is_retried_there(tmp_path, monkeypatch):
+    """Before: `kfp_notebook.retry(handle)` of `kfp_notebook.run(..., runs_folder=X)` said "no run '…' in
+    ./kfp_runs (recent runs: none)"; `kfp_notebook.debug(task, run=handle)` already found it."""
+    monkeypatch.chdir(tmp_path)
+    failed = _failed_under(None, tmp_path)  # type: ignore[arg-type]
+    retried = kfp_notebook.retry(failed)
+    assert retried.state is TaskState.SUCCEEDED, messages(retried)
+    assert Path(retried.result().folder).parent == tmp_path / "runs"
+    assert not (tmp_path / "kfp_runs").exists()

@@ -38,13 +38,13 @@ def raised_by_the_function(error: BaseException) -> bool:
 def find(session: Any, task: str, run: Any = None, item: int | None = None) -> LocatedTask:
     """The task instance a user names, in the run named (a handle, a run id, or None: this kernel's latest run,
     else the newest in the runs folder), from whichever backend has that run."""
-    folder = _runs_folder_of(run)
+    folder = runs_folder_of(run)
     if folder is not None:  # a handle of a run kept in another runs folder (kfp_notebook.run(runs_folder=...))
         session = replace(session, settings=replace(session.settings, runs_dir=folder))
     return locate(recorded_run(session.backends(), run, session.last_run), task, item)
 
 
-def _runs_folder_of(run: Any) -> str | None:
+def runs_folder_of(run: Any) -> str | None:
     """Where a finished run handle's run keeps its files, when it says (the folder its run's folder is in)."""
     if not getattr(run, "done", False) or not callable(getattr(run, "result", None)):
         return None
