@@ -351,3 +351,78 @@ def test_a_handle_of_a_run_in_another_runs_folder_is_retried_there(tmp_path, mon
     assert retried.state is TaskState.SUCCEEDED, messages(retried)
     assert Path(retried.result().folder).parent == tmp_path / "runs"
     assert not (tmp_path / "kfp_runs").exists()
+
+
+DEEP_HELPERS = """import json
+
+def level(n, text):
+    if n == 0:
+        return json.loads(text)
+    return level(n - 1, text)
+"""
+DEEP_COMPONENT = """%%component
+def parse(text: str) -> int:
+    try:
+        return level(6, text)
+    except ValueError as error:
+        raise RuntimeError("could not parse the settings") from error
+"""
+
+
+@pytest.mark.slow
+def test_a_deep_or_chained_failure_keeps_the_users_first_frame_and_its_cause(ip, capsys):
+    """Before: the message kept the last 15 lines of stderr, so a traceback 7 frames deep lost the user's entry
+    frame and a chained exception lost its cause (the JSONDecodeError) in `%kfp run`, `%kfp status` and the panel."""
+    for cell in ("%config KfpMagics.panel = False", DEEP_HELPERS, DEEP_COMPONENT, "%%pipeline\ndef p():\n"
+                 "    parse(text='{bad')\n"):  # fmt: skip
+        ip.run_cell(cell)
+    capsys.readouterr()
+    ip.run_cell("%kfp run")
+    ran = capsys.readouterr().out
+    ip.run_cell("%kfp status")
+    for shown in (ran, capsys.readouterr().out):
+        lines = [line for line in shown.splitlines() if "^^^" not in line]
+        start = lines.index("Traceback (most recent call last):")
+        assert lines[start + 1].endswith(", line 4, in parse") and lines[start + 1].startswith("  In [")
+        assert sum(line.endswith(", in level") for line in lines) == 4  # Python shows 3, then counts the rest
+        assert "  [Previous line repeated 3 more times]" in lines
+        assert "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 " \
+               "(char 1)" in lines  # fmt: skip
+        cause = lines.index("The above exception was the direct cause of the following exception:")
+        assert lines[cause + 2 : cause + 4] == ["Traceback (most recent call last):", lines[cause + 4 - 1]]
+        assert lines[cause + 3].endswith(", line 6, in parse") and lines[-1] != ""
+        assert "RuntimeError: could not parse the settings" in lines
+        assert "task_supervisor" not in shown and "executor_main" not in shown and "kfp/dsl/executor" not in shown
+
+
+def test_the_message_keeps_the_last_traceback_with_its_chain_and_the_view_trims_each(tmp_path):
+    from kfp_notebook.backends.local.executor import _failure_message
+    from kfp_notebook.view.tracebacks import failure_text
+
+    program = tmp_path / "ephemeral_component.py"
+    program.write_text("def t():\n    x = {}['k']\n    raise ValueError('while')\n", encoding="utf-8")
+    kfp_frame = '  File "/venv/kfp/dsl/executor.py", line 453, in execute\n    result = self.func(**func_kwargs)\n'
+    user = f'  File "{program}", line LINE, in t\n'
+    stderr = (
+        "INFO lots of logging\n" * 50 + "Traceback (most recent call last):\n" + kfp_frame + user.replace("LINE", "2")
+        + "KeyError: 'k'\n\nDuring handling of the above exception, another exception occurred:\n\n"
+        + "Traceback (most recent call last):\n" + kfp_frame * 20 + user.replace("LINE", "3") + "ValueError: while\n"
+    )  # fmt: skip
+    (tmp_path / "stderr.log").write_text(stderr, encoding="utf-8")
+    message = _failure_message(tmp_path, 1)
+    assert message.startswith("exited with code 1; end of its stderr:\nTraceback (most recent call last):\n")
+    assert "INFO" not in message and message.endswith("ValueError: while")
+    assert failure_text(message, lambda name: None).splitlines() == [
+        "exited with code 1",
+        "Traceback (most recent call last):",
+        f'  File "{program}", line 2, in t',
+        "KeyError: 'k'",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        f'  File "{program}", line 3, in t',
+        "ValueError: while",
+    ]
+    (tmp_path / "stderr.log").write_text("no traceback\n" * 40, encoding="utf-8")  # the last lines, as before
+    assert _failure_message(tmp_path, 2).count("no traceback") == 15

@@ -14,24 +14,45 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+HEADER = "Traceback (most recent call last):"
 USER_FRAME = re.compile(r'^\s*File "([^"]*ephemeral_component\.py)", line (\d+), in (\w+)')
 #: Where a function is defined in the notebook: ('In [7]', the cell's lines, the line of its `def` there).
 CellOf = Callable[[str], "tuple[str, list[str], int] | None"]
 
 
 def user_traceback(message: str, cell_of: CellOf | None = None) -> str:
-    """The traceback from the user's first frame on, frames in the component's file mapped to notebook cells;
-    the message as it is when it has no such frame."""
+    """The traceback from the user's first frame on, frames in the component's file mapped to notebook cells, each
+    exception of a chain (`raise ... from`, an exception while handling another) trimmed so; the message as it is
+    when it has no such frame."""
     cell_of = cell_of or defining_cell
     lines = message.splitlines()
-    start = next((i for i, line in enumerate(lines) if USER_FRAME.match(line)), None)
-    if start is None:
+    if not any(USER_FRAME.match(line) for line in lines):
         return message
-    trimmed = ["Traceback (most recent call last):"]
-    for line in lines[start:]:
-        match = USER_FRAME.match(line)
-        trimmed.append(_cell_frame(match, cell_of) if match else line)
+    trimmed: list[str] = []
+    for traceback in _chain(lines):
+        trimmed += _from_user_frames(traceback, cell_of)
     return "\n".join(trimmed)
+
+
+def _chain(lines: list[str]) -> list[list[str]]:
+    """The tracebacks of a chain, each from its header to the next (a chain's sentence ends the one before it);
+    what comes before the first header is left out. Lines without a header are one traceback."""
+    starts = [i for i, line in enumerate(lines) if line == HEADER]
+    if not starts:
+        return [lines]
+    return [lines[start:end] for start, end in zip(starts, [*starts[1:], len(lines)], strict=True)]
+
+
+def _from_user_frames(traceback: list[str], cell_of: CellOf) -> list[str]:
+    """One traceback from the user's first frame on (as it is when it has none), frames mapped to cells."""
+    start = next((i for i, line in enumerate(traceback) if USER_FRAME.match(line)), None)
+    if start is None:
+        return traceback
+    shown = [HEADER]
+    for line in traceback[start:]:
+        match = USER_FRAME.match(line)
+        shown.append(_cell_frame(match, cell_of) if match else line)
+    return shown
 
 
 def failure_text(message: str, cell_of: CellOf | None = None) -> str:
