@@ -426,3 +426,44 @@ def test_the_message_keeps_the_last_traceback_with_its_chain_and_the_view_trims_
     ]
     (tmp_path / "stderr.log").write_text("no traceback\n" * 40, encoding="utf-8")  # the last lines, as before
     assert _failure_message(tmp_path, 2).count("no traceback") == 15
+
+
+@dsl.component
+def guarded(a: int) -> int:
+    return a
+
+
+@dsl.pipeline
+def guarded_loop():
+    with dsl.ParallelFor([1, 5, 2]) as a, dsl.If(a < 3):
+        guarded(a=a)
+
+
+def test_an_iteration_where_a_condition_skipped_the_task_says_so():
+    """Before: "guarded has no iteration 1 in run run-1: its iterations are 0, 2" (iteration 1 ran; its dsl.If
+    was false)."""
+    from kfp_notebook.backends.base import RecordedRun
+    from kfp_notebook.debugging.locating import locate
+    from kfp_notebook.errors import OptionError
+    from kfp_notebook.ir import PipelineIR
+
+    ir = PipelineIR.from_pipeline(guarded_loop)
+    loop, condition, _ = next(task.path for task in ir.walk() if task.name == "guarded").split("/")
+    states = {f"{loop}[{i}]/{condition}": "SUCCEEDED" for i in (0, 2)} | {f"{loop}[1]/{condition}": "SKIPPED"}
+    states |= {f"{loop}[{i}]/{condition}/guarded": "SUCCEEDED" for i in (0, 2)}
+
+    class Recorded(RecordedRun):
+        def executor_inputs(self, task_id):
+            return {}
+
+        def fetch(self, uri, destination):
+            raise AssertionError("no artifacts here")
+
+    with pytest.raises(OptionError) as refused:
+        locate(Recorded("run-1", ir, states), "guarded", 1)
+    assert str(refused.value) == (
+        f"guarded did not run in iteration 1 of run run-1: {loop}[1]/{condition} around it is SKIPPED there (a "
+        "condition that was false, or a failure upstream). Its iterations that ran: 0, 2"
+    )
+    with pytest.raises(OptionError, match="guarded has no iteration 7 in run run-1: its iterations are 0, 2"):
+        locate(Recorded("run-1", ir, states), "guarded", 7)

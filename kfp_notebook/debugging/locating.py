@@ -129,10 +129,31 @@ def _no_such_item(record: RecordedRun, task: Task, instances: list[str], item: i
         return f"{task.name} has no instance with item {item} in nested ParallelFor loops: " + _by_id(
             record, task, instances
         )
+    skipped = _skipped_group(record, task, item)
+    if skipped is not None:  # the iteration ran, but a group around the task (a dsl.If) did not
+        return (
+            f"{task.name} did not run in iteration {item} of run {record.run_id}: {skipped} around it is "
+            f"{record.states[skipped]} there (a condition that was false, or a failure upstream). Its iterations "
+            f"that ran: {_items(record, instances)}"
+        )
     return (
         f"{task.name} has no iteration {item} in run {record.run_id}: its iterations are "
         f"{_items(record, instances)}. The item is the iteration's index (0 for the first item)"
     )
+
+
+def _skipped_group(record: RecordedRun, task: Task, item: int) -> str | None:
+    """The instance of a group around the task in iteration `item` that did not run (SKIPPED), if one is recorded."""
+    scopes = set(TaskId(task.path).scopes())
+    return next(
+        (
+            task_id
+            for task_id, state in record.states.items()
+            if path_of(task_id) in scopes and TaskId(task_id).last_index == item
+            and TaskState.parse(state) == TaskState.SKIPPED
+        ),
+        None,
+    )  # fmt: skip
 
 
 def _nested(record: RecordedRun, task: Task) -> bool:
