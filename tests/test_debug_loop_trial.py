@@ -467,3 +467,24 @@ def test_an_iteration_where_a_condition_skipped_the_task_says_so():
     )
     with pytest.raises(OptionError, match="guarded has no iteration 7 in run run-1: its iterations are 0, 2"):
         locate(Recorded("run-1", ir, states), "guarded", 7)
+
+
+@pytest.mark.slow
+def test_debug_names_the_secrets_and_volumes_the_kernel_call_does_not_get(ip, tmp_path, monkeypatch, capsys):
+    """Before: a task reading its secret failed in `%kfp debug` with a bare KeyError: 'DB_PASSWORD'."""
+    monkeypatch.setenv("KFP_SECRET_DB_CREDS_PASSWORD", "s3cr3t-value")
+    monkeypatch.delenv("DB_PASSWORD", raising=False)
+    ip.run_cell("%config KfpMagics.panel = False")
+    ip.run_cell("%%component --secret db-creds:password=DB_PASSWORD --volume data-pvc:/data\n"
+                "def connects(n: int) -> int:\n    import os\n    assert os.environ['DB_PASSWORD']\n"
+                "    raise ValueError('later')\n")  # fmt: skip
+    ip.run_cell("%%pipeline\ndef connecting():\n    connects(n=1)\n")
+    assert kfp_notebook.run(ip.user_ns["connecting"]).state is TaskState.FAILED
+    capsys.readouterr()
+    with pytest.raises(KeyError):
+        ip.run_cell("%kfp debug connects --no-pdb")
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[1] == (
+        "not set in the kernel, as the task had them: $DB_PASSWORD (secret), /data (volume)"
+    )
+    assert "s3cr3t-value" not in printed

@@ -86,7 +86,9 @@ class Debugged:
         """The first line `%kfp debug` prints: what is called, with what, and where its outputs go."""
         code = "the kernel's current definition" if self.current else "the source the run shipped"
         where = _shown_path(self.scratch.outputs)
-        return f"{self.located.shown} of run {self.located.record.run_id}, {code}; outputs go to {where}/"
+        line = f"{self.located.shown} of run {self.located.record.run_id}, {code}; outputs go to {where}/"
+        left_out = _left_out(self.located.task.component.platform)
+        return line + (f"\nnot set in the kernel, as the task had them: {left_out}" if left_out else "")
 
     def call(self) -> Any:
         """Call the function as kfp's executor does; what it raises reaches the caller unchanged."""
@@ -143,6 +145,14 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _left_out(platform: Any) -> str:
+    """What the task had from Kubernetes settings that a call in the kernel does not get: secrets and mounts."""
+    found = [f"${variable} (secret)" for entry in platform.secrets_as_env for _, variable in entry.keys]
+    found += [f"{entry.mount_path} (secret volume)" for entry in platform.secrets_as_volume]
+    found += [f"{mount.path} (volume)" for mount in platform.pvc_mounts]
+    return ", ".join(found)
 
 
 def _shown_path(path: Path) -> str:
