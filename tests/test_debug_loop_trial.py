@@ -81,8 +81,11 @@ def test_a_retry_runs_as_the_failed_run_ran_whatever_the_kernels_root_is_now(s3,
     ip.run_cell("%config KfpMagics.panel = False")
     ip.run_cell(f"%config KfpMagics.runs_dir = {str(tmp_path / 'runs')!r}")
     ip.run_cell(f"%config KfpMagics.pipeline_root = 's3://{BUCKET}/elsewhere'")
-    retried = ip.run_cell(f"%kfp retry {failed.run_id} --no-wait").result
-    assert retried.wait(120) and retried.state is TaskState.SUCCEEDED, messages(retried)
+    try:
+        retried = ip.run_cell(f"%kfp retry {failed.run_id} --no-wait").result
+        assert retried.wait(120) and retried.state is TaskState.SUCCEEDED, messages(retried)
+    finally:  # the shell (and so Session.current()) outlives the test
+        ip.run_cell("%config KfpMagics.pipeline_root = ''")
     assert "://" not in retried.result()["read-model"].output.split("|")[1]
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="elsewhere/").get("KeyCount", 0) == 0
 
