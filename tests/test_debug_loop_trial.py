@@ -491,3 +491,22 @@ def test_debug_names_the_secrets_and_volumes_the_kernel_call_does_not_get(ip, tm
         "not set in the kernel, as the task had them: $DB_PASSWORD (secret), /data (volume)"
     )
     assert "s3cr3t-value" not in printed
+
+
+@pytest.mark.slow
+def test_a_failure_of_a_run_maps_to_the_cell_that_ran_not_to_a_redefinition(ip, capsys):
+    """Before: after the component's cell was run again with another body (a fix, before `%kfp retry`), the failed
+    run's traceback named the new cell ('In [9], line 3, in plain' above the old line 'raise ValueError')."""
+    ip.run_cell("%config KfpMagics.panel = False")
+    ip.run_cell("%%component\ndef plain(x: int) -> int:\n    if x > 1:\n        raise ValueError(f'x={x}')\n"
+                "    return x\n")  # fmt: skip
+    first = max(i for i, c in enumerate(ip.history_manager.input_hist_raw) if c.startswith("%%component"))
+    ip.run_cell("%%pipeline\ndef pp(x: int = 2):\n    plain(x=x)\n")
+    run = kfp_notebook.run(ip.user_ns["pp"])
+    assert run.state is TaskState.FAILED
+    ip.run_cell("%%component\ndef plain(x: int) -> int:\n    print('fixed')\n    return x * 100\n")
+    capsys.readouterr()
+    ip.run_cell(f"%kfp status {run.run_id}")
+    lines = capsys.readouterr().out.splitlines()
+    frame = lines.index("Traceback (most recent call last):") + 1
+    assert lines[frame : frame + 2] == [f"  In [{first}], line 4, in plain", "    raise ValueError(f'x={x}')"]
