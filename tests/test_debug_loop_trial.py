@@ -71,6 +71,8 @@ def test_a_retry_puts_its_outputs_under_the_failed_runs_pipeline_root(s3, tmp_pa
     text, uri = retried.result()["read-model"].output.split("|")
     assert text == "hello!" and uri.startswith(f"{root}/refining/") and uri.split("/")[-3:-2] == ["refine"]
     assert json.loads((Path(retried.result().folder) / "run.json").read_text())["pipeline_root"] == root
+    assert any(notice.endswith(f"with its parameters and its pipeline root {root}; the tasks that succeeded there "
+                               "are not run again") for notice in retried.notices)  # fmt: skip
 
 
 @pytest.mark.slow

@@ -132,8 +132,9 @@ def copy_shared_folders(source: Path, target: Path) -> None:
             shutil.copytree(source / name, target / name, symlinks=True, dirs_exist_ok=True)
 
 
-def retry_notice(source: RetrySource) -> str:
+def retry_notice(source: RetrySource, pipeline_root: str | None = None) -> str:
+    root = f" and its pipeline root {pipeline_root}" if pipeline_root else ""
     return (
         f"retries run {source.run_id}: its pipeline as that run compiled it (not this kernel's current definition), "
-        "with its parameters; the tasks that succeeded there are not run again"
+        f"with its parameters{root}; the tasks that succeeded there are not run again"
     )

@@ -95,7 +95,7 @@ class LocalBackend(Backend):
         run_id, folder = _create(store, ir.name, yaml_text, values, extra)
         if retried is not None:
             copy_shared_folders(retried.folder, folder)
-            prepared.notices.insert(0, retry_notice(retried))
+            prepared.notices.insert(0, retry_notice(retried, prepared.pipeline_root))
         cache = TaskCache(store.root / ".cache") if options.cache else None
         workers = options.workers or os.cpu_count() or 1
         handler = self.task_handler()
