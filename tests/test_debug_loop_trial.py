@@ -512,3 +512,29 @@ def test_a_failure_of_a_run_maps_to_the_cell_that_ran_not_to_a_redefinition(ip, 
     lines = capsys.readouterr().out.splitlines()
     frame = lines.index("Traceback (most recent call last):") + 1
     assert lines[frame : frame + 2] == [f"  In [{first}], line 4, in plain", "    raise ValueError(f'x={x}')"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="processes are listed through /proc (Linux)")
+def test_the_local_backends_own_processes_and_their_children_are_spared(capsys):
+    """A run going on beside the debugged call (another thread) starts task processes below the kernel too."""
+    import signal
+    import subprocess
+    import sys
+
+    from kfp_notebook.backends.local import process_tree
+    from kfp_notebook.debugging.processes import ended_when_done
+
+    from helpers import eventually
+
+    child = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); " \
+            "time.sleep(30)"  # fmt: skip
+    with ended_when_done():
+        ours = subprocess.Popen([sys.executable, "-c", child, "kfp_notebook.backends.local.task_main"])
+        stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+        grandchild = eventually(lambda: process_tree.children(ours.pid), 10)[0]
+    try:
+        assert stray.poll() is not None and process_tree.running(ours.pid) and process_tree.running(grandchild)
+        assert f"{stray.pid} (" in capsys.readouterr().err
+    finally:
+        process_tree.signal_all([grandchild, ours.pid], signal.SIGKILL)
+        ours.wait(10)

@@ -26,7 +26,9 @@ def ended_when_done() -> Iterator[None]:
     try:
         yield
     finally:
-        left = [pid for pid in process_tree.descendants(os.getpid(), skip=before) if not _ours(pid)]
+        started = process_tree.descendants(os.getpid(), skip=before)
+        ours = {pid for pid in started if _ours(pid)}  # with their whole trees (a run's tasks and their children)
+        left = process_tree.descendants(os.getpid(), skip=before | ours) if ours else started
         if left:
             shown = ", ".join(f"{pid} ({_command(pid)})" for pid in left)
             _stop(left)
