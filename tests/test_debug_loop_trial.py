@@ -538,3 +538,23 @@ def test_the_local_backends_own_processes_and_their_children_are_spared(capsys):
     finally:
         process_tree.signal_all([grandchild, ours.pid], signal.SIGKILL)
         ours.wait(10)
+
+
+def test_a_folder_dataset_preview_says_which_of_its_files_it_shows(tmp_path):
+    """Before: `%kfp show-artifact make.out` of a folder of 4 files said "binary data (1 B), no preview" (or "CSV ·
+    0 rows · 5 B") as if the dataset were that one file."""
+    from kfp_notebook.backends.local.details import LocalFiles
+    from kfp_notebook.view import previews
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for number in range(4):
+        (folder / f"샤드-{number}.bin").write_bytes(bytes([number]) * (number + 1))
+    assert previews.dataset_preview(LocalFiles(), str(folder)) == (
+        "샤드-0.bin, 1 of the folder's 4 files: binary data (1 B), no preview"
+    )
+    (tmp_path / "csvs").mkdir()
+    (tmp_path / "csvs" / "part-0.csv").write_text("k\n1\n", encoding="utf-8")
+    (tmp_path / "csvs" / "part-1.csv").write_text("k\n2\n", encoding="utf-8")
+    shown = previews.dataset_preview(LocalFiles(), str(tmp_path / "csvs"))
+    assert shown.caption == "CSV of part-0.csv, 1 of the folder's 2 files · 1 rows · 4 B · first 1 shown"
