@@ -558,3 +558,21 @@ def test_a_folder_dataset_preview_says_which_of_its_files_it_shows(tmp_path):
     (tmp_path / "csvs" / "part-1.csv").write_text("k\n2\n", encoding="utf-8")
     shown = previews.dataset_preview(LocalFiles(), str(tmp_path / "csvs"))
     assert shown.caption == "CSV of part-0.csv, 1 of the folder's 2 files · 1 rows · 4 B · first 1 shown"
+
+
+@pytest.mark.slow
+def test_a_retry_whose_root_cannot_be_written_now_says_it_keeps_the_runs_root(s3, s3_server, tmp_path):
+    """The user typed `%kfp retry`, not --pipeline-root: the refusal says where that root comes from."""
+    from kfp_notebook.backends.local.runner import NotRunnableLocally
+
+    failed = _failed_under(f"s3://{BUCKET}/trial", tmp_path)
+    s3_store.refusing_keys(s3_server)
+    try:
+        with pytest.raises(NotRunnableLocally) as refused:
+            kfp_notebook.retry(failed)
+    finally:
+        s3_store.accepting_keys(s3_server)
+    said = str(refused.value)
+    assert said.startswith(f"the retry of run {failed.run_id} keeps its pipeline root: --pipeline-root s3://{BUCKET}/")
+    assert said.endswith("The run did not start.") and s3_store.SECRET not in said
+    assert [p.name for p in (tmp_path / "runs").iterdir() if p.name.startswith("refining-")] == [failed.run_id]

@@ -78,6 +78,10 @@ class LocalBackend(Backend):
         result = run_to_retry(store, run_id)
         folder, yaml_text, parameters = retried_pipeline(store, result)
         options = replace(options, pipeline_root=retried_root(folder))  # where the outputs it reuses are
+        try:
+            _reachable_root(options.pipeline_root)
+        except NotRunnableLocally as exc:
+            raise NotRunnableLocally(f"the retry of run {result.run_id} keeps its pipeline root: {exc}") from None
         return self._launch(yaml_text, parameters, options, RetrySource.of(result, folder))
 
     def _launch(self, yaml_text: str, parameters: dict[str, Any], options: LocalOptions,
