@@ -514,6 +514,7 @@ def test_a_failure_of_a_run_maps_to_the_cell_that_ran_not_to_a_redefinition(ip, 
     assert lines[frame : frame + 2] == [f"  In [{first}], line 4, in plain", "    raise ValueError(f'x={x}')"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="processes are listed through /proc (Linux)")
 def test_the_local_backends_own_processes_and_their_children_are_spared(capsys):
     """A run going on beside the debugged call (another thread) starts task processes below the kernel too."""
