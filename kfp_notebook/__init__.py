@@ -112,9 +112,11 @@ def retry(run: Any = None, *, wait: bool = True, runs_folder: str | os.PathLike[
     """
     from dataclasses import replace
 
+    from kfp_notebook.debugging import runs_folder_of
     from kfp_notebook.session import Session
 
     session = Session.current()
+    runs_folder = runs_folder if runs_folder is not None else runs_folder_of(run)  # a handle of run(runs_folder=)
     if runs_folder is not None:
         session = replace(session, settings=replace(session.settings, runs_dir=runs_folder))
     handle = session.retry(run)

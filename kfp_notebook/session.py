@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kfp_notebook.backends import registry as backend_registry
 from kfp_notebook.backends.base import Backend, BackendOptions
 from kfp_notebook.backends.local.store import default_runs_folder
-from kfp_notebook.errors import UnknownNameError
+from kfp_notebook.errors import OptionError, UnknownNameError
 from kfp_notebook.registry import Registry
 from kfp_notebook.tracking.handle import RunHandle, TaskEvent
 from kfp_notebook.tracking.records import RunRecord, latest_unsuccessful
@@ -161,6 +161,8 @@ class Session:
         """The backend that has the run, and its id (the latest failed or canceled run when None)."""
         if isinstance(run, RunHandle):
             return self.backend(run.backend), run.run_id
+        if run is not None and not isinstance(run, str):
+            raise OptionError(f"run={run!r} is not a run: pass a run handle, a run id (see %kfp runs), or nothing")
         if run is not None and run in self.runs:
             return self.backend(self.runs[run].backend), run
         if run is not None:

@@ -102,9 +102,9 @@ def chain(start: int = 1):
     assert first.state is TaskState.FAILED
     ip.run_cell("%%pipeline\ndef chain(start: int = 1):\n    step(name='changed', x=start)\n")  # redefined since
     (tmp_path / "fix").write_text("", encoding="utf-8")
-    with pytest.raises(UnknownNameError, match=f"no run '{first.run_id}'"):  # not in the kernel's runs folder
-        kfp_notebook.retry(first)
-    handle = kfp_notebook.retry(first, runs_folder=tmp_path / "elsewhere")
+    with pytest.raises(UnknownNameError, match=f"no run '{first.run_id}'"):  # an id: not in the kernel's runs folder
+        kfp_notebook.retry(first.run_id)
+    handle = kfp_notebook.retry(first)  # a handle: retried in its own runs folder
     assert handle.state is TaskState.SUCCEEDED and handle.run_id != first.run_id
     assert (tmp_path / "elsewhere" / handle.run_id / "run.json").is_file()
     assert calls(counter) == ["a", "b", "b"]

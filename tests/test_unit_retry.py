@@ -80,7 +80,11 @@ def test_a_task_whose_files_are_gone_or_an_exit_task_runs_again(tmp_path):
     succeeded = {
         "kept": TaskResult("kept", "kept", "c", "SUCCEEDED", {}, {"a": [artifact]}),
         "gone": TaskResult("gone", "gone", "c", "CACHED", {}, {"a": [{**artifact, "uri": str(tmp_path / "gone")}]}),
-        "remote": TaskResult("remote", "remote", "c", "SUCCEEDED", {}, {"a": [{**artifact, "uri": "s3://b/k"}]}),
+        # under a remote root, written as no file (a Metrics output): never uploaded, so the store is not asked
+        # (tests/test_debug_loop_trial.py asks moto's S3 server for the ones that were uploaded)
+        "remote": TaskResult(
+            "remote", "remote", "c", "SUCCEEDED", {}, {"a": [{**artifact, "uri": "s3://b/k"}]}, folder=str(tmp_path)
+        ),
         "exit": TaskResult("exit", "exit", "c", "SUCCEEDED"),
     }
     source = RetrySource("r", tmp_path, succeeded)

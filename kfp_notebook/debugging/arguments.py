@@ -116,7 +116,13 @@ def _copies(located: LocatedTask, scratch: Scratch, name: str, recorded: list[di
         where = scratch.inputs / name / (str(index) if len(recorded) > 1 else "")
         where.mkdir(parents=True, exist_ok=True)
         copy = where / (Path(str(runtime.get("uri", "")).rstrip("/")).name or name)
-        located.record.fetch(str(runtime.get("uri", "")), copy)
+        try:
+            located.record.fetch(str(runtime.get("uri", "")), copy)
+        except KfpNotebookError as exc:
+            raise MissingInputError(
+                f"{located.shown}'s input {name!r} in run {located.record.run_id} cannot be read: {exc}. Reach it "
+                "again, or run the pipeline again (`%kfp run`) to produce it"
+            ) from None
         readonly.protect(copy)
         artifact = kfp_compat.dsl_artifact(runtime, fallback)
         artifact.set_path(str(copy))  # its uri stays the run's; its path is the copy

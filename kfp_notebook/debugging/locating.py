@@ -13,6 +13,9 @@ from kfp_notebook.ir import Task
 from kfp_notebook.tracking.states import TaskState
 from kfp_notebook.tracking.task_ids import TaskId, find_task_id, path_of
 
+#: Instance ids a message lists at most.
+MAX_LISTED = 10
+
 
 class NeverStartedError(KfpNotebookError):
     """The task instance never received its inputs (skipped, not reached, or still waiting)."""
@@ -30,8 +33,8 @@ class LocatedTask:
     @property
     def shown(self) -> str:
         """The task as messages name it: `shard [item 3]`."""
-        index = TaskId(self.task_id).indexes
-        return f"{self.task.name} [item {index[-1][1]}]" if index else self.task.name
+        indexes = TaskId(self.task_id).indexes  # in nested loops each loop's, outermost first: `[item 3, 1]`
+        return f"{self.task.name} [item {', '.join(str(i) for _, i in indexes)}]" if indexes else self.task.name
 
 
 def recorded_run(backends: Iterable[Any], run: Any = None, latest: str | None = None) -> RecordedRun:
@@ -79,8 +82,9 @@ def _instance(record: RecordedRun, task: Task, wanted: str, item: int | None) ->
     """The instance id: the one task id of a task outside loops, else the iteration `item` (or the one in `wanted`)."""
     instances = [task_id for task_id in record.states if path_of(task_id) == task.path]
     looped = TaskId(wanted).indexes if "[" in wanted else ()
-    if looped and item is None and wanted in instances:
-        return wanted
+    named = [task_id for task_id in instances if task_id == wanted or task_id.endswith("/" + wanted)]
+    if looped and item is None and len(named) == 1:  # its id, or the end of it (`for-loop-3[1]/for-loop-5[0]/t`)
+        return named[0]
     if not _in_loop(record, task):
         if item is not None:
             raise OptionError(f"{task.name} is not inside a ParallelFor: it has no item {item}; leave the item out")
@@ -112,6 +116,8 @@ def _items(record: RecordedRun, instances: list[str]) -> str:
 
 
 def _needs_item(record: RecordedRun, task: Task, instances: list[str]) -> str:
+    if _nested(record, task):
+        return f"{task.name} runs inside nested ParallelFor loops: {_by_id(record, task, instances)}"
     return (
         f"{task.name} runs inside a ParallelFor: say which iteration with --item N (item=N from Python). "
         f"Its iterations in run {record.run_id}: {_items(record, instances)}"
@@ -119,9 +125,55 @@ def _needs_item(record: RecordedRun, task: Task, instances: list[str]) -> str:
 
 
 def _no_such_item(record: RecordedRun, task: Task, instances: list[str], item: int) -> str:
+    if _nested(record, task):
+        return f"{task.name} has no instance with item {item} in nested ParallelFor loops: " + _by_id(
+            record, task, instances
+        )
+    skipped = _skipped_group(record, task, item)
+    if skipped is not None:  # the iteration ran, but a group around the task (a dsl.If) did not
+        return (
+            f"{task.name} did not run in iteration {item} of run {record.run_id}: {skipped} around it is "
+            f"{record.states[skipped]} there (a condition that was false, or a failure upstream). Its iterations "
+            f"that ran: {_items(record, instances)}"
+        )
     return (
         f"{task.name} has no iteration {item} in run {record.run_id}: its iterations are "
         f"{_items(record, instances)}. The item is the iteration's index (0 for the first item)"
+    )
+
+
+def _skipped_group(record: RecordedRun, task: Task, item: int) -> str | None:
+    """The instance of a group around the task in iteration `item` that did not run (SKIPPED), if one is recorded."""
+    scopes = set(TaskId(task.path).scopes())
+    return next(
+        (
+            task_id
+            for task_id, state in record.states.items()
+            if path_of(task_id) in scopes and TaskId(task_id).last_index == item
+            and TaskState.parse(state) == TaskState.SKIPPED
+        ),
+        None,
+    )  # fmt: skip
+
+
+def _nested(record: RecordedRun, task: Task) -> bool:
+    scopes = TaskId(task.path).scopes()
+    return sum(getattr(record.ir.task(scope), "loop", None) is not None for scope in scopes) > 1
+
+
+def _by_id(record: RecordedRun, task: Task, instances: list[str]) -> str:
+    """How to name one instance of a task in nested loops: --item is the innermost loop's index; the id names all."""
+    failed = [t for t in instances if TaskState.parse(record.states[t]) == TaskState.FAILED]
+    shown = failed or instances
+    listed = ", ".join(shown[:MAX_LISTED]) + (
+        f" (and {len(shown) - MAX_LISTED} more)" if len(shown) > MAX_LISTED else ""
+    )
+    which = "the failed ones" if failed else "its instances"
+    indexes = ", ".join(map(str, sorted({TaskId(t).last_index for t in instances})))
+    return (
+        f"--item N is the innermost loop's index ({indexes or 'none started'} in run {record.run_id}), the same in "
+        f"every outer iteration. Name the instance by its id instead (the end of it is enough), {which}: "
+        f"{listed or 'none started'}"
     )
 
 

@@ -104,13 +104,18 @@ def _flat(record: RunRecord, labels: dict[tuple[str, str], str]) -> dict[str, An
     return row
 
 
+#: Characters of a value a cell of the text and HTML tables shows (the rest is counted; table() keeps it whole).
+MAX_CELL = 80
+
+
 def _cell(column: str, value: Any) -> str:
-    """How a value reads in the table (one line: control characters escaped)."""
+    """How a value reads in the table (one line: control characters escaped, a long value cut)."""
     if value is None:
         return ""
     if column == "started" and isinstance(value, (int, float)):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
-    return shown_value(value)
+    text = shown_value(value)
+    return text if len(text) <= MAX_CELL else f"{text[: MAX_CELL - 1]}… ({len(text):,} characters)"
 
 
 def shown_value(value: Any) -> str:

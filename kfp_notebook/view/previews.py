@@ -91,7 +91,16 @@ def dataset_preview(files: Files, uri: str) -> Preview | str:
         data_files = [n for n, _ in listing if n.lower().endswith(DATA_SUFFIXES)] or [n for n, _ in listing]
         if not data_files:
             return "an empty folder"
-        uri = f"{uri.rstrip('/')}/{data_files[0]}"
+        preview = _file_preview(files, f"{uri.rstrip('/')}/{data_files[0]}")
+        which = f"{data_files[0]}, 1 of the folder's {len(listing)} files"
+        if isinstance(preview, str):
+            return f"{which}: {preview}"
+        preview.form = f"{preview.form} of {which}"
+        return preview
+    return _file_preview(files, uri)
+
+
+def _file_preview(files: Files, uri: str) -> Preview | str:
     data, size = files.read(uri, READ_LIMIT)
     complete = size is not None and len(data) >= size
     if data[:4] == b"PAR1":

@@ -19,6 +19,13 @@ from kfp_notebook.ir import PythonProgram
 
 #: The end of a failed task's stderr shown in its message.
 FAILURE_LINES = 15
+#: Lines of a failed task's last traceback (its chain included) kept in its message, at most.
+TRACEBACK_LINES = 200
+#: How Python joins the tracebacks of chained exceptions.
+CHAIN_SENTENCES = (
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+)
 
 
 @dataclass
@@ -173,6 +180,21 @@ def _output_parameters(task: TaskRun, returned: dict[str, Any]) -> dict[str, Any
 
 
 def _failure_message(folder: Path, code: int) -> str:
-    tail = "\n".join(logs.last_lines(folder / "stderr.log", FAILURE_LINES + 5)).strip()  # (blank lines at the end)
-    tail = "\n".join(tail.splitlines()[-FAILURE_LINES:])
+    """What ended the task: its exit code and the end of its stderr, from the start of its last traceback (with
+    the exceptions chained to it) when there is one, so the view can show it from the user's first frame."""
+    lines = "\n".join(logs.last_lines(folder / "stderr.log", TRACEBACK_LINES + 5)).strip().splitlines()
+    start = traceback_start(lines)
+    tail = "\n".join(lines[-FAILURE_LINES:] if start is None else lines[start:][-TRACEBACK_LINES:])
     return f"exited with code {code}" + (f"; end of its stderr:\n{tail}" if tail else "")
+
+
+def traceback_start(lines: list[str]) -> int | None:
+    """Where the last traceback printed starts: the first of the exceptions chained to it (`raise ... from`, an
+    exception while handling another), or None."""
+    headers = [i for i, line in enumerate(lines) if line == "Traceback (most recent call last):"]
+    if not headers:
+        return None
+    start = headers.pop()
+    while headers and lines[start - 2 : start - 1] and lines[start - 2].strip() in CHAIN_SENTENCES:
+        start = headers.pop()
+    return start

@@ -128,6 +128,11 @@ def _children_by_parent(pid: int) -> list[int]:
     return found
 
 
+def running(pid: int) -> bool:
+    """Whether the process exists and has not ended (a zombie has)."""
+    return _running(pid)
+
+
 def _running(pid: int) -> bool:
     """Not ended (a zombie waits only for its parent to collect it)."""
     try:

@@ -37,12 +37,18 @@ class LocalRecordedRun(RecordedRun):
         return inputs
 
     def fetch(self, uri: str, destination: Path) -> None:
-        source = self.readable(uri)
+        """A copy of the artifact at `destination`; none for one its producer wrote no file for (a Metrics output:
+        in the store nothing, or nothing in the producer's output folder), as the task got it (the launcher skips
+        its download)."""
+        try:
+            source = self.readable(uri)
+        except remote.MissingObjectError:
+            return
         if source.is_dir():
             shutil.copytree(source, destination, symlinks=True)
         elif source.is_file():
             shutil.copy2(source, destination)
-        else:
+        elif not source.parent.is_dir():
             raise KfpNotebookError(f"the artifact {uri} is gone: nothing is at {source} any more")
 
     def readable(self, uri: str) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kfp_notebook.backends.local import remote
 from kfp_notebook.backends.local.instances import Node
 from kfp_notebook.backends.local.store import RunStore, read_run_file
 from kfp_notebook.errors import RetryRefused, UnknownNameError, advice
@@ -61,9 +62,23 @@ class RetrySource:
 
 
 def _files_present(task: TaskResult) -> bool:
-    """Whether every output artifact on this machine still exists (remote URIs are taken as they are)."""
-    uris = [str(a.get("uri", "")) for items in task.artifacts.values() for a in items]
-    return all(os.path.exists(uri.removeprefix("file://")) for uri in uris if "://" not in uri.removeprefix("file://"))
+    """Whether every output artifact is still there: a file on this machine, an object in its store."""
+    return all(_present(str(a.get("uri", "")), task.folder) for items in task.artifacts.values() for a in items)
+
+
+def _present(uri: str, folder: str | None) -> bool:
+    """An output under a remote root is looked for in its store, as a cache hit is, unless the task wrote no file
+    for it (a Metrics output), which was never uploaded; other remote URIs (importers) are taken as they are."""
+    path = uri.removeprefix("file://")
+    if remote.mount_path(uri) is None:
+        return "://" in path or os.path.exists(path)
+    if folder and not (Path(folder) / "artifacts" / uri.rstrip("/").rsplit("/", 1)[-1]).exists():
+        return True
+    try:
+        remote.check(uri)
+    except remote.RemoteObjectError:
+        return False
+    return True
 
 
 def run_to_retry(store: RunStore, run_id: str | None) -> RunResult:
@@ -102,6 +117,14 @@ def retried_pipeline(store: RunStore, result: RunResult) -> tuple[Path, str, dic
     return folder, yaml_text, dict(data.get("parameters") or {})
 
 
+def retried_root(folder: Path) -> str | None:
+    """The pipeline root the retried run put its outputs under (None: its task folders): its retry's too, so the
+    outputs it runs again go where the ones it reuses are, as a retry on Kubeflow keeps the run's root."""
+    data, _ = read_run_file(folder / "run.json")
+    root = data.get("pipeline_root")
+    return str(root) if root else None
+
+
 def copy_shared_folders(source: Path, target: Path) -> None:
     """The retried run's volumes and workspace as they were, copied (the retried run's own stay untouched)."""
     for name in SHARED_FOLDERS:
@@ -109,8 +132,9 @@ def copy_shared_folders(source: Path, target: Path) -> None:
             shutil.copytree(source / name, target / name, symlinks=True, dirs_exist_ok=True)
 
 
-def retry_notice(source: RetrySource) -> str:
+def retry_notice(source: RetrySource, pipeline_root: str | None = None) -> str:
+    root = f" and its pipeline root {pipeline_root}" if pipeline_root else ""
     return (
         f"retries run {source.run_id}: its pipeline as that run compiled it (not this kernel's current definition), "
-        "with its parameters; the tasks that succeeded there are not run again"
+        f"with its parameters{root}; the tasks that succeeded there are not run again"
     )

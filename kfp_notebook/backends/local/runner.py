@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from kfp_notebook.backends.local.retrying import (
     RetrySource,
     copy_shared_folders,
     retried_pipeline,
+    retried_root,
     retry_notice,
     run_to_retry,
 )
@@ -75,6 +77,11 @@ class LocalBackend(Backend):
         store = RunStore(options.runs_folder or self.runs_folder)
         result = run_to_retry(store, run_id)
         folder, yaml_text, parameters = retried_pipeline(store, result)
+        options = replace(options, pipeline_root=retried_root(folder))  # where the outputs it reuses are
+        try:
+            _reachable_root(options.pipeline_root)
+        except NotRunnableLocally as exc:
+            raise NotRunnableLocally(f"the retry of run {result.run_id} keeps its pipeline root: {exc}") from None
         return self._launch(yaml_text, parameters, options, RetrySource.of(result, folder))
 
     def _launch(self, yaml_text: str, parameters: dict[str, Any], options: LocalOptions,
@@ -88,10 +95,11 @@ class LocalBackend(Backend):
         prepared.pipeline_root = _reachable_root(options.pipeline_root)
         store = RunStore(options.runs_folder or self.runs_folder)
         extra = {"retry_of": retried.run_id} if retried is not None else {}
+        extra.update({"pipeline_root": prepared.pipeline_root} if prepared.pipeline_root is not None else {})
         run_id, folder = _create(store, ir.name, yaml_text, values, extra)
         if retried is not None:
             copy_shared_folders(retried.folder, folder)
-            prepared.notices.insert(0, retry_notice(retried))
+            prepared.notices.insert(0, retry_notice(retried, prepared.pipeline_root))
         cache = TaskCache(store.root / ".cache") if options.cache else None
         workers = options.workers or os.cpu_count() or 1
         handler = self.task_handler()

@@ -138,6 +138,9 @@ class RunStore:
         """A run's results from disk (the newest readable run when no id is given)."""
         chosen = run_id or self._newest_readable()
         path = self.root / chosen / "run.json"
+        if _RUN_ID.fullmatch(chosen) and path.parent.is_dir() and not path.exists():
+            problem = "is missing (a part of the run's folder was deleted): run the pipeline again"
+            raise UnreadableRunError(unreadable_message(chosen, path, problem))
         if not _RUN_ID.fullmatch(chosen) or not path.exists():  # only then is every record read, to list some
             known = ", ".join(r["run_id"] for r in self.list_runs()[:5]) or "none"
             raise UnknownNameError(f"no run {chosen!r} in {self.root} (recent runs: {known})")
