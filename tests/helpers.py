@@ -103,3 +103,27 @@ def front_end_calls(module: str, function: str, calls: list[list[Any]]) -> list[
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+class _LazyModule:
+    """A module imported on first use: importing nbformat costs ~3 s (jsonschema's format checkers build a grammar),
+    which only the tests that write or read notebooks (all slow) should pay, not the fast layer's collection."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+nbformat: Any = _LazyModule("nbformat")
+
+
+def new_notebook(**kwargs: Any) -> Any:
+    return nbformat.v4.new_notebook(**kwargs)
+
+
+def new_code_cell(source: str = "", **kwargs: Any) -> Any:
+    return nbformat.v4.new_code_cell(source, **kwargs)

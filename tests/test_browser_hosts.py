@@ -13,10 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
+from helpers import nbformat, new_code_cell, new_notebook
 from lab_server import CHROMIUM, CHROMIUM_ARGS, KERNEL_READY, browser_marks, free_port, jupyterlab
 
 ROOT = Path(__file__).resolve().parent.parent

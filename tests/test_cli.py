@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from helpers import nbformat
 from kfp_contract_server import contract_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from kfp_notebook.headless.notebooks import run_notebook
 
 from executor_harness import load_pipeline_yaml, run_component
+from helpers import nbformat, new_code_cell, new_notebook
 
 CELLS = [
     "%load_ext kfp_notebook",

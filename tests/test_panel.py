@@ -271,6 +271,7 @@ def test_compile_and_run_and_details(ip, tmp_path, monkeypatch):
     assert all("[KFP Executor" in r["log_executor"] and '"inputs"' in r["log_executor"] for r in panel.details["runs"])
 
 
+@pytest.mark.slow  # runs a pipeline (task processes)
 def test_the_logs_tab_gets_the_users_lines_of_a_task_with_an_artifact_input(ip, tmp_path, monkeypatch):
     """The executor's input JSON (long for an artifact input) never crowds out or passes for the user's lines:
     they are told apart where they are written, however many lines either side wrote."""
@@ -300,6 +301,7 @@ def test_the_logs_tab_gets_the_users_lines_of_a_task_with_an_artifact_input(ip, 
     assert '"parameterValues"' in sent[0]["log_executor"]
 
 
+@pytest.mark.slow  # runs a pipeline (task processes)
 def test_a_cached_task_shows_the_inputs_it_was_reused_for_and_an_info_note(ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ip.run_cell("%%component\ndef make(n: int, out: Output[Dataset]):\n    open(out.path, 'w').write(str(n))\n")
@@ -326,6 +328,7 @@ def test_a_cached_task_shows_the_inputs_it_was_reused_for_and_an_info_note(ip, t
     assert panel.handle.result().tasks["use"].inputs["scale"] == 0.5  # kept in the run's record too
 
 
+@pytest.mark.slow  # runs a pipeline (task processes)
 def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_latest_run(ip, tmp_path, monkeypatch):
     from dataclasses import replace
 
@@ -374,6 +377,7 @@ def test_the_panel_names_its_run_and_parameters_and_a_new_kernel_reloads_the_lat
     assert sent[0]["log_user"] == "step 5 a" and "Got executor_input" in sent[0]["log_executor"]
 
 
+@pytest.mark.slow  # runs a pipeline (task processes)
 def test_a_nodes_details_draw_its_visual_outputs_and_its_files_come_through_the_kernel(ip, tmp_path, monkeypatch):
     import base64
 

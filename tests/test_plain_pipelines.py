@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pytest
 from IPython.core.error import UsageError
 
 from kfp_notebook.headless import cli
+
+from helpers import nbformat
 
 pytestmark = pytest.mark.slow
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from kfp_notebook.headless.notebooks import run_notebook
 
+from helpers import nbformat, new_code_cell, new_notebook
 from kfp_contract_server import contract_server
 
 pytestmark = pytest.mark.slow

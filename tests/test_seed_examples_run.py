@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import kfp_notebook
 from kfp_notebook.tracking.states import TaskState
+
+from helpers import nbformat
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
