@@ -74,3 +74,27 @@ def test_the_queue_hands_out_one_branch_after_another_first_in_first_out_within_
     queue.put("", "t2")
     taken = [queue.take() for _ in range(len(queue))]
     assert taken == ["a1", "t1", "b1", "a2", "t2", "a3"] and not queue
+
+
+@dsl.pipeline
+def imported_then_loop(uri: str):
+    data = dsl.importer(artifact_uri=uri, artifact_class=dsl.Dataset)
+    consume(x=1).after(data)
+    with dsl.ParallelFor(list(range(6))) as item:
+        train(x=item)
+
+
+def test_an_importer_holds_a_worker_like_any_task_and_gives_it_back(tmp_path):
+    """The importer's download runs on a worker and its report frees one: the count of busy workers ends at zero
+    (it went below zero, so later tasks went to the pool's own queue, round the fair order)."""
+    source = tmp_path / "data.csv"
+    source.write_text("a,b\n1,2\n", encoding="utf-8")
+    path = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(imported_then_loop, str(path))
+    fake = FakeTaskHandler({})
+    handle = LocalBackend(tmp_path / "runs", task_handler=lambda: fake).start(
+        path.read_text(), {"uri": str(source)}, LocalOptions(workers=1, cache=False)
+    )
+    assert handle.wait(30) and handle.state is TaskState.SUCCEEDED, handle.message
+    assert sorted(fake.calls) == ["consume"] + ["train"] * 6
+    assert handle._controls.busy == 0  # the scheduler is the handle's controls
