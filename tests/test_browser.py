@@ -484,6 +484,8 @@ def test_reopened_with_a_new_kernel_the_panels_come_back_from_the_saved_notebook
     page.wait_for_function(KERNEL_READY, timeout=60_000)
     first = page.locator(".kfp-panel").first
     first.locator("svg g.node[data-state='CACHED']").first.wait_for(timeout=60_000)  # its last run, from the file
+    # each panel's model is restored on its own: wait (bounded) for all six, not only the first
+    page.wait_for_function("() => document.querySelectorAll('.kfp-panel').length >= 6", timeout=30_000)
     assert page.locator(".kfp-panel").count() == 6
     picture = page.locator(".jp-OutputArea-child:has(img[src*='kfp_pipeline_picture'])").first
     assert picture.count() == 1 and picture.is_hidden(), "the picture hides behind the restored panel"
